@@ -1,0 +1,37 @@
+# pollwatch: two commands on a fresh machine with Python 3.11+ and make.
+#   make run   - set up, then run the main job (the 2024 forensics report)
+#   make test  - set up, install what the tests need (Chromium), run the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.ready
+
+.PHONY: run test lint bench clean browser
+
+$(READY): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+run: $(READY)
+	$(BIN)/pollwatch demo
+
+browser:
+	@sh scripts/ensure-chromium.sh
+
+lint: $(READY)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: $(READY) browser lint
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(READY)
+	$(BIN)/python bench/forensics.py
+	$(BIN)/python bench/validation.py
+	$(BIN)/python bench/coach.py
+
+clean:
+	rm -rf $(VENV) pollwatch-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""Settings: one typed, documented list, read from ``POLLWATCH_*`` environment variables.
+
+Nothing is read at import time; call :func:`load_settings` where a setting is needed,
+so tests and tools can pass their own environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SETTINGS", "Setting", "Settings", "default_data_dir", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: environment variable, default and help text."""
+
+    name: str
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        "POLLWATCH_DATA",
+        "../shared/data when it exists, else ./pollwatch-data/datasets",
+        "Folder of public election data (ru/, uganda/), read-only; `pollwatch data fetch` "
+        "downloads into it.",
+    ),
+    Setting(
+        "home",
+        "POLLWATCH_HOME",
+        "./pollwatch-data",
+        "Folder where pollwatch keeps its own files (reports, fetched data, opt-in counts).",
+    ),
+    Setting(
+        "coach_stats",
+        "POLLWATCH_COACH_STATS",
+        "off",
+        "`on` keeps anonymous counts of which coach arguments were asked (never the text).",
+    ),
+)
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the public election data live: ``POLLWATCH_DATA``, else ``../shared/data``."""
+    env = os.environ if environ is None else environ
+    if env.get("POLLWATCH_DATA"):
+        return Path(env["POLLWATCH_DATA"]).expanduser()
+    shared = Path("../shared/data")
+    if shared.is_dir():
+        return shared.resolve()
+    return Path(env.get("POLLWATCH_HOME", "pollwatch-data")) / "datasets"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one process."""
+
+    data_dir: Path
+    home: Path
+    coach_stats: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting from the environment (or the mapping given)."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        data_dir=default_data_dir(env),
+        home=Path(env.get("POLLWATCH_HOME", "pollwatch-data")).expanduser(),
+        coach_stats=env.get("POLLWATCH_COACH_STATS", "off").lower() in {"1", "on", "true", "yes"},
+    )

@@ -1,0 +1,76 @@
+"""One exception tree for pollwatch, translated once at each boundary.
+
+::
+
+    PollwatchError            base; the CLI prints "Error: <message>" and exits 1
+    ├── InputError            bad user input: a file, a row, a column, an option
+    │   └── DataFormatError   a data file that cannot be read as election results
+    ├── NotFoundError         a named thing (dataset, file, election, argument) does not exist
+    └── MethodNotApplicable   a forensic method cannot run on these data (too few stations, ...)
+
+Library code raises these; interfaces (CLI, web, bot) catch ``PollwatchError`` and
+turn it into an exit code, an HTTP status or a plain reply. No traceback for bad input.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataFormatError",
+    "InputError",
+    "MethodNotApplicable",
+    "NotFoundError",
+    "PollwatchError",
+]
+
+
+class PollwatchError(Exception):
+    """Base of every error pollwatch raises on purpose."""
+
+    status: int = 500
+
+
+class InputError(PollwatchError):
+    """Input that pollwatch cannot accept; the message says where and why.
+
+    ``file``, ``row`` (1-based line in the file, header is line 1) and ``column`` are
+    kept as attributes so that interfaces can show them separately.
+    """
+
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        self.reason = message
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class DataFormatError(InputError):
+    """A file that is not readable as election results (format, encoding, missing column)."""
+
+
+class NotFoundError(PollwatchError):
+    """A named thing does not exist."""
+
+    status = 404
+
+
+class MethodNotApplicable(PollwatchError):
+    """A forensic method cannot be applied to these data; the message says why."""
+
+    status = 422

@@ -1,0 +1,57 @@
+"""The base of every forensic method's result object.
+
+Results are frozen dataclasses, never tuples, so they can gain fields. ``to_dict()``
+gives JSON-ready data used by both ``--json`` and the HTML report; numpy scalars and
+arrays become Python numbers and lists, NaN becomes ``None``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["MethodResult", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert numpy/pandas values (recursively) into JSON-ready Python values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    return value
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """Fields every result has.
+
+    ``applicable`` is false when the method could not run on these data; ``note`` then
+    says why (too few stations, no ballots-issued lines, ...). ``seed`` echoes the seed
+    used, so that a run can be repeated exactly.
+    """
+
+    method: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+
+    n_stations: int
+    applicable: bool
+    note: str
+    seed: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = {"method": self.method, "reference": self.reference, **data}
+        return jsonable(data)  # type: ignore[no-any-return]
