@@ -52,6 +52,12 @@ class MethodResult:
     seed: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """JSON-ready data; fields declared with ``metadata={"json": False}`` are left out
+        (large arrays kept only for plotting)."""
+        data = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("json", True)
+        }
         data = {"method": self.method, "reference": self.reference, **data}
         return jsonable(data)  # type: ignore[no-any-return]
