@@ -1,0 +1,494 @@
+"""Synthetic elections with known falsification, for testing and validating the methods.
+
+A forensic method is only as good as its behaviour on data whose truth is known: how often
+it cries fraud on a clean election (false-positive rate) and how much fraud it finds when
+fraud was put in (power, estimation error). :func:`synthetic_election` draws such data.
+
+The clean election
+    Station sizes are a mixture of lognormals resembling Russian federal elections (most
+    stations 1,000–3,000 registered voters, median about 1,500, a rural tail down to ~20
+    and a few tiny stations). Each region has its own mean turnout and leader share
+    (Beta-distributed around the national means); each station draws its own turnout and
+    share around its region's (Beta again). Counts are binomial: ballots issued
+    ~ Bin(registered, t), a few ballots never reach the box, ~1.5 % of ballots are invalid,
+    the leader gets ~ Bin(valid, s) and the rest is split multinomially among the others.
+    Turnout and share are independent at station level, which is the assumption every
+    turnout–share method (Shpilkin, Klimek) makes about a clean election.
+
+Incremental and extreme fraud (Klimek, Yegorov, Hanel & Thurner 2012)
+    With probability ``incremental`` (f_i) a station is stuffed: a fraction x of its
+    non-voters, x ~ |N(0, stuffing_scale)| (capped at 1), become ballots for the leader,
+    and a fraction ``reassign``·x of each opponent's votes is moved to the leader. With
+    probability ``extreme`` (f_e) almost all non-voters (x ~ U(``extreme_min``, 1)) become
+    leader votes. The two are exclusive.
+
+Rounding to integer percentages (Kobak, Shpilkin & Pshenichnikov 2016)
+    With probability ``rounding`` a station's protocol is rewritten so that its turnout,
+    its leader share, or both (one third each) land on the nearest integer percentage at or
+    above the true one: turnout by adding ballots for the leader, then the share by moving
+    votes from the opponents to the leader. The count is the one nearest to the target, so
+    the ratio is exactly integer whenever the station's size allows.
+
+Every draw comes from ``seed``; the clean election and the falsification use separate
+streams, so ``synthetic_election(seed=s)`` is the clean counterfactual of
+``synthetic_election(seed=s, incremental=0.1)``, station by station.
+
+References
+----------
+Klimek, P., Yegorov, Y., Hanel, R. & Thurner, S. (2012). Statistical detection of
+systematic election irregularities. PNAS 109(41), 16469–16473.
+Kobak, D., Shpilkin, S. & Pshenichnikov, M. S. (2016). Integer percentages as electoral
+falsification fingerprints. Annals of Applied Statistics 10(1), 54–73.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pollwatch.errors import InputError
+from pollwatch.forensics.data import StationArrays, station_arrays
+from pollwatch.forensics.result import jsonable
+from pollwatch.results.schema import ElectionResults, empty_excluded
+
+__all__ = ["LEADER", "SyntheticElection", "SyntheticTruth", "synthetic_election"]
+
+LEADER = "Leader"
+"""The name of the injected winner's vote column."""
+
+_LOST_RATE = 0.002  # ballots issued but not found in the box
+_INVALID_MEAN = 0.015
+_OUTSIDE_RATE = 0.05  # ballots issued outside the premises (home voting)
+_EARLY_RATE = 0.005
+
+
+@dataclass(frozen=True)
+class SyntheticTruth:
+    """What was put into a synthetic election.
+
+    Attributes
+    ----------
+    anomalous_votes:
+        Leader votes added by all falsification (stuffing, reassignment, rounding), total.
+    f_i, f_e:
+        Realised fractions of stations with incremental and extreme fraud.
+    rounded_stations, incremental_stations, extreme_stations:
+        Numbers of stations rewritten to integer percentages, stuffed, and extreme-stuffed.
+    clean_turnout, clean_leader_share:
+        National turnout (issued / registered) and leader share (leader / cast) of the clean
+        counterfactual.
+    incremental, extreme, rounded, rounded_turnout, rounded_share:
+        Boolean masks over stations (kept out of ``to_dict``).
+    added_votes:
+        Leader votes added per station (kept out of ``to_dict``).
+    """
+
+    anomalous_votes: int
+    f_i: float
+    f_e: float
+    rounded_stations: int
+    incremental_stations: int
+    extreme_stations: int
+    clean_turnout: float
+    clean_leader_share: float
+    incremental: np.ndarray = field(metadata={"json": False}, repr=False)
+    extreme: np.ndarray = field(metadata={"json": False}, repr=False)
+    rounded: np.ndarray = field(metadata={"json": False}, repr=False)
+    rounded_turnout: np.ndarray = field(metadata={"json": False}, repr=False)
+    rounded_share: np.ndarray = field(metadata={"json": False}, repr=False)
+    added_votes: np.ndarray = field(metadata={"json": False}, repr=False)
+
+    @property
+    def manipulated(self) -> np.ndarray:
+        """Stations touched by any kind of falsification."""
+        return np.asarray(self.incremental | self.extreme | self.rounded, dtype=bool)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready scalars (the per-station masks are left out)."""
+        from dataclasses import fields
+
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("json", True)}
+        return jsonable(data)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SyntheticElection:
+    """A synthetic election: official-looking results plus the truth behind them."""
+
+    results: ElectionResults
+    truth: SyntheticTruth
+    params: dict[str, Any]
+
+    def arrays(self) -> StationArrays:
+        """The forensic methods' input, with the injected winner as the leader."""
+        return station_arrays(self.results, leader=LEADER)
+
+
+@dataclass(frozen=True)
+class _Clean:
+    registered: np.ndarray
+    region: np.ndarray
+    district: np.ndarray
+    issued: np.ndarray
+    cast: np.ndarray
+    invalid: np.ndarray
+    votes: np.ndarray  # (n, k), leader first
+    received_rate: np.ndarray
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise InputError(
+            f"The {name!r} parameter of synthetic_election must be a fraction in [0, 1]; "
+            f"got {value!r} instead"
+        )
+    return float(value)
+
+
+def _check_int(name: str, value: int, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(
+            f"The {name!r} parameter of synthetic_election must be an integer ≥ {low}; "
+            f"got {value!r} instead"
+        )
+    return int(value)
+
+
+def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
+    """Beta draws with the given means and concentration a + b."""
+    m = np.clip(mean, 1e-3, 1 - 1e-3)
+    return np.asarray(rng.beta(m * concentration, (1 - m) * concentration), dtype=float)
+
+
+def _station_sizes(rng: np.random.Generator, n: int, tiny: float) -> np.ndarray:
+    """Registered voters: an urban lognormal, a rural tail and a few tiny stations."""
+    kind = rng.random(n)
+    urban = rng.lognormal(np.log(1900), 0.3, n)
+    rural = rng.lognormal(np.log(550), 0.75, n)
+    tiny_sizes = rng.integers(5, 60, n).astype(float)
+    size = np.where(kind < 0.7, urban, rural)
+    size = np.where(kind > 1 - tiny, tiny_sizes, size)
+    return np.clip(np.rint(size), 5, 3200).astype(np.int64)
+
+
+def _clean_election(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    n_regions: int,
+    n_candidates: int,
+    turnout: float,
+    share: float,
+    region_concentration: float,
+    station_concentration: float,
+    tiny: float,
+) -> _Clean:
+    registered = _station_sizes(rng, n, tiny)
+    region = rng.integers(0, n_regions, n)
+    districts_per_region = max(1, n // (n_regions * 40))
+    district = region * districts_per_region + rng.integers(0, districts_per_region, n)
+
+    region_t = _beta(rng, np.full(n_regions, turnout), region_concentration)
+    region_s = _beta(rng, np.full(n_regions, share), region_concentration)
+    t = _beta(rng, region_t[region], station_concentration)
+    s = _beta(rng, region_s[region], station_concentration)
+
+    issued = rng.binomial(registered, t)
+    cast = issued - rng.binomial(issued, _LOST_RATE)
+    invalid_rate = _beta(rng, np.full(n, _INVALID_MEAN), 200.0)
+    invalid = rng.binomial(cast, invalid_rate)
+    valid = cast - invalid
+    # leader share is leader / cast (Kobak et al. 2016); draw it on cast, cap at valid
+    leader = np.minimum(rng.binomial(cast, s), valid)
+
+    votes = np.zeros((n, n_candidates), dtype=np.int64)
+    votes[:, 0] = leader
+    rest = valid - leader
+    if n_candidates > 1:
+        base = np.linspace(2.0, 1.0, n_candidates - 1)
+        props = rng.dirichlet(10 * base / base.sum() * (n_candidates - 1), size=n_regions)
+        p = props[region]  # (n, k-1) split of the opposition vote
+        remaining_p = np.ones(n)
+        for j in range(n_candidates - 2):
+            q = np.clip(p[:, j] / np.maximum(remaining_p, 1e-12), 0.0, 1.0)
+            votes[:, j + 1] = rng.binomial(rest, q)
+            rest = rest - votes[:, j + 1]
+            remaining_p = remaining_p - p[:, j]
+        votes[:, n_candidates - 1] = rest
+    return _Clean(
+        registered=registered,
+        region=region,
+        district=district,
+        issued=issued.astype(np.int64),
+        cast=cast.astype(np.int64),
+        invalid=invalid.astype(np.int64),
+        votes=votes,
+        received_rate=rng.uniform(0.85, 1.0, n),
+    )
+
+
+def _ceil_percent(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Smallest integer percentage ≥ num/den (integer arithmetic, den > 0)."""
+    return np.asarray((100 * num + den - 1) // np.maximum(den, 1), dtype=np.int64)
+
+
+def _nearest_count(percent: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """The count whose ratio to ``den`` is nearest to ``percent`` %."""
+    return np.asarray((percent * den + 50) // 100, dtype=np.int64)
+
+
+def _take_from_opponents(votes: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """Move ``take`` votes per station from the opponents (columns 1:) to the leader,
+    proportionally, the rounding remainder from the largest opponent."""
+    opp = votes[:, 1:]
+    total = opp.sum(axis=1)
+    share = np.divide(opp, np.maximum(total, 1)[:, None])
+    moved = np.floor(share * take[:, None]).astype(np.int64)
+    remainder = take - moved.sum(axis=1)
+    big = np.argmax(opp - moved, axis=1)
+    moved[np.arange(len(take)), big] += remainder
+    out = votes.copy()
+    out[:, 1:] -= moved
+    out[:, 0] += take
+    return out
+
+
+def synthetic_election(
+    n_stations: int = 20_000,
+    *,
+    seed: int,
+    incremental: float = 0.0,
+    extreme: float = 0.0,
+    rounding: float = 0.0,
+    n_regions: int = 20,
+    n_candidates: int = 4,
+    turnout: float = 0.6,
+    share: float = 0.5,
+    region_concentration: float = 40.0,
+    station_concentration: float = 50.0,
+    tiny: float = 0.01,
+    stuffing_scale: float = 0.2,
+    extreme_min: float = 0.95,
+    reassign: float = 0.0,
+) -> SyntheticElection:
+    """Draw a synthetic election with known falsification.
+
+    Parameters
+    ----------
+    n_stations:
+        Number of polling stations.
+    seed:
+        Seed of every random draw; the same seed gives the same election.
+    incremental:
+        Probability f_i that a station is stuffed (Klimek et al. 2012 incremental fraud).
+    extreme:
+        Probability f_e that almost all of a station's non-voters become leader votes.
+    rounding:
+        Probability that a station's protocol is rewritten to integer percentages
+        (Kobak et al. 2016).
+    n_regions, n_candidates:
+        Regions (each with its own mean turnout and share) and candidates (the leader,
+        named :data:`LEADER`, plus opponents).
+    turnout, share:
+        National means of clean turnout and clean leader share.
+    region_concentration, station_concentration:
+        Beta concentrations (a + b) of region means around the national mean and of
+        stations around their region's mean; smaller means more heterogeneous.
+    tiny:
+        Fraction of tiny stations (5–60 registered voters).
+    stuffing_scale:
+        Scale of the half-normal fraction x of non-voters stuffed at incremental stations.
+    extreme_min:
+        Extreme fraud turns a fraction U(extreme_min, 1) of non-voters into leader votes.
+    reassign:
+        Klimek's α: a fraction α·x of each opponent's votes is moved to the leader at
+        stuffed stations.
+
+    Returns
+    -------
+    SyntheticElection
+        ``results`` (validated schema), ``truth`` and ``arrays()``.
+
+    Examples
+    --------
+    >>> e = synthetic_election(2_000, seed=1, incremental=0.1)
+    >>> e.truth.incremental_stations > 0 and e.truth.anomalous_votes > 0
+    True
+    """
+    n = _check_int("n_stations", n_stations, 1)
+    seed = _check_int("seed", seed, 0)
+    n_regions = _check_int("n_regions", n_regions, 1)
+    n_candidates = _check_int("n_candidates", n_candidates, 2)
+    f_i = _check_fraction("incremental", incremental)
+    f_e = _check_fraction("extreme", extreme)
+    f_r = _check_fraction("rounding", rounding)
+    if f_i + f_e > 1:
+        raise InputError(
+            "The 'incremental' and 'extreme' parameters of synthetic_election must add up to "
+            f"at most 1; got {f_i} + {f_e} instead"
+        )
+    for name, value in (
+        ("turnout", turnout),
+        ("share", share),
+        ("tiny", tiny),
+        ("extreme_min", extreme_min),
+        ("reassign", reassign),
+    ):
+        _check_fraction(name, value)
+    for name, value in (
+        ("region_concentration", region_concentration),
+        ("station_concentration", station_concentration),
+        ("stuffing_scale", stuffing_scale),
+    ):
+        if not isinstance(value, (int, float)) or not value > 0:
+            raise InputError(
+                f"The {name!r} parameter of synthetic_election must be a positive number; "
+                f"got {value!r} instead"
+            )
+
+    clean_seq, fraud_seq = np.random.SeedSequence(seed).spawn(2)
+    clean = _clean_election(
+        np.random.default_rng(clean_seq),
+        n,
+        n_regions=n_regions,
+        n_candidates=n_candidates,
+        turnout=float(turnout),
+        share=float(share),
+        region_concentration=float(region_concentration),
+        station_concentration=float(station_concentration),
+        tiny=float(tiny),
+    )
+    rng = np.random.default_rng(fraud_seq)
+
+    # Klimek et al. (2012): incremental and extreme fraud, exclusive per station.
+    u = rng.random(n)
+    is_extreme = u < f_e
+    is_incremental = (u >= f_e) & (u < f_e + f_i)
+    x = np.minimum(np.abs(rng.normal(0.0, stuffing_scale, n)), 1.0)
+    x = np.where(is_extreme, rng.uniform(extreme_min, 1.0, n), x)
+    x = np.where(is_incremental | is_extreme, x, 0.0)
+    nonvoters = clean.registered - clean.issued
+    stuffed = rng.binomial(nonvoters, x)
+    votes = clean.votes.copy()
+    if reassign > 0 and n_candidates > 1:
+        moved = rng.binomial(votes[:, 1:], np.minimum(reassign * x, 1.0)[:, None])
+        votes[:, 1:] -= moved
+        votes[:, 0] += moved.sum(axis=1)
+    votes[:, 0] += stuffed
+    issued = clean.issued + stuffed
+    cast = clean.cast + stuffed
+
+    # Kobak et al. (2016): protocols rewritten to integer percentages.
+    rounded = rng.random(n) < f_r
+    mode = rng.integers(0, 3, n)  # 0 turnout, 1 share, 2 both
+    want_t = rounded & (mode != 1) & (clean.registered > 0)
+    target = _nearest_count(_ceil_percent(issued, clean.registered), clean.registered)
+    add = np.where(want_t, np.maximum(target - issued, 0), 0)
+    issued = issued + add
+    cast = cast + add
+    votes[:, 0] += add
+    rounded_turnout = want_t
+
+    want_s = rounded & (mode != 0) & (cast > 0)
+    target_s = _nearest_count(_ceil_percent(votes[:, 0], cast), cast)
+    take = np.maximum(target_s - votes[:, 0], 0)
+    feasible = take <= votes[:, 1:].sum(axis=1)
+    rounded_share = want_s & feasible
+    take = np.where(rounded_share, take, 0)
+    if n_candidates > 1:
+        votes = _take_from_opponents(votes, take)
+    rounded = rounded_turnout | rounded_share
+
+    added = votes[:, 0] - clean.votes[:, 0]
+    results = _results(clean, issued=issued, cast=cast, votes=votes, n_candidates=n_candidates)
+    truth = SyntheticTruth(
+        anomalous_votes=int(added.sum()),
+        f_i=float(is_incremental.mean()),
+        f_e=float(is_extreme.mean()),
+        rounded_stations=int(rounded.sum()),
+        incremental_stations=int(is_incremental.sum()),
+        extreme_stations=int(is_extreme.sum()),
+        clean_turnout=float(clean.issued.sum() / max(int(clean.registered.sum()), 1)),
+        clean_leader_share=float(clean.votes[:, 0].sum() / max(int(clean.cast.sum()), 1)),
+        incremental=is_incremental,
+        extreme=is_extreme,
+        rounded=rounded,
+        rounded_turnout=rounded_turnout,
+        rounded_share=rounded_share,
+        added_votes=added,
+    )
+    params = {
+        "n_stations": n,
+        "seed": seed,
+        "incremental": f_i,
+        "extreme": f_e,
+        "rounding": f_r,
+        "n_regions": n_regions,
+        "n_candidates": n_candidates,
+        "turnout": float(turnout),
+        "share": float(share),
+        "region_concentration": float(region_concentration),
+        "station_concentration": float(station_concentration),
+        "tiny": float(tiny),
+        "stuffing_scale": float(stuffing_scale),
+        "extreme_min": float(extreme_min),
+        "reassign": float(reassign),
+    }
+    return SyntheticElection(results=results, truth=truth, params=params)
+
+
+def _candidate_names(k: int) -> tuple[str, ...]:
+    return (LEADER, *(f"Opponent {j}" for j in range(1, k)))
+
+
+def _results(
+    clean: _Clean,
+    *,
+    issued: np.ndarray,
+    cast: np.ndarray,
+    votes: np.ndarray,
+    n_candidates: int,
+) -> ElectionResults:
+    """The station table in the results schema (stuffed ballots are issued on the premises)."""
+    n = len(issued)
+    outside = np.floor(clean.issued * _OUTSIDE_RATE).astype(np.int64)
+    early = np.floor(clean.issued * _EARLY_RATE).astype(np.int64)
+    premises = issued - outside - early
+    received = np.maximum(np.ceil(clean.registered * clean.received_rate).astype(np.int64), issued)
+    region_labels = np.array(
+        [f"Region {r + 1:02d}" for r in range(int(clean.region.max()) + 1)], dtype=object
+    )
+    district_labels = np.array(
+        [f"District {d + 1:03d}" for d in range(int(clean.district.max()) + 1)], dtype=object
+    )
+    station_ids = pd.Series(np.arange(1, n + 1)).astype(str)
+    stations = pd.DataFrame(
+        {
+            "region": region_labels[clean.region],
+            "district": district_labels[clean.district],
+            "station": station_ids.to_numpy(dtype=object),
+            "station_name": ("Station " + station_ids).to_numpy(dtype=object),
+            "registered": clean.registered,
+            "ballots_received": received,
+            "issued_early": early,
+            "issued_premises": premises,
+            "issued_outside": outside,
+            "valid": cast - clean.invalid,
+            "invalid": clean.invalid,
+            "abroad": np.zeros(n, dtype=bool),
+        }
+    )
+    names = _candidate_names(n_candidates)
+    for j, name in enumerate(names):
+        stations[name] = votes[:, j]
+    stations["source_row"] = np.arange(n, dtype=np.int64) + 2
+    return ElectionResults(
+        name="Synthetic election",
+        stations=stations,
+        candidates=names,
+        excluded=empty_excluded(),
+        source="synthetic",
+    )
