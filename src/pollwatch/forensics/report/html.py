@@ -1,0 +1,174 @@
+"""One self-contained HTML file per report: no CDN, no external request, plots as inline SVG.
+
+The page opens with a one-screen summary a journalist can read (what the numbers say and
+what they do not prove), then each method with its figure and result table, the rankings
+of regions and stations, the rows kept out, and the methods explained with references.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from pollwatch.forensics.registry import get_method
+from pollwatch.forensics.report.plots import PLOTS, draw, figure_svg
+from pollwatch.forensics.report.summary import findings, overview, result_rows
+from pollwatch.forensics.report.text import fmt_int, fmt_num, fmt_pct, text
+
+if TYPE_CHECKING:
+    from pollwatch.forensics.battery import ForensicsReport
+
+__all__ = ["render_html", "write_html"]
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
+    tx = text(lang)
+    out = []
+    for name, result in report.results.items():
+        method = get_method(name)
+        title, detects = method.text(lang)
+        figures = []
+        for plot in PLOTS:
+            if plot.method == name:
+                fig = draw(plot, report, lang)
+                if fig is not None:
+                    figures.append(figure_svg(fig))
+        data = result.to_dict()
+        out.append(
+            {
+                "name": name,
+                "title": title,
+                "detects": detects,
+                "applicable": result.applicable,
+                "note": result.note,
+                "reference": data.get("reference") or method.reference,
+                "rows": result_rows(data, lang) if result.applicable else [],
+                "figures": figures,
+                "run_time": tx["run_time"].format(
+                    seconds=fmt_num(report.timings.get(name, 0.0), lang, 2)
+                ),
+            }
+        )
+    return out
+
+
+def _regions(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
+    return [
+        {
+            "region": str(r["region"]),
+            "stations": fmt_int(r["stations"], lang),
+            "turnout": fmt_pct(r["turnout"], lang),
+            "leader_share": fmt_pct(r["leader_share"], lang),
+            "integer": f"{fmt_int(r['integer_observed'], lang)} / "
+            f"{fmt_num(r['integer_expected'], lang, 1)}",
+            "integer_z": fmt_num(r["integer_z"], lang, 1),
+            "anomalous_votes": fmt_int(r["anomalous_votes"], lang),
+            "anomalous_share": fmt_pct(r["anomalous_share"], lang),
+        }
+        for r in report.regions
+    ]
+
+
+def _stations(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
+    tx = text(lang)
+    rows = []
+    for s in report.stations:
+        flags = [
+            label
+            for flag, label in (
+                ("round_turnout", tx["col_turnout"]),
+                ("round_share", tx["col_share"]),
+            )
+            if s[flag]
+        ]
+        rows.append(
+            {
+                "region": str(s["region"]),
+                "station": str(s["station"]),
+                "registered": fmt_int(s["registered"], lang),
+                "turnout": fmt_pct(s["turnout"], lang),
+                "leader_share": fmt_pct(s["leader_share"], lang),
+                "corner": fmt_num(s["corner"], lang, 3),
+                "round": ", ".join(flags) or "—",
+                "identical_group": fmt_int(s["identical_group"], lang)
+                if s["identical_group"] > 1
+                else "—",
+                "score": fmt_num(s["score"], lang, 2),
+            }
+        )
+    return rows
+
+
+def _aggregates(report: ForensicsReport, lang: str) -> str | None:
+    agg = report.aggregates
+    if not agg:
+        return None
+    return text(lang)["aggregates_text"].format(
+        rows=fmt_int(agg.get("rows"), lang),
+        leader_votes=fmt_int(agg.get("leader_votes"), lang),
+        leader_share=fmt_pct(agg.get("leader_share"), lang),
+    )
+
+
+def render_html(report: ForensicsReport, lang: str = "en") -> str:
+    """The whole report as one self-contained HTML page in ``lang`` (``en`` or ``ru``).
+
+    No external resource is loaded: styles are inline, figures are inline SVG, references
+    are plain text.
+    """
+    tx = text(lang)
+    from pollwatch.forensics.battery import EXCLUDED_ROWS_SHOWN
+
+    excluded = report.excluded
+    reasons = "; ".join(
+        f"{reason} ({fmt_int(n, lang)})" for reason, n in excluded["reason"].value_counts().items()
+    )
+    shown = excluded.head(EXCLUDED_ROWS_SHOWN)
+    context = {
+        "lang": lang,
+        "tx": tx,
+        "election": report.election,
+        "generated": tx["generated"].format(
+            resamples=fmt_int(report.resamples, lang), seed=report.seed
+        ),
+        "overview": overview(report, lang),
+        "findings": findings(report, lang),
+        "aggregates": _aggregates(report, lang),
+        "methods": _methods(report, lang),
+        "regions": _regions(report, lang),
+        "stations": _stations(report, lang),
+        "stations_note": tx["stations_note"].format(n=len(report.stations)),
+        "excluded_count": len(excluded),
+        "excluded_text": tx["excluded_text"].format(
+            count=fmt_int(len(excluded), lang), reasons=reasons
+        ),
+        "excluded_note": tx["excluded_note"].format(
+            shown=len(shown), count=fmt_int(len(excluded), lang)
+        )
+        if len(excluded) > len(shown)
+        else "",
+        "excluded": shown.to_dict(orient="records"),
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def write_html(report: ForensicsReport, path: str | Path, lang: str = "en") -> Path:
+    """Render the report and write it to ``path`` (UTF-8); return the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(render_html(report, lang), encoding="utf-8")
+    return p
