@@ -1,0 +1,359 @@
+"""Compiled hot loops shared by the forensic methods (numba, no Python loop over stations).
+
+Private: method modules import what they need; nothing here validates its input. Every
+kernel takes plain ``int64``/``float64`` arrays and is compiled once (``cache=True``).
+
+Percentages are binned with integer arithmetic, never floats, so that a value such as
+``7/20 = 35 %`` lands on the bin its count implies: a count ``k`` out of ``n`` falls in
+the 0.1 %-wide bin ``m = round_half_up(1000 k / n)`` (bins centred on multiples of 0.1 %),
+computed as ``(2000 k + n) // (2 n)``. It is an *integer percentage* when ``m % 10 == 0``
+and a multiple of 5 % when ``m % 50 == 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+__all__ = [
+    "BAND",
+    "CORE",
+    "PEAK",
+    "integer_counts_monte_carlo",
+    "integer_probabilities",
+    "per_mille_bin",
+    "poisson_binomial_sf",
+    "shpilkin_bootstrap_estimates",
+    "shpilkin_bootstrap_histograms",
+    "shpilkin_estimate",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PEAK = 0
+"""Shpilkin reference: turnout bins up to the mode of the others' votes."""
+BAND = 1
+"""Shpilkin reference: a 5 % turnout band centred on the mode of the others' votes."""
+CORE = 2
+"""Shpilkin reference: stations within median ± MAD of the others'-vote-weighted turnout."""
+
+
+def _njit(fn: F) -> F:
+    """``numba.njit(cache=True)`` with the function's type kept for mypy."""
+    return cast(F, numba.njit(cache=True)(fn))
+
+
+def per_mille_bin(k: np.ndarray, n: np.ndarray, per_unit: int = 1000) -> np.ndarray:
+    """Index of the bin, centred on multiples of ``1/per_unit``, holding ``k / n``.
+
+    ``round_half_up(per_unit * k / n)`` in exact integer arithmetic (``n > 0``); the
+    default gives 0.1 % bins.
+    """
+    k64 = np.asarray(k, dtype=np.int64)
+    n64 = np.asarray(n, dtype=np.int64)
+    return (2 * per_unit * k64 + n64) // (2 * n64)
+
+
+@_njit
+def _log_binom_pmf(k: int, n: int, p: float, lgn: float) -> float:
+    if p <= 0.0:
+        return 0.0 if k == 0 else -np.inf
+    if p >= 1.0:
+        return 0.0 if k == n else -np.inf
+    return (
+        lgn
+        - math.lgamma(k + 1.0)
+        - math.lgamma(n - k + 1.0)
+        + k * math.log(p)
+        + (n - k) * math.log1p(-p)
+    )
+
+
+@_njit
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+@_njit
+def integer_probabilities(
+    n: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact probabilities that ``Bin(n_i, p_i) / n_i`` is an integer percentage.
+
+    For each station, sums the binomial pmf over the counts ``k`` whose 0.1 % bin is a
+    whole percent (``m = 10 j``), visiting only percentages within 12 standard deviations
+    of the mean (the mass outside is below 1e-30).
+
+    Returns
+    -------
+    p_int, p_five:
+        Per station, P(integer percentage) and P(multiple of 5 %).
+    expected:
+        Length-101 array, the expected number of stations at each integer percentage
+        0..100 (the sum over stations of the pmf mass landing there).
+    """
+    size = n.shape[0]
+    p_int = np.zeros(size)
+    p_five = np.zeros(size)
+    expected = np.zeros(101)
+    for i in range(size):
+        ni = n[i]
+        pi = p[i]
+        if ni <= 0:
+            continue
+        lgn = math.lgamma(ni + 1.0)
+        sd = math.sqrt(ni * pi * (1.0 - pi))
+        lo_k = max(0.0, ni * pi - 12.0 * sd - 1.0)
+        hi_k = min(float(ni), ni * pi + 12.0 * sd + 1.0)
+        j_lo = max(0, math.floor(100.0 * lo_k / ni) - 1)
+        j_hi = min(100, math.ceil(100.0 * hi_k / ni) + 1)
+        total = 0.0
+        five = 0.0
+        for j in range(j_lo, j_hi + 1):
+            # counts k with (2000 k + n) // (2 n) == 10 j
+            k_min = max(0, _ceil_div(20 * j * ni - ni, 2000))
+            k_max = min(ni, _ceil_div(20 * j * ni + ni, 2000) - 1)
+            mass = 0.0
+            for k in range(k_min, k_max + 1):
+                lp = _log_binom_pmf(k, ni, pi, lgn)
+                if lp > -745.0:
+                    mass += math.exp(lp)
+            total += mass
+            expected[j] += mass
+            if j % 5 == 0:
+                five += mass
+        p_int[i] = min(total, 1.0)
+        p_five[i] = min(five, 1.0)
+    return p_int, p_five, expected
+
+
+@_njit
+def poisson_binomial_sf(probs: np.ndarray, x: int) -> float:
+    """Exact ``P(X >= x)`` for a sum of independent Bernoulli(``probs``) (O(n²) recursion)."""
+    size = probs.shape[0]
+    if x <= 0:
+        return 1.0
+    if x > size:
+        return 0.0
+    pmf = np.zeros(size + 1)
+    pmf[0] = 1.0
+    for i in range(size):
+        q = probs[i]
+        for c in range(i + 1, 0, -1):
+            pmf[c] = pmf[c] * (1.0 - q) + pmf[c - 1] * q
+        pmf[0] = pmf[0] * (1.0 - q)
+    tail = 0.0
+    for c in range(x, size + 1):
+        tail += pmf[c]
+    return min(max(tail, 0.0), 1.0)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO_M53 = 1.0 / 9007199254740992.0
+
+
+@_njit
+def _uniform(state: np.ndarray) -> float:
+    """SplitMix64 (Steele, Lea & Flood 2014): a uniform double in [0, 1), fast and seedable."""
+    state[0] += _GOLDEN
+    z = state[0]
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return float(z >> _S11) * _TWO_M53
+
+
+@_njit
+def _choose_first(perm: np.ndarray, count: int, among: int, state: np.ndarray) -> None:
+    """Partial Fisher–Yates: ``perm[:count]`` becomes a uniform subset of ``perm[:among]``."""
+    for t in range(count):
+        j = t + int(_uniform(state) * (among - t))
+        tmp = perm[t]
+        perm[t] = perm[j]
+        perm[j] = tmp
+
+
+@_njit
+def integer_counts_monte_carlo(
+    p_turnout: np.ndarray,
+    p_turnout5: np.ndarray,
+    p_leader: np.ndarray,
+    p_leader5: np.ndarray,
+    resamples: int,
+    seed: int,
+) -> np.ndarray:
+    """Monte Carlo counts of integer stations under the binomial null.
+
+    Each station's event "turnout lands on an integer percentage" is Bernoulli(``p``) in
+    each resample, independently across resamples; instead of ``resamples × stations``
+    draws, the number of resamples where it happens is drawn as ``Bin(resamples, p)`` and
+    the resamples themselves as a uniform subset (same joint law, about ``Σp × resamples``
+    draws). Multiples of 5 % are nested inside integer events with probability
+    ``p5 / p``. Turnout and leader events of a station are independent (the null draws
+    them separately).
+
+    Returns
+    -------
+    ``(resamples, 6)`` int64 array: columns turnout, leader, either, turnout_5,
+    leader_5, either_5.
+    """
+    np.random.seed(seed)
+    state = np.array([seed], dtype=np.uint64)
+    out = np.zeros((resamples, 6), dtype=np.int64)
+    perm = np.arange(resamples)
+    stamp = np.full(resamples, -1, dtype=np.int64)
+    stamp5 = np.full(resamples, -1, dtype=np.int64)
+    for i in range(p_turnout.shape[0]):
+        for side in range(2):
+            p = p_turnout[i] if side == 0 else p_leader[i]
+            p5 = p_turnout5[i] if side == 0 else p_leader5[i]
+            if p <= 0.0:
+                continue
+            count = np.random.binomial(resamples, min(p, 1.0))
+            _choose_first(perm, count, resamples, state)
+            for t in range(count):
+                r = perm[t]
+                out[r, side] += 1
+                if stamp[r] != i:
+                    stamp[r] = i
+                    out[r, 2] += 1
+            if p5 <= 0.0 or count == 0:
+                continue
+            count5 = np.random.binomial(count, min(p5 / p, 1.0))
+            _choose_first(perm, count5, count, state)
+            for t in range(count5):
+                r = perm[t]
+                out[r, 3 + side] += 1
+                if stamp5[r] != i:
+                    stamp5[r] = i
+                    out[r, 5] += 1
+    return out
+
+
+@_njit
+def shpilkin_bootstrap_histograms(
+    fine_bin: np.ndarray,
+    leader: np.ndarray,
+    others: np.ndarray,
+    n_bins: int,
+    resamples: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Leader's and others' votes per fine turnout bin for each bootstrap resample.
+
+    Stations are drawn with replacement (the ordinary nonparametric bootstrap), one
+    random index per station per resample, and their votes added straight into the
+    bins, so no resample is ever materialised.
+    """
+    state = np.array([seed], dtype=np.uint64)
+    size = fine_bin.shape[0]
+    lead = np.zeros((resamples, n_bins))
+    oth = np.zeros((resamples, n_bins))
+    for r in range(resamples):
+        for _ in range(size):
+            i = int(_uniform(state) * size)
+            b = fine_bin[i]
+            lead[r, b] += leader[i]
+            oth[r, b] += others[i]
+    return lead, oth
+
+
+@_njit
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    total = weights.sum()
+    acc = 0.0
+    for idx in order:
+        acc += weights[idx]
+        if acc >= 0.5 * total:
+            return float(values[idx])
+    return float(values[order[-1]])
+
+
+@_njit
+def shpilkin_estimate(
+    lead_fine: np.ndarray, others_fine: np.ndarray, reference: int, per_bin: int
+) -> tuple[float, float, float]:
+    """Anomalous leader votes from per-turnout-bin vote totals (one election or resample).
+
+    ``lead_fine``/``others_fine`` hold votes per fine turnout bin (``per_bin`` fine bins
+    make one 1 % bin). The clean ratio ρ = leader/others is taken from the reference
+    region; anomalous votes are the leader's excess over ρ × others, clipped at zero per
+    1 % bin, summed over the 1 % bins above the reference turnout.
+
+    Returns
+    -------
+    (anomalous votes, reference turnout, reference leader share).
+    """
+    n_fine = lead_fine.shape[0]
+    n_coarse = n_fine // per_bin
+    lead = np.zeros(n_coarse)
+    oth = np.zeros(n_coarse)
+    for f in range(n_coarse * per_bin):
+        lead[f // per_bin] += lead_fine[f]
+        oth[f // per_bin] += others_fine[f]
+    # mode of the others' curve smoothed over ±2 bins, so that a spike of rounded
+    # turnouts at one integer percentage cannot pose as the peak
+    smooth = np.zeros(n_coarse)
+    for c in range(n_coarse):
+        lo = max(0, c - 2)
+        hi = min(n_coarse, c + 3)
+        smooth[c] = oth[lo:hi].sum() / (hi - lo)
+    mode = int(np.argmax(smooth))
+    num = 0.0
+    den = 0.0
+    first = n_coarse
+    ref_turnout = 1.0
+    if reference == 0:  # PEAK: every bin up to and including the mode
+        for c in range(mode + 1):
+            num += lead[c]
+            den += oth[c]
+        first = mode + 1
+    elif reference == 1:  # BAND: 5 bins (5 %) centred on the mode
+        for c in range(max(0, mode - 2), min(n_coarse, mode + 3)):
+            num += lead[c]
+            den += oth[c]
+        first = mode + 3
+    else:  # CORE: others'-vote-weighted median ± MAD, at fine resolution
+        centres = (np.arange(n_fine) + 0.5) / n_fine
+        med = _weighted_median(centres, others_fine)
+        mad = 1.4826 * _weighted_median(np.abs(centres - med), others_fine)
+        half = max(mad, 0.5 / n_fine)
+        for f in range(n_fine):
+            if abs(centres[f] - med) <= half:
+                num += lead_fine[f]
+                den += others_fine[f]
+        upper = med + half
+        first = math.ceil(upper * n_coarse - 1e-9)
+    first = min(max(first, 0), n_coarse)
+    ref_turnout = first / n_coarse
+    if den <= 0.0:
+        return np.nan, ref_turnout, np.nan
+    rho = num / den
+    anomalous = 0.0
+    for c in range(first, n_coarse):
+        excess = lead[c] - rho * oth[c]
+        if excess > 0.0:
+            anomalous += excess
+    return anomalous, ref_turnout, rho / (1.0 + rho)
+
+
+@_njit
+def shpilkin_bootstrap_estimates(
+    lead_hist: np.ndarray, others_hist: np.ndarray, reference: int, per_bin: int
+) -> np.ndarray:
+    """:func:`shpilkin_estimate`'s anomalous votes for each row (resample) of the histograms."""
+    out = np.empty(lead_hist.shape[0])
+    for r in range(lead_hist.shape[0]):
+        out[r] = shpilkin_estimate(lead_hist[r], others_hist[r], reference, per_bin)[0]
+    return out
