@@ -138,6 +138,10 @@ def _run_one(
         result = method.run(data, seed=seed, resamples=resamples)
     except MethodNotApplicable as exc:
         result = _not_applicable(method, data, seed, str(exc))
+    except ModuleNotFoundError as exc:
+        if exc.name != f"pollwatch.forensics.{method.module}":
+            raise
+        result = _not_applicable(method, data, seed, "not available in this installation")
     return name, result, time.perf_counter() - start
 
 
@@ -388,10 +392,25 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "anomalous_share": (g["excess"] / g["leader"].clip(lower=1)).round(4),
         }
     )
+    _use_integer_regions(out, results.get("integer_percentages"))
     out["turnout"] = out["turnout"].round(4)
     out["leader_share"] = out["leader_share"].round(4)
     out = out.sort_values(["anomalous_share", "integer_z"], ascending=False)
     return [dict(r) for r in jsonable(out.to_dict(orient="records"))]
+
+
+def _use_integer_regions(out: pd.DataFrame, result: MethodResult | None) -> None:
+    """Take the per-region counts of the integer-percentage test (exact null) when it ran."""
+    regions = getattr(result, "regions", None) if result is not None and result.applicable else None
+    if not regions:
+        return
+    by_name = {str(getattr(r, "region", "")): r for r in regions}
+    for idx, name in out["region"].items():
+        r = by_name.get(str(name))
+        if r is not None:
+            out.loc[idx, "integer_observed"] = int(r.observed)
+            out.loc[idx, "integer_expected"] = round(float(r.expected), 1)
+            out.loc[idx, "integer_z"] = round(float(r.z), 2) if np.isfinite(r.z) else np.nan
 
 
 def _identical_groups(data: StationArrays, results: dict[str, MethodResult]) -> np.ndarray:

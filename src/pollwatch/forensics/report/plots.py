@@ -92,21 +92,32 @@ def plot_integer(report: ForensicsReport, lang: str) -> Figure:
     edges = np.linspace(0, 100.1, 1002) - 0.05
     fig = _fig(7.0, 4.4)
     axes = fig.subplots(2, 1, sharex=True)
-    for ax, values, label in (
-        (axes[0], 100 * d.turnout, tx["axis_turnout"]),
-        (axes[1], 100 * d.share, tx["axis_share"]),
+    result = report.results.get("integer_percentages")
+    for ax, values, label, expected in (
+        (axes[0], 100 * d.turnout, tx["axis_turnout"], _get(result, "turnout_expected_at_integer")),
+        (axes[1], 100 * d.share, tx["axis_share"], _get(result, "leader_expected_at_integer")),
     ):
         counts, _ = np.histogram(values[np.isfinite(values)], bins=edges)
         centres = (edges[:-1] + edges[1:]) / 2
         ax.plot(centres, counts, color=_OTHER, lw=0.6, label=tx["legend_observed"])
-        ax.plot(
-            centres,
-            _smooth(counts, 11),
-            color=_EXPECTED,
-            lw=1.2,
-            ls="--",
-            label=tx["legend_expected"],
-        )
+        if expected is not None and len(expected) == 101:
+            ax.plot(
+                np.arange(101),
+                np.asarray(expected, dtype=float),
+                "o",
+                ms=2.2,
+                color=_LEADER,
+                label=tx["legend_expected_integer"],
+            )
+        else:
+            ax.plot(
+                centres,
+                _smooth(counts, 11),
+                color=_EXPECTED,
+                lw=1.2,
+                ls="--",
+                label=tx["legend_expected"],
+            )
         ax.set_ylabel(tx["axis_stations"])
         ax.set_xlabel(label)
         ax.set_xlim(0, 100)

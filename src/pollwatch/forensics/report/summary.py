@@ -65,8 +65,9 @@ def _finding(name: str, r: dict[str, Any], lang: str) -> str | None:
     if name == "integer_percentages":
         excess = r.get("excess")
         either = excess.get("either") if isinstance(excess, dict) else None
-        observed = r.get("observed")
-        obs_either = observed.get("either") if isinstance(observed, dict) else None
+        counts = r.get("counts")
+        count = counts.get("either") if isinstance(counts, dict) else None
+        obs_either = count.get("observed") if isinstance(count, dict) else None
         if _num(either) is not None and _num(obs_either) is not None:
             return tx["find_integer"].format(
                 observed=fmt_int(obs_either, lang),
