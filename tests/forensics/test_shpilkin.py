@@ -125,3 +125,24 @@ def test_json_is_ready_and_leaves_out_curves() -> None:
     assert out["method"] == "shpilkin"
     assert "leader_curve" not in out and "clean_leader_curve" not in out
     assert len(out["sensitivity"]) == 3
+
+
+def test_fast_bootstrap_matches_plain_station_resampling() -> None:
+    from pollwatch.forensics._kernels import BAND, shpilkin_estimate
+
+    data, _, _ = stuffed_election(4_000, seed=11, fraction=0.15)
+    result = shpilkin(data, reference="band", resamples=400, seed=1)
+    fine = np.minimum(1000 * data.issued // data.registered, 999)
+    lead = data.leader.astype(float)
+    others = (data.cast - data.leader).astype(float)
+    rng = np.random.default_rng(2)
+    plain = []
+    for _ in range(400):
+        idx = rng.integers(0, data.n, data.n)
+        lead_fine = np.bincount(fine[idx], weights=lead[idx], minlength=1000)
+        others_fine = np.bincount(fine[idx], weights=others[idx], minlength=1000)
+        plain.append(shpilkin_estimate(lead_fine, others_fine, BAND, 10)[0])
+    low, high = np.percentile(plain, [2.5, 97.5])
+    width = high - low
+    assert result.interval[0] == pytest.approx(low, abs=0.25 * width)
+    assert result.interval[1] == pytest.approx(high, abs=0.25 * width)

@@ -27,8 +27,7 @@ __all__ = [
     "integer_probabilities",
     "per_mille_bin",
     "poisson_binomial_sf",
-    "shpilkin_bootstrap_estimates",
-    "shpilkin_bootstrap_histograms",
+    "shpilkin_bootstrap",
     "shpilkin_estimate",
 ]
 
@@ -241,43 +240,123 @@ def integer_counts_monte_carlo(
 
 
 @_njit
-def shpilkin_bootstrap_histograms(
+def _poisson_one(state: np.ndarray) -> int:
+    """A Poisson(1) draw by inversion."""
+    u = _uniform(state)
+    k = 0
+    term = math.exp(-1.0)
+    cdf = term
+    while u > cdf and k < 30:
+        k += 1
+        term /= k
+        cdf += term
+    return k
+
+
+@_njit
+def _normal_pair(state: np.ndarray) -> tuple[float, float]:
+    """Two independent standard normals (Box–Muller)."""
+    u1 = 1.0 - _uniform(state)
+    u2 = _uniform(state)
+    radius = math.sqrt(-2.0 * math.log(u1))
+    return radius * math.cos(2.0 * math.pi * u2), radius * math.sin(2.0 * math.pi * u2)
+
+
+@_njit
+def shpilkin_bootstrap(
     fine_bin: np.ndarray,
     leader: np.ndarray,
     others: np.ndarray,
     n_bins: int,
+    per_bin: int,
     resamples: int,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Leader's and others' votes per fine turnout bin for each bootstrap resample.
+    dense: int,
+) -> np.ndarray:
+    """Bootstrap replicates of :func:`shpilkin_estimate` for the three references.
 
-    Stations are drawn with replacement (the ordinary nonparametric bootstrap), one
-    random index per station per resample, and their votes added straight into the
-    bins, so no resample is ever materialised.
+    Poisson bootstrap (each station enters a resample ``w ~ Poisson(1)`` times,
+    independently; Hanley & MacGibbon 2006) of the votes per fine turnout bin: stations
+    in bins holding fewer than ``dense`` stations get their own weights; for a bin with
+    at least ``dense`` stations the resampled pair of sums, whose bootstrap mean is
+    (ΣL, ΣO) and covariance (ΣL², ΣLO; ΣLO, ΣO²), is drawn from the bivariate normal with
+    those moments. Cost is ``resamples × (bins + sparse stations)``, memory ``bins``.
+
+    Returns
+    -------
+    ``(resamples, 3)`` anomalous votes, columns :data:`PEAK`, :data:`BAND`, :data:`CORE`.
     """
     state = np.array([seed], dtype=np.uint64)
     size = fine_bin.shape[0]
-    lead = np.zeros((resamples, n_bins))
-    oth = np.zeros((resamples, n_bins))
+    count = np.zeros(n_bins, dtype=np.int64)
+    s_l = np.zeros(n_bins)
+    s_o = np.zeros(n_bins)
+    q_ll = np.zeros(n_bins)
+    q_lo = np.zeros(n_bins)
+    q_oo = np.zeros(n_bins)
+    for i in range(size):
+        b = fine_bin[i]
+        count[b] += 1
+        s_l[b] += leader[i]
+        s_o[b] += others[i]
+        q_ll[b] += leader[i] * leader[i]
+        q_lo[b] += leader[i] * others[i]
+        q_oo[b] += others[i] * others[i]
+    a_ll = np.zeros(n_bins)
+    a_lo = np.zeros(n_bins)
+    a_oo = np.zeros(n_bins)
+    for b in range(n_bins):
+        a_ll[b] = math.sqrt(q_ll[b])
+        a_lo[b] = q_lo[b] / a_ll[b] if a_ll[b] > 0.0 else 0.0
+        a_oo[b] = math.sqrt(max(q_oo[b] - a_lo[b] * a_lo[b], 0.0))
+    sparse = np.empty(size, dtype=np.int64)
+    n_sparse = 0
+    for i in range(size):
+        if count[fine_bin[i]] < dense:
+            sparse[n_sparse] = i
+            n_sparse += 1
+    out = np.empty((resamples, 3))
+    lead = np.zeros(n_bins)
+    oth = np.zeros(n_bins)
     for r in range(resamples):
-        for _ in range(size):
-            i = int(_uniform(state) * size)
-            b = fine_bin[i]
-            lead[r, b] += leader[i]
-            oth[r, b] += others[i]
-    return lead, oth
+        for b in range(n_bins):
+            lead[b] = 0.0
+            oth[b] = 0.0
+            if count[b] >= dense:
+                z1, z2 = _normal_pair(state)
+                lead[b] = max(s_l[b] + a_ll[b] * z1, 0.0)
+                oth[b] = max(s_o[b] + a_lo[b] * z1 + a_oo[b] * z2, 0.0)
+        for t in range(n_sparse):
+            i = sparse[t]
+            w = _poisson_one(state)
+            if w > 0:
+                lead[fine_bin[i]] += w * leader[i]
+                oth[fine_bin[i]] += w * others[i]
+        for ref in range(3):
+            out[r, ref] = shpilkin_estimate(lead, oth, ref, per_bin)[0]
+    return out
 
 
 @_njit
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    total = weights.sum()
+def _median_bin(weights: np.ndarray) -> int:
+    """Index of the weighted median of bins 0, 1, ... (first bin reaching half the weight)."""
+    half = 0.5 * weights.sum()
     acc = 0.0
-    for idx in order:
-        acc += weights[idx]
-        if acc >= 0.5 * total:
-            return float(values[idx])
-    return float(values[order[-1]])
+    for f in range(weights.shape[0]):
+        acc += weights[f]
+        if acc >= half:
+            return f
+    return int(weights.shape[0]) - 1
+
+
+@_njit
+def _median_distance(weights: np.ndarray, centre: int) -> int:
+    """Weighted median of ``|f − centre|`` over bins ``f``, in bins."""
+    size = weights.shape[0]
+    by_distance = np.zeros(size)
+    for f in range(size):
+        by_distance[abs(f - centre)] += weights[f]
+    return _median_bin(by_distance)
 
 
 @_njit
@@ -325,15 +404,13 @@ def shpilkin_estimate(
             den += oth[c]
         first = mode + 3
     else:  # CORE: others'-vote-weighted median ± MAD, at fine resolution
-        centres = (np.arange(n_fine) + 0.5) / n_fine
-        med = _weighted_median(centres, others_fine)
-        mad = 1.4826 * _weighted_median(np.abs(centres - med), others_fine)
-        half = max(mad, 0.5 / n_fine)
+        med = _median_bin(others_fine)
+        half = max(1.4826 * _median_distance(others_fine, med), 0.5)
         for f in range(n_fine):
-            if abs(centres[f] - med) <= half:
+            if abs(f - med) <= half:
                 num += lead_fine[f]
                 den += others_fine[f]
-        upper = med + half
+        upper = (med + 0.5 + half) / n_fine
         first = math.ceil(upper * n_coarse - 1e-9)
     first = min(max(first, 0), n_coarse)
     ref_turnout = first / n_coarse
@@ -346,14 +423,3 @@ def shpilkin_estimate(
         if excess > 0.0:
             anomalous += excess
     return anomalous, ref_turnout, rho / (1.0 + rho)
-
-
-@_njit
-def shpilkin_bootstrap_estimates(
-    lead_hist: np.ndarray, others_hist: np.ndarray, reference: int, per_bin: int
-) -> np.ndarray:
-    """:func:`shpilkin_estimate`'s anomalous votes for each row (resample) of the histograms."""
-    out = np.empty(lead_hist.shape[0])
-    for r in range(lead_hist.shape[0]):
-        out[r] = shpilkin_estimate(lead_hist[r], others_hist[r], reference, per_bin)[0]
-    return out

