@@ -106,18 +106,24 @@ def _station_numbers(raw: pd.Series) -> pd.Series:
     return text.str.replace(r"^\s*УИК\s*№\s*", "", regex=True)
 
 
-def read_ru_cik(path: str | Path, *, name: str | None = None, strict: bool = False) -> ElectionResults:
+def read_ru_cik(
+    path: str | Path, *, name: str | None = None, strict: bool = False
+) -> ElectionResults:
     """Read one CEC file (``YEAR.csv.zip`` or any container :func:`read_table` reads)."""
     p = Path(path)
     raw = read_table(p)
     if not looks_like_ru_cik(list(raw.columns)):
-        raise DataFormatError("not a CEC polling-station file (no 'uik' and protocol lines)", file=str(p))
+        raise DataFormatError(
+            "not a CEC polling-station file (no 'uik' and protocol lines)", file=str(p)
+        )
     raw = raw.copy()
     raw["uik"] = _station_numbers(raw["uik"])
     mapping = map_ru_columns(list(raw.columns))
     abroad = raw["region"].astype(str).str.contains(_ABROAD).to_numpy()
     year = re.match(r"(\d{4})", p.name)
-    title = name or (ELECTION_NAMES.get(year.group(1), f"Russia {year.group(1)}") if year else p.stem)
+    title = name or (
+        ELECTION_NAMES.get(year.group(1), f"Russia {year.group(1)}") if year else p.stem
+    )
     results = build_results(raw, mapping, file=str(p), name=title, strict=strict, abroad=abroad)
     if "valid" not in mapping.columns:
         results.stations["valid"] = results.votes().to_numpy(dtype=np.int64).sum(axis=1)

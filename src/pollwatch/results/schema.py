@@ -98,7 +98,7 @@ class ElectionResults:
         """Turnout numerator per station: ballots issued, or ballots found if not published."""
         present = [f for f in ISSUED_FIELDS if self.has(f)]
         if present:
-            return self.stations[present].to_numpy(dtype=np.int64).sum(axis=1)
+            return np.asarray(self.stations[present].to_numpy(dtype=np.int64).sum(axis=1))
         return self.ballots_cast()
 
     def ballots_cast(self) -> np.ndarray:
@@ -113,7 +113,7 @@ class ElectionResults:
             if self.has("invalid")
             else np.zeros(len(self.stations), dtype=np.int64)
         )
-        return valid + invalid
+        return np.asarray(valid + invalid)
 
     def totals(self) -> pd.Series:
         """National totals of votes per candidate, largest first."""
@@ -144,8 +144,8 @@ class ElectionResults:
             "name": self.name,
             "source": self.source,
             "stations_total": int(len(self.stations) + len(self.excluded)),
-            "stations_loaded": int(len(self.stations)),
-            "stations_excluded": int(len(self.excluded)),
+            "stations_loaded": len(self.stations),
+            "stations_excluded": len(self.excluded),
             "stations_abroad": int(self.stations["abroad"].sum())
             if "abroad" in self.stations
             else 0,

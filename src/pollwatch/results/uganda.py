@@ -30,8 +30,17 @@ _LAYOUTS: dict[str, ColumnMapping] = {
             "invalid": "INVALID",
         },
         ignore=(
-            "DISTRICT CODE", "EA CODE", "SCOUNTY CODE", "SCOUNTY NAME", "PARISH CODE",
-            "PARISH NAME", "PS CODE", "SPOILT", "NULLIFIED", "NOT_RECEIVED", "NON_REP",
+            "DISTRICT CODE",
+            "EA CODE",
+            "SCOUNTY CODE",
+            "SCOUNTY NAME",
+            "PARISH CODE",
+            "PARISH NAME",
+            "PS CODE",
+            "SPOILT",
+            "NULLIFIED",
+            "NOT_RECEIVED",
+            "NON_REP",
         ),
     ),
     "2016": ColumnMapping(
@@ -45,8 +54,15 @@ _LAYOUTS: dict[str, ColumnMapping] = {
             "invalid": "Inv.Votes",
         },
         ignore=(
-            "Dist_no_2016", "Const_no_2016", "Sbty_no_2016", "Sbty_name_2016", "Par_no_2016",
-            "Par_name_2016", "Stn_no_2016", "T.Votes", "NON_REP",
+            "Dist_no_2016",
+            "Const_no_2016",
+            "Sbty_no_2016",
+            "Sbty_name_2016",
+            "Par_no_2016",
+            "Par_name_2016",
+            "Stn_no_2016",
+            "T.Votes",
+            "NON_REP",
         ),
     ),
 }
@@ -56,13 +72,23 @@ def looks_like_uganda(columns: list[str]) -> bool:
     return "REGISTERED VOTERS" in columns or "Reg.Voters" in columns
 
 
-def read_uganda(path: str | Path, *, name: str | None = None, strict: bool = False) -> ElectionResults:
+def read_uganda(
+    path: str | Path, *, name: str | None = None, strict: bool = False
+) -> ElectionResults:
     """Read a UEDP results file (2011 or 2016 layout, detected from the header)."""
     p = Path(path)
     raw = read_table(p)
-    layout = "2011" if "REGISTERED VOTERS" in raw.columns else "2016" if "Reg.Voters" in raw.columns else None
+    layout = (
+        "2011"
+        if "REGISTERED VOTERS" in raw.columns
+        else "2016"
+        if "Reg.Voters" in raw.columns
+        else None
+    )
     if layout is None:
-        raise DataFormatError("not a Ugandan results file (no registered-voters column)", file=str(p))
+        raise DataFormatError(
+            "not a Ugandan results file (no registered-voters column)", file=str(p)
+        )
     year = re.match(r"(\d{4})", p.name)
     title = name or f"Uganda, presidential election {year.group(1) if year else layout}"
     res = build_results(raw, _LAYOUTS[layout], file=str(p), name=title, strict=strict)

@@ -131,6 +131,8 @@ def build_results(
         raise DataFormatError("candidate column names repeat", file=file)
 
     n = len(raw)
+    if n == 0:
+        raise DataFormatError("the table has a header but no rows", file=file)
     out: dict[str, object] = {}
     for fld in ID_FIELDS:
         if fld in mapping.columns:
@@ -140,7 +142,9 @@ def build_results(
     counts: dict[str, np.ndarray] = {}
     for fld in COUNT_FIELDS:
         if fld in mapping.columns:
-            counts[fld] = parse_counts(raw[mapping.columns[fld]], file=file, column=mapping.columns[fld])
+            counts[fld] = parse_counts(
+                raw[mapping.columns[fld]], file=file, column=mapping.columns[fld]
+            )
     votes = {c: parse_counts(raw[c], file=file, column=c) for c in candidates}
 
     all_counts = np.column_stack(list(counts.values()) + list(votes.values()))
@@ -153,11 +157,11 @@ def build_results(
         reasons[new] = reason
         columns[new] = column if isinstance(column, str) else column[new]
 
-    station_blank = np.array([s == "" for s in out["station"]])  # type: ignore[union-attr]
-    exclude(missing_cell.all(axis=1), "empty row: no figures published", "")
+    station_blank: np.ndarray = pd.Series(out["station"]).astype(str).eq("").to_numpy(dtype=bool)
+    exclude(np.asarray(missing_cell.all(axis=1)), "empty row: no figures published", "")
     col_names = np.array(list(counts) + candidates, dtype=object)
     first_missing = col_names[np.argmax(missing_cell, axis=1)]
-    exclude(missing_cell.any(axis=1), "missing value", first_missing)
+    exclude(np.asarray(missing_cell.any(axis=1)), "missing value", first_missing)
     exclude(station_blank, "no station id", mapping.columns["station"])
     exclude(counts["registered"] == 0, "no registered voters", mapping.columns["registered"])
 
@@ -185,7 +189,9 @@ def build_results(
                 row=i + 1 + _HEADER_LINES,
                 column=mapping.columns["station"],
             )
-        exclude(dup, "duplicate station (an earlier row has the same id)", mapping.columns["station"])
+        exclude(
+            dup, "duplicate station (an earlier row has the same id)", mapping.columns["station"]
+        )
 
     keep = reasons == ""
     stations = pd.DataFrame({fld: out[fld] for fld in ID_FIELDS})

@@ -46,7 +46,7 @@ _COMET = LinearSegmentedColormap.from_list("comet", ["#ffffff", "#fde0c5", "#e67
 
 
 def _fig(width: float = 7.0, height: float = 3.2) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height), layout="tight")
 
 
 def _smooth(y: np.ndarray, width: int) -> np.ndarray:

@@ -1,0 +1,189 @@
+"""The battery: one run of every method, exclusions, aggregates, rankings, JSON keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pollwatch.errors import InputError, NotFoundError
+from pollwatch.forensics.battery import (
+    ForensicsReport,
+    integer_hit,
+    rank_regions,
+    rank_stations,
+    run_battery,
+)
+from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.registry import method_names
+from pollwatch.forensics.synthetic import synthetic_election
+from pollwatch.results.schema import ElectionResults
+
+DOCUMENTED = {
+    "integer_percentages": ("excess", "z", "p_value"),
+    "shpilkin": ("anomalous_votes", "interval", "reference_turnout", "reference_share"),
+    "klimek": ("f_i", "f_e", "interval"),
+    "digits": ("second_digit_mean", "second_digit_interval", "last_digit_p_value"),
+    "spikes": ("excess_share",),
+}
+
+
+def _with_empty_station(results: ElectionResults) -> ElectionResults:
+    st = results.stations.copy()
+    cols = ["valid", "invalid", *results.candidates]
+    st.loc[0, cols] = 0
+    return dataclasses.replace(results, stations=st)
+
+
+@pytest.fixture(scope="module")
+def results() -> ElectionResults:
+    res = synthetic_election(3_000, seed=4, incremental=0.08, rounding=0.03).results
+    agg = pd.DataFrame(
+        {"region": ["Online A", "Online B"], "Leader": ["700", "300"], "Opponent 1": ["100", "100"]}
+    )
+    return dataclasses.replace(_with_empty_station(res), aggregates=agg)
+
+
+@pytest.fixture(scope="module")
+def report(results: ElectionResults) -> ForensicsReport:
+    return run_battery(results, resamples=200, seed=3)
+
+
+def test_every_method_runs_and_is_timed(report: ForensicsReport) -> None:
+    assert list(report.results) == list(method_names())
+    assert set(report.timings) == set(method_names())
+    assert all(t >= 0 for t in report.timings.values())
+    assert report.leader == "Leader"
+
+
+def test_station_counts_and_exclusions(report: ForensicsReport, results: ElectionResults) -> None:
+    usable = (results.stations["registered"] > 0) & (results.ballots_cast() > 0)
+    assert report.stations_total == 3_000
+    assert report.stations_used == int(usable.sum()) < 3_000
+    assert len(report.excluded) == 3_000 - report.stations_used
+    row = report.excluded.set_index("station").loc["1"]
+    assert row["reason"].startswith("no ballots cast")
+
+
+def test_json_has_documented_keys(report: ForensicsReport) -> None:
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    for key in ("stations_total", "stations_used", "excluded", "rankings", "timings", "election"):
+        assert key in data
+    assert data["excluded"]["count"] == report.stations_total - report.stations_used
+    for method, keys in DOCUMENTED.items():
+        assert data[method]["applicable"] is True, data[method]["note"]
+        for k in keys:
+            assert k in data[method], f"{method}.{k} missing"
+    assert set(data["integer_percentages"]["excess"]) >= {"either", "leader", "turnout"}
+
+
+def test_aggregates_reported_apart(report: ForensicsReport) -> None:
+    assert report.aggregates is not None
+    assert report.aggregates["rows"] == 2
+    assert report.aggregates["leader_votes"] == 1_000
+    assert report.aggregates["leader_share"] == pytest.approx(1_000 / 1_200, abs=1e-4)
+    assert report.arrays.n == report.stations_used  # aggregates never become stations
+
+
+def test_parallel_equals_serial(results: ElectionResults) -> None:
+    names = ["fingerprint", "integer_percentages", "spikes"]
+    serial = run_battery(results, resamples=100, seed=1, methods=names).to_dict()
+    parallel = run_battery(results, resamples=100, seed=1, methods=names, jobs=2).to_dict()
+    for key in ("timings", "wall_seconds"):
+        serial.pop(key), parallel.pop(key)
+    assert serial == parallel
+
+
+def test_progress_is_called_per_method(results: ElectionResults) -> None:
+    seen: list[tuple[str, int, int]] = []
+    run_battery(
+        results, resamples=50, methods=["fingerprint", "spikes"], progress=lambda *a: seen.append(a)
+    )
+    assert [s[1:] for s in seen] == [(1, 2), (2, 2)]
+    assert {s[0] for s in seen} == {"fingerprint", "spikes"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"resamples": 0}, "'resamples' parameter of run_battery"),
+        ({"jobs": -1}, "'jobs'"),
+        ({"seed": -2}, "'seed'"),
+    ],
+)
+def test_bad_options(results: ElectionResults, kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        run_battery(results, **kwargs)  # type: ignore[arg-type]
+
+
+def test_unknown_method(results: ElectionResults) -> None:
+    with pytest.raises(NotFoundError, match="unknown forensic method"):
+        run_battery(results, methods=["bogus"])
+
+
+def test_unknown_leader(results: ElectionResults) -> None:
+    with pytest.raises(InputError, match="no candidate matches"):
+        run_battery(results, leader="Nobody", methods=["fingerprint"])
+
+
+def test_integer_hit_known_answers() -> None:
+    hit, chance = integer_hit(np.array([35, 351, 7, 0, 1]), np.array([50, 1000, 20, 10, 3]))
+    assert hit.tolist() == [True, False, True, True, False]
+    assert chance[0] == 1.0  # with 50 voters every count is a whole 2 %
+    assert chance[1] == pytest.approx(0.1)
+
+
+def _regional(stuffed_region: int) -> StationArrays:
+    rng = np.random.default_rng(0)
+    n = 600
+    region = np.repeat([0, 1, 2], n // 3)
+    reg = rng.integers(800, 2_000, n)
+    issued = rng.binomial(reg, 0.55)
+    leader = rng.binomial(issued, 0.5)
+    stuffed = (region == stuffed_region) & (rng.random(n) < 0.5)
+    extra = (0.8 * (reg - issued)).astype(np.int64) * stuffed
+    return StationArrays.from_counts(
+        reg, issued + extra, issued + extra, leader + extra, region=region.astype(str)
+    )
+
+
+def test_stuffed_region_ranks_first() -> None:
+    data = _regional(stuffed_region=2)
+    ranking = rank_regions(data, {})
+    assert ranking[0]["region"] == "2"
+    assert ranking[0]["anomalous_votes"] > 10 * max(1, ranking[1]["anomalous_votes"])
+
+
+def test_station_ranking_flags_identical_and_corner() -> None:
+    data = _regional(stuffed_region=1)
+    reg = np.r_[data.registered, 1_000, 1_000]
+    iss = np.r_[data.issued, 990, 990]
+    lead = np.r_[data.leader, 980, 980]
+    both = StationArrays.from_counts(
+        reg, iss, iss, lead, region=np.r_[data.region, 1, 1].astype(str)
+    )
+    top = rank_stations(both, {}, top=5)
+    assert {top[0]["station"], top[1]["station"]} == {str(len(reg) - 1), str(len(reg))}
+    assert top[0]["identical_group"] == 2 and top[0]["round_turnout"] and top[0]["round_share"]
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_full_battery_on_2024(data_dir) -> None:  # type: ignore[no-untyped-def]
+    from pollwatch.results import load_results
+
+    results = load_results(data_dir / "ru" / "2024.csv.zip")
+    report = run_battery(results, resamples=10_000, seed=0, jobs=2)
+    data = report.to_dict()
+    assert data["stations_total"] == 94_214
+    assert data["stations_abroad"] == 288
+    assert "Путин" in data["leader"]
+    assert data["excluded"]["by_reason"]["empty row: no figures published"] == 2_268
+    assert data["excluded"]["by_reason"]["no registered voters"] == 7
+    assert 91_000 < data["stations_used"] <= 91_939
+    assert data["aggregates"]["rows"] == 29
+    assert data["integer_percentages"]["applicable"] and data["integer_percentages"]["z"] > 5
+    assert data["shpilkin"]["anomalous_votes"] > 1_000_000

@@ -1,0 +1,223 @@
+"""`pollwatch forensics`, `--all` (local and on a real Dask cluster), `demo`, and docs/cli.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pollwatch.cli import app, main
+from pollwatch.forensics.synthetic import synthetic_election
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI_MD = ROOT / "docs" / "cli.md"
+FAST = ["--resamples", "100"]
+
+
+def _write_csv(path: Path, n: int = 600, seed: int = 1, **fraud: float) -> Path:
+    res = synthetic_election(n, seed=seed, **fraud).results
+    cols = ["region", "district", "station", "registered", "issued_premises", "valid", "invalid"]
+    res.stations[cols + list(res.candidates)].to_csv(path, index=False)
+    return path
+
+
+def test_single_file_writes_report_json_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = _write_csv(tmp_path / "e.csv", incremental=0.1)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "forensics",
+            str(csv),
+            "--report",
+            str(out / "r.html"),
+            "--json",
+            str(out / "r.json"),
+            "--plots",
+            str(out / "plots"),
+            "--plot-format",
+            "svg",
+            "--lang",
+            "ru",
+            *FAST,
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Лидер, Leader" in captured.out
+    assert f"wrote {out / 'r.html'}" in captured.out
+    data = json.loads((out / "r.json").read_text(encoding="utf-8"))
+    assert data["stations_total"] == 600
+    assert data["leader"] == "Leader"
+    assert "<svg" in (out / "r.html").read_text(encoding="utf-8")
+    assert any((out / "plots").glob("*.svg"))
+
+
+def test_bad_value_names_row_and_column(tmp_path: Path) -> None:
+    csv = _write_csv(tmp_path / "bad.csv", n=50)
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    fields = lines[2].split(",")
+    fields[3] = "12x"
+    lines[2] = ",".join(fields)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pollwatch", "forensics", str(csv), *FAST],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: ")
+    assert "row 3" in proc.stderr and "column 'registered'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["forensics"], "missing FILE"),
+        (["forensics", "nope.csv"], "no such file"),
+        (["forensics", "x.csv", "--lang", "de"], "--lang must be one of en, ru"),
+        (["forensics", "--all", "."], "--all needs --out"),
+        (["forensics", "x.csv", "--format", "xml"], "--format must be one of"),
+    ],
+)
+def test_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    os.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and message in err
+
+
+def test_all_locally_in_processes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    _write_csv(data / "a.csv", seed=1)
+    _write_csv(data / "sub" / "b.csv", seed=2, incremental=0.2)
+    (data / "notes.csv").write_text("just,a\nnote,here\n", encoding="utf-8")
+    out = tmp_path / "table.md"
+    assert main(["forensics", "--all", str(data), "--out", str(out), "--jobs", "2", *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 3 files analysed" in captured.out
+    assert "notes.csv" in captured.err
+    table = out.read_text(encoding="utf-8").splitlines()
+    assert table[0].startswith("| file | election |")
+    assert len(table) == 2 + 3
+
+
+def test_all_on_a_dask_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    distributed = pytest.importorskip("distributed")
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_csv(data / "a.csv", seed=3)
+    _write_csv(data / "b.csv", seed=4, rounding=0.1)
+    out = tmp_path / "table.csv"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        code = main(
+            [
+                "forensics",
+                "--all",
+                str(data),
+                "--out",
+                str(out),
+                "--scheduler",
+                cluster.scheduler_address,
+                *FAST,
+            ]
+        )
+    assert code == 0, capsys.readouterr().err
+    import csv
+
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [Path(r["file"]).name for r in rows] == ["a.csv", "b.csv"]
+    assert all(r["error"] == "" and r["stations_total"] == "600" for r in rows)
+
+
+def test_demo_falls_back_to_synthetic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POLLWATCH_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
+    assert main(["demo", "--offline", *FAST, "--jobs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "SYNTHETIC" in captured.err
+    reports = tmp_path / "home" / "reports"
+    names = sorted(p.name for p in reports.iterdir())
+    assert names == [
+        "synthetic-election.html",
+        "synthetic-election.json",
+        "synthetic-election.ru.html",
+    ]
+    assert str(reports / "synthetic-election.html") in captured.out
+
+
+# --- docs/cli.md: generated from --help, checked here ------------------------------------
+
+
+def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for name in sorted(group.commands):
+        cmd = group.commands[name]
+        if getattr(cmd, "hidden", False):
+            continue
+        out.append((*prefix, name))
+        if hasattr(cmd, "commands"):
+            out.extend(_commands(cmd, (*prefix, name)))
+    return out
+
+
+def cli_reference() -> str:
+    """The CLI reference, as docs/cli.md holds it: every command's --help, plain text."""
+    runner = CliRunner()
+    root = typer.main.get_command(app)
+    assert hasattr(root, "commands")
+    env = {
+        "COLUMNS": "100",
+        "TERMINAL_WIDTH": "100",
+        "NO_COLOR": "1",
+        "_TYPER_FORCE_DISABLE_TERMINAL": "1",
+    }
+    parts = [
+        "# Command-line reference",
+        "",
+        "Generated from `pollwatch --help`; regenerate with",
+        "`POLLWATCH_WRITE_CLI_DOCS=1 pytest tests/forensics/test_cli_forensics.py -k cli_md`.",
+    ]
+    for path in [(), *_commands(root)]:
+        result = runner.invoke(app, [*path, "--help"], env=env, prog_name="pollwatch")
+        assert result.exit_code == 0, result.output
+        title = " ".join(("pollwatch", *path))
+        help_text = "\n".join(line.rstrip() for line in result.output.strip().splitlines())
+        parts += ["", f"## `{title}`", "", "```text", help_text, "```"]
+    return "\n".join(parts) + "\n"
+
+
+def test_cli_md_is_current() -> None:
+    expected = cli_reference()
+    if os.environ.get("POLLWATCH_WRITE_CLI_DOCS") == "1":
+        CLI_MD.write_text(expected, encoding="utf-8")
+    assert CLI_MD.read_text(encoding="utf-8") == expected, (
+        "docs/cli.md is out of date; regenerate it (see its header)"
+    )
+
+
+def test_every_command_documented() -> None:
+    root = typer.main.get_command(app)
+    assert hasattr(root, "commands")
+    text = CLI_MD.read_text(encoding="utf-8")
+    for path in _commands(root):
+        assert f"## `pollwatch {' '.join(path)}`" in text

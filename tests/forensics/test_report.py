@@ -1,0 +1,94 @@
+"""The HTML report: self-contained, both languages, inline SVG, excluded rows, figures."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pollwatch.errors import InputError
+from pollwatch.forensics.battery import ForensicsReport, run_battery
+from pollwatch.forensics.registry import METHODS
+from pollwatch.forensics.report import PLOTS, render_html, write_plots
+from pollwatch.forensics.report.text import TEXT
+from pollwatch.forensics.synthetic import synthetic_election
+from pollwatch.results.schema import EXCLUDED_COLUMNS
+
+EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+@pytest.fixture(scope="module")
+def report() -> ForensicsReport:
+    res = synthetic_election(2_000, seed=8, incremental=0.1, rounding=0.05).results
+    excluded = pd.DataFrame(
+        {
+            "file": "x.csv",
+            "row": range(2, 252),
+            "region": "R",
+            "station": [str(i) for i in range(250)],
+            "column": "registered",
+            "reason": "no registered voters",
+        },
+        columns=list(EXCLUDED_COLUMNS),
+    )
+    res = dataclasses.replace(res, excluded=excluded)
+    return run_battery(res, resamples=200, seed=0)
+
+
+@pytest.fixture(scope="module")
+def pages(report: ForensicsReport) -> dict[str, str]:
+    return {lang: render_html(report, lang) for lang in ("en", "ru")}
+
+
+def test_languages_have_the_same_keys() -> None:
+    assert set(TEXT["en"]) == set(TEXT["ru"])
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_self_contained(pages: dict[str, str], lang: str) -> None:
+    html = pages[lang]
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    assert "@import" not in html and "<script" not in html and "<link" not in html
+    assert html.count("<svg") >= len(PLOTS)
+    assert "<!DOCTYPE svg" not in html and "<?xml" not in html
+
+
+def test_titles_in_each_language(pages: dict[str, str]) -> None:
+    for lang, html in pages.items():
+        tx = TEXT[lang]
+        assert f'<html lang="{lang}">' in html
+        for key in ("title", "what_numbers_say", "what_not_prove", "rankings", "excluded"):
+            assert tx[key] in html
+        for m in METHODS:
+            assert m.title[lang] in html.replace("&#34;", '"').replace("&#39;", "'")
+    assert TEXT["ru"]["title"] not in pages["en"]
+
+
+def test_summary_comes_first(pages: dict[str, str]) -> None:
+    html = pages["en"]
+    assert html.index("What the numbers say") < html.index('id="methods"')
+    assert "polling stations analysed out of 2,250 rows" in html  # 2,000 loaded + 250 excluded
+
+
+def test_excluded_rows_capped_at_200_with_note(pages: dict[str, str]) -> None:
+    section = pages["en"].split('id="excluded"')[1].split("</section>")[0]
+    assert section.count("<tr><td>x.csv</td>") == 200
+    assert "first 200 of 250" in section
+
+
+def test_write_plots(report: ForensicsReport, tmp_path: Path) -> None:
+    pngs = write_plots(report, tmp_path / "png", "png")
+    assert {p.stem for p in pngs} == {p.name for p in PLOTS}
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    svgs = write_plots(report, tmp_path / "svg", "svg", lang="ru")
+    assert all("<svg" in p.read_text(encoding="utf-8") for p in svgs)
+    with pytest.raises(InputError, match="'png' or 'svg'"):
+        write_plots(report, tmp_path, "gif")
+
+
+def test_unknown_language(report: ForensicsReport) -> None:
+    with pytest.raises(InputError, match="unknown report language"):
+        render_html(report, "fr")
