@@ -1,0 +1,134 @@
+"""Digit tests: honest counts pass, invented last digits are caught."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pollwatch.errors import InputError
+from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.digits import BENFORD_SECOND_DIGIT, DigitsResult, digits, second_digits
+
+
+def _clean_counts(rng: np.random.Generator, n: int) -> StationArrays:
+    """Binomial counts across heterogeneous stations (sizes, turnout and shares vary)."""
+    reg = np.rint(rng.lognormal(np.log(1500), 0.5, n)).astype(np.int64) + 200
+    cast = rng.binomial(reg, rng.beta(30, 20, n))
+    leader = rng.binomial(cast, rng.beta(25, 25, n))
+    other = cast - leader
+    second = rng.binomial(other, 0.6)
+    return StationArrays.from_counts(
+        reg, cast, cast, leader, others=np.column_stack([second, other - second])
+    )
+
+
+def test_benford_second_digit_law() -> None:
+    # published values (Mebane 2006): the probabilities sum to 1, the mean is 4.187
+    assert BENFORD_SECOND_DIGIT.sum() == pytest.approx(1.0)
+    assert BENFORD_SECOND_DIGIT @ np.arange(10) == pytest.approx(4.187, abs=5e-4)
+    assert BENFORD_SECOND_DIGIT[0] == pytest.approx(0.11968, abs=1e-4)
+    assert BENFORD_SECOND_DIGIT[9] == pytest.approx(0.08500, abs=1e-4)
+
+
+def test_second_digits() -> None:
+    counts = np.array([0, 7, 10, 19, 99, 100, 123, 1000, 9876, 54321])
+    assert second_digits(counts).tolist() == [0, 9, 9, 0, 2, 0, 8, 4]
+
+
+@pytest.mark.slow
+def test_clean_counts_rarely_fail_the_last_digit_tests() -> None:
+    rng = np.random.default_rng(11)
+    reps = 300
+    p_last, p_05 = [], []
+    for _ in range(reps):
+        r = digits(_clean_counts(rng, 2_000), resamples=50, seed=1)
+        p_last.append(r.last_digit_p_value)
+        p_05.append(r.zero_five_p_value)
+    assert np.mean(np.array(p_last) < 0.05) <= 0.075
+    assert np.mean(np.array(p_05) < 0.05) <= 0.075
+
+
+@pytest.mark.slow
+def test_benford_like_counts_rarely_fail_the_second_digit_tests() -> None:
+    # 2BL holds for counts whose logarithm spreads evenly over whole decades (Mebane 2006)
+    rng = np.random.default_rng(12)
+    reps = 300
+    p_mean, p_chi2, covered = [], [], []
+    for _ in range(reps):
+        lam = 10 ** rng.uniform(1.5, 4.5, 3_000)
+        counts = rng.poisson(lam)
+        data = StationArrays.from_counts(
+            counts, counts, counts, counts, others=np.zeros_like(counts)
+        )
+        r = digits(data, resamples=500, seed=2)
+        p_mean.append(r.second_digit_mean_p_value)
+        p_chi2.append(r.second_digit_p_value)
+        lo, hi = r.second_digit_interval
+        covered.append(lo <= 4.187 <= hi)
+    assert np.mean(np.array(p_mean) < 0.05) <= 0.075
+    assert np.mean(np.array(p_chi2) < 0.05) <= 0.075
+    assert np.mean(covered) >= 0.92
+
+
+def test_invented_last_digits_are_detected() -> None:
+    rng = np.random.default_rng(3)
+    data = _clean_counts(rng, 5_000)
+    leader = data.leader.copy()
+    # in a third of the stations the leader's count is written by someone who likes 0 and 5
+    fake = rng.random(len(leader)) < 1 / 3
+    liked = rng.choice([0, 5, 0, 5, 2, 7], size=len(leader))
+    leader[fake] = leader[fake] // 10 * 10 + liked[fake]
+    cast = data.cast - data.leader + leader
+    forged = StationArrays.from_counts(data.registered, cast, cast, leader)
+    r = digits(forged, resamples=1000)
+    assert r.last_digit_p_value < 1e-6
+    assert r.zero_five_share > 0.3
+    assert r.zero_five_p_value < 1e-6
+    honest = digits(data, resamples=1000)
+    assert honest.last_digit_p_value > 1e-3
+
+
+def test_result_shape_and_json() -> None:
+    r = digits(_clean_counts(np.random.default_rng(4), 3_000), resamples=500, seed=9)
+    assert isinstance(r, DigitsResult)
+    d = r.to_dict()
+    json.dumps(d)
+    for key in ("second_digit_mean", "second_digit_interval", "last_digit_p_value"):
+        assert key in d
+    lo, hi = r.second_digit_interval
+    assert lo < r.second_digit_mean < hi
+    assert len(r.second_digit_observed) == len(r.second_digit_expected) == 10
+    assert sum(r.last_digit_observed) == pytest.approx(1.0)
+    assert [row.candidate for row in r.rows] == ["leader", "other1", "other2", "all candidates"]
+    assert r.candidate == "leader"
+    for row in r.rows:
+        for p in (row.second_digit_p_value, row.last_digit_p_value, row.zero_five_p_value):
+            assert 0 <= p <= 1
+    assert digits(_clean_counts(np.random.default_rng(4), 3_000), resamples=500, seed=9) == r
+
+
+def test_small_counts_are_left_out() -> None:
+    # stations of 5–60 voters: no count reaches 100, so no last-digit test
+    rng = np.random.default_rng(5)
+    reg = rng.integers(5, 60, 2_000)
+    cast = rng.binomial(reg, 0.7)
+    r = digits(StationArrays.from_counts(reg, cast, cast, rng.binomial(cast, 0.6)))
+    assert r.last_digit_n == 0
+    assert np.isnan(r.last_digit_p_value)
+    assert "last digits" in r.note
+    json.dumps(r.to_dict())
+    tiny = np.minimum(cast, 9)
+    r2 = digits(StationArrays.from_counts(reg, tiny, tiny, np.minimum(tiny, 3)))
+    assert not r2.applicable
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("resamples", 0), ("second_digit_min", 5), ("last_digit_min", 1), ("resamples", "many")],
+)
+def test_bad_options_raise_input_error(option: str, value: object) -> None:
+    data = _clean_counts(np.random.default_rng(6), 200)
+    with pytest.raises(InputError, match=option):
+        digits(data, **{option: value})  # type: ignore[arg-type]
