@@ -1,0 +1,353 @@
+"""Relations between turnout and votes: does extra turnout go to the leader only?
+
+In a clean election higher-turnout stations bring more voters of every candidate: the
+leader's votes as a share of the electorate, ``leader / registered``, grow with turnout at a
+rate close to the leader's share, and the others' votes (``(cast − leader) / registered``)
+at the rate of their share. Ballot stuffing for the leader breaks this: stations with added
+ballots have higher turnout *and* more leader votes, while the others' votes do not rise —
+their slope falls towards 0, and when votes are also moved from the others to the leader,
+below 0, pushing the leader's slope above 1 (the two slopes add up to about 1, since
+``leader + others = cast ≈ issued``). Myagkov, Ordeshook & Shakin (2009) use these
+regressions within regions to find "inflated" turnout.
+
+Reported: the correlation between turnout and the leader's share across stations,
+weighted by registered voters (nationally and per region), and, per region, weighted least
+squares of ``leader / registered`` and ``others / registered`` on turnout with
+heteroskedasticity-robust (HC1) standard errors and 1 − ``alpha`` intervals; regions whose
+leader slope is significantly above 1, or whose others' slope is significantly below 0,
+are counted. Regions are analysed separately because regions differ in both turnout and
+support, which alone creates correlations across the country (an ecological fallacy).
+
+Assumptions and caveats: within a region, honest variation in turnout is unrelated to
+candidate preference. Real mobilisation differences (e.g. pensioners both vote more and
+prefer the incumbent) make the leader's slope exceed his share without fraud; a slope
+above 1 or an others' slope below 0 is much harder to explain that way. Stations with
+nobody registered or no ballots cast are left out (counted in ``excluded_stations``);
+regions with fewer than ``min_stations`` stations or no variation in turnout get no
+slopes. Not applicable when fewer than ``min_stations`` usable stations remain.
+
+References
+----------
+Myagkov, M., Ordeshook, P. C. & Shakin, D. (2009). The Forensics of Election Fraud: Russia
+and Ukraine. Cambridge University Press, ch. 3–4.
+Kobak, D., Shpilkin, S. & Pshenichnikov, M. S. (2016). Integer percentages as electoral
+falsification fingerprints. Annals of Applied Statistics 10(1), 54–73 (turnout and share
+conventions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import stats
+
+from pollwatch.errors import InputError
+from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.result import MethodResult
+
+__all__ = ["RegionRelation", "RelationsResult", "relations"]
+
+
+@dataclass(frozen=True)
+class RegionRelation:
+    """Turnout–vote relations within one region (or the whole country).
+
+    Attributes
+    ----------
+    region:
+        Region name (``"national"`` for the whole country).
+    stations:
+        Usable stations.
+    leader_share:
+        The region's leader share (leader / cast, summed over stations).
+    correlation:
+        Correlation of turnout and the leader's share, weighted by registered voters.
+    slope_leader, slope_leader_se, slope_leader_interval:
+        Slope of ``leader / registered`` on turnout, its HC1 standard error and interval.
+    slope_others, slope_others_se, slope_others_interval:
+        The same for ``(cast − leader) / registered``.
+    leader_excess, others_deficit:
+        Whether the leader's slope is significantly above 1, the others' below 0.
+    """
+
+    region: str
+    stations: int
+    leader_share: float
+    correlation: float
+    slope_leader: float
+    slope_leader_se: float
+    slope_leader_interval: tuple[float, float]
+    slope_others: float
+    slope_others_se: float
+    slope_others_interval: tuple[float, float]
+    leader_excess: bool
+    others_deficit: bool
+
+
+@dataclass(frozen=True)
+class RelationsResult(MethodResult):
+    """Turnout–share correlation and turnout–vote slopes, nationally and per region.
+
+    Attributes
+    ----------
+    correlation:
+        National correlation of turnout and the leader's share (weighted by registered).
+    national:
+        The national row (slopes across all stations, for reference; regional rows are
+        the ones to read).
+    regions:
+        One row per region with at least ``min_stations`` usable stations.
+    regions_leader_excess, regions_others_deficit, regions_flagged:
+        Regions whose leader slope is significantly above 1; whose others' slope is
+        significantly below 0; either.
+    regions_tested:
+        Regions with slopes.
+    excluded_stations:
+        Stations left out (nobody registered or no ballots cast).
+    alpha, min_stations:
+        The options used.
+    """
+
+    method: ClassVar[str] = "relations"
+    reference: ClassVar[str] = (
+        "Myagkov, M., Ordeshook, P. C. & Shakin, D. (2009). The Forensics of Election Fraud: "
+        "Russia and Ukraine. Cambridge University Press."
+    )
+
+    correlation: float
+    national: RegionRelation
+    regions: tuple[RegionRelation, ...] = field(repr=False)
+    regions_leader_excess: int
+    regions_others_deficit: int
+    regions_flagged: int
+    regions_tested: int
+    excluded_stations: int
+    alpha: float
+    min_stations: int
+
+
+def relations(
+    data: StationArrays,
+    *,
+    alpha: float = 0.05,
+    min_stations: int = 30,
+) -> RelationsResult:
+    """Weighted turnout–share correlation and turnout–vote regressions within regions.
+
+    Parameters
+    ----------
+    data:
+        Station arrays (turnout = issued / registered, share = leader / cast).
+    alpha:
+        Significance level of the intervals and of the one-sided tests (slope > 1, < 0).
+    min_stations:
+        Fewest usable stations for a region's slopes.
+
+    Returns
+    -------
+    RelationsResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pollwatch.forensics.data import StationArrays
+    >>> rng = np.random.default_rng(0)
+    >>> reg = rng.integers(500, 3000, 4000)
+    >>> issued = rng.binomial(reg, rng.uniform(0.4, 0.8, 4000))
+    >>> data = StationArrays.from_counts(reg, issued, issued, rng.binomial(issued, 0.6))
+    >>> r = relations(data)
+    >>> abs(r.national.slope_leader - 0.6) < 0.05 and r.regions_flagged == 0
+    True
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise InputError(
+            f"The 'alpha' parameter of relations must be a number in (0, 1); got {alpha!r} instead"
+        )
+    if isinstance(min_stations, bool) or not isinstance(min_stations, (int, np.integer)):
+        raise InputError(
+            f"The 'min_stations' parameter of relations must be an integer ≥ 3; "
+            f"got {min_stations!r} instead"
+        )
+    if min_stations < 3:
+        raise InputError(
+            f"The 'min_stations' parameter of relations must be an integer ≥ 3; "
+            f"got {min_stations!r} instead"
+        )
+    min_stations = int(min_stations)
+    alpha = float(alpha)
+
+    ok = (data.registered > 0) & (data.cast > 0)
+    excluded = int((~ok).sum())
+    n = int(ok.sum())
+    reg = data.registered[ok].astype(np.float64)
+    turnout = data.issued[ok] / reg
+    share = data.leader[ok] / data.cast[ok]
+    y_leader = data.leader[ok] / reg
+    y_others = (data.cast[ok] - data.leader[ok]) / reg
+    region = data.region[ok]
+    n_groups = len(data.region_names)
+
+    if n < min_stations:
+        nat = _empty_row("national", n)
+        return RelationsResult(
+            n_stations=data.n,
+            applicable=False,
+            note=f"only {n} stations with registered voters and ballots cast; at least "
+            f"{min_stations} are needed",
+            seed=None,
+            correlation=float("nan"),
+            national=nat,
+            regions=(),
+            regions_leader_excess=0,
+            regions_others_deficit=0,
+            regions_flagged=0,
+            regions_tested=0,
+            excluded_stations=excluded,
+            alpha=alpha,
+            min_stations=min_stations,
+        )
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    z_one = float(stats.norm.ppf(1 - alpha))
+    lead_votes = data.leader[ok].astype(np.float64)
+    cast = data.cast[ok].astype(np.float64)
+
+    nat_stats = _grouped(
+        np.zeros(n, dtype=np.int64), 1, reg, turnout, share, y_leader, y_others, lead_votes, cast
+    )
+    reg_stats = _grouped(
+        region, n_groups, reg, turnout, share, y_leader, y_others, lead_votes, cast
+    )
+
+    national = _rows(nat_stats, ("national",), min_stations, z, z_one)[0]
+    regions = tuple(
+        r for r in _rows(reg_stats, data.region_names, min_stations, z, z_one) if r.stations > 0
+    )
+    tested = [r for r in regions if np.isfinite(r.slope_leader)]
+    excess = sum(r.leader_excess for r in tested)
+    deficit = sum(r.others_deficit for r in tested)
+    flagged = sum(r.leader_excess or r.others_deficit for r in tested)
+    note = (
+        ""
+        if national.stations >= min_stations and np.isfinite(national.slope_leader)
+        else ("turnout does not vary across stations; no slopes")
+    )
+    return RelationsResult(
+        n_stations=data.n,
+        applicable=not note,
+        note=note,
+        seed=None,
+        correlation=national.correlation,
+        national=national,
+        regions=regions,
+        regions_leader_excess=int(excess),
+        regions_others_deficit=int(deficit),
+        regions_flagged=int(flagged),
+        regions_tested=len(tested),
+        excluded_stations=excluded,
+        alpha=alpha,
+        min_stations=min_stations,
+    )
+
+
+@dataclass(frozen=True)
+class _Grouped:
+    """Per-group weighted statistics (arrays of length ``groups``)."""
+
+    count: np.ndarray
+    leader_share: np.ndarray
+    correlation: np.ndarray
+    slope_leader: np.ndarray
+    se_leader: np.ndarray
+    slope_others: np.ndarray
+    se_others: np.ndarray
+
+
+def _grouped(
+    group: np.ndarray,
+    groups: int,
+    w: np.ndarray,
+    x: np.ndarray,
+    s: np.ndarray,
+    y1: np.ndarray,
+    y2: np.ndarray,
+    lead_votes: np.ndarray,
+    cast: np.ndarray,
+) -> _Grouped:
+    """Weighted correlation and WLS slopes with HC1 errors for every group at once."""
+
+    def gsum(v: Any) -> np.ndarray:
+        return np.bincount(group, weights=v, minlength=groups)
+
+    count = np.bincount(group, minlength=groups).astype(np.float64)
+    sw = gsum(w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mx = gsum(w * x) / sw
+        ms = gsum(w * s) / sw
+        dx = x - mx[group]
+        ds = s - ms[group]
+        sxx = gsum(w * dx * dx)
+        sss = gsum(w * ds * ds)
+        corr = gsum(w * dx * ds) / np.sqrt(sxx * sss)
+        out = []
+        for y in (y1, y2):
+            my = gsum(w * y) / sw
+            dy = y - my[group]
+            slope = gsum(w * dx * dy) / sxx
+            resid = dy - slope[group] * dx
+            # HC1 sandwich for WLS: Σ w²·dx²·e² / (Σ w·dx²)², times n / (n − 2)
+            meat = gsum((w * dx * resid) ** 2)
+            se = np.sqrt(meat / sxx**2 * count / np.maximum(count - 2, 1))
+            out.append((slope, se))
+        share = gsum(lead_votes) / gsum(cast)
+    return _Grouped(count, share, corr, out[0][0], out[0][1], out[1][0], out[1][1])
+
+
+def _rows(
+    g: _Grouped, names: tuple[str, ...], min_stations: int, z: float, z_one: float
+) -> list[RegionRelation]:
+    rows = []
+    for k, name in enumerate(names):
+        n = int(g.count[k])
+        if n < min_stations or not np.isfinite(g.slope_leader[k]) or g.se_leader[k] <= 0:
+            rows.append(_empty_row(name, n, float(g.leader_share[k]) if n else float("nan")))
+            continue
+        bl, sl = float(g.slope_leader[k]), float(g.se_leader[k])
+        bo, so = float(g.slope_others[k]), float(g.se_others[k])
+        rows.append(
+            RegionRelation(
+                region=name,
+                stations=n,
+                leader_share=float(g.leader_share[k]),
+                correlation=float(g.correlation[k]),
+                slope_leader=bl,
+                slope_leader_se=sl,
+                slope_leader_interval=(bl - z * sl, bl + z * sl),
+                slope_others=bo,
+                slope_others_se=so,
+                slope_others_interval=(bo - z * so, bo + z * so),
+                leader_excess=bool(bl - z_one * sl > 1.0),
+                others_deficit=bool(bo + z_one * so < 0.0),
+            )
+        )
+    return rows
+
+
+def _empty_row(name: str, n: int, share: float = float("nan")) -> RegionRelation:
+    nan = float("nan")
+    return RegionRelation(
+        region=name,
+        stations=n,
+        leader_share=share,
+        correlation=nan,
+        slope_leader=nan,
+        slope_leader_se=nan,
+        slope_leader_interval=(nan, nan),
+        slope_others=nan,
+        slope_others_se=nan,
+        slope_others_interval=(nan, nan),
+        leader_excess=False,
+        others_deficit=False,
+    )
