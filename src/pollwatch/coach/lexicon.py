@@ -1,0 +1,115 @@
+"""The feedback lexicons (``coach/lexicons/<lang>.yaml``), lemmatised once at load.
+
+Each dimension of the rubric is a list of phrases. At load time every phrase goes through
+:func:`pollwatch.coach.text.lemmas`, the same pipeline as user text, so a lexicon entry
+matches every inflected form and both spellings of "ё". :func:`find_phrases` then looks
+for each phrase as a contiguous run of lemmas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from pollwatch.coach.text import Lang, lemmas, normalize, tokenize
+from pollwatch.errors import InputError
+
+__all__ = ["DIMENSION_KEYS", "Lexicon", "Phrase", "find_phrases", "load_lexicon"]
+
+#: Lexicon keys holding phrase lists.
+DIMENSION_KEYS = ("acknowledge", "common_ground", "toxic", "you_statements", "i_words", "hedges")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A lexicon entry: the text as written and its lemma sequence."""
+
+    text: str
+    lemmas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuestionRules:
+    """Word forms (not lemmas) that decide whether a question is open."""
+
+    open_words: frozenset[str]
+    closed_openers: tuple[tuple[str, ...], ...]
+    closed_particles: frozenset[str]
+    skip: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """All phrase lists of one language."""
+
+    lang: Lang
+    acknowledge: tuple[Phrase, ...]
+    common_ground: tuple[Phrase, ...]
+    toxic: tuple[Phrase, ...]
+    you_statements: tuple[Phrase, ...]
+    i_words: tuple[Phrase, ...]
+    hedges: tuple[Phrase, ...]
+    question: QuestionRules
+
+    def phrases(self, key: str) -> tuple[Phrase, ...]:
+        """The phrase list of one dimension by name."""
+        if key not in DIMENSION_KEYS:
+            raise InputError(f"Unknown lexicon dimension {key!r}; expected one of {DIMENSION_KEYS}")
+        value: tuple[Phrase, ...] = getattr(self, key)
+        return value
+
+
+def _phrases(raw: Any, where: str) -> tuple[Phrase, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+        raise InputError(f"{where} must be a list of non-empty strings")
+    out = []
+    for text in raw:
+        lem = lemmas(text)
+        if lem:
+            out.append(Phrase(text=text, lemmas=lem))
+    return tuple(out)
+
+
+def _forms(raw: Any) -> tuple[tuple[str, ...], ...]:
+    return tuple(tokenize(normalize(str(x))) for x in (raw or []))
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(lang: Lang) -> Lexicon:
+    """Read and lemmatise ``lexicons/<lang>.yaml`` (cached per process)."""
+    if lang not in ("ru", "en"):
+        raise InputError(f"The 'lang' parameter must be 'ru' or 'en'; got {lang!r} instead.")
+    name = f"{lang}.yaml"
+    path = resources.files("pollwatch.coach").joinpath("lexicons").joinpath(name)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise InputError("lexicon must be a mapping", file=f"lexicons/{name}")
+    lists = {k: _phrases(data.get(k), f"lexicons/{name}: {k}") for k in DIMENSION_KEYS}
+    q = data.get("question") or {}
+    rules = QuestionRules(
+        open_words=frozenset(w for f in _forms(q.get("open_words")) for w in f),
+        closed_openers=tuple(f for f in _forms(q.get("closed_openers")) if f),
+        closed_particles=frozenset(w for f in _forms(q.get("closed_particles")) for w in f),
+        skip=frozenset(w for f in _forms(q.get("skip")) for w in f),
+    )
+    return Lexicon(lang=lang, question=rules, **lists)
+
+
+def find_phrases(text_lemmas: Sequence[str], phrases: Sequence[Phrase]) -> tuple[str, ...]:
+    """The lexicon phrases (as written) found as contiguous lemma runs in ``text_lemmas``."""
+    found: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    n = len(text_lemmas)
+    for ph in phrases:
+        k = len(ph.lemmas)
+        if ph.lemmas in seen:
+            continue
+        if any(tuple(text_lemmas[i : i + k]) == ph.lemmas for i in range(n - k + 1)):
+            found.append(ph.text)
+            seen.add(ph.lemmas)
+    return tuple(found)

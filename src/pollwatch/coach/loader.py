@@ -1,0 +1,216 @@
+"""Reading the knowledge base: ``kb/sources.yaml`` plus one ``kb/arguments/<id>.yaml`` each.
+
+Sources may be split over ``sources.yaml`` and further ``sources-<part>.yaml`` (or
+``sources_<part>.yaml``) files, so that several curators can work at once; ids must be
+unique across them.
+
+:func:`load_knowledge_base` stops at the first problem with an
+:class:`~pollwatch.errors.InputError` naming the file and the field; :func:`check_knowledge_base`
+collects every problem (for curators and for ``pollwatch coach check``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pollwatch.coach.schema import Argument, Source, SourcesFile
+from pollwatch.errors import InputError, NotFoundError
+
+__all__ = [
+    "KBProblem",
+    "KnowledgeBase",
+    "check_knowledge_base",
+    "default_kb_path",
+    "load_knowledge_base",
+]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Validated arguments (sorted by id) and the sources they cite.
+
+    ``arguments`` holds every argument including retired ones; :attr:`active` is what the
+    coach matches and practises.
+    """
+
+    arguments: tuple[Argument, ...]
+    sources: Mapping[str, Source]
+    path: str = ""
+    _by_id: Mapping[str, Argument] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {a.id: a for a in self.arguments})
+
+    @property
+    def active(self) -> tuple[Argument, ...]:
+        """Arguments whose status is not ``retired``."""
+        return tuple(a for a in self.arguments if a.status != "retired")
+
+    def get(self, argument_id: str) -> Argument:
+        """The argument with this id (retired ones included)."""
+        try:
+            return self._by_id[argument_id]
+        except KeyError:
+            known = ", ".join(sorted(self._by_id)) or "none"
+            raise NotFoundError(
+                f"No coach argument with id {argument_id!r}; known ids: {known}"
+            ) from None
+
+    def __contains__(self, argument_id: object) -> bool:
+        return argument_id in self._by_id
+
+    def __len__(self) -> int:
+        return len(self.arguments)
+
+
+@dataclass(frozen=True)
+class KBProblem:
+    """One validation problem: the file, the field (dotted path) and the message."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+def default_kb_path() -> Traversable:
+    """The knowledge base shipped inside the package (``pollwatch/coach/kb``)."""
+    return resources.files("pollwatch.coach").joinpath("kb")
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _validation_problems(file: str, exc: ValidationError) -> list[KBProblem]:
+    return [KBProblem(file, _loc(err["loc"]), err["msg"]) for err in exc.errors()]
+
+
+def _read_yaml(node: Traversable, name: str) -> Any:
+    try:
+        return yaml.safe_load(node.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InputError(f"not valid YAML{line}: {exc}", file=name) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=name) from None
+
+
+def _iter_argument_files(root: Traversable) -> Iterator[Traversable]:
+    folder = root.joinpath("arguments")
+    if not folder.is_dir():
+        return
+    yield from sorted(
+        (f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name
+    )
+
+
+def _iter_source_files(root: Traversable) -> Iterator[Traversable]:
+    """``sources.yaml`` first, then any ``sources-*.yaml`` / ``sources_*.yaml`` (ids unique)."""
+    main = root.joinpath("sources.yaml")
+    if main.is_file():
+        yield main
+    extra = [
+        f
+        for f in root.iterdir()
+        if f.is_file()
+        and f.name.endswith(".yaml")
+        and (f.name.startswith("sources-") or f.name.startswith("sources_"))
+    ]
+    yield from sorted(extra, key=lambda f: f.name)
+
+
+def _as_traversable(path: str | Path | Traversable | None) -> Traversable:
+    if path is None:
+        return default_kb_path()
+    if isinstance(path, (str, Path)):
+        p = Path(path)
+        if not p.is_dir():
+            raise InputError(f"Knowledge-base folder {str(p)!r} does not exist")
+        return p
+    return path
+
+
+def _collect(root: Traversable) -> tuple[list[Argument], dict[str, Source], list[KBProblem]]:
+    problems: list[KBProblem] = []
+    sources: dict[str, Source] = {}
+    if not root.joinpath("sources.yaml").is_file():
+        problems.append(KBProblem("sources.yaml", "", "file is missing"))
+    for src_node in _iter_source_files(root):
+        name = src_node.name
+        try:
+            raw = _read_yaml(src_node, name)
+            for s in SourcesFile.model_validate(raw).sources:
+                if s.id in sources:
+                    problems.append(KBProblem(name, "sources", f"source id {s.id!r} is repeated"))
+                sources[s.id] = s
+        except InputError as exc:
+            problems.append(KBProblem(name, "", exc.reason))
+        except ValidationError as exc:
+            problems.extend(_validation_problems(name, exc))
+    arguments: list[Argument] = []
+    for node in _iter_argument_files(root):
+        name = f"arguments/{node.name}"
+        try:
+            raw = _read_yaml(node, name)
+        except InputError as exc:
+            problems.append(KBProblem(name, "", exc.reason))
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("reviewed"), dt.datetime):
+            raw["reviewed"] = raw["reviewed"].date()
+        try:
+            arg = Argument.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_validation_problems(name, exc))
+            continue
+        stem = node.name.removesuffix(".yaml")
+        if arg.id != stem:
+            problems.append(KBProblem(name, "id", f"{arg.id!r} differs from the file name"))
+            continue
+        for i, ref in enumerate(arg.sources):
+            if sources and ref.id not in sources:
+                problems.append(
+                    KBProblem(name, f"sources[{i}].id", f"{ref.id!r} is not in sources.yaml")
+                )
+        arguments.append(arg)
+    return arguments, sources, problems
+
+
+def check_knowledge_base(path: str | Path | Traversable | None = None) -> tuple[KBProblem, ...]:
+    """Every validation problem of a knowledge-base folder (empty when it is valid)."""
+    _, _, problems = _collect(_as_traversable(path))
+    return tuple(problems)
+
+
+def load_knowledge_base(path: str | Path | Traversable | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge-base folder (default: the one shipped with pollwatch).
+
+    Raises
+    ------
+    InputError
+        On the first invalid file, naming the file and the field, e.g.
+        ``arguments/fakes.yaml: paraphrases.en: List should have at least 15 items``.
+    """
+    root = _as_traversable(path)
+    arguments, sources, problems = _collect(root)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise InputError(f"{first.message}{more}", file=first.file, column=first.field or None)
+    return KnowledgeBase(arguments=tuple(arguments), sources=sources, path=str(root))

@@ -1,0 +1,185 @@
+"""Find the argument a relative made, and answer it: :class:`Coach` and :class:`AskResult`.
+
+A person types what their relative said, in their own words, in Russian or English (mixed,
+with typos, slang or in Latin letters). :meth:`Coach.ask` scores every active argument of
+the knowledge base with :class:`~pollwatch.coach.index.MatchIndex` and decides:
+
+* ``"confident"`` — the best score is at least ``Thresholds.confident`` *and* ahead of the
+  second by ``Thresholds.margin``: the three-step answer is given;
+* ``"choose"`` — the best score is at least ``Thresholds.unsure``: the top 3 are offered;
+* ``"none"`` — nothing is close: the list of topics and their arguments is offered.
+
+The thresholds were calibrated by leave-one-out on the shipped knowledge base (each
+paraphrase removed from the index and asked as a query): no paraphrase whose top-1 was
+wrong and no near-miss of an argument reaches ``confident`` for that argument; see
+``docs/coach.md`` for the figures and ``pollwatch.coach.evaluate`` to recompute them.
+
+The coach holds no state about users and does no I/O besides reading the knowledge base
+when it is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from pollwatch.coach.answer import Answer, TopicGroup, build_answer, topic_groups
+from pollwatch.coach.index import DocFeatures, IndexEntry, MatchIndex, MatchParams
+from pollwatch.coach.loader import KnowledgeBase, load_knowledge_base
+from pollwatch.coach.schema import Argument
+from pollwatch.coach.text import Lang, analyse, clean_text
+from pollwatch.errors import InputError
+
+__all__ = [
+    "AskResult",
+    "Coach",
+    "Match",
+    "Status",
+    "Thresholds",
+    "argument_entry",
+    "default_coach",
+]
+
+Status = Literal["confident", "choose", "none"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on the combined score (see the module docstring)."""
+
+    confident: float = 0.25
+    margin: float = 0.05
+    unsure: float = 0.12
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate argument: id, score in [0, 1] and its claim in the answer language."""
+
+    id: str
+    score: float
+    claim: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {"id": self.id, "score": round(self.score, 4), "claim": self.claim}
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """What :meth:`Coach.ask` found.
+
+    ``matches`` are the top 3, best first (empty when the text had nothing to match);
+    ``answer`` is set only when ``status == "confident"``; ``topics`` only when
+    ``status == "none"``.
+    """
+
+    status: Status
+    lang: Lang
+    matches: tuple[Match, ...]
+    answer: Answer | None = None
+    topics: tuple[TopicGroup, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"matches": [{"id", "score", "claim"}, ...], "answer": {...} | None,
+        "status": ..., "lang": ..., "topics": [...]}`` — the ``--json`` output."""
+        return {
+            "matches": [m.to_dict() for m in self.matches],
+            "answer": self.answer.to_dict() if self.answer else None,
+            "status": self.status,
+            "lang": self.lang,
+            "topics": [g.to_dict() for g in self.topics],
+        }
+
+
+def argument_entry(argument: Argument) -> IndexEntry:
+    """The texts of an argument that the index matches against (both languages)."""
+    texts: list[str] = []
+    near: list[str] = []
+    for lang in ("ru", "en"):
+        texts.append(getattr(argument.claim, lang))
+        texts.extend(getattr(argument.paraphrases, lang))
+        texts.extend(getattr(argument.keywords, lang))
+        near.extend(getattr(argument.near_misses, lang))
+    return IndexEntry(argument.id, tuple(texts), tuple(near))
+
+
+class Coach:
+    """The coach over one knowledge base: matching, answers, topics.
+
+    Parameters
+    ----------
+    kb : KnowledgeBase, optional
+        Default: the knowledge base shipped with pollwatch.
+    params : MatchParams, optional
+        Index parameters (defaults calibrated on the shipped knowledge base).
+    thresholds : Thresholds, optional
+        Decision thresholds.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase | None = None,
+        *,
+        params: MatchParams | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.kb = kb if kb is not None else load_knowledge_base()
+        self.thresholds = thresholds or Thresholds()
+        active = self.kb.active
+        if not active:
+            raise InputError("The knowledge base has no active (non-retired) argument.")
+        self.index = MatchIndex.build([argument_entry(a) for a in active], params)
+
+    def ask(self, text: str, lang: Lang | None = None, *, variant: int = 0) -> AskResult:
+        """Match what a relative said and answer it.
+
+        Parameters
+        ----------
+        text : str
+            The relative's words as the user typed them (at most 5,000 characters).
+        lang : {"ru", "en"}, optional
+            Language of the answer; detected from the text when omitted.
+        variant : int
+            Which response variant to give (deterministic; modulo the number of variants).
+
+        Raises
+        ------
+        InputError
+            Empty, non-string or too long text, or an unknown ``lang``.
+        """
+        cleaned = clean_text(text)
+        if lang is not None and lang not in ("ru", "en"):
+            raise InputError(f"The 'lang' parameter must be 'ru' or 'en'; got {lang!r} instead.")
+        analysis = analyse(cleaned)
+        out_lang: Lang = lang or analysis.lang
+        if not analysis.lemmas:
+            return AskResult("none", out_lang, (), None, topic_groups(self.kb, out_lang))
+        ranked = self.index.rank(DocFeatures.of(analysis), 3)
+        matches = tuple(
+            Match(i, s, str(getattr(self.kb.get(i).claim, out_lang))) for i, s in ranked if s > 0
+        )
+        th = self.thresholds
+        best = matches[0].score if matches else 0.0
+        second = matches[1].score if len(matches) > 1 else 0.0
+        if best >= th.confident and best - second >= th.margin:
+            answer = build_answer(self.kb, self.kb.get(matches[0].id), out_lang, variant)
+            return AskResult("confident", out_lang, matches, answer)
+        if best >= th.unsure:
+            return AskResult("choose", out_lang, matches)
+        return AskResult("none", out_lang, matches, None, topic_groups(self.kb, out_lang))
+
+    def answer(self, argument_id: str, lang: Lang, *, variant: int = 0) -> Answer:
+        """The answer to a named argument (when the user picked it from a list)."""
+        return build_answer(self.kb, self.kb.get(argument_id), lang, variant)
+
+    def topics(self, lang: Lang) -> tuple[TopicGroup, ...]:
+        """Topics with their arguments' claims."""
+        return topic_groups(self.kb, lang)
+
+
+@lru_cache(maxsize=1)
+def default_coach() -> Coach:
+    """The coach over the shipped knowledge base, built once per process (for interfaces)."""
+    return Coach()

@@ -1,0 +1,232 @@
+"""The knowledge-base schema: what a curator may write in an argument or sources file.
+
+Pydantic models, strict: unknown keys are rejected (a typo such as ``paraphrase:`` must not
+silently drop a field), every text is non-empty, every language is present. The format is
+described for curators in ``docs/coach.md``; :mod:`pollwatch.coach.loader` reads the files
+and names the file and field of any error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from pollwatch.coach.questions import closed_question_reason
+from pollwatch.coach.text import Lang
+
+__all__ = [
+    "MIN_PARAPHRASES",
+    "SLUG_PATTERN",
+    "TOPICS",
+    "Argument",
+    "Examples",
+    "LangList",
+    "LangText",
+    "Paraphrases",
+    "Practice",
+    "PracticeLines",
+    "Questions",
+    "Responses",
+    "Source",
+    "SourceRef",
+    "SourcesFile",
+    "Status",
+    "Variants",
+]
+
+#: Topics an argument may belong to (a fixed list so that interfaces can translate them).
+TOPICS: tuple[str, ...] = (
+    "elections",
+    "leadership",
+    "war",
+    "nato-west",
+    "history",
+    "media",
+    "economy",
+    "emigration",
+    "protest",
+    "politics",
+)
+#: Paraphrases required per language (how relatives actually say it).
+MIN_PARAPHRASES = 15
+#: ASCII slug: lowercase letters and digits, words joined by single hyphens.
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+Status = Literal["draft", "reviewed", "retired"]
+Topic = Literal[
+    "elections",
+    "leadership",
+    "war",
+    "nato-west",
+    "history",
+    "media",
+    "economy",
+    "emigration",
+    "protest",
+    "politics",
+]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=80)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class LangText(_Strict):
+    """One text per language."""
+
+    ru: Text
+    en: Text
+
+
+class LangList(_Strict):
+    """A non-empty list of texts per language."""
+
+    ru: list[Text] = Field(min_length=1)
+    en: list[Text] = Field(min_length=1)
+
+
+class Paraphrases(_Strict):
+    """How relatives say the claim: at least :data:`MIN_PARAPHRASES` per language."""
+
+    ru: list[Text] = Field(min_length=MIN_PARAPHRASES)
+    en: list[Text] = Field(min_length=MIN_PARAPHRASES)
+
+
+class NearMisses(_Strict):
+    """Texts on a similar topic that must not match the argument: 3 or more per language."""
+
+    ru: list[Text] = Field(min_length=3)
+    en: list[Text] = Field(min_length=3)
+
+
+class Variants(_Strict):
+    """Response variants: 2 or more per language, so that answers can vary."""
+
+    ru: list[Text] = Field(min_length=2)
+    en: list[Text] = Field(min_length=2)
+
+
+class Questions(Variants):
+    """Open, searching questions: each ends with "?" and is not a yes/no question."""
+
+    @field_validator("ru", "en")
+    @classmethod
+    def _open(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        lang: Lang = "ru" if info.field_name == "ru" else "en"
+        for q in value:
+            reason = closed_question_reason(q, lang)
+            if reason:
+                raise ValueError(f"{q!r}: {reason}")
+        return value
+
+
+class Responses(_Strict):
+    """The three steps of an answer."""
+
+    bridge: Variants
+    counterargument: Variants
+    question: Questions
+
+
+class PracticeLines(_Strict):
+    """What the simulated relative says in one language."""
+
+    opening: Text
+    empathic: list[Text] = Field(min_length=2)
+    hostile: list[Text] = Field(min_length=2)
+    closing: Text
+
+
+class Practice(_Strict):
+    """The simulated relative in both languages."""
+
+    ru: PracticeLines
+    en: PracticeLines
+
+
+class Examples(_Strict):
+    """Example replies a user might give (for the feedback rubric and suggestions)."""
+
+    good: LangList
+    bad: LangList
+
+
+class SourceRef(_Strict):
+    """A reference to ``sources.yaml`` and the step it supports."""
+
+    id: Slug
+    supports: Literal["bridge", "counterargument", "question"]
+
+
+class Argument(_Strict):
+    """One argument a relative may make, with everything the coach needs to answer it."""
+
+    id: Slug
+    status: Status
+    topics: list[Topic] = Field(min_length=1)
+    claim: LangText
+    paraphrases: Paraphrases
+    keywords: LangList
+    near_misses: NearMisses
+    responses: Responses
+    practice: Practice
+    examples: Examples
+    sources: list[SourceRef] = Field(default_factory=list)
+    authors: list[Text] = Field(min_length=1)
+    reviewed: dt.date
+    licence: Text
+
+    @field_validator("topics")
+    @classmethod
+    def _unique_topics(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("topics are repeated")
+        return value
+
+
+class Source(_Strict):
+    """A publication a response relies on."""
+
+    id: Slug
+    type: Literal["survey", "academic", "fact-check", "journalism", "official"]
+    title: Text
+    publisher: Text
+    url: Url
+    date: dt.date
+    archived_url: Url | None = None
+    quote: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    risk: Text | None = None
+
+
+class SourcesFile(_Strict):
+    """The shared ``sources.yaml``."""
+
+    sources: list[Source]
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, value: list[Source]) -> list[Source]:
+        seen: set[str] = set()
+        for s in value:
+            if s.id in seen:
+                raise ValueError(f"source id {s.id!r} appears twice")
+            seen.add(s.id)
+        return value
+
+
+def is_slug(text: str) -> bool:
+    """True for an ASCII slug such as ``no-alternative``."""
+    return re.match(SLUG_PATTERN, text) is not None
