@@ -58,6 +58,7 @@ def test_same_seed_same_answer_and_json() -> None:
     json.dumps(d)
     assert d["method"] == "klimek"
     assert "observed" not in d and "fitted" not in d
+    assert d["interval"] == {"f_i": list(a.f_i_interval), "f_e": list(a.f_e_interval)}
     assert a.observed.shape == (a.bins, a.bins)
     assert a.observed.sum() == pytest.approx(1.0)
     assert a.fitted.sum() == pytest.approx(1.0)

@@ -98,6 +98,8 @@ class KlimekResult(MethodResult):
         Fitted fractions of stations with incremental and with extreme fraud.
     f_i_interval, f_e_interval:
         95 % bootstrap intervals (sampling noise of the fingerprint only).
+    interval:
+        The same two intervals as ``{"f_i": (low, high), "f_e": (low, high)}``.
     resamples:
         Number of bootstrap replicates behind the intervals.
     clean_turnout, clean_turnout_sd, clean_share, clean_share_sd:
@@ -132,6 +134,7 @@ class KlimekResult(MethodResult):
     f_e: float
     f_i_interval: tuple[float, float]
     f_e_interval: tuple[float, float]
+    interval: dict[str, tuple[float, float]]
     resamples: int
     clean_turnout: float
     clean_turnout_sd: float
@@ -273,6 +276,7 @@ def klimek(
         f_e=fit.f_e,
         f_i_interval=(f_i_lo, f_i_hi),
         f_e_interval=(f_e_lo, f_e_hi),
+        interval={"f_i": (f_i_lo, f_i_hi), "f_e": (f_e_lo, f_e_hi)},
         resamples=resamples,
         clean_turnout=clean.turnout,
         clean_turnout_sd=clean.turnout_sd,
@@ -319,6 +323,7 @@ def _not_applicable(
         f_e=nan,
         f_i_interval=(nan, nan),
         f_e_interval=(nan, nan),
+        interval={"f_i": (nan, nan), "f_e": (nan, nan)},
         resamples=resamples,
         clean_turnout=nan,
         clean_turnout_sd=nan,
