@@ -92,9 +92,13 @@ def test_bad_value_names_row_and_column(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and message in err

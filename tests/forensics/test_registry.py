@@ -43,7 +43,11 @@ def _p_values(value: Any, key: str = "") -> list[float]:
         return [p for k, v in value.items() for p in _p_values(v, str(k))]
     if isinstance(value, list):
         return [p for v in value for p in _p_values(v, key)]
-    if "p_value" in key and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if (
+        ("p_value" in key or key.startswith("p_"))
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
         return [float(value)]
     return []
 
@@ -93,9 +97,24 @@ def test_same_seed_same_answer(method: Method, election: StationArrays) -> None:
     assert a == b
 
 
-@pytest.mark.parametrize("method", METHODS, ids=IDS)
+DESCRIPTIVE = {"fingerprint"}
+"""Methods that only describe the data (a histogram is valid for any number of stations)."""
+
+
+@pytest.mark.parametrize(
+    "method", [m for m in METHODS if m.name not in DESCRIPTIVE], ids=lambda m: m.name
+)
 def test_tiny_data_is_not_applicable_with_a_note(method: Method, tiny: StationArrays) -> None:
     result = method.run(tiny, seed=0, resamples=50)
+    assert result.applicable is False
+    assert len(result.note) > 5
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
+def test_no_usable_station_is_not_applicable(method: Method) -> None:
+    nothing = StationArrays.from_counts([500, 600, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0])
+    result = method.run(nothing, seed=0, resamples=50)
     assert result.applicable is False
     assert len(result.note) > 5
     json.dumps(result.to_dict(), allow_nan=False)

@@ -124,8 +124,18 @@ class ForensicsReport:
             "wall_seconds": self.wall_seconds,
         }
         for name, result in self.results.items():
-            data[name] = result.to_dict()
+            data[name] = _with_documented_keys(result.to_dict())
         return jsonable(data)  # type: ignore[no-any-return]
+
+
+def _with_documented_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Add the documented summary keys a method result spells differently.
+
+    ``klimek.interval`` gathers ``f_i_interval`` and ``f_e_interval`` (docs/forensics.md).
+    """
+    if "interval" not in data and "f_i_interval" in data and "f_e_interval" in data:
+        data["interval"] = {"f_i": data["f_i_interval"], "f_e": data["f_e_interval"]}
+    return data
 
 
 def _run_one(

@@ -96,6 +96,20 @@ def _finding(name: str, r: dict[str, Any], lang: str) -> str | None:
             mean=fmt_num(r.get("second_digit_mean"), lang, 3),
             p=_p(r.get("last_digit_p_value"), lang),
         )
+    if name == "identical_protocols" and _num(r.get("identical_pairs")) is not None:
+        return tx["find_identical"].format(
+            stations=fmt_int(r.get("identical_stations"), lang),
+            groups=fmt_int(r.get("identical_groups"), lang),
+            pairs=fmt_int(r.get("identical_pairs"), lang),
+            expected=fmt_num(r.get("expected_identical_pairs"), lang, 1),
+            p=_p(r.get("p_identical"), lang),
+        )
+    if name == "relations" and _num(r.get("correlation")) is not None:
+        return tx["find_relations"].format(
+            r=fmt_num(r.get("correlation"), lang, 2),
+            flagged=fmt_int(r.get("regions_flagged"), lang),
+            tested=fmt_int(r.get("regions_tested"), lang),
+        )
     if name == "spikes":
         return tx["find_spikes"].format(share=fmt_pct(r.get("excess_share"), lang, 2))
     return None

@@ -48,7 +48,14 @@ TEXT: dict[str, dict[str, str]] = {
             "the last-digit test gives p = {p}."
         ),
         "find_spikes": "Spikes: {share} of stations sit on spikes of the share distribution.",
-        "find_identical": "Identical protocols: {groups}.",
+        "find_relations": (
+            "Turnout and the leader's share correlate at r = {r} across stations; {flagged} of "
+            "{tested} regions are flagged by the turnout–votes regressions."
+        ),
+        "find_identical": (
+            "Identical protocols: {stations} stations in {groups} groups report exactly the "
+            "same figures ({pairs} identical pairs; {expected} expected by chance, p = {p})."
+        ),
         "not_applicable": "{title}: not applicable — {note}",
         "not_prove": (
             "These are statistical signs, not proof. Each test compares the official figures "
@@ -174,7 +181,14 @@ TEXT: dict[str, dict[str, str]] = {
             "последней цифры даёт p = {p}."
         ),
         "find_spikes": "Пики: {share} участков приходится на пики распределения доли.",
-        "find_identical": "Одинаковые протоколы: {groups}.",
+        "find_relations": (
+            "Корреляция явки и доли лидера по участкам r = {r}; регрессии «явка — голоса» "
+            "выделяют {flagged} из {tested} регионов."
+        ),
+        "find_identical": (
+            "Одинаковые протоколы: {stations} участков в {groups} группах дали точно "
+            "совпадающие цифры ({pairs} одинаковых пар; случайно ожидается {expected}, p = {p})."
+        ),
         "not_applicable": "{title}: неприменимо — {note}",
         "not_prove": (
             "Это статистические признаки, а не доказательства. Каждый тест сравнивает "
