@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
@@ -48,6 +49,26 @@ def test_clean_counts_rarely_fail_the_last_digit_tests() -> None:
         p_05.append(r.zero_five_p_value)
     assert np.mean(np.array(p_last) < 0.05) <= 0.075
     assert np.mean(np.array(p_05) < 0.05) <= 0.075
+
+
+@pytest.mark.slow
+def test_steep_counts_of_a_small_candidate_are_not_flagged() -> None:
+    # a 5 % candidate: counts ≥ 100 sit on the steep tail, so low last digits are more
+    # common than high ones; plain uniformity rejects them, the tilted expectation not
+    rng = np.random.default_rng(13)
+    reps = 200
+    p_tilted, p_uniform = [], []
+    for _ in range(reps):
+        reg = np.rint(rng.lognormal(np.log(1500), 0.5, 6_000)).astype(np.int64) + 200
+        cast = rng.binomial(reg, 0.65)
+        small = rng.binomial(cast, rng.beta(10, 190, len(cast)))
+        data = StationArrays.from_counts(reg, cast, cast, small)
+        r = digits(data, resamples=50, seed=1)
+        p_tilted.append(r.last_digit_p_value)
+        observed = np.bincount(small[small >= 100] % 10, minlength=10)
+        p_uniform.append(stats.chisquare(observed).pvalue)
+    assert np.mean(np.array(p_uniform) < 0.05) > 0.25
+    assert np.mean(np.array(p_tilted) < 0.05) <= 0.075
 
 
 @pytest.mark.slow
@@ -101,6 +122,7 @@ def test_result_shape_and_json() -> None:
     assert lo < r.second_digit_mean < hi
     assert len(r.second_digit_observed) == len(r.second_digit_expected) == 10
     assert sum(r.last_digit_observed) == pytest.approx(1.0)
+    assert sum(r.last_digit_expected) == pytest.approx(1.0)
     assert [row.candidate for row in r.rows] == ["leader", "other1", "other2", "all candidates"]
     assert r.candidate == "leader"
     for row in r.rows:
