@@ -50,7 +50,15 @@ class Thresholds:
 
     confident: float = 0.25
     margin: float = 0.05
-    unsure: float = 0.12
+    unsure: float = 0.15
+
+    def decide(self, best: float, second: float) -> Status:
+        """The status for a best and a second-best score."""
+        if best >= self.confident and best - second >= self.margin:
+            return "confident"
+        if best >= self.unsure:
+            return "choose"
+        return "none"
 
 
 @dataclass(frozen=True)
@@ -160,13 +168,13 @@ class Coach:
         matches = tuple(
             Match(i, s, str(getattr(self.kb.get(i).claim, out_lang))) for i, s in ranked if s > 0
         )
-        th = self.thresholds
         best = matches[0].score if matches else 0.0
         second = matches[1].score if len(matches) > 1 else 0.0
-        if best >= th.confident and best - second >= th.margin:
+        status = self.thresholds.decide(best, second)
+        if status == "confident":
             answer = build_answer(self.kb, self.kb.get(matches[0].id), out_lang, variant)
             return AskResult("confident", out_lang, matches, answer)
-        if best >= th.unsure:
+        if status == "choose":
             return AskResult("choose", out_lang, matches)
         return AskResult("none", out_lang, matches, None, topic_groups(self.kb, out_lang))
 

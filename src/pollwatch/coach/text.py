@@ -125,6 +125,25 @@ _TRANSLIT: dict[str, tuple[str, ...]] = {
     "4": ("ч",),
     "6": ("ш",),
 }
+# Frequent words whose first dictionary candidate is wrong ("eto" → "ето", "ego" → "эго").
+_TRANSLIT_WORDS = {
+    "eto": "это",
+    "etot": "этот",
+    "eta": "эта",
+    "eti": "эти",
+    "etom": "этом",
+    "etu": "эту",
+    "etogo": "этого",
+    "etih": "этих",
+    "ego": "его",
+    "ee": "ее",
+    "eshe": "еще",
+    "eshche": "еще",
+    "esche": "еще",
+    "vse": "все",
+    "chto": "что",
+    "4to": "что",
+}
 _TRANSLIT_KEYS = sorted(_TRANSLIT, key=len, reverse=True)
 _MAX_CANDIDATES = 64
 
@@ -184,6 +203,8 @@ def transliterate_word(word: str) -> str:
     Ambiguous letters (``e`` → е/э, ``y`` → ы/й/и, ``c`` → ц/к, ...) produce several
     candidates; the first one pymorphy3 knows as a Russian word wins, else the first.
     """
+    if word in _TRANSLIT_WORDS:
+        return _TRANSLIT_WORDS[word]
     segments: list[tuple[str, ...]] = []
     i = 0
     while i < len(word):
