@@ -54,10 +54,10 @@ def overview(report: ForensicsReport, lang: str) -> str:
 def _p(x: Any, lang: str) -> str:
     v = _num(x)
     if v is None:
-        return "—"
+        return "= —"
     if v < 1e-4:
         return "< 0,0001" if lang == "ru" else "< 0.0001"
-    return fmt_num(v, lang, 4)
+    return "= " + fmt_num(v, lang, 4)
 
 
 def _finding(name: str, r: dict[str, Any], lang: str) -> str | None:

@@ -29,10 +29,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_integer": (
             "Round numbers: {observed} stations report a whole-percentage turnout or leader "
-            "share, {excess} more than expected by chance (z = {z}, p = {p})."
+            "share, {excess} more than expected by chance (z = {z}, p {p})."
         ),
         "find_integer_plain": (
-            "Round numbers: the integer-percentage test gives z = {z}, p = {p}."
+            "Round numbers: the integer-percentage test gives z = {z}, p {p}."
         ),
         "find_shpilkin": (
             "Anomalous votes: about {votes} of the leader's votes (interval {lo} – {hi}) come "
@@ -45,7 +45,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_digits": (
             "Digits: the mean second digit of vote counts is {mean} (Benford expects 4.19); "
-            "the last-digit test gives p = {p}."
+            "the last-digit test gives p {p}."
         ),
         "find_spikes": "Spikes: {share} of stations sit on spikes of the share distribution.",
         "find_relations": (
@@ -54,7 +54,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_identical": (
             "Identical protocols: {stations} stations in {groups} groups report exactly the "
-            "same figures ({pairs} identical pairs; {expected} expected by chance, p = {p})."
+            "same figures ({pairs} identical pairs; {expected} expected by chance, p {p})."
         ),
         "not_applicable": "{title}: not applicable — {note}",
         "not_prove": (
@@ -164,9 +164,9 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_integer": (
             "Круглые числа: у {observed} участков явка или доля лидера — целый процент, на "
-            "{excess} больше, чем ожидается случайно (z = {z}, p = {p})."
+            "{excess} больше, чем ожидается случайно (z = {z}, p {p})."
         ),
-        "find_integer_plain": "Круглые числа: тест целых процентов даёт z = {z}, p = {p}.",
+        "find_integer_plain": "Круглые числа: тест целых процентов даёт z = {z}, p {p}.",
         "find_shpilkin": (
             "Аномальные голоса: около {votes} голосов за лидера (интервал {lo} – {hi}) "
             "приходятся на участки, где лидер растёт с явкой сверх «чистого» эталона "
@@ -178,7 +178,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_digits": (
             "Цифры: среднее второй цифры числа голосов — {mean} (по Бенфорду 4,19); тест "
-            "последней цифры даёт p = {p}."
+            "последней цифры даёт p {p}."
         ),
         "find_spikes": "Пики: {share} участков приходится на пики распределения доли.",
         "find_relations": (
@@ -187,7 +187,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "find_identical": (
             "Одинаковые протоколы: {stations} участков в {groups} группах дали точно "
-            "совпадающие цифры ({pairs} одинаковых пар; случайно ожидается {expected}, p = {p})."
+            "совпадающие цифры ({pairs} одинаковых пар; случайно ожидается {expected}, p {p})."
         ),
         "not_applicable": "{title}: неприменимо — {note}",
         "not_prove": (
