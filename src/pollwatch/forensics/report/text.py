@@ -31,9 +31,7 @@ TEXT: dict[str, dict[str, str]] = {
             "Round numbers: {observed} stations report a whole-percentage turnout or leader "
             "share, {excess} more than expected by chance (z = {z}, p {p})."
         ),
-        "find_integer_plain": (
-            "Round numbers: the integer-percentage test gives z = {z}, p {p}."
-        ),
+        "find_integer_plain": ("Round numbers: the integer-percentage test gives z = {z}, p {p}."),
         "find_shpilkin": (
             "Anomalous votes: about {votes} of the leader's votes (interval {lo} – {hi}) come "
             "from stations where the leader gains with turnout beyond the clean reference "
