@@ -119,7 +119,7 @@ def _dim(
 
 def find_toxic(text: str, lang: Lang) -> tuple[str, ...]:
     """Labels, insults and contempt (lexicon phrases) found in a text."""
-    return find_phrases(analyse(text).lemmas, load_lexicon(lang).toxic)
+    return find_phrases(analyse(text, translit=lang == "ru").lemmas, load_lexicon(lang).toxic)
 
 
 def _presence(
@@ -170,7 +170,7 @@ def score_reply(
     cleaned = clean_text(text, field="reply")
     if lang is not None and lang not in ("ru", "en"):
         raise InputError(f"The 'lang' parameter must be 'ru' or 'en'; got {lang!r} instead.")
-    analysis = analyse(cleaned)
+    analysis = analyse(cleaned, translit=lang != "en")
     use: Lang = lang or analysis.lang
     lex = load_lexicon(use)
     lem = analysis.lemmas

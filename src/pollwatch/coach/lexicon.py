@@ -64,19 +64,19 @@ class Lexicon:
         return value
 
 
-def _phrases(raw: Any, where: str) -> tuple[Phrase, ...]:
+def _phrases(raw: Any, where: str, lang: Lang) -> tuple[Phrase, ...]:
     if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
         raise InputError(f"{where} must be a list of non-empty strings")
     out = []
     for text in raw:
-        lem = lemmas(text)
+        lem = lemmas(text, translit=lang == "ru")
         if lem:
             out.append(Phrase(text=text, lemmas=lem))
     return tuple(out)
 
 
-def _forms(raw: Any) -> tuple[tuple[str, ...], ...]:
-    return tuple(tokenize(normalize(str(x))) for x in (raw or []))
+def _forms(raw: Any, lang: Lang) -> tuple[tuple[str, ...], ...]:
+    return tuple(tokenize(normalize(str(x), translit=lang == "ru")) for x in (raw or []))
 
 
 @lru_cache(maxsize=4)
@@ -89,13 +89,13 @@ def load_lexicon(lang: Lang) -> Lexicon:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise InputError("lexicon must be a mapping", file=f"lexicons/{name}")
-    lists = {k: _phrases(data.get(k), f"lexicons/{name}: {k}") for k in DIMENSION_KEYS}
+    lists = {k: _phrases(data.get(k), f"lexicons/{name}: {k}", lang) for k in DIMENSION_KEYS}
     q = data.get("question") or {}
     rules = QuestionRules(
-        open_words=frozenset(w for f in _forms(q.get("open_words")) for w in f),
-        closed_openers=tuple(f for f in _forms(q.get("closed_openers")) if f),
-        closed_particles=frozenset(w for f in _forms(q.get("closed_particles")) for w in f),
-        skip=frozenset(w for f in _forms(q.get("skip")) for w in f),
+        open_words=frozenset(w for f in _forms(q.get("open_words"), lang) for w in f),
+        closed_openers=tuple(f for f in _forms(q.get("closed_openers"), lang) if f),
+        closed_particles=frozenset(w for f in _forms(q.get("closed_particles"), lang) for w in f),
+        skip=frozenset(w for f in _forms(q.get("skip"), lang) for w in f),
     )
     return Lexicon(lang=lang, question=rules, **lists)
 

@@ -39,7 +39,7 @@ def closed_question_reason(text: str, lang: Lang) -> str | None:
     if question is None:
         return "does not end with '?'"
     rules = load_lexicon(lang).question
-    words = list(tokenize(normalize(question)))
+    words = list(tokenize(normalize(question, translit=lang == "ru")))
     while words and words[0] in rules.skip:
         words.pop(0)
     if not words:

@@ -248,12 +248,13 @@ def _fix_homoglyphs(token: str) -> str:
     return token
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, *, translit: bool = True) -> str:
     """Lowercase, fold ``ё``, drop stress marks, fix homoglyphs, transliterate when Russian.
 
     Transliteration is decided for the whole text: when more than half of its Latin words
     (two letters or more, not common English words) read as known Russian words, every Latin
-    word is transliterated; otherwise Latin words stay English.
+    word is transliterated; otherwise Latin words stay English. ``translit=False`` turns it
+    off (text known to be English, such as the English lexicon).
     """
     text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
     text = "".join(ch for ch in unicodedata.normalize("NFD", text) if ch not in _STRESS)
@@ -261,7 +262,7 @@ def normalize(text: str) -> str:
     raw = _TOKEN_RE.findall(text)
     fixed = {tok: _fix_homoglyphs(tok) for tok in raw}
     latin = [tok for tok in fixed.values() if _LATIN_RE.search(tok) and len(tok) >= 2]
-    translit = bool(latin) and sum(map(_reads_as_russian, latin)) * 2 > len(latin)
+    translit = translit and bool(latin) and sum(map(_reads_as_russian, latin)) * 2 > len(latin)
 
     def repl(match: re.Match[str]) -> str:
         tok = fixed[match.group(0)]
@@ -293,9 +294,9 @@ def lemma(token: str) -> str:
     return token
 
 
-def lemmas(text: str) -> tuple[str, ...]:
+def lemmas(text: str, *, translit: bool = True) -> tuple[str, ...]:
     """Lemmas of a raw text, in order (normalise, tokenise, lemmatise)."""
-    return tuple(lemma(tok) for tok in tokenize(normalize(text)))
+    return tuple(lemma(tok) for tok in tokenize(normalize(text, translit=translit)))
 
 
 def detect_language(normalized: str) -> Lang:
@@ -337,9 +338,9 @@ class Analysis:
     lang: Lang
 
 
-def analyse(text: str) -> Analysis:
+def analyse(text: str, *, translit: bool = True) -> Analysis:
     """Run the whole pipeline once on a (cleaned) text."""
-    norm = normalize(text)
+    norm = normalize(text, translit=translit)
     toks = tokenize(norm)
     return Analysis(
         normalized=norm,
