@@ -1,0 +1,78 @@
+"""The pollwatch web application: ``create_app(settings)`` builds it; nothing at import time.
+
+Routers live one module per part (``web/coach.py``, ...). Pages are server-rendered Jinja2
+with a little vanilla JavaScript served from ``web/static`` (no CDN, no build step); every
+page has a JSON twin built from the same data.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from pollwatch import __version__
+from pollwatch.config import Settings, load_settings
+from pollwatch.web.errors import install_error_handlers
+from pollwatch.web.i18n import LANGUAGES, load_catalogues, pick_language
+from pollwatch.web.security import SecurityMiddleware
+
+__all__ = ["create_app", "render_page"]
+
+
+def _package_dir(name: str) -> Path:
+    return Path(str(resources.files("pollwatch.web") / name))
+
+
+def render_page(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """Render a page in the request's interface language (``?lang=`` or Accept-Language)."""
+    app = request.app
+    lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+    templates: Jinja2Templates = app.state.templates
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            **context,
+            "lang": lang,
+            "languages": LANGUAGES,
+            "_": app.state.catalogues.gettext(lang),
+            "version": __version__,
+        },
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the web app for these settings (default: from the environment)."""
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="pollwatch",
+        version=__version__,
+        description="Election forensics, observation and a dialogue coach.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.catalogues = load_catalogues()
+    app.state.templates = Jinja2Templates(directory=str(_package_dir("templates")))
+    install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware)
+    app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request) -> HTMLResponse:
+        return render_page(request, "index.html", {})
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True, "version": __version__})
+
+    from pollwatch.web import coach
+
+    app.include_router(coach.router)
+    return app

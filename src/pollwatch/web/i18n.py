@@ -1,0 +1,62 @@
+"""Interface strings of the web pages, translated with gettext catalogues (Babel).
+
+Catalogues are the ``.po`` files in ``web/locale/<lang>/LC_MESSAGES/pollwatch.po``; they are
+read once with Babel when the app is created, so translators edit text files and no compile
+step is needed. Content languages (the coach's arguments) live in the knowledge base, not
+here. English is the source language: a missing translation shows the English text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from babel.messages.pofile import read_po
+
+__all__ = ["LANGUAGES", "Catalogues", "load_catalogues", "pick_language"]
+
+LANGUAGES: tuple[str, ...] = ("en", "ru", "sr")
+
+
+@dataclass(frozen=True)
+class Catalogues:
+    """Loaded translations: ``gettext(lang)`` returns a function translating a message id."""
+
+    messages: Mapping[str, Mapping[str, str]]
+
+    def gettext(self, lang: str) -> Callable[[str], str]:
+        table = self.messages.get(lang, {})
+
+        def _(msgid: str) -> str:
+            return table.get(msgid) or msgid
+
+        return _
+
+
+def load_catalogues() -> Catalogues:
+    """Read every ``.po`` catalogue shipped with the package."""
+    messages: dict[str, dict[str, str]] = {}
+    root = resources.files("pollwatch.web") / "locale"
+    for lang in LANGUAGES:
+        po = root / lang / "LC_MESSAGES" / "pollwatch.po"
+        if not po.is_file():
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        messages[lang] = {
+            str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.string, str) and m.string
+        }
+    return Catalogues(messages=messages)
+
+
+def pick_language(query: str | None, accept_language: str | None, default: str = "en") -> str:
+    """The interface language: ``?lang=`` if supported, else the first supported one the
+    browser asks for, else ``default``."""
+    if query in LANGUAGES:
+        return query
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return default

@@ -1,0 +1,86 @@
+"""Privacy and safety middleware: strict headers, a request-size cap, no request logging.
+
+Pages load nothing from third parties (Content-Security-Policy ``'self'`` only), send no
+referrer, and cannot be framed. Bodies larger than ``max_body`` are refused with 413 before
+they are read into memory.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pollwatch.web.errors import error_body
+
+__all__ = ["SECURITY_HEADERS", "SecurityMiddleware"]
+
+SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "permissions-policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
+    "cache-control": "no-store",
+}
+
+
+class SecurityMiddleware:
+    """Adds :data:`SECURITY_HEADERS` and refuses oversized request bodies (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int = 64 * 1024) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                present = {k.lower() for k, _ in raw}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        raw.append((name.encode(), value.encode()))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(error_body(413, f"request body larger than {self.max_body} bytes")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,131 @@
+"""The coach's HTTP API against a real uvicorn server: answers, errors, privacy headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+
+@pytest.fixture()
+def client(live_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server, timeout=30) as c:
+        yield c
+
+
+def test_ask_in_russian_gives_three_steps_with_sources(client: httpx.Client) -> None:
+    r = client.post("/api/v1/coach/ask", json={"text": "Ну а если не Путин, то кто тогда?"})
+    assert r.status_code == 200
+    data = r.json()
+    assert data["status"] == "confident"
+    assert data["matches"][0]["id"] == "no-alternative"
+    answer = data["answer"]
+    assert answer["lang"] == "ru"
+    assert answer["question"].endswith("?")
+    assert answer["bridge"] and answer["counterargument"]
+    assert all(s["url"].startswith("http") for s in answer["sources"])
+
+
+def test_ask_in_english_with_typos(client: httpx.Client) -> None:
+    r = client.post("/api/v1/coach/ask", json={"text": "sanctons only make us stronger lol"})
+    assert r.status_code == 200
+    assert r.json()["matches"][0]["id"] == "sanctions-help"
+
+
+def test_unrelated_text_offers_topics(client: httpx.Client) -> None:
+    r = client.post("/api/v1/coach/ask", json={"text": "what is the recipe for borscht", "lang": "en"})
+    data = r.json()
+    assert data["status"] in {"none", "choose"}
+    if data["status"] == "none":
+        assert data["topics"] and data["topics"][0]["arguments"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": ""}, "text"),
+        ({"text": "x" * 2001}, "text"),
+        ({"text": "hello", "lang": "de"}, "lang"),
+        ({"text": "hello", "extra": 1}, "extra"),
+        ({"text": 5}, "text"),
+        ({}, "text"),
+    ],
+)
+def test_bad_ask_bodies_name_the_field(client: httpx.Client, body: dict[str, object], field: str) -> None:
+    r = client.post("/api/v1/coach/ask", json=body)
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == field
+
+
+def test_malformed_and_oversized_bodies(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/v1/coach/ask", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and "error" in r.json()
+    r = client.post(
+        "/api/v1/coach/ask", content=b"[" * 200_000, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["error"]["status"] == 413
+
+
+def test_hostile_text_is_answered_not_executed(client: httpx.Client) -> None:
+    text = "<script>alert(1)</script>\x00\x07 если не путин то кто 🙂"
+    r = client.post("/api/v1/coach/ask", json={"text": text})
+    assert r.status_code == 200
+    page = client.get("/coach", params={"q": text})
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text
+
+
+def test_practice_round_trip_and_tampered_state(client: httpx.Client) -> None:
+    start = client.post("/api/v1/coach/practice", json={"argument": "stability", "lang": "en"})
+    assert start.status_code == 200
+    state = start.json()["state"]
+    empathic = client.post(
+        "/api/v1/coach/practice/reply",
+        json={
+            "state": state,
+            "text": "I understand, the nineties were frightening for our family too. "
+            "What do you remember most about those years?",
+        },
+    ).json()
+    hostile = client.post(
+        "/api/v1/coach/practice/reply",
+        json={"state": state, "text": "You always repeat TV nonsense, you idiot."},
+    ).json()
+    assert empathic["feedback"]["total"] > hostile["feedback"]["total"]
+    assert empathic["relative"] != hostile["relative"]
+    bad = client.post(
+        "/api/v1/coach/practice/reply", json={"state": {"argument_id": "x"}, "text": "hi"}
+    )
+    assert 400 <= bad.status_code < 500
+    bad = client.post(
+        "/api/v1/coach/practice/reply",
+        json={"state": {**state, "turns": "many"}, "text": "hi"},
+    )
+    assert 400 <= bad.status_code < 500
+
+
+def test_unknown_argument_is_404(client: httpx.Client) -> None:
+    r = client.get("/api/v1/coach/arguments/does-not-exist")
+    assert r.status_code == 404
+    assert r.json()["error"]["status"] == 404
+
+
+def test_pages_send_privacy_headers_and_json_twin(client: httpx.Client) -> None:
+    r = client.get("/coach", params={"lang": "ru"})
+    assert r.status_code == 200
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "Тренер разговора" in r.text
+    twin = client.get("/coach.json", params={"q": "If not Putin, then who?"}).json()
+    assert twin["result"]["answer"]["argument_id"] == "no-alternative"
+    assert len(twin["arguments"]) >= 16
+
+
+def test_openapi_documents_the_coach_api(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/coach/ask", "/api/v1/coach/practice", "/api/v1/coach/practice/reply"):
+        assert path in paths
