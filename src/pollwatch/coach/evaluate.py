@@ -100,7 +100,7 @@ def _outcome(
 
 def _documents(coach: Coach, kind: str) -> list[tuple[int, str, str, str]]:
     """(position in the index, argument id, lang, text) of paraphrases or near-misses."""
-    out = []
+    out: list[tuple[int, str, str, str]] = []
     pos = 0
     for arg in coach.kb.active:
         for lang in ("ru", "en"):
