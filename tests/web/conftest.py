@@ -54,7 +54,9 @@ def browser() -> Iterator[Any]:
     """Headless Debian chromium (installed by `make test`)."""
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(executable).exists():
-        pytest.fail("chromium is not installed; `make test` installs it (scripts/ensure-chromium.sh)")
+        pytest.fail(
+            "chromium is not installed; `make test` installs it (scripts/ensure-chromium.sh)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -83,9 +85,11 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     outside: list[str] = []
     pg.on(
         "request",
-        lambda req: outside.append(req.url)
-        if not req.url.startswith((live_server, "data:", "blob:"))
-        else None,
+        lambda req: (
+            outside.append(req.url)
+            if not req.url.startswith((live_server, "data:", "blob:"))
+            else None
+        ),
     )
     pg.outside_requests = outside
     yield pg

@@ -34,7 +34,9 @@ def test_ask_in_english_with_typos(client: httpx.Client) -> None:
 
 
 def test_unrelated_text_offers_topics(client: httpx.Client) -> None:
-    r = client.post("/api/v1/coach/ask", json={"text": "what is the recipe for borscht", "lang": "en"})
+    r = client.post(
+        "/api/v1/coach/ask", json={"text": "what is the recipe for borscht", "lang": "en"}
+    )
     data = r.json()
     assert data["status"] in {"none", "choose"}
     if data["status"] == "none":
@@ -52,7 +54,9 @@ def test_unrelated_text_offers_topics(client: httpx.Client) -> None:
         ({}, "text"),
     ],
 )
-def test_bad_ask_bodies_name_the_field(client: httpx.Client, body: dict[str, object], field: str) -> None:
+def test_bad_ask_bodies_name_the_field(
+    client: httpx.Client, body: dict[str, object], field: str
+) -> None:
     r = client.post("/api/v1/coach/ask", json=body)
     assert r.status_code == 422
     assert r.json()["error"]["field"] == field

@@ -9,7 +9,9 @@ import typer
 from pollwatch.config import load_settings
 from pollwatch.results.datasets import DATASETS, fetch_dataset, find_dataset
 
-data_app = typer.Typer(help="Public election datasets: list them, download them.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Public election datasets: list them, download them.", no_args_is_help=True
+)
 
 
 @data_app.command("list")
@@ -24,7 +26,9 @@ def list_datasets() -> None:
 @data_app.command("fetch")
 def fetch(
     name: str = typer.Argument(..., help="Dataset name, e.g. ru-2024 (see `pollwatch data list`)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Target folder (default: POLLWATCH_DATA)."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Target folder (default: POLLWATCH_DATA)."
+    ),
     url: str | None = typer.Option(None, "--url", help="Download from this mirror instead."),
 ) -> None:
     """Download a named dataset, verify its SHA-256 checksum and print its path."""

@@ -55,9 +55,14 @@ class StationArrays:
         n = len(self.registered)
         for name in ("issued", "cast", "leader", "region", "district", "station"):
             if len(getattr(self, name)) != n:
-                raise InputError(f"StationArrays: '{name}' has {len(getattr(self, name))} entries, expected {n}")
+                raise InputError(
+                    f"StationArrays: '{name}' has {len(getattr(self, name))} entries, expected {n}"
+                )
         if self.votes.shape != (n, len(self.candidates)):
-            raise InputError(f"StationArrays: 'votes' has shape {self.votes.shape}, expected ({n}, {len(self.candidates)})")
+            raise InputError(
+                f"StationArrays: 'votes' has shape {self.votes.shape}, "
+                f"expected ({n}, {len(self.candidates)})"
+            )
         for name in ("registered", "issued", "cast", "leader"):
             if (getattr(self, name) < 0).any():
                 raise InputError(f"StationArrays: '{name}' has negative counts")
@@ -70,7 +75,9 @@ class StationArrays:
     def turnout(self) -> np.ndarray:
         """Ballots issued / registered (NaN where nobody is registered)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.registered > 0, self.issued / np.maximum(self.registered, 1), np.nan)
+            return np.where(
+                self.registered > 0, self.issued / np.maximum(self.registered, 1), np.nan
+            )
 
     @property
     def share(self) -> np.ndarray:
@@ -108,7 +115,10 @@ class StationArrays:
         region: Any = None,
         district: Any = None,
     ) -> StationArrays:
-        """Build from bare count arrays (synthetic data, tests); ``others`` defaults to cast − leader."""
+        """Build from bare count arrays (synthetic data, tests).
+
+        ``others`` (one column per other candidate) defaults to cast − leader.
+        """
         reg = np.asarray(registered, dtype=np.int64)
         iss = np.asarray(issued, dtype=np.int64)
         cst = np.asarray(cast, dtype=np.int64)
@@ -125,7 +135,7 @@ class StationArrays:
             cast=cst,
             leader=lead,
             votes=np.column_stack([lead, oth]),
-            candidates=("leader",) + tuple(f"other{i + 1}" for i in range(oth.shape[1])),
+            candidates=("leader", *(f"other{i + 1}" for i in range(oth.shape[1]))),
             leader_name="leader",
             region=reg_codes,
             region_names=reg_names,

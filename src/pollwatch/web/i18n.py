@@ -45,7 +45,9 @@ def load_catalogues() -> Catalogues:
         with po.open("rb") as fh:
             catalog = read_po(fh, locale=lang)
         messages[lang] = {
-            str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.string, str) and m.string
+            str(m.id): str(m.string)
+            for m in catalog
+            if m.id and isinstance(m.string, str) and m.string
         }
     return Catalogues(messages=messages)
 

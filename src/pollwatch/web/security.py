@@ -71,12 +71,17 @@ class SecurityMiddleware:
     async def _too_large(self, send: Send) -> None:
         import json
 
-        body = json.dumps(error_body(413, f"request body larger than {self.max_body} bytes")).encode()
+        body = json.dumps(
+            error_body(413, f"request body larger than {self.max_body} bytes")
+        ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
