@@ -105,3 +105,10 @@ def test_stats_off_then_on_then_forget(monkeypatch: pytest.MonkeyPatch, _home: P
 def test_check_command() -> None:
     r = runner.invoke(app, ["coach", "check"])
     assert r.exit_code == 0 and "ok" in r.output
+
+
+@pytest.mark.slow
+def test_evaluate_command() -> None:
+    r = runner.invoke(app, ["coach", "evaluate"])
+    assert r.exit_code == 0, r.output
+    assert "leave-one-out:" in r.output and "near-misses:" in r.output

@@ -142,14 +142,19 @@ def test_bad_lang_raises(fixture_coach: Coach) -> None:
 
 @pytest.mark.slow
 def test_leave_one_out_every_paraphrase(coach: Coach) -> None:
-    """Each paraphrase, removed from the index, maps back to its own argument."""
+    """Each paraphrase, removed from the index, maps top-1 back to its own argument.
+
+    A failure is a content problem: the paraphrase shares no words with the rest of its
+    argument. Add the argument's own words to its keywords (or rephrase); see
+    ``pollwatch coach evaluate``.
+    """
     ev = leave_one_out(coach)
     print(f"leave-one-out: n={ev.n} top1={ev.top1:.3f} top3={ev.top3:.3f} "
           f"confident={ev.confident:.3f} confident-wrong={ev.confident_wrong:.3f}")  # fmt: skip
+    assert ev.confident_wrong == 0.0
+    assert ev.top3 == 1.0
     failures = "\n".join(f"{o.expected}: {o.text!r} -> {o.top[:2]}" for o in ev.failures())
-    assert ev.top3 == 1.0, failures
-    assert ev.top1 >= 0.98, failures
-    assert ev.confident_wrong == 0.0, failures
+    assert not failures, f"paraphrases not mapped top-1 to their argument:\n{failures}"
 
 
 def test_near_misses_never_map_to_their_argument(coach: Coach) -> None:

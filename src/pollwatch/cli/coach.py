@@ -181,6 +181,27 @@ def check(
     typer.echo("ok")
 
 
+@coach_app.command("evaluate")
+def evaluate() -> None:
+    """Leave-one-out and near-miss checks of the shipped knowledge base (for curators)."""
+    from pollwatch.coach.evaluate import leave_one_out, near_misses
+
+    coach = _coach()
+    loo = leave_one_out(coach)
+    typer.echo(
+        f"leave-one-out: {loo.n} paraphrases, top-1 {loo.top1:.1%}, top-3 {loo.top3:.1%}, "
+        f"confident {loo.confident:.1%}, confidently wrong {loo.confident_wrong:.1%}"
+    )
+    for o in loo.failures():
+        got = ", ".join(f"{i} {s:.2f}" for i, s in o.top[:2])
+        typer.echo(f"  {o.expected} [{o.lang}] {o.text!r} -> {got}")
+    near = near_misses(coach)
+    typer.echo(f"near-misses: {near.n}, mapped to their own argument: {near.top1:.1%}")
+    for o in near.outcomes:
+        if o.hit1:
+            typer.echo(f"  {o.expected} [{o.lang}] {o.text!r}")
+
+
 @coach_app.command("stats")
 def stats(lang: str = typer.Option("en", "--lang", help="Language: ru or en.")) -> None:
     """Show the opt-in anonymous counts (argument ids asked, queries with no match)."""
