@@ -87,6 +87,11 @@ INTERVALS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Methods that report an interval instead of a p-value, and how to read it as a test."""
 
+FLAGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "relations": {"relations.national.leader_excess": ("national", "leader_excess")},
+}
+"""Methods that report their own verdict (a boolean at their ``alpha``)."""
+
 
 def _dig(d: Any, path: tuple[str, ...]) -> Any:
     for part in path:
@@ -106,6 +111,10 @@ def signals(method: str, data: dict[str, Any], alpha: float) -> dict[str, bool]:
         low = _dig(data, path)
         if isinstance(low, (int, float)) and not isinstance(low, bool) and math.isfinite(low):
             out[name] = low > 0
+    for name, path in FLAGS.get(method, {}).items():
+        flag = _dig(data, path)
+        if isinstance(flag, bool):
+            out[name] = flag
     return out
 
 
