@@ -1,5 +1,5 @@
 # pollwatch: two commands on a fresh machine with Python 3.11+ and make.
-#   make run   - set up, then run the main job (the 2024 forensics report)
+#   make run   - set up, write the 2024 forensics report, then serve it and the coach
 #   make test  - set up, install what the tests need (Chromium), run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,6 +16,8 @@ $(READY): pyproject.toml
 
 run: $(READY)
 	$(BIN)/pollwatch demo
+	@echo "Starting the web app: the report at http://127.0.0.1:8000/reports/, the coach at http://127.0.0.1:8000/coach (Ctrl-C stops it)"
+	$(BIN)/pollwatch serve
 
 browser:
 	@sh scripts/ensure-chromium.sh

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -133,3 +134,12 @@ def test_openapi_documents_the_coach_api(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/v1/coach/ask", "/api/v1/coach/practice", "/api/v1/coach/practice/reply"):
         assert path in paths
+
+
+def test_reports_written_by_the_demo_are_served(live_server: str, settings: Any) -> None:
+    (settings.home / "reports").mkdir(parents=True, exist_ok=True)
+    (settings.home / "reports" / "sample.html").write_text("<h1>report</h1>", encoding="utf-8")
+    with httpx.Client(base_url=live_server) as c:
+        assert "/reports/sample.html" in c.get("/index.json").json()["reports"]
+        assert c.get("/reports/sample.html").text == "<h1>report</h1>"
+        assert c.get("/reports/../pyproject.toml").status_code == 404

@@ -63,10 +63,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware)
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
+    reports = settings.home / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    app.mount("/reports", StaticFiles(directory=str(reports)), name="reports")
+
+    def report_files() -> list[str]:
+        return sorted(p.name for p in reports.glob("*.html"))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        return render_page(request, "index.html", {})
+        return render_page(request, "index.html", {"reports": report_files()})
+
+    @app.get("/index.json", include_in_schema=False)
+    async def index_json() -> JSONResponse:
+        return JSONResponse({"reports": [f"/reports/{name}" for name in report_files()]})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
