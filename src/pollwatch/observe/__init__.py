@@ -6,6 +6,14 @@ API and the observer app build on it. Formulas and the ledger format: ``docs/obs
 
 from __future__ import annotations
 
+from pollwatch.observe.ledger import (
+    GENESIS,
+    LedgerEntry,
+    LedgerVerification,
+    append_entry,
+    entry_hash,
+    verify_ledger,
+)
 from pollwatch.observe.reports import (
     INCIDENT_CATEGORIES,
     REPORT_KINDS,
@@ -21,15 +29,21 @@ from pollwatch.observe.reports import (
 )
 
 __all__ = [
+    "GENESIS",
     "INCIDENT_CATEGORIES",
     "REPORT_KINDS",
     "STATUSES",
     "CountReport",
     "IncidentReport",
+    "LedgerEntry",
+    "LedgerVerification",
     "ProtocolFigures",
     "ProtocolReport",
     "Report",
     "StatusReport",
+    "append_entry",
     "canonical_json",
+    "entry_hash",
     "parse_report",
+    "verify_ledger",
 ]
