@@ -14,6 +14,14 @@ from pollwatch.observe.ledger import (
     entry_hash,
     verify_ledger,
 )
+from pollwatch.observe.master import (
+    Conflict,
+    CountWindow,
+    MasterRecord,
+    ReportedValue,
+    Resolution,
+    merge_station_reports,
+)
 from pollwatch.observe.reports import (
     INCIDENT_CATEGORIES,
     REPORT_KINDS,
@@ -33,17 +41,23 @@ __all__ = [
     "INCIDENT_CATEGORIES",
     "REPORT_KINDS",
     "STATUSES",
+    "Conflict",
     "CountReport",
+    "CountWindow",
     "IncidentReport",
     "LedgerEntry",
     "LedgerVerification",
+    "MasterRecord",
     "ProtocolFigures",
     "ProtocolReport",
     "Report",
+    "ReportedValue",
+    "Resolution",
     "StatusReport",
     "append_entry",
     "canonical_json",
     "entry_hash",
+    "merge_station_reports",
     "parse_report",
     "verify_ledger",
 ]
