@@ -1,0 +1,344 @@
+"""The observer app in a real browser (Debian's chromium through Playwright), phone-sized.
+
+An observer opens an invite link, files a count report with no connection, sees it kept as
+"unsent", comes back online and the report reaches the server's database under the UUID the
+phone made; a reload with no connection still opens the app (service worker) and still shows
+the queued report (IndexedDB). Reports the server refuses are shown as "rejected" with its
+message, and a report whose answer was lost is sent again with the same UUID.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from babel.messages.pofile import read_po
+from fastapi import FastAPI, Request
+
+from pollwatch.config import Settings
+from pollwatch.errors import NotFoundError
+from pollwatch.store import create_election, create_invites, get_report, import_stations, open_store
+from pollwatch.web import observer
+from pollwatch.web.app import create_app
+
+ELECTION = "test-2026"
+STATIONS = ("8001", "8002")
+
+SERVED: list[str] = []
+"""Paths the test server answered, to prove that the offline reload never reached it."""
+
+
+def _build_app(settings: Settings) -> FastAPI:
+    app = create_app(settings)
+    paths = {getattr(r, "path", None) for r in app.routes}
+    if "/observe" not in paths:
+        app.include_router(observer.router)
+    if "/api/v1/reports" not in paths:
+        app.include_router(_interim_api(settings))
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Any) -> Any:
+        SERVED.append(request.url.path)
+        return await call_next(request)
+
+    return app
+
+
+def _interim_api(settings: Settings) -> Any:  # REMOVE when web/observe_api.py lands
+    from fastapi import APIRouter
+    from fastapi.responses import JSONResponse
+
+    from pollwatch.store import observer_for_token, redeem_invite, store_report
+
+    router = APIRouter()
+    engine = open_store(settings.resolved_database_url())
+
+    @router.post("/api/v1/invites/{code}/redeem")
+    async def redeem(code: str) -> JSONResponse:
+        return JSONResponse(redeem_invite(engine, code).to_dict(), status_code=201)
+
+    @router.post("/api/v1/reports")
+    async def report(request: Request) -> JSONResponse:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        who = observer_for_token(engine, token)
+        stored = store_report(engine, await request.json(), observer=who)
+        return JSONResponse(stored.report, status_code=stored.status)
+
+    return router
+
+
+@pytest.fixture(scope="module")
+def observe_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("observe-home")
+    return Settings(
+        data_dir=home / "data",
+        home=home,
+        database_url=f"sqlite:///{home / 'observe.db'}",
+        rate_limit=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(observe_settings: Settings) -> Any:
+    engine = open_store(observe_settings.resolved_database_url())
+    create_election(engine, ELECTION, name="Test election")
+    import_stations(engine, ELECTION, [{"station": s} for s in STATIONS])
+    return engine
+
+
+@pytest.fixture(scope="module")
+def observer_server(observe_settings: Settings, engine: Any) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    app = _build_app(observe_settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture()
+def phone(browser: Any, observer_server: str) -> Iterator[Any]:
+    """A fresh phone (own storage, own service worker) that must not talk to third parties."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    pg = context.new_page()
+    outside: list[str] = []
+    pg.on(
+        "request",
+        lambda req: (
+            None if req.url.startswith((observer_server, "data:")) else outside.append(req.url)
+        ),
+    )
+    yield pg
+    context.close()
+    assert not outside, f"the app made third-party requests: {outside}"
+
+
+def _invite(engine: Any, stations: tuple[str, ...] = STATIONS) -> str:
+    return str(create_invites(engine, ELECTION, 1, stations_=stations)[0].code)
+
+
+def _join(page: Any, base: str, code: str, lang: str = "en") -> None:
+    page.goto(f"{base}/observe/join/{code}?lang={lang}")
+    page.wait_for_url(f"{base}/observe?lang={lang}")
+    # The service worker has stored the shell before the phone loses its connection.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+
+def _item(page: Any, state: str | None = None) -> Any:
+    selector = "#outbox li" + (f"[data-state='{state}']" if state else "")
+    return page.locator(selector).first
+
+
+@pytest.mark.browser
+def test_offline_count_report_is_kept_and_sent_when_online(
+    phone: Any, observer_server: str, engine: Any, screenshot: Any
+) -> None:
+    page = phone
+    _join(page, observer_server, _invite(engine))
+    assert page.locator("#observer-name").inner_text().strip()
+    page.click("button[data-station='8001']")
+    assert page.locator("#station-current").inner_text() == "8001"
+
+    page.context.set_offline(True)
+    for _ in range(5):
+        page.click("#count-plus")
+    page.click("#count-minus")
+    assert page.locator("#count-value").inner_text() == "4"
+    page.fill("#count-queue", "12")
+    page.click("#count-send")
+    item = _item(page)
+    item.wait_for()
+    report_id = str(item.get_attribute("data-id"))
+    assert uuid.UUID(report_id).version == 4
+    assert item.get_attribute("data-state") == "unsent"
+    assert item.locator(".badge").inner_text().lower() == "unsent"
+    assert page.locator("#count-value").inner_text() == "0", "a new window starts at zero"
+    with pytest.raises(NotFoundError):
+        get_report(engine, report_id)
+
+    # Reloading with no connection still opens the app and still shows the queued report,
+    # and nothing of it came from the server.
+    hits_before = len(SERVED)
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    assert not [p for p in SERVED[hits_before:] if p.startswith(("/observe", "/static"))]
+    queued = page.locator(f"#outbox li[data-id='{report_id}']")
+    queued.wait_for()
+    assert queued.get_attribute("data-state") == "unsent"
+    assert page.locator("#net").inner_text() == "Offline"
+    screenshot(page, "observer-app-offline")
+
+    page.context.set_offline(False)
+    page.locator(f"#outbox li[data-id='{report_id}'][data-state='sent']").wait_for(timeout=10_000)
+    stored = get_report(engine, report_id)
+    assert stored["id"] == report_id
+    assert stored["kind"] == "count"
+    assert stored["entered"] == 4
+    assert stored["queue"] == 12
+    assert stored["station"] == "8001"
+    assert stored["election"] == ELECTION
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "observer-app")
+
+
+@pytest.mark.browser
+def test_lost_answer_is_retried_with_the_same_uuid(
+    phone: Any, observer_server: str, engine: Any
+) -> None:
+    """The server stores the report but the phone never hears back: the retry is harmless."""
+    page = phone
+    _join(page, observer_server, _invite(engine))
+    page.click("button[data-station='8002']")
+    answers: list[int] = []
+    bodies: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        bodies.append(route.request.post_data)
+        response = route.fetch()
+        answers.append(response.status)
+        if len(answers) == 1:
+            route.abort("connectionreset")
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/api/v1/reports", lose_first_answer)
+    page.click("#tab-status")
+    page.click("#status-choices button[data-status='opened']")
+    page.fill("#status-queue", "3")
+    page.click("#status-send")
+    item = _item(page)
+    item.wait_for()
+    report_id = str(item.get_attribute("data-id"))
+    deadline = time.monotonic() + 10
+    while not answers and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(300)
+    assert answers[:1] == [201], "the server stored the first attempt"
+    assert item.get_attribute("data-state") == "unsent", "no answer, so still unsent"
+
+    page.click("#outbox-retry")
+    page.locator(f"#outbox li[data-id='{report_id}'][data-state='sent']").wait_for(timeout=10_000)
+    assert answers == [201, 200], "the retry is answered as an identical repeat"
+    assert len(set(bodies)) == 1, "the retry sends the very same body, UUID included"
+    assert get_report(engine, report_id)["status"] == "opened"
+
+
+@pytest.mark.browser
+def test_refused_report_is_marked_rejected_with_the_servers_message(
+    phone: Any, observer_server: str, engine: Any
+) -> None:
+    page = phone
+    _join(page, observer_server, _invite(engine, stations=("8001",)))
+    # The invite binds this observer to station 8001; station 9999 is refused by the server.
+    page.fill("#station-id", "9999")
+    page.click("#station-use")
+    page.click("#tab-incident")
+    page.click("#incident-categories button[data-category='pressure']")
+    page.fill("#incident-text", "Voters photographed at the box")
+    page.click("#incident-send")
+    rejected = _item(page, "rejected")
+    rejected.wait_for(timeout=10_000)
+    assert rejected.locator(".badge").inner_text().lower() == "rejected"
+    assert re.match(r"40[0-9]: \S", rejected.locator(".why").inner_text())
+
+    # Retrying does not resend a rejected report, and a later report goes through.
+    page.click("button[data-station='8001']")
+    page.click("#incident-categories button[data-category='ballot_shortage']")
+    page.click("#incident-send")
+    page.locator("#outbox li[data-state='sent']").wait_for(timeout=10_000)
+    assert page.locator("#outbox li[data-state='rejected']").count() == 1
+
+
+@pytest.mark.browser
+def test_protocol_in_russian(
+    phone: Any, observer_server: str, engine: Any, screenshot: Any
+) -> None:
+    page = phone
+    _join(page, observer_server, _invite(engine), lang="ru")
+    assert page.locator("#tab-protocol").inner_text() == "Протокол"
+    page.click("button[data-station='8001']")
+    page.click("#tab-protocol")
+    figures = {
+        "registered": 1500,
+        "ballots_received": 1400,
+        "issued_early": 0,
+        "issued_premises": 900,
+        "issued_outside": 40,
+        "valid": 930,
+        "invalid": 10,
+    }
+    for key, value in figures.items():
+        page.fill(f"#figure-{key}", str(value))
+    page.fill("#votes .vote-row .vote-name", "Даванков")
+    page.fill("#votes .vote-row .vote-count", "400")
+    page.click("#votes-add")
+    page.locator("#votes .vote-row .vote-name").nth(1).fill("Путин")
+    page.locator("#votes .vote-row .vote-count").nth(1).fill("530")
+    page.click("#protocol-send")
+    sent = _item(page, "sent")
+    sent.wait_for(timeout=10_000)
+    assert sent.locator(".badge").inner_text().lower() == "отправлен"
+    stored = get_report(engine, str(sent.get_attribute("data-id")))
+    assert {k: stored["figures"][k] for k in figures} == figures
+    assert stored["figures"]["votes"] == {"Даванков": 400, "Путин": 530}
+    screenshot(page, "observer-protocol-ru")
+
+
+def test_service_worker_may_control_observe_and_every_shell_file_exists(
+    observer_server: str,
+) -> None:
+    """The worker's install stores every shell file; one missing file would break offline."""
+    with httpx.Client(base_url=observer_server, timeout=30) as client:
+        sw = client.get("/observe/sw.js")
+        assert sw.status_code == 200
+        assert sw.headers["service-worker-allowed"] == "/observe"
+        assert sw.headers["content-type"].startswith("text/javascript")
+        assert "__ASSETS__" not in sw.text and "__VERSION__" not in sw.text
+        for path in observer.SHELL_ASSETS:
+            assert path in sw.text
+            assert client.get(path).status_code == 200, path
+        page = client.get("/observe?lang=sr")
+        assert "<script>" not in page.text, "no inline script (CSP script-src 'self')"
+        assert "Izveštaji na ovom telefonu" in page.text
+        manifest = client.get("/observe/manifest.webmanifest").json()
+        assert manifest["scope"] == "/observe"
+
+
+def _used_msgids() -> set[str]:
+    templates = Path(str(resources.files("pollwatch.web") / "templates"))
+    found = set(observer.CLIENT_STRINGS)
+    for template in templates.glob("observer*.html"):
+        found |= {m[1] for m in re.findall(r"""_\((['"])(.*?)\1\)""", template.read_text())}
+    return found
+
+
+@pytest.mark.parametrize("lang", ["ru", "sr"])
+def test_every_interface_string_is_translated(lang: str) -> None:
+    po = resources.files("pollwatch.web") / "locale" / lang / "LC_MESSAGES" / "observer.po"
+    with po.open("rb") as fh:
+        translated = {str(m.id) for m in read_po(fh, locale=lang) if m.id and m.string}
+    site = resources.files("pollwatch.web") / "locale" / lang / "LC_MESSAGES" / "pollwatch.po"
+    with site.open("rb") as fh:
+        translated |= {str(m.id) for m in read_po(fh, locale=lang) if m.id and m.string}
+    used = _used_msgids()
+    assert len(used) > 50
+    assert sorted(used - translated) == []
