@@ -303,6 +303,27 @@ def test_protocol_in_russian(
     screenshot(page, "observer-protocol-ru")
 
 
+@pytest.mark.browser
+def test_invite_works_once(browser: Any, phone: Any, observer_server: str, engine: Any) -> None:
+    code = _invite(engine)
+    _join(phone, observer_server, code)
+    name = phone.locator("#observer-name").inner_text()
+    # The same phone reopening its link simply gets the app back, as the same observer.
+    _join(phone, observer_server, code)
+    assert phone.locator("#observer-name").inner_text() == name
+
+    other = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    try:
+        page = other.new_page()
+        page.goto(f"{observer_server}/observe/join/{code}?lang=en")
+        status = page.locator("#join-status[role=alert]")
+        status.wait_for(timeout=10_000)
+        assert status.inner_text().startswith("Could not join:")
+        assert page.evaluate("localStorage.getItem('pollwatch.observer')") is None
+    finally:
+        other.close()
+
+
 def test_service_worker_may_control_observe_and_every_shell_file_exists(
     observer_server: str,
 ) -> None:

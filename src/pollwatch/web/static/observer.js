@@ -81,7 +81,11 @@
   // A report is stored before anything is sent: the phone never holds a report it has
   // not written down.
   function enqueue(body) {
-    var entry = { id: body.id, created: Date.now(), body: body, state: "unsent", status: null, message: null };
+    // The token goes with the report: if another invite is opened on this phone later, the
+    // report is still sent as the observer who made it.
+    var who = identity() || {};
+    var entry = { id: body.id, created: Date.now(), body: body, token: who.token || null,
+      state: "unsent", status: null, message: null };
     return putEntry(entry).then(function () {
       flash(t("Report saved on this phone."));
       renderOutbox();
@@ -125,7 +129,9 @@
     flushing = allEntries().then(function (entries) {
       var pending = entries.filter(function (e) { return e.state === "unsent"; });
       return pending.reduce(function (chain, entry) {
-        return chain.then(function () { return sendEntry(entry, who.token).then(renderOutbox); });
+        return chain.then(function () {
+          return sendEntry(entry, entry.token || who.token).then(renderOutbox);
+        });
       }, Promise.resolve());
     }).catch(function () { /* still queued; retried on online, on load and by the timer */ })
       .then(function () { flushing = null; renderOutbox(); });
@@ -190,16 +196,21 @@
     var code = box.getAttribute("data-code");
     var status = $("join-status");
     var open = $("join-open");
+    var already = identity();
+    if (already && already.token && already.code === code) {
+      // This phone redeemed this invite before (the link works once): just open the app.
+      location.replace("/observe?lang=" + encodeURIComponent(lang));
+      return;
+    }
     fetch("/api/v1/invites/" + encodeURIComponent(code) + "/redeem", {
       method: "POST", cache: "no-store", headers: { "Content-Type": "application/json" }, body: "{}"
     }).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (data) {
         if (resp.status !== 200 && resp.status !== 201) {
-          var previous = identity();
           status.textContent = t("Could not join:") + " " +
             ((data.error && data.error.message) || t("This invite was already used or is unknown."));
           status.setAttribute("role", "alert");
-          if (previous && previous.code === code) open.classList.remove("hidden");
+          if (already && already.token) open.classList.remove("hidden");
           return;
         }
         var stations = (data.stations || []).map(function (s) {
