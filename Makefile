@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser postgres
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,15 @@ run: $(READY)
 browser:
 	@sh scripts/ensure-chromium.sh
 
+postgres:
+	@sh scripts/ensure-postgres.sh
+
 lint: $(READY)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: $(READY) browser lint
+test: $(READY) browser postgres lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(READY)

@@ -44,6 +44,21 @@ SETTINGS: tuple[Setting, ...] = (
         "off",
         "`on` keeps anonymous counts of which coach arguments were asked (never the text).",
     ),
+    Setting(
+        "database_url",
+        "POLLWATCH_DATABASE_URL",
+        "sqlite:///pollwatch-data/pollwatch.db (inside POLLWATCH_HOME)",
+        "Database of the observation service, for the server and every CLI command alike: "
+        "`sqlite:///PATH` (embedded, WAL mode) or `postgresql+psycopg://USER@HOST/DB` for "
+        "production and several server processes.",
+    ),
+    Setting(
+        "rate_limit",
+        "POLLWATCH_RATE_LIMIT",
+        "600",
+        "API requests per minute allowed per observer token; one network address gets 20 "
+        "times as many (many observers share a carrier's address). `0` turns limiting off.",
+    ),
 )
 
 
@@ -60,12 +75,24 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """The resolved settings of one process."""
+    """The resolved settings of one process.
+
+    ``database_url`` ``None`` means the SQLite file ``pollwatch.db`` inside ``home``
+    (see :meth:`resolved_database_url`).
+    """
 
     data_dir: Path
     home: Path
     coach_stats: bool = False
+    database_url: str | None = None
+    rate_limit: int = 600
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    def resolved_database_url(self) -> str:
+        """The database URL: the setting, else SQLite in the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'pollwatch.db'}"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,4 +102,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=default_data_dir(env),
         home=Path(env.get("POLLWATCH_HOME", "pollwatch-data")).expanduser(),
         coach_stats=env.get("POLLWATCH_COACH_STATS", "off").lower() in {"1", "on", "true", "yes"},
+        database_url=env.get("POLLWATCH_DATABASE_URL") or None,
+        rate_limit=_rate_limit(env.get("POLLWATCH_RATE_LIMIT", "600")),
     )
+
+
+def _rate_limit(value: str) -> int:
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        from pollwatch.errors import InputError
+
+        raise InputError(
+            f"POLLWATCH_RATE_LIMIT must be a whole number of requests per minute (0 = off); "
+            f"got {value!r} instead"
+        )
+    return limit

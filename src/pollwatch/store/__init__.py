@@ -1,0 +1,113 @@
+"""Storage of the observation service: SQLite or PostgreSQL through SQLAlchemy 2 Core.
+
+:func:`open_store` opens the database named by ``POLLWATCH_DATABASE_URL`` (or a URL given)
+and migrates it to the current schema (Alembic), so the server and every CLI command start
+on the same schema with no set-up. Each repository function takes the engine first and
+does one thing in one transaction; rules live in :mod:`pollwatch.observe`, not here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from pollwatch.store.audit import list_audit, record_audit
+from pollwatch.store.elections import (
+    STATION_COLUMNS,
+    ImportSummary,
+    attach_results,
+    create_election,
+    ensure_election,
+    get_election,
+    import_stations,
+    list_elections,
+    list_stations,
+    official_row,
+)
+from pollwatch.store.engine import is_sqlite, make_engine, write_transaction
+from pollwatch.store.migrate import current_revision, head_revision, upgrade_database
+from pollwatch.store.people import (
+    ROLES,
+    AuthError,
+    Coordinator,
+    Forbidden,
+    Invite,
+    Observer,
+    Redeemed,
+    add_coordinator,
+    coordinator_for_session,
+    create_invites,
+    login,
+    logout,
+    observer_for_token,
+    redeem_invite,
+)
+from pollwatch.store.photos import CleanPhoto, clean_photo, get_photo, store_photo
+from pollwatch.store.reports import (
+    EXPORT_COLUMNS,
+    ConflictError,
+    StoredReport,
+    export_ledger_lines,
+    export_reports,
+    get_report,
+    ledger_head,
+    list_reports,
+    reports_to_bytes,
+    store_report,
+)
+
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ROLES",
+    "STATION_COLUMNS",
+    "AuthError",
+    "CleanPhoto",
+    "ConflictError",
+    "Coordinator",
+    "Forbidden",
+    "ImportSummary",
+    "Invite",
+    "Observer",
+    "Redeemed",
+    "StoredReport",
+    "add_coordinator",
+    "attach_results",
+    "clean_photo",
+    "coordinator_for_session",
+    "create_election",
+    "create_invites",
+    "current_revision",
+    "ensure_election",
+    "export_ledger_lines",
+    "export_reports",
+    "get_election",
+    "get_photo",
+    "get_report",
+    "head_revision",
+    "import_stations",
+    "is_sqlite",
+    "ledger_head",
+    "list_audit",
+    "list_elections",
+    "list_reports",
+    "list_stations",
+    "login",
+    "logout",
+    "make_engine",
+    "observer_for_token",
+    "official_row",
+    "open_store",
+    "record_audit",
+    "redeem_invite",
+    "reports_to_bytes",
+    "store_photo",
+    "store_report",
+    "upgrade_database",
+    "write_transaction",
+]
+
+
+def open_store(url: str) -> Engine:
+    """Open the database at ``url`` and migrate it to the current schema."""
+    engine = make_engine(url)
+    upgrade_database(engine)
+    return engine

@@ -1,0 +1,173 @@
+"""The observation service's tables (SQLAlchemy 2 Core), one metadata for Alembic.
+
+Tokens, invite codes and session ids are never stored: only their SHA-256 (they are
+random 32-byte values, so a fast hash is enough); coordinator passwords are argon2 hashes.
+Reports keep the canonical JSON that the ledger hashes, so an export can be re-verified.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "audit_log",
+    "coordinators",
+    "elections",
+    "invites",
+    "ledger",
+    "metadata",
+    "observers",
+    "official_results",
+    "photos",
+    "reports",
+    "sessions",
+    "stations",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+elections = Table(
+    "elections",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("candidates", JSON, nullable=True),
+)
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("name", Text),
+    Column("country", Text),
+    Column("city", Text),
+    Column("address", Text),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("registered", Integer),
+    Column("ballots_received", Integer),
+    Column("hours", Text),
+)
+
+official_results = Table(
+    "official_results",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("figures", JSON, nullable=False),
+)
+
+observers = Table(
+    "observers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("code_name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("stations", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("stations", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("observer_id", Integer, ForeignKey("observers.id"), nullable=True),
+)
+
+coordinators = Table(
+    "coordinators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("coordinator_id", Integer, ForeignKey("coordinators.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("station", String(100), nullable=False),
+    Column("observer_id", Integer, ForeignKey("observers.id"), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("canonical", Text, nullable=False),
+    Column("body", JSON, nullable=False),
+    Index("ix_reports_election_station", "election", "station"),
+    Index("ix_reports_election_received", "election", "received_at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # unique per election
+    Column("report_id", String(36), ForeignKey("reports.id"), nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("recorded_at", String(40), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSON, nullable=True),
+)
+
+photos = Table(
+    "photos",
+    metadata,
+    Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
+    Column("content_type", String(50), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+)
