@@ -1,4 +1,5 @@
-"""Spikes (Rozenas 2017): no excess on clean elections, the planted fraction on rounded ones."""
+"""Spikes (Rozenas 2017): no excess on clean elections, the planted fraction on rounded ones,
+and a null calibrated on resampled elections (rarely "spikes found" on clean data)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,30 @@ def _rewrite_to_round_shares(
 def test_clean_election_has_no_excess() -> None:
     result = spikes(_clean(), resamples=200)
     assert result.applicable
-    assert result.excess_share < 0.005
-    assert result.excess_low <= 0.002
+    # noise alone lifts a few points above the envelope; the null takes that out
+    assert result.raw_excess > 0
+    assert result.null_excess > 0
+    assert result.excess_share == pytest.approx(max(result.raw_excess - result.null_excess, 0))
+    assert result.excess_share < 0.003
+    assert result.excess_low == 0
+    assert result.p_value > 0.05
     assert 0 <= result.excess_low <= result.excess_share <= result.excess_high
+
+
+@pytest.mark.slow
+def test_clean_elections_rarely_show_spikes() -> None:
+    # the flag users read (excess_low > 0) and the p-value are calibrated: on 30 clean
+    # elections at most 3 (10 %) may be flagged at the 5 % level
+    low_above_zero, p_small = [], []
+    for seed in range(100, 130):
+        result = spikes(synthetic_election(3000, seed=seed).arrays(), resamples=100, seed=seed)
+        low_above_zero.append(result.excess_low > 0)
+        p_small.append(result.p_value < 0.05)
+        assert 1 / 101 <= result.p_value <= 1
+        # the lower bound is above 0 only when the one-sided p-value is small
+        assert not (result.excess_low > 0 and result.p_value > 0.05)
+    assert sum(low_above_zero) <= 3
+    assert sum(p_small) <= 3
 
 
 @pytest.mark.slow
@@ -52,8 +74,19 @@ def test_rounded_stations_are_recovered(fraction: float) -> None:
     # Part of each rewritten station's own resampled mass falls back on its spike point, and
     # stations already near a target were hardly changed: a small shortfall is expected.
     assert result.excess_share == pytest.approx(truth, abs=0.012)
+    assert result.excess_low > 0
+    assert result.excess_low <= result.excess_share <= result.excess_high
+    assert result.p_value == pytest.approx(1 / 201)
     found = {round(p.value, 3) for p in result.spikes[:3]}
     assert found == set(TARGETS)
+
+
+def test_one_percent_on_round_values_is_found() -> None:
+    data, truth = _rewrite_to_round_shares(_clean(6000, seed=7), 0.01, seed=8)
+    result = spikes(data, resamples=200, seed=3)
+    assert truth > 0.005
+    assert result.p_value < 0.01
+    assert result.excess_low > 0
 
 
 def test_small_station_fractions_are_not_spikes() -> None:

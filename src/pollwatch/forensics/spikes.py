@@ -28,16 +28,43 @@ Method
        share, whether it sits on a grid point or not, counts where it falls.
     4. For each grid point: the envelope is the largest resampled density; the excess is
        the observed proportion of stations nearest to that point minus the mean resampled
-       proportion (when positive). ``excess_share`` sums the excess over the points where
-       the observed density is above the envelope: the estimated fraction of stations
-       whose share was put on a spike.
+       proportion (when positive). The raw excess (``raw_excess``) sums it over the points
+       where the observed density is above the envelope.
+    5. The calibrated null. Resampling noise alone lifts some points of *any* election
+       above an envelope of finitely many resamples, so the raw excess of a clean election
+       is not 0 (about 0.2-0.5 % of stations on synthetic clean elections). Each resampled
+       election's statistics are computed in exactly the same way, against the envelope
+       and mean of the others and of the observed election (leave one out of
+       ``resamples + 1``): under the null the observed election is one more draw of the
+       same kind and its rank among the ``resamples + 1`` is uniform. This costs no extra
+       resamples, only one pass over their stored densities.
+    6. ``excess_share`` = raw excess minus the mean resampled excess (``null_excess``),
+       floored at 0: the estimated fraction of stations put on a spike beyond what noise
+       puts there.
+    7. The test. Noise exceedances sit just above the envelope; a written spike stands far
+       above it. So the test statistic is the *height* above the envelope,
+       ``Σ max(p_x − max_r p_rx, 0)`` (proportions of stations nearest to each point), and
+       ``p_value`` = (1 + resampled heights ≥ the observed) / (1 + ``resamples``). (Ranking
+       the raw excess instead gave p = 0.35 for 0.8 % of 6,000 stations put on 80, 85 and
+       90 %, because the two or three real spikes drown in a handful of noise points.)
 
-    The interval is conditional on the spike points found: the observed number of stations
-    on them is binomial, so a Clopper–Pearson interval for their proportion, minus the
-    expected proportion, bounds the excess (clipped at 0). It reflects sampling noise of
-    the observed election, not the choice of points or uncertainty in the smooth model. (A
-    bootstrap of stations is no better here: resampling adds noise, and noise alone lifts
-    points above the envelope, so its percentile interval sits above the estimate.)
+    The interval's lower bound is the observed height minus the resampled heights' upper
+    ``(1 - confidence) / 2`` quantile (floored at 0): conservative, since a spike counts only
+    above the highest resample, and above 0 exactly when the one-sided p-value is below
+    2.5 % at the default level, so ``excess_low > 0`` is a calibrated "spikes found". The
+    upper bound adds to the estimate, in quadrature, the null's lower spread and the
+    binomial (Clopper–Pearson) uncertainty of which stations were written to a spike. (The
+    earlier interval, Clopper–Pearson on the spike points alone, ignored the null and
+    excluded 0 on 55 of 60 clean synthetic elections.) On 60 synthetic clean elections of
+    4,000 stations (200 resamples) ``excess_low > 0`` on none and ``p_value < 0.05`` on
+    none: the test is conservative (smallest p 0.14).
+
+    Power is limited to spikes that are tall at the 0.1 % scale. Written results on a few
+    round values (80, 85, 90 %) are found from 1 % of 6,000 or 20,000 stations (8 of 8
+    elections each). Of 20,000 stations, 10 % rewritten to the next whole percentage of
+    turnout and/or share (spread over some 40 percentages) are found in 10 of 10
+    elections, 5 % in 4 of 10, 2 % in none:
+    :func:`pollwatch.forensics.integer_percentages.integer_percentages` is the test for that.
 
 Differences from the R package ``spikes`` (read, not copied)
     R also resamples the turnout count (the share's denominator) and picks the number of
@@ -46,7 +73,8 @@ Differences from the R package ``spikes`` (read, not copied)
     attainable fractions, which is what makes natural spikes natural) and the number of
     components is fixed. R's ``density()`` bins on a grid slightly offset from the output
     grid; here binning is on the output grid. R's interval (``confInt``) redraws the
-    mixture parameters and reruns the resampling, 100× the cost; ours is binomial. Random
+    mixture parameters and reruns the resampling, 100× the cost; ours uses the resamples
+    already drawn. Random
     numbers come from a counter-based generator (splitmix64) so that the compiled loop is
     fast and a seed gives the same answer everywhere.
 
@@ -132,12 +160,22 @@ class SpikesResult(MethodResult):
     variable:
         ``"share"`` (leader's votes / cast) or ``"turnout"`` (issued / registered).
     excess_share:
-        Estimated fraction of usable stations whose value sits on a spike (0–1).
+        Estimated fraction of usable stations whose value sits on a spike (0–1), beyond
+        what resampling noise puts there: ``raw_excess - null_excess``, floored at 0.
     excess_low, excess_high:
-        Interval for ``excess_share`` at level ``confidence``, conditional on the spike
-        points found (Clopper–Pearson for the stations on them, minus the expected share).
+        Interval for ``excess_share`` at level ``confidence`` (see the module notes);
+        ``excess_low > 0`` only when ``p_value`` is below about ``(1 - confidence) / 2``.
     excess_stations:
         ``excess_share`` times the number of usable stations.
+    p_value:
+        Monte Carlo p-value of the height above the envelope against the resampled
+        elections' heights above theirs.
+    height, null_height:
+        Proportion of stations nearest to points above every resampled election, and the
+        mean of the same over the resampled elections (leave one out).
+    raw_excess, null_excess:
+        The observed election's excess over the envelope, and the mean of the resampled
+        elections' excesses over theirs (what noise alone gives).
     n_used, n_excluded:
         Stations used; stations left out (no ballots / nobody registered / numerator above
         denominator).
@@ -158,6 +196,11 @@ class SpikesResult(MethodResult):
     excess_low: float
     excess_high: float
     excess_stations: float
+    p_value: float
+    height: float
+    null_height: float
+    raw_excess: float
+    null_excess: float
     n_used: int
     n_excluded: int
     components: int
@@ -430,15 +473,13 @@ def _resample_reference(
     key: np.uint64,
     resamples: int,
     g: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Envelope (max) and mean of the resampled densities; mean nearest-point proportions."""
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Every resampled election's density and nearest-point proportions, ``(resamples, g)``."""
     m = n.shape[0]
-    envelope = np.zeros(g)
-    props = np.zeros(g)
-    dens_sum = np.zeros(g)
+    all_dens = np.zeros((resamples, g))
+    all_props = np.zeros((resamples, g))
     mass = np.zeros(g)
     nearest = np.zeros(g)
-    dens = np.zeros(g)
     table = quantiles.shape[0] - 1
     for r in range(resamples):
         base = _mix(key + np.uint64(r) * _GOLDEN)
@@ -469,13 +510,10 @@ def _resample_reference(
                 mass[lo] += 1.0 - (at - lo)
                 mass[lo + 1] += at - lo
                 nearest[int(at + 0.5)] += 1.0
-        _smooth(mass, kern, float(m), dens)
+        _smooth(mass, kern, float(m), all_dens[r])
         for x in range(g):
-            if dens[x] > envelope[x]:
-                envelope[x] = dens[x]
-            props[x] += nearest[x] / m
-            dens_sum[x] += dens[x]
-    return envelope, props / resamples, dens_sum / resamples
+            all_props[r, x] = nearest[x] / m
+    return all_dens, all_props
 
 
 @numba.njit(cache=True)
@@ -487,6 +525,71 @@ def _excess(
         if dens[x] > envelope[x] and props[x] > expected[x]:
             total += props[x] - expected[x]
     return total
+
+
+@numba.njit(cache=True)
+def _null_statistics(
+    all_dens: np.ndarray, all_props: np.ndarray, dens: np.ndarray, props: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:  # pragma: no cover - compiled
+    """Each resampled election's excess and height above the envelope, measured exactly as
+    the observed election's are but against the other resamples *and the observed election*
+    (leave one out of R + 1); and the observed height above the envelope.
+
+    The excess is ``_excess``'s: the proportions above the mean where the density is above
+    the density envelope. The height is ``Σ max(p_x - max_others p_x, 0)``: the proportion
+    of stations nearest to points that no other election reaches. Under the null the
+    observed election and the R resamples are R + 1 draws of the same kind, each compared
+    with the R others, so the observed statistics' ranks among the R + 1 are uniform. The
+    envelope without dataset j is the largest of the R + 1 values, or the second largest
+    where j is the largest; the mean without j is the mean of the other R.
+    """
+    resamples, g = all_dens.shape
+    top1 = dens.copy()
+    top2 = np.full(g, -1.0)
+    arg1 = np.full(g, -1)
+    ptop1 = props.copy()
+    ptop2 = np.full(g, -1.0)
+    parg1 = np.full(g, -1)
+    total = props.copy()
+    for r in range(resamples):
+        for x in range(g):
+            d = all_dens[r, x]
+            if d > top1[x]:
+                top2[x] = top1[x]
+                top1[x] = d
+                arg1[x] = r
+            elif d > top2[x]:
+                top2[x] = d
+            q = all_props[r, x]
+            if q > ptop1[x]:
+                ptop2[x] = ptop1[x]
+                ptop1[x] = q
+                parg1[x] = r
+            elif q > ptop2[x]:
+                ptop2[x] = q
+            total[x] += q
+    excess = np.zeros(resamples)
+    height = np.zeros(resamples)
+    for r in range(resamples):
+        s = 0.0
+        h = 0.0
+        for x in range(g):
+            envelope = top2[x] if arg1[x] == r else top1[x]
+            q = all_props[r, x]
+            expected = (total[x] - q) / resamples
+            if all_dens[r, x] > envelope and q > expected:
+                s += q - expected
+            if parg1[x] == r:
+                h += q - ptop2[x]
+        excess[r] = s
+        height[r] = h
+    observed = 0.0
+    for x in range(g):
+        if parg1[x] == -1 and ptop2[x] >= 0.0:
+            observed += props[x] - ptop2[x]
+        elif parg1[x] == -1:
+            observed += props[x]
+    return excess, height, observed
 
 
 # --------------------------------------------------------------------------- the method
@@ -533,7 +636,7 @@ def spikes(
     components:
         Beta components of the smooth model.
     confidence:
-        Level of the interval (conditional on the spike points found).
+        Level of the interval.
 
     Returns
     -------
@@ -574,6 +677,11 @@ def spikes(
             excess_low=nan,
             excess_high=nan,
             excess_stations=nan,
+            p_value=nan,
+            height=nan,
+            null_height=nan,
+            raw_excess=nan,
+            null_excess=nan,
             n_used=m,
             n_excluded=data.n - m,
             components=components,
@@ -605,7 +713,7 @@ def spikes(
     kern = _kernel(float(bw), 1.0 / (g - 1))
     key = int(np.random.default_rng(seed).integers(0, 2**63 - 1, dtype=np.int64))
 
-    envelope, expected, mean_density = _resample_reference(
+    all_dens, all_props = _resample_reference(
         den[order],
         scale[order],
         int((~plan.exact).sum()),
@@ -621,16 +729,20 @@ def spikes(
         int(resamples),
         g,
     )
+    envelope = all_dens.max(axis=0)
+    expected = all_props.mean(axis=0)
     mass, nearest, dens = np.zeros(g), np.zeros(g), np.zeros(g)
     _bin_counts(num, scale, mass, nearest, np.arange(m))
     _smooth(mass, kern, float(m), dens)
     observed = nearest / m
-    excess = float(_excess(dens, observed, envelope, expected))
+    raw = float(_excess(dens, observed, envelope, expected))
+    null, null_height, height = _null_statistics(all_dens, all_props, dens, observed)
+    p_value = float((1 + np.count_nonzero(null_height >= height)) / (1 + len(null)))
+    null_mean = float(null.mean())
+    excess = max(raw - null_mean, 0.0)
 
     flagged = np.flatnonzero((dens > envelope) & (observed > expected))
-    low, high = _conditional_interval(
-        round(float(nearest[flagged].sum())), m, float(expected[flagged].sum()), confidence
-    )
+    low, high = _null_interval(raw, null, height, null_height, m, confidence)
     flagged = flagged[np.argsort(-(observed - expected)[flagged], kind="stable")][:_MAX_REPORTED]
     points = tuple(
         SpikePoint(
@@ -653,6 +765,11 @@ def spikes(
         excess_low=low,
         excess_high=high,
         excess_stations=excess * m,
+        p_value=p_value,
+        height=height,
+        null_height=float(null_height.mean()),
+        raw_excess=raw,
+        null_excess=null_mean,
         n_used=m,
         n_excluded=data.n - m,
         components=components,
@@ -664,16 +781,36 @@ def spikes(
         grid=x,
         observed_density=dens,
         reference_envelope=envelope,
-        reference_mean=mean_density,
+        reference_mean=all_dens.mean(axis=0),
     )
 
 
-def _conditional_interval(
-    on_spikes: int, m: int, expected: float, confidence: float
+def _null_interval(
+    raw: float,
+    null: np.ndarray,
+    height: float,
+    null_height: np.ndarray,
+    m: int,
+    confidence: float,
 ) -> tuple[float, float]:
-    """Clopper–Pearson interval for the proportion of stations on the spike points, minus
-    the proportion expected there, clipped at 0."""
+    """Interval for the null-corrected excess ``raw - mean(null)``, clipped at 0.
+
+    Lower bound: the observed height above the envelope minus the upper ``tail`` quantile
+    of the resampled heights: the fraction of stations on points that no resampled election
+    reaches, beyond what noise puts there 97.5 % of the time (at the default level). It is
+    conservative (a spike counts only above the highest resample, not above the mean) and
+    above 0 exactly when the height's one-sided p-value is below ``tail``.
+
+    Upper bound: the estimate plus, in quadrature, the null's lower spread (its mean minus
+    its ``tail`` quantile) and the binomial uncertainty of which stations were written to a
+    spike (Clopper–Pearson for ``excess_share`` × ``m`` stations).
+    """
     tail = (1 - confidence) / 2
-    low = float(stats.beta.ppf(tail, on_spikes, m - on_spikes + 1)) if on_spikes > 0 else 0.0
-    high = float(stats.beta.ppf(1 - tail, on_spikes + 1, m - on_spikes)) if on_spikes < m else 1.0
-    return max(low - expected, 0.0), max(high - expected, 0.0)
+    centre = float(null.mean())
+    estimate = max(raw - centre, 0.0)
+    low = max(height - float(np.quantile(null_height, 1 - tail)), 0.0)
+    null_down = max(centre - float(np.quantile(null, tail)), 0.0)
+    k = min(round(estimate * m), m)
+    cp_high = float(stats.beta.ppf(1 - tail, k + 1, m - k)) if k < m else 1.0
+    high = estimate + math.hypot(null_down, cp_high - k / m)
+    return min(low, estimate), high
