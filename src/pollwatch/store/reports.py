@@ -54,7 +54,6 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "kind",
     "observed_at",
     "received_at",
-    "observer",
     "ledger_seq",
     "ledger_hash",
     "window_start",
@@ -69,7 +68,8 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "figures",
     "photo",
 )
-"""Columns of the reports export, one row per accepted report (no token, no personal data)."""
+"""Columns of the reports export, one row per accepted report: no token, no observer code
+name, no personal data (the export is open data, like the ledger)."""
 
 _INT_COLUMNS = ("ledger_seq", "entered", "ballots_issued", "queue", "wait_minutes")
 

@@ -20,7 +20,6 @@ from pollwatch import __version__
 from pollwatch.config import Settings, load_settings
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.i18n import LANGUAGES, load_catalogues, pick_language
-from pollwatch.web.security import SecurityMiddleware
 
 __all__ = ["create_app", "render_page"]
 
@@ -53,7 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="pollwatch",
         version=__version__,
-        description="Election forensics, observation and a dialogue coach.",
+        description=(
+            "Election forensics, independent observation and a dialogue coach. The observation "
+            "API (`/api/v1`) takes observers' reports idempotently and keeps them in a "
+            "hash-chained ledger; errors have one shape: "
+            '`{"error": {"status", "message", "field"}}`.'
+        ),
         docs_url=None,
         redoc_url=None,
     )
@@ -61,7 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogues = load_catalogues()
     app.state.templates = Jinja2Templates(directory=str(_package_dir("templates")))
     install_error_handlers(app)
-    app.add_middleware(SecurityMiddleware)
+    from pollwatch.store import open_store
+    from pollwatch.web.observe_api import BodyLimits, RateLimiter
+
+    # The observation store: migrated here, at start, so every process finds its schema.
+    app.state.engine = open_store(settings.resolved_database_url())
+    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    app.add_middleware(BodyLimits)  # the security middleware, with room for photo uploads
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     reports = settings.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
@@ -82,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__})
 
-    from pollwatch.web import coach
+    from pollwatch.web import coach, observe_api, observer
 
     app.include_router(coach.router)
+    app.include_router(observe_api.router)
+    app.include_router(observer.router)
     return app

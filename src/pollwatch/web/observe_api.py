@@ -1,0 +1,490 @@
+"""The observation service's JSON API (``/api/v1``): reports, invites, station records, exports.
+
+Contract (issue 3; other parts build on it, keep it):
+
+* ``POST /api/v1/reports`` (observer bearer token): 201 stored, 200 identical retry, 409
+  same id with another body, 4xx naming the field for bad input, never 500. The report and
+  its ledger entry commit in one transaction before the answer.
+* ``POST /api/v1/reports/{id}/photo`` (multipart ``photo``): checked, re-encoded, no EXIF.
+* ``POST /api/v1/invites/{code}/redeem`` (no auth, once) → 201 ``{"token", "observer"}``.
+* ``POST /api/v1/login`` / ``logout`` for coordinators (session token and cookie).
+* ``GET /api/v1/elections/{e}/stations/{s}`` (coordinator): master record, reports,
+  estimate, comparison.
+* ``GET /api/v1/elections/{e}/export/reports.csv|.parquet`` and ``/ledger`` (JSON lines),
+  ``/ledger/head``: open data, no tokens, no observer names.
+
+Handlers only translate HTTP to one :mod:`pollwatch.store` call; the store functions block, so
+they run in the thread pool. Rate limits: a token bucket per observer token and per client
+address (``POLLWATCH_RATE_LIMIT`` per minute per token, 20× per address; 0 = off), in memory
+per process (several processes behind a load balancer each apply it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pollwatch.errors import InputError, PollwatchError
+from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
+from pollwatch.store import (
+    AuthError,
+    Coordinator,
+    Observer,
+    clean_photo,
+    coordinator_for_session,
+    export_ledger_lines,
+    export_reports,
+    get_photo,
+    ledger_head,
+    login,
+    logout,
+    observer_for_token,
+    redeem_invite,
+    reports_to_bytes,
+    store_photo,
+    store_report,
+)
+from pollwatch.store.photos import MAX_PHOTO_BYTES
+from pollwatch.store.views import station_record
+from pollwatch.web.security import SecurityMiddleware
+
+__all__ = [
+    "SESSION_COOKIE",
+    "BodyLimits",
+    "RateLimited",
+    "RateLimiter",
+    "router",
+]
+
+SESSION_COOKIE = "pollwatch_session"
+ADDRESS_FACTOR = 20
+"""An address may send this many times the per-token limit (observers behind one carrier NAT)."""
+
+router = APIRouter(prefix="/api/v1", tags=["observe"])
+
+
+class RateLimited(PollwatchError):
+    """Too many requests from one token or address (HTTP 429)."""
+
+    status = 429
+
+
+class RateLimiter:
+    """Token buckets keyed by token or address: ``per_minute`` requests, bursts up to that.
+
+    In memory and per process; thread-safe. ``per_minute == 0`` turns limiting off.
+    """
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, capacity: int) -> float:
+        """Take one request from ``key``'s bucket; returns 0, or seconds to wait when empty."""
+        if self.per_minute <= 0:
+            return 0.0
+        rate = capacity / 60.0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(capacity), now))
+            tokens = min(float(capacity), tokens + (now - last) * rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) / rate
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget idle keys; keeps memory bounded
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+            return 0.0
+
+    def check(self, request: Request, token: str | None) -> None:
+        """Raise :class:`RateLimited` when the address or the token is over its limit."""
+        if self.per_minute <= 0:
+            return
+        address = request.client.host if request.client else "unknown"
+        waits = [self.allow(f"a:{address}", self.per_minute * ADDRESS_FACTOR)]
+        if token:
+            waits.append(self.allow(f"t:{token}", self.per_minute))
+        wait = max(waits)
+        if wait > 0:
+            raise RateLimited(f"too many requests; retry in {math.ceil(wait)} s")
+
+
+class BodyLimits:
+    """The security middleware with a larger body cap for photo uploads only (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int = 64 * 1024) -> None:
+        self.default = SecurityMiddleware(app, max_body=max_body)
+        self.photos = SecurityMiddleware(app, max_body=MAX_PHOTO_BYTES + 64 * 1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
+        is_photo = path.startswith("/api/v1/reports/") and path.endswith("/photo")
+        await (self.photos if is_photo else self.default)(scope, receive, send)
+
+
+# --- dependencies ---------------------------------------------------------------------------
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _limit(request: Request) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(request, _bearer(request))
+
+
+async def _observer(request: Request) -> Observer:
+    token = _bearer(request)
+    if token is None:
+        raise AuthError("an observer token is required: Authorization: Bearer <token>")
+    return await run_in_threadpool(observer_for_token, _engine(request), token)
+
+
+async def _coordinator(request: Request) -> Coordinator:
+    token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise AuthError("coordinator login required (bearer session token or cookie)")
+    return await run_in_threadpool(coordinator_for_session, _engine(request), token)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        raise InputError("the request body must be a JSON object", column="body")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"the body is not valid JSON ({exc})"[:200], column="body") from None
+
+
+# --- OpenAPI documentation of the report body ------------------------------------------------
+
+_COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
+_TIME = {"type": "string", "format": "date-time"}
+_HEADER_PROPS: dict[str, Any] = {
+    "id": {"type": "string", "format": "uuid", "description": "client-generated UUID"},
+    "election": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
+    "station": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
+    "observed_at": {**_TIME, "description": "ISO-8601 with timezone"},
+}
+
+
+def _kind_schema(kind: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "title": f"{kind} report",
+        "additionalProperties": False,
+        "required": ["id", "election", "station", "kind", "observed_at", *required],
+        "properties": {**_HEADER_PROPS, "kind": {"const": kind}, **props},
+    }
+
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        _kind_schema(
+            "count",
+            {
+                "window_start": _TIME,
+                "window_end": _TIME,
+                "entered": _COUNT,
+                "ballots_issued": _COUNT,
+                "queue": _COUNT,
+                "wait_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
+            },
+            ["window_start", "window_end", "entered"],
+        ),
+        _kind_schema(
+            "incident",
+            {
+                "category": {"enum": list(INCIDENT_CATEGORIES)},
+                "text": {"type": "string", "maxLength": 4000},
+            },
+            ["category"],
+        ),
+        _kind_schema(
+            "protocol",
+            {
+                "figures": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        **{name: _COUNT for name in FIGURE_FIELDS},
+                        "votes": {"type": "object", "additionalProperties": _COUNT},
+                    },
+                }
+            },
+            ["figures"],
+        ),
+        _kind_schema(
+            "status",
+            {"status": {"enum": list(STATUSES)}, "queue": _COUNT},
+            ["status"],
+        ),
+    ]
+}
+
+_ERROR = {
+    "description": "error: {'error': {'status', 'message', 'field'}}",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "integer"},
+                            "message": {"type": "string"},
+                            "field": {"type": ["string", "null"]},
+                        },
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: _ERROR for code in codes}
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    summary="Send a report (idempotent on its id)",
+    dependencies=[Depends(_limit)],
+    responses={
+        200: {"description": "the same report was stored before (a retry); the stored report"},
+        201: {"description": "stored; the report with received_at, observer and ledger entry"},
+        **_errors(400, 401, 403, 409, 413, 422, 429),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": REPORT_SCHEMA}},
+        }
+    },
+)
+async def post_report(request: Request, observer: Observer = Depends(_observer)) -> JSONResponse:
+    """Store one report. The same id and body again answers 200 with the stored report."""
+    payload = await _json_body(request)
+    stored = await run_in_threadpool(
+        lambda: store_report(_engine(request), payload, observer=observer)
+    )
+    return JSONResponse(stored.report, status_code=stored.status)
+
+
+@router.post(
+    "/reports/{report_id}/photo",
+    status_code=201,
+    summary="Attach a photo to one's own incident or protocol report",
+    dependencies=[Depends(_limit)],
+    responses={
+        200: {"description": "the same photo was stored before"},
+        **_errors(400, 401, 403, 404, 409, 413, 422, 429),
+    },
+)
+async def post_photo(
+    request: Request,
+    report_id: str,
+    photo: UploadFile = File(..., description="JPEG, PNG or WebP; re-encoded without EXIF/GPS"),
+    observer: Observer = Depends(_observer),
+) -> JSONResponse:
+    """Check the image, re-encode it as JPEG without metadata and store it."""
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    cleaned = await run_in_threadpool(clean_photo, data)
+    result = await run_in_threadpool(
+        lambda: store_photo(_engine(request), report_id, cleaned, observer=observer)
+    )
+    return JSONResponse(result, status_code=201 if result["created"] else 200)
+
+
+@router.get(
+    "/reports/{report_id}/photo",
+    summary="A report's photo (coordinators)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **_errors(401, 404)},
+)
+async def get_report_photo(
+    request: Request, report_id: str, _who: Coordinator = Depends(_coordinator)
+) -> Response:
+    """The re-encoded JPEG."""
+    data = await run_in_threadpool(get_photo, _engine(request), report_id)
+    return Response(data, media_type="image/jpeg")
+
+
+@router.post(
+    "/invites/{code}/redeem",
+    status_code=201,
+    summary="Redeem a one-time invite: get an observer token",
+    dependencies=[Depends(_limit)],
+    responses={
+        201: {"description": "{'token', 'observer', 'election', 'stations'}"},
+        **_errors(401, 429),
+    },
+)
+async def post_redeem(request: Request, code: str) -> JSONResponse:
+    """An invite works once; the token is shown only in this answer."""
+    redeemed = await run_in_threadpool(redeem_invite, _engine(request), code)
+    return JSONResponse(redeemed.to_dict(), status_code=201)
+
+
+@router.post(
+    "/login",
+    summary="Coordinator login: a session token (and an HttpOnly cookie)",
+    dependencies=[Depends(_limit)],
+    responses={
+        200: {"description": "{'token', 'coordinator', 'role'}"},
+        **_errors(400, 401, 429),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["name", "password"],
+                        "properties": {"name": {"type": "string"}, "password": {"type": "string"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_login(request: Request) -> JSONResponse:
+    """Check the password (argon2) and open a session."""
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise InputError("the body must be {'name': ..., 'password': ...}", column="body")
+    name, password = body.get("name"), body.get("password")
+    for field, value in (("name", name), ("password", password)):
+        if not isinstance(value, str) or not value or len(value) > 1000:
+            raise InputError(f"'{field}' must be a non-empty string", column=field)
+    who, token = await run_in_threadpool(login, _engine(request), str(name), str(password))
+    response = JSONResponse({"token": token, "coordinator": who.name, "role": who.role})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", summary="End the coordinator session", responses=_errors(401))
+async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator)) -> JSONResponse:
+    """Forget the session token (bearer or cookie)."""
+    token = _bearer(request) or request.cookies.get(SESSION_COOKIE) or ""
+    await run_in_threadpool(logout, _engine(request), token)
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get(
+    "/elections/{election}/stations/{station}",
+    summary="A station's master record, reports, estimate and comparison (coordinators)",
+    responses=_errors(401, 404, 422),
+)
+async def get_station(
+    request: Request,
+    election: str,
+    station: str,
+    tolerance: float = 0.05,
+    _who: Coordinator = Depends(_coordinator),
+) -> JSONResponse:
+    """Everything known about one station; ``tolerance`` is the relative turnout slack."""
+    if not 0 <= tolerance <= 1:
+        raise InputError("'tolerance' must be between 0 and 1", column="tolerance")
+    record = await run_in_threadpool(
+        lambda: station_record(_engine(request), election, station, tolerance=tolerance)
+    )
+    return JSONResponse(record)
+
+
+def _export(fmt: str, media: str) -> Callable[..., Any]:
+    async def export(request: Request, election: str) -> Response:
+        def build() -> bytes:
+            return reports_to_bytes(export_reports(_engine(request), election), fmt)
+
+        data = await run_in_threadpool(build)
+        return Response(
+            data,
+            media_type=media,
+            headers={"content-disposition": f'attachment; filename="{election}-reports.{fmt}"'},
+        )
+
+    export.__doc__ = f"Every accepted report of the election, one row each ({fmt})."
+    return export
+
+
+router.add_api_route(
+    "/elections/{election}/export/reports.csv",
+    _export("csv", "text/csv; charset=utf-8"),
+    methods=["GET"],
+    summary="Reports export, CSV (open data: no token, no observer names)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+router.add_api_route(
+    "/elections/{election}/export/reports.parquet",
+    _export("parquet", "application/vnd.apache.parquet"),
+    methods=["GET"],
+    summary="Reports export, Parquet",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+
+
+@router.get(
+    "/elections/{election}/ledger",
+    summary="The election's hash-chained ledger, JSON lines (verify: pollwatch ledger verify)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def get_ledger(request: Request, election: str) -> Response:
+    """One JSON object per line: seq, report_id, prev_hash, hash, recorded_at, report."""
+
+    def build() -> str:
+        return "".join(f"{line}\n" for line in export_ledger_lines(_engine(request), election))
+
+    text = await run_in_threadpool(build)
+    return Response(text, media_type="application/x-ndjson")
+
+
+@router.get(
+    "/elections/{election}/ledger/head",
+    summary="The ledger's head hash and its time (publish it)",
+)
+async def get_ledger_head(request: Request, election: str) -> JSONResponse:
+    """Entries, head hash and when the head entry was recorded."""
+    head = await run_in_threadpool(ledger_head, _engine(request), election)
+    return JSONResponse(head)
