@@ -40,11 +40,6 @@ SERVED: list[str] = []
 
 def _build_app(settings: Settings) -> FastAPI:
     app = create_app(settings)
-    paths = {getattr(r, "path", None) for r in app.routes}
-    if "/observe" not in paths:
-        app.include_router(observer.router)
-    if "/api/v1/reports" not in paths:
-        app.include_router(_interim_api(settings))
 
     @app.middleware("http")
     async def record(request: Request, call_next: Any) -> Any:
@@ -52,29 +47,6 @@ def _build_app(settings: Settings) -> FastAPI:
         return await call_next(request)
 
     return app
-
-
-def _interim_api(settings: Settings) -> Any:  # REMOVE when web/observe_api.py lands
-    from fastapi import APIRouter
-    from fastapi.responses import JSONResponse
-
-    from pollwatch.store import observer_for_token, redeem_invite, store_report
-
-    router = APIRouter()
-    engine = open_store(settings.resolved_database_url())
-
-    @router.post("/api/v1/invites/{code}/redeem")
-    async def redeem(code: str) -> JSONResponse:
-        return JSONResponse(redeem_invite(engine, code).to_dict(), status_code=201)
-
-    @router.post("/api/v1/reports")
-    async def report(request: Request) -> JSONResponse:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        who = observer_for_token(engine, token)
-        stored = store_report(engine, await request.json(), observer=who)
-        return JSONResponse(stored.report, status_code=stored.status)
-
-    return router
 
 
 @pytest.fixture(scope="module")
@@ -338,6 +310,7 @@ def test_service_worker_may_control_observe_and_every_shell_file_exists(
             assert path in sw.text
             assert client.get(path).status_code == 200, path
         page = client.get("/observe?lang=sr")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
         assert "<script>" not in page.text, "no inline script (CSP script-src 'self')"
         assert "Izveštaji na ovom telefonu" in page.text
         manifest = client.get("/observe/manifest.webmanifest").json()
