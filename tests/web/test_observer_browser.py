@@ -9,6 +9,7 @@ message, and a report whose answer was lost is sent again with the same UUID.
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import threading
@@ -24,10 +25,18 @@ import pytest
 import uvicorn
 from babel.messages.pofile import read_po
 from fastapi import FastAPI, Request
+from PIL import ExifTags, Image
 
 from pollwatch.config import Settings
 from pollwatch.errors import NotFoundError
-from pollwatch.store import create_election, create_invites, get_report, import_stations, open_store
+from pollwatch.store import (
+    create_election,
+    create_invites,
+    get_photo,
+    get_report,
+    import_stations,
+    open_store,
+)
 from pollwatch.web import observer
 from pollwatch.web.app import create_app
 
@@ -216,7 +225,7 @@ def test_lost_answer_is_retried_with_the_same_uuid(
 
 @pytest.mark.browser
 def test_refused_report_is_marked_rejected_with_the_servers_message(
-    phone: Any, observer_server: str, engine: Any
+    phone: Any, observer_server: str, engine: Any, screenshot: Any
 ) -> None:
     page = phone
     _join(page, observer_server, _invite(engine, stations=("8001",)))
@@ -232,12 +241,39 @@ def test_refused_report_is_marked_rejected_with_the_servers_message(
     assert rejected.locator(".badge").inner_text().lower() == "rejected"
     assert re.match(r"40[0-9]: \S", rejected.locator(".why").inner_text())
 
-    # Retrying does not resend a rejected report, and a later report goes through.
+    # Retrying does not resend a rejected report, and a later report goes through, with
+    # its photo shrunk on the phone and stripped of its GPS position.
     page.click("button[data-station='8001']")
     page.click("#incident-categories button[data-category='ballot_shortage']")
+    page.set_input_files(
+        "#incident-photo",
+        files=[{"name": "box.jpg", "mimeType": "image/jpeg", "buffer": _photo_with_gps()}],
+    )
+    assert page.locator("#incident-photo-name").inner_text() == "Photo attached"
     page.click("#incident-send")
-    page.locator("#outbox li[data-state='sent']").wait_for(timeout=10_000)
+    sent = page.locator("#outbox li[data-state='sent'][data-photo='sent']")
+    sent.wait_for(timeout=10_000)
     assert page.locator("#outbox li[data-state='rejected']").count() == 1
+    assert get_report(engine, str(sent.get_attribute("data-id")))["category"] == "ballot_shortage"
+    assert sent.locator(".what").inner_text() == "Incident: Ballot shortage"
+    stored = Image.open(io.BytesIO(get_photo(engine, str(sent.get_attribute("data-id")))))
+    assert stored.format == "JPEG"
+    assert max(stored.size) == 1600
+    assert not stored.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    screenshot(page, "observer-incident")
+
+
+def _photo_with_gps() -> bytes:
+    """A 2400x1800 JPEG carrying a GPS position in its EXIF, like a phone's camera writes."""
+    image = Image.new("RGB", (2400, 1800), (40, 90, 160))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "TestPhone"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (55.0, 45.0, 0.0)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    data = out.getvalue()
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    return data
 
 
 @pytest.mark.browser

@@ -70,19 +70,11 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "Choose a category.",
     "Choose a status.",
     "Enter whole numbers (0 or more).",
+    "photo",
+    "Photo attached",
     "Candidate",
     "Votes",
     "Remove",
-    "opened",
-    "closed",
-    "suspended",
-    "resumed",
-    "ballot_shortage",
-    "pressure",
-    "violence",
-    "observer_obstruction",
-    "procedural_violation",
-    "other",
 )
 """Messages the JavaScript shows; passed to the page as JSON, translated on the server."""
 

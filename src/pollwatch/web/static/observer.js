@@ -80,12 +80,13 @@
 
   // A report is stored before anything is sent: the phone never holds a report it has
   // not written down.
-  function enqueue(body) {
+  function enqueue(body, photo) {
     // The token goes with the report: if another invite is opened on this phone later, the
     // report is still sent as the observer who made it.
     var who = identity() || {};
     var entry = { id: body.id, created: Date.now(), body: body, token: who.token || null,
-      state: "unsent", status: null, message: null };
+      state: "unsent", status: null, message: null,
+      photo: photo || null, photoState: photo ? "unsent" : null, photoMessage: null };
     return putEntry(entry).then(function () {
       flash(t("Report saved on this phone."));
       renderOutbox();
@@ -115,8 +116,37 @@
         entry.state = "rejected"; entry.status = resp.status;
         entry.message = (data && data.error && data.error.message) || resp.statusText || String(resp.status);
         entry.field = (data && data.error && data.error.field) || null;
+        if (entry.photoState === "unsent") { entry.photoState = "rejected"; entry.photo = null; }
         return putEntry(entry);
       });
+    });
+  }
+
+  // A photo goes after its report has been acknowledged (the API attaches it to a stored
+  // report); the same photo again is answered 200, so retrying is harmless here too.
+  function sendPhoto(entry, token) {
+    var form = new FormData();
+    form.append("photo", entry.photo, "photo.jpg");
+    return fetch("/api/v1/reports/" + encodeURIComponent(entry.id) + "/photo", {
+      method: "POST", cache: "no-store", headers: { "Authorization": "Bearer " + token }, body: form
+    }).then(function (resp) {
+      if (resp.status === 200 || resp.status === 201) {
+        entry.photoState = "sent"; entry.photo = null; entry.photoMessage = null;
+        return putEntry(entry);
+      }
+      if (resp.status === 408 || resp.status === 429 || resp.status >= 500) throw new Error(RETRY_LATER);
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        entry.photoState = "rejected";
+        entry.photoMessage = resp.status + ": " + ((data && data.error && data.error.message) || resp.statusText);
+        return putEntry(entry);
+      });
+    });
+  }
+
+  function sendAll(entry, token) {
+    var step = entry.state === "unsent" ? sendEntry(entry, token) : Promise.resolve();
+    return step.then(function () {
+      if (entry.state === "sent" && entry.photoState === "unsent" && entry.photo) return sendPhoto(entry, token);
     });
   }
 
@@ -127,10 +157,12 @@
     var who = identity();
     if (!who || !who.token) return Promise.resolve();
     flushing = allEntries().then(function (entries) {
-      var pending = entries.filter(function (e) { return e.state === "unsent"; });
+      var pending = entries.filter(function (e) {
+        return e.state === "unsent" || (e.state === "sent" && e.photoState === "unsent");
+      });
       return pending.reduce(function (chain, entry) {
         return chain.then(function () {
-          return sendEntry(entry, entry.token || who.token).then(renderOutbox);
+          return sendAll(entry, entry.token || who.token).then(renderOutbox);
         });
       }, Promise.resolve());
     }).catch(function () { /* still queued; retried on online, on load and by the timer */ })
@@ -149,6 +181,12 @@
     messageTimer = setTimeout(function () { box.className = "message hidden"; }, 4000);
   }
 
+  // The translated label of a category or status: the text of its button on this page.
+  function label(attr, value) {
+    var button = document.querySelector("[" + attr + "='" + String(value).replace(/[^\w-]/g, "") + "']");
+    return button ? button.textContent.trim() : String(value);
+  }
+
   function describe(body) {
     var kind = { count: "Count", incident: "Incident", status: "Status", protocol: "Protocol" }[body.kind] || body.kind;
     var what = t(kind);
@@ -156,9 +194,9 @@
       what += ": " + body.entered + " " + t("people") + " (" + clock(body.window_start) + "–" + clock(body.window_end) + ")";
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
     } else if (body.kind === "incident") {
-      what += ": " + t(body.category);
+      what += ": " + label("data-category", body.category);
     } else if (body.kind === "status") {
-      what += ": " + t(body.status);
+      what += ": " + label("data-status", body.status);
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
     }
     return what;
@@ -173,6 +211,11 @@
         li.appendChild(el("span", { "class": "what" }, describe(e.body)));
         li.appendChild(el("span", { "class": "badge " + e.state }, t(e.state)));
         li.appendChild(el("span", { "class": "when" }, "#" + e.body.station + " · " + clock(e.body.observed_at)));
+        if (e.photoState) {
+          li.setAttribute("data-photo", e.photoState);
+          li.appendChild(el("span", { "class": "badge photo " + e.photoState }, t("photo") + ": " + t(e.photoState)));
+          if (e.photoState === "rejected") li.appendChild(el("span", { "class": "why" }, e.photoMessage || ""));
+        }
         if (e.state === "rejected") {
           li.appendChild(el("span", { "class": "why" }, (e.status ? e.status + ": " : "") + (e.message || "")));
         }
@@ -355,6 +398,41 @@
     });
   }
 
+  // ---- photos ------------------------------------------------------------------------
+  // Longest side after shrinking: a protocol's handwritten figures must stay legible.
+  var PHOTO_SIDE = { incident: 1600, protocol: 2400 };
+  // Re-encode on the phone: a 1600-pixel JPEG is a few hundred kB instead of several MB
+  // on a bad connection, and drawing it on a canvas drops EXIF and GPS before it leaves.
+  function shrinkPhoto(file, side) {
+    if (!window.createImageBitmap) return Promise.resolve(file);
+    return createImageBitmap(file).then(function (bitmap) {
+      var scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+      canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) { resolve(blob || file); }, "image/jpeg", 0.85);
+      });
+    }).catch(function () { return file; });
+  }
+
+  function setupPhoto(kind) {
+    var input = $(kind + "-photo");
+    input.addEventListener("change", function () {
+      $(kind + "-photo-name").textContent = input.files.length ? t("Photo attached") : "";
+    });
+  }
+
+  // The chosen photo (shrunk), or null; clears the picker.
+  function takePhoto(kind) {
+    var input = $(kind + "-photo");
+    var file = input.files && input.files[0];
+    input.value = "";
+    $(kind + "-photo-name").textContent = "";
+    return file ? shrinkPhoto(file, PHOTO_SIDE[kind]) : Promise.resolve(null);
+  }
+
   // ---- incident, status, protocol ----------------------------------------------------
   function pressedIn(containerId, attr) {
     var on = document.querySelector("#" + containerId + " [aria-pressed=true]");
@@ -376,6 +454,7 @@
 
   function setupIncident() {
     toggleGroup("incident-categories");
+    setupPhoto("incident");
     $("incident-send").addEventListener("click", function () {
       var category = pressedIn("incident-categories", "data-category");
       if (!category) { flash(t("Choose a category."), true); return; }
@@ -386,7 +465,7 @@
       body.text = text;
       $("incident-text").value = "";
       clearGroup("incident-categories");
-      enqueue(body);
+      takePhoto("incident").then(function (photo) { return enqueue(body, photo); });
     });
   }
 
@@ -423,6 +502,7 @@
     var w = identity() || {};
     (w.candidates || []).forEach(function (c) { addVoteRow(c); });
     if (!(w.candidates || []).length) addVoteRow("");
+    setupPhoto("protocol");
     $("votes-add").addEventListener("click", function () { addVoteRow("").querySelector("input").focus(); });
     $("protocol-send").addEventListener("click", function () {
       var figures = {};
@@ -445,7 +525,7 @@
       if (!body) return;
       figures.votes = votes;
       body.figures = figures;
-      enqueue(body);
+      takePhoto("protocol").then(function (photo) { return enqueue(body, photo); });
     });
   }
 
