@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from pollwatch.cli import coach, data, forensics, serve
+from pollwatch.cli import coach, data, forensics, observe, serve
 from pollwatch.errors import PollwatchError
 
 __all__ = ["app", "main", "run"]
@@ -27,12 +27,13 @@ forensics.register(app)
 data.register(app)
 coach.register(app)
 serve.register(app)
+observe.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; library errors become ``Error: ...`` and exit status 1."""
     try:
-        app(args=argv, prog_name="pollwatch", standalone_mode=False)
+        status = app(args=argv, prog_name="pollwatch", standalone_mode=False)
     except PollwatchError as exc:
         typer.echo(f"Error: {exc}", err=True)
         return 1
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    # With standalone_mode=False click returns a command's `typer.Exit(code)` as its value.
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

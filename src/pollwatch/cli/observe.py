@@ -1,0 +1,221 @@
+"""Observation commands: elections, stations, official results, invites, coordinators, exports.
+
+Each command is a thin wrapper over one :mod:`pollwatch.store` function, on the database
+named by ``POLLWATCH_DATABASE_URL`` (default: SQLite in ``./pollwatch-data/``), migrated
+on open, so the server and every command share one database with no set-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from sqlalchemy import Engine
+
+from pollwatch.config import load_settings
+from pollwatch.errors import InputError
+
+__all__ = ["register"]
+
+elections_app = typer.Typer(help="Elections of the observation service.", no_args_is_help=True)
+stations_app = typer.Typer(help="The station registry of an election.", no_args_is_help=True)
+results_app = typer.Typer(help="Official results attached to an election.", no_args_is_help=True)
+observers_app = typer.Typer(help="Observers: one-time invites.", no_args_is_help=True)
+coordinators_app = typer.Typer(help="Coordinators and admins.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Open-data exports, straight from the database.", no_args_is_help=True
+)
+ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def _engine() -> Iterator[Engine]:
+    """The migrated database of ``POLLWATCH_DATABASE_URL``, closed when the command ends."""
+    from pollwatch.store import open_store
+
+    engine = open_store(load_settings().resolved_database_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise InputError(f"--map takes COLUMN=HEADER; got {pair!r}", column="--map")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+@elections_app.command("create")
+def elections_create(
+    election: str = typer.Argument(..., help="Election id, e.g. ru-2024."),
+    name: str = typer.Option(None, "--name", help="Human-readable name."),
+) -> None:
+    """Create an election."""
+    from pollwatch.store import create_election
+
+    with _engine() as engine:
+        created = create_election(engine, election, name=name)
+    typer.echo(f"created election {created['id']} ({created['name']})")
+
+
+@elections_app.command("list")
+def elections_list() -> None:
+    """List elections with their number of stations."""
+    from pollwatch.store import list_elections
+
+    with _engine() as engine:
+        rows = list_elections(engine)
+    for e in rows:
+        typer.echo(f"{e['id']:20} {e['stations']:7} stations  {e['name']}")
+
+
+@stations_app.command("import")
+def stations_import(
+    file: Path = typer.Argument(..., help="CSV (plain, .gz, .zip), Parquet, Excel or JSON."),
+    election: str = typer.Option(..., "--election", help="Election id (created if unknown)."),
+    map_: list[str] = typer.Option(
+        [], "--map", help="COLUMN=HEADER for a file with other headers, e.g. station='PS code'."
+    ),
+) -> None:
+    """Import stations (station,name,country,city,address,lat,lon,registered,...); all or none."""
+    from pollwatch.store import import_stations
+
+    with _engine() as engine:
+        summary = import_stations(engine, election, file, mapping=_mapping(map_))
+    typer.echo(f"imported {summary.stations} stations into {summary.election}")
+
+
+@results_app.command("import")
+def results_import(
+    file: Path = typer.Argument(..., help="Official results file (e.g. a CEC file)."),
+    election: str = typer.Option(..., "--election", help="Election id (created if unknown)."),
+    format: str = typer.Option("auto", "--format", help="auto, ru-cik, uganda or mapped."),
+    mapping: Path | None = typer.Option(None, "--mapping", help="TOML column mapping."),
+    abroad: bool = typer.Option(False, "--abroad", help="Only the stations abroad."),
+) -> None:
+    """Attach official results to an election (adds missing stations to its registry)."""
+    from pollwatch.results import load_results
+    from pollwatch.store import attach_results
+
+    results = load_results(file, format=format, mapping=mapping)
+    with _engine() as engine:
+        summary = attach_results(engine, election, results, abroad_only=abroad)
+    typer.echo(f"attached official results of {summary.stations} stations to {election}")
+
+
+@observers_app.command("invite")
+def observers_invite(
+    election: str = typer.Option(..., "--election", help="Election id."),
+    count: int = typer.Option(1, "--count", help="How many one-time invites."),
+    stations: list[str] = typer.Option([], "--stations", help="Bind to station(s); repeatable."),
+    base_url: str = typer.Option(
+        "http://127.0.0.1:8000", "--base-url", help="Public address of the service, for urls."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {code, url}."),
+) -> None:
+    """Create one-time invites; each code is shown only now (stored hashed)."""
+    from pollwatch.store import create_invites
+
+    bound = [s for item in stations for s in item.split(",") if s.strip()]
+    with _engine() as engine:
+        invites = create_invites(engine, election, count, stations_=bound)
+    data = [i.to_dict(base_url) for i in invites]
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for item in data:
+        typer.echo(item["url"])
+
+
+@coordinators_app.command("add")
+def coordinators_add(
+    name: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option("coordinator", "--role", help="coordinator or admin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Add a coordinator; the password is asked for (or read from stdin), hashed with argon2."""
+    from pollwatch.store import add_coordinator
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _engine() as engine:
+        who = add_coordinator(engine, name, password, role=role)
+    typer.echo(f"added {who.role} {who.name}")
+
+
+@export_app.command("reports")
+def export_reports_cmd(
+    election: str = typer.Option(..., "--election", help="Election id."),
+    out: Path = typer.Option(..., "--out", help="FILE.csv or FILE.parquet."),
+) -> None:
+    """Write every accepted report, one row each with its id (no token, no observer names)."""
+    from pollwatch.store import export_reports, reports_to_bytes
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "parquet"):
+        raise InputError("--out must end in .csv or .parquet", column="--out")
+    with _engine() as engine:
+        frame = export_reports(engine, election)
+    out.write_bytes(reports_to_bytes(frame, fmt))
+    typer.echo(f"wrote {len(frame)} reports to {out}")
+
+
+@export_app.command("ledger")
+def export_ledger_cmd(
+    election: str = typer.Option(..., "--election", help="Election id."),
+    out: Path = typer.Option(..., "--out", help="FILE.jsonl."),
+) -> None:
+    """Write the election's ledger as JSON lines (check it with `pollwatch ledger verify`)."""
+    from pollwatch.store import export_ledger_lines
+
+    n = 0
+    with out.open("w", encoding="utf-8", newline="\n") as fh, _engine() as engine:
+        for line in export_ledger_lines(engine, election):
+            fh.write(line + "\n")
+            n += 1
+    typer.echo(f"wrote {n} ledger entries to {out}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    file: Path = typer.Argument(..., help="An exported ledger (JSON lines)."),
+    expected_head: str | None = typer.Option(
+        None, "--expected-head", help="A head hash published earlier that must be in the chain."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Check an exported ledger offline; names the first broken entry. Exit 1 if broken."""
+    from pollwatch.errors import NotFoundError
+    from pollwatch.observe.ledger import verify_ledger
+
+    if not file.is_file():
+        raise NotFoundError(f"{file}: no such file")
+    with file.open(encoding="utf-8", errors="replace") as fh:
+        result = verify_ledger(fh, expected_head=expected_head)
+    typer.echo(json.dumps(result.to_dict()) if as_json else result.describe())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the observation commands to the main app."""
+    app.add_typer(elections_app, name="elections")
+    app.add_typer(stations_app, name="stations")
+    app.add_typer(results_app, name="results")
+    app.add_typer(observers_app, name="observers")
+    app.add_typer(coordinators_app, name="coordinators")
+    app.add_typer(export_app, name="export")
+    app.add_typer(ledger_app, name="ledger")

@@ -1,0 +1,135 @@
+"""The observation commands on SQLite and PostgreSQL, including the 288 stations abroad of 2024."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.store.databases import database_url
+from typer.testing import CliRunner
+
+from pollwatch.cli import main
+from pollwatch.store import (
+    list_stations,
+    observer_for_token,
+    official_row,
+    open_store,
+    redeem_invite,
+    store_report,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as url:
+        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
+        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
+        yield url
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_election_stations_invites_exports_and_verify(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["elections", "create", "e1", "--name", "Test"], capsys)[0] == 0
+    code, _, err = run(["elections", "create", "e1"], capsys)
+    assert code == 1 and err.startswith("Error:") and "exists" in err
+    stations = tmp_path / "st.csv"
+    stations.write_text("PS,city\nA,Vilnius\nB,Riga\n", encoding="utf-8")
+    code, out, _ = run(
+        ["stations", "import", str(stations), "--election", "e1", "--map", "station=PS"], capsys
+    )
+    assert code == 0 and "2 stations" in out
+    code, out, _ = run(
+        ["observers", "invite", "--election", "e1", "--count", "3", "--json"], capsys
+    )
+    assert code == 0
+    invites = json.loads(out)
+    assert len(invites) == 3 and all(i["url"].endswith(i["code"]) for i in invites)
+    engine = open_store(db)
+    observer = observer_for_token(engine, redeem_invite(engine, invites[0]["code"]).token)
+    ids = []
+    for entered in (5, 7):
+        report_id = str(uuid.uuid4())
+        ids.append(report_id)
+        body = {
+            "id": report_id, "election": "e1", "station": "A", "kind": "count",
+            "observed_at": "2024-03-17T10:00:00Z", "window_start": "2024-03-17T09:00:00Z",
+            "window_end": "2024-03-17T10:00:00Z", "entered": entered,
+        }  # fmt: skip
+        store_report(engine, body, observer=observer, now=datetime(2024, 3, 17, 12, tzinfo=UTC))
+    engine.dispose()
+    for suffix in ("csv", "parquet"):
+        out_file = tmp_path / f"r.{suffix}"
+        assert (
+            run(["export", "reports", "--election", "e1", "--out", str(out_file)], capsys)[0] == 0
+        )
+        frame = pd.read_csv(out_file) if suffix == "csv" else pd.read_parquet(out_file)
+        assert sorted(frame["id"]) == sorted(ids)
+    ledger = tmp_path / "ledger.jsonl"
+    assert run(["export", "ledger", "--election", "e1", "--out", str(ledger)], capsys)[0] == 0
+    code, out, _ = run(["ledger", "verify", str(ledger)], capsys)
+    assert code == 0 and "OK: 2 entries" in out
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    ledger.write_text("\n".join([lines[0].replace('"entered":5', '"entered":50'), lines[1]]) + "\n")
+    code, out, _ = run(["ledger", "verify", str(ledger)], capsys)
+    assert code == 1 and "line 1" in out
+
+
+def test_bad_station_file_names_row_and_column(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stations = tmp_path / "st.csv"
+    stations.write_text("station,lon\n1,20\n2,200\n", encoding="utf-8")
+    code, _, err = run(["stations", "import", str(stations), "--election", "e2"], capsys)
+    assert code == 1 and "row 3" in err and "'lon'" in err and "Traceback" not in err
+    assert run(["elections", "list"], capsys)[1] == ""  # nothing half-imported
+
+
+def test_coordinator_password_from_stdin(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pollwatch.cli import app
+    from pollwatch.store import login
+
+    result = runner.invoke(
+        app, ["coordinators", "add", "anna", "--role", "admin", "--password-stdin"],
+        input="a long passphrase\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    engine = open_store(db)
+    assert login(engine, "anna", "a long passphrase")[0].role == "admin"
+    engine.dispose()
+
+
+@pytest.mark.realdata
+def test_2024_stations_abroad(db: str, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = data_dir / "ru" / "2024.csv.zip"
+    code, out, err = run(
+        ["results", "import", str(path), "--election", "ru-2024", "--abroad"], capsys
+    )
+    assert code == 0, err
+    assert "288 stations" in out
+    engine = open_store(db)
+    registry = list_stations(engine, "ru-2024")
+    assert len(registry) == 288
+    row = official_row(engine, "ru-2024", "8001")
+    engine.dispose()
+    assert row is not None and row["registered"] == 3189
+    assert row["votes"]["Путин Владимир Владимирович"] == 3068
+    code, _, err = run(["results", "import", str(path), "--election", "ru-all"], capsys)
+    assert (code == 1 and "--abroad" not in err) or "appears more than once" in err
