@@ -71,6 +71,18 @@
       });
     });
   }
+  var KEEP_SENT = 200;
+  // Sent reports stay listed for reference; beyond the newest KEEP_SENT they are dropped so
+  // the phone's storage does not fill up over a long election day. Unsent ones are never.
+  function pruneSent() {
+    return allEntries().then(function (entries) {
+      var sent = entries.filter(function (e) { return e.state === "sent" && e.photoState !== "unsent"; });
+      var old = sent.slice(0, Math.max(0, sent.length - KEEP_SENT));
+      if (!old.length) return;
+      return withStore("readwrite", function (s) { old.forEach(function (e) { s.delete(e.id); }); return null; });
+    });
+  }
+
   function putEntry(entry) { return withStore("readwrite", function (s) { return s.put(entry); }); }
   function allEntries() {
     return withStore("readonly", function (s) { return s.getAll(); }).then(function (rows) {
@@ -166,6 +178,7 @@
         });
       }, Promise.resolve());
     }).catch(function () { /* still queued; retried on online, on load and by the timer */ })
+      .then(pruneSent).catch(function () {})
       .then(function () { flushing = null; renderOutbox(); });
     return flushing;
   }
@@ -367,10 +380,22 @@
     $("window-label").textContent = t("Window since") + " " + clock(c.start);
   }
 
+  // Counting lasts an hour or more: keep the screen on while the counter is in use.
+  var wakeLock = null;
+  function keepScreenOn() {
+    if (wakeLock || !navigator.wakeLock || document.hidden) return;
+    navigator.wakeLock.request("screen").then(function (lock) {
+      wakeLock = lock;
+      lock.addEventListener("release", function () { wakeLock = null; });
+    }).catch(function () { /* not allowed here; the counter works without it */ });
+  }
+
   function setupCounter() {
     $("count-plus").addEventListener("click", function () {
       if (!currentStation()) { flash(t("Choose a station first."), true); return; }
       var c = counter(); c.count += 1; saveCounter(c); renderCounter();
+      if (navigator.vibrate) navigator.vibrate(15);
+      keepScreenOn();
     });
     $("count-minus").addEventListener("click", function () {
       if (!currentStation()) return;
@@ -533,6 +558,8 @@
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/observe/sw.js", { scope: "/observe" }).catch(function () {});
   }
+  // Ask the browser not to evict the outbox when the phone runs short of space.
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
   renderNet();
   window.addEventListener("online", function () { renderNet(); flush(); });
   window.addEventListener("offline", renderNet);
