@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from pollwatch.observe.pvt import (
     draw_stratified_sample,
     stratified_ratio_estimate,
 )
+from pollwatch.results import load_results
 
 SIZES = {"north": 800, "south": 500, "east": 400, "west": 250, "abroad": 50}
 TURNOUT = {"north": 0.45, "south": 0.6, "east": 0.7, "west": 0.8, "abroad": 0.3}
@@ -242,3 +245,31 @@ def test_estimation_bad_input_names_the_column(change: object, column: str) -> N
             candidates=["A"],
         )
     assert info.value.column == column
+
+
+@pytest.mark.realdata
+def test_quick_count_on_the_2024_presidential_election(data_dir: Path) -> None:
+    results = load_results(data_dir / "ru" / "2024.csv.zip")
+    # Station numbers repeat across regions: the key is region and number.
+    stations = results.stations.assign(
+        key=results.stations["region"].astype(str) + "/" + results.stations["station"].astype(str)
+    )
+    sample = draw_stratified_sample(
+        stations, size=1500, strata="region", seed=2024, id_column="key"
+    )
+    assert len(sample) == 1500 and sample["region"].nunique() == stations["region"].nunique()
+    result = stratified_ratio_estimate(
+        sample,
+        stations,
+        strata="region",
+        candidates=list(results.candidates),
+        denominator="cast",
+        id_column="key",
+    )
+    leader = results.leader()
+    (share,) = [e for e in result.shares if e.name == leader]
+    official = results.stations[leader].sum() / results.ballots_cast().sum()
+    assert share.official == pytest.approx(official)
+    assert share.inside99  # the sample is drawn from the official figures themselves
+    assert share.margin95 < 0.02
+    assert result.turnout is not None and result.turnout.inside99

@@ -307,3 +307,13 @@ def test_property_mutated_payload_parses_or_raises_input_error(
         assert error.column
         return
     assert parse(json.loads(canonical_json(report))) == report
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from pollwatch.observe import ledger, reports
+
+    for module in (reports, ledger):
+        outcome = doctest.testmod(module)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
