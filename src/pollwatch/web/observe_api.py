@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, PollwatchError
+from pollwatch.errors import InputError, NotFoundError, PollwatchError
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     AuthError,
@@ -44,6 +45,7 @@ from pollwatch.store import (
     coordinator_for_session,
     export_ledger_lines,
     export_reports,
+    get_election,
     get_photo,
     ledger_head,
     login,
@@ -165,6 +167,17 @@ async def _coordinator(request: Request) -> Coordinator:
     if not token:
         raise AuthError("coordinator login required (bearer session token or cookie)")
     return await run_in_threadpool(coordinator_for_session, _engine(request), token)
+
+
+_ID = re.compile(r"[\w.:~-]{1,64}", re.ASCII)
+
+
+async def _election(request: Request, election: str) -> str:
+    """The path's election, which must be a well-formed id of an existing election."""
+    if not _ID.fullmatch(election):
+        raise NotFoundError(f"no election {election[:80]!r}")
+    await run_in_threadpool(get_election, _engine(request), election)
+    return election
 
 
 async def _json_body(request: Request) -> Any:
@@ -416,10 +429,10 @@ async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator
 )
 async def get_station(
     request: Request,
-    election: str,
     station: str,
     tolerance: float = 0.05,
     _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
 ) -> JSONResponse:
     """Everything known about one station; ``tolerance`` is the relative turnout slack."""
     if not 0 <= tolerance <= 1:
@@ -431,7 +444,7 @@ async def get_station(
 
 
 def _export(fmt: str, media: str) -> Callable[..., Any]:
-    async def export(request: Request, election: str) -> Response:
+    async def export(request: Request, election: str = Depends(_election)) -> Response:
         def build() -> bytes:
             return reports_to_bytes(export_reports(_engine(request), election), fmt)
 
@@ -470,7 +483,7 @@ router.add_api_route(
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-async def get_ledger(request: Request, election: str) -> Response:
+async def get_ledger(request: Request, election: str = Depends(_election)) -> Response:
     """One JSON object per line: seq, report_id, prev_hash, hash, recorded_at, report."""
 
     def build() -> str:
@@ -484,7 +497,7 @@ async def get_ledger(request: Request, election: str) -> Response:
     "/elections/{election}/ledger/head",
     summary="The ledger's head hash and its time (publish it)",
 )
-async def get_ledger_head(request: Request, election: str) -> JSONResponse:
+async def get_ledger_head(request: Request, election: str = Depends(_election)) -> JSONResponse:
     """Entries, head hash and when the head entry was recorded."""
     head = await run_in_threadpool(ledger_head, _engine(request), election)
     return JSONResponse(head)
