@@ -1,0 +1,76 @@
+"""A station's record: master record, turnout estimate and comparison with official figures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from pollwatch.results import ElectionResults
+from pollwatch.store import attach_results, store_report
+from pollwatch.store.views import station_record
+
+NOW = datetime(2024, 3, 17, 21, 0, tzinfo=UTC)
+
+
+def _body(kind: str, observed_at: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "election": "e",
+        "station": "8001",
+        "kind": kind,
+        "observed_at": observed_at,
+        **fields,
+    }
+
+
+def _official(issued_premises: int) -> ElectionResults:
+    frame = pd.DataFrame(
+        {
+            "region": ["abroad"],
+            "station": ["8001"],
+            "registered": [1000],
+            "issued_early": [0],
+            "issued_premises": [issued_premises],
+            "issued_outside": [0],
+            "valid": [issued_premises],
+            "invalid": [0],
+            "abroad": [True],
+            "A": [issued_premises],
+        }
+    )
+    return ElectionResults(name="x", stations=frame, candidates=("A",), source="synthetic")
+
+
+def test_full_coverage_matches_official_and_inflation_is_flagged(engine: Engine) -> None:
+    attach_results(engine, "e", _official(400))
+    store_report(
+        engine, _body("status", "2024-03-17T08:00:00Z", status="opened"), observer=None, now=NOW
+    )
+    for hour, entered in zip(range(8, 20, 2), (60, 70, 80, 70, 60, 60), strict=True):
+        store_report(
+            engine,
+            _body(
+                "count",
+                f"2024-03-17T{hour + 2:02d}:00:00Z",
+                window_start=f"2024-03-17T{hour:02d}:00:00Z",
+                window_end=f"2024-03-17T{hour + 2:02d}:00:00Z",
+                entered=entered,
+            ),
+            observer=None,
+            now=NOW,
+        )
+    store_report(
+        engine, _body("status", "2024-03-17T20:00:00Z", status="closed"), observer=None, now=NOW
+    )
+    record = station_record(engine, "e", "8001")
+    assert len(record["reports"]) == 8
+    assert record["estimate"] is not None
+    assert record["estimate"]["method"] == "complete"
+    assert record["comparison"] is not None and record["comparison"]["flagged"] is False
+    attach_results(engine, "e", _official(800))  # official turnout double the door count
+    inflated = station_record(engine, "e", "8001")
+    assert inflated["comparison"]["flagged"] is True
