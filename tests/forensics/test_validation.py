@@ -170,34 +170,22 @@ CLEAN_SEED = 10_000
 POWER_SEED = 30_000
 
 KNOWN_FAILURES: dict[str, str] = {
-    "shpilkin interval": (
-        "the bootstrap interval excludes 0 on 55 of 60 clean elections (0.917; 4,000 stations): "
-        "the estimate sums max(L_b - rho*O_b, 0) over bins, so noise alone gives a positive "
-        "figure, and the percentile interval inherits that bias (also with 1 region)"
-    ),
-    "klimek f_i or f_e interval": (
-        "f_i's or f_e's interval excludes 0 on 9 of 10 clean elections (20,000 stations): "
-        "regional heterogeneity widens the clean blob and the fit reads it as fraud"
-    ),
-    "spikes excess interval": (
-        "excess_low > 0 on 55 of 60 clean elections (0.917) while excess_share is ~0.004: the "
-        "station bootstrap duplicates stations, which itself creates spikes"
-    ),
-    "digits 2BL mean": (
-        "second-digit mean p < 0.05 on 26 of 60 clean elections (0.433): binomial vote counts "
-        "do not follow Benford's second-digit law, so its 4.187 is the wrong null"
+    # Measured 2026-11-25 against the methods' code in the working tree at 12:00 UTC. Fixed
+    # since the first run: Shpilkin's clean-election bias and interval (e38dff1), the spikes
+    # interval (c0e42bc), Klimek's and the 2BL mean's false positives (klimek.py/digits.py).
+    "spikes excess interval rounding=0.02": (
+        "found in 0 of 20 elections with 2 % of protocols rounded to the next integer percent "
+        "(20,000 stations): rewritten shares spread over every integer, too thin for a spike"
     ),
     "relations leader_excess incremental=0.2": (
         "national leader_excess flagged 0 of 20 elections with 20 % of stations stuffed "
         "(20,000 stations): the stuffing's turnout spread is small next to regional spread"
     ),
     "shpilkin.anomalous_votes incremental=0.2": (
-        "mean 124,271 vs truth 408,072 over 10 elections of 20,000 stations (-70 %): mildly "
-        "stuffed stations stay near the reference turnout and are not counted"
+        "first measured mean 124,271 vs truth 408,072 over 10 elections of 20,000 stations "
+        "(-70 %): mildly stuffed stations stay near the reference turnout and are not counted"
     ),
-    "klimek.f_i incremental=0.2": "mean f_i 0.027 vs truth 0.199 over 5 elections",
-    "shpilkin clean": "63,931 anomalous votes of 9,248,052 (0.69 %) on clean elections",
-    "klimek clean": "mean f_i 0.119 (f_e 0.0013) over 10 clean elections of 20,000 stations",
+    "klimek.f_i incremental=0.2": "first measured mean f_i 0.027 vs truth 0.199 (5 elections)",
 }
 """Test ids that fail today, with the numbers measured (reported to the methods' owners)."""
 
