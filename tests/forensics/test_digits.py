@@ -1,4 +1,4 @@
-"""Digit tests: honest counts pass, invented last digits are caught."""
+"""Digit tests: honest counts pass, invented second and last digits are caught."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from scipy import stats
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
-from pollwatch.forensics.digits import BENFORD_SECOND_DIGIT, DigitsResult, digits, second_digits
+from pollwatch.forensics.digits import (
+    BENFORD_SECOND_DIGIT,
+    DigitsResult,
+    digits,
+    second_digit_expected_probabilities,
+    second_digits,
+)
+from pollwatch.forensics.synthetic import synthetic_election
 
 
 def _clean_counts(rng: np.random.Generator, n: int) -> StationArrays:
@@ -36,6 +43,69 @@ def test_benford_second_digit_law() -> None:
 def test_second_digits() -> None:
     counts = np.array([0, 7, 10, 19, 99, 100, 123, 1000, 9876, 54321])
     assert second_digits(counts).tolist() == [0, 9, 9, 0, 2, 0, 8, 4]
+
+
+@pytest.mark.parametrize(("count", "total"), [(12, 30), (95, 180), (550, 1100), (1480, 1500)])
+def test_binomial_second_digit_probabilities_are_exact(count: int, total: int) -> None:
+    # brute force: the whole binomial pmf, second digits of every k >= 10
+    k = np.arange(10, total + 1)
+    pmf = stats.binom.pmf(k, total, count / total)
+    want = np.bincount(second_digits(k), weights=pmf, minlength=10) / pmf.sum()
+    got = second_digit_expected_probabilities(np.array([count, 3]), np.array([total, total]))
+    assert got.shape == (1, 10)  # the count below 10 has no second digit
+    np.testing.assert_allclose(got[0], want, atol=1e-12)
+
+
+def test_binomial_model_rejects_counts_above_their_totals() -> None:
+    with pytest.raises(InputError, match="between 0 and their totals"):
+        second_digit_expected_probabilities(np.array([12]), np.array([10]))
+
+
+def _fabricate_second_digits(
+    data: StationArrays, fraction: float, rng: np.random.Generator
+) -> StationArrays:
+    """In ``fraction`` of the stations the leader's count (≥ 100) is rewritten by someone who
+    likes 0 and 5 as the second digit (e.g. 1,507 or 1,057 for 1,347); other digits kept."""
+    y = data.leader.copy()
+    place = 10 ** np.maximum(np.floor(np.log10(np.maximum(y, 1))).astype(np.int64) - 1, 0)
+    liked = rng.choice([0, 5, 0, 5, 1, 2], size=len(y))
+    written = y // (10 * place) * (10 * place) + liked * place + y % place
+    hit = (rng.random(len(y)) < fraction) & (y >= 100)
+    y[hit] = written[hit]
+    cast = data.cast - data.leader + y
+    return StationArrays.from_counts(data.registered, cast, cast, y, region=data.region)
+
+
+@pytest.mark.slow
+def test_clean_binomial_counts_pass_the_second_digit_tests_but_not_benford() -> None:
+    # honest counts concentrated in a few hundred votes do not follow 2BL (Deckert, Myagkov
+    # & Ordeshook 2011); the binomial-model tests do not flag them
+    reps = 40
+    p_mean, p_chi2, p_benford = [], [], []
+    for seed in range(200, 200 + reps):
+        r = digits(synthetic_election(3_000, seed=seed).arrays(), resamples=20, seed=seed)
+        p_mean.append(r.second_digit_mean_p_value)
+        p_chi2.append(r.second_digit_p_value)
+        p_benford.append(r.benford_mean_p_value)
+        assert abs(r.second_digit_mean - r.second_digit_expected_mean) < 0.2
+    assert np.mean(np.array(p_mean) < 0.05) <= 0.1
+    assert np.mean(np.array(p_chi2) < 0.05) <= 0.1
+    assert np.mean(np.array(p_benford) < 0.05) >= 0.15  # 3 times alpha and more
+
+
+@pytest.mark.slow
+def test_invented_second_digits_are_detected() -> None:
+    rng = np.random.default_rng(21)
+    reps = 20
+    found_mean, found_chi2 = [], []
+    for seed in range(300, 300 + reps):
+        data = _fabricate_second_digits(synthetic_election(4_000, seed=seed).arrays(), 0.1, rng)
+        r = digits(data, resamples=20, seed=seed)
+        found_mean.append(r.second_digit_mean_p_value < 0.05)
+        found_chi2.append(r.second_digit_p_value < 0.05)
+        assert r.second_digit_mean < r.second_digit_expected_mean
+    assert np.mean(found_mean) >= 0.9
+    assert np.mean(found_chi2) >= 0.9
 
 
 @pytest.mark.slow
@@ -72,7 +142,7 @@ def test_steep_counts_of_a_small_candidate_are_not_flagged() -> None:
 
 
 @pytest.mark.slow
-def test_benford_like_counts_rarely_fail_the_second_digit_tests() -> None:
+def test_benford_like_counts_rarely_fail_the_classic_2bl_comparison() -> None:
     # 2BL holds for counts whose logarithm spreads evenly over whole decades (Mebane 2006)
     rng = np.random.default_rng(12)
     reps = 300
@@ -84,8 +154,8 @@ def test_benford_like_counts_rarely_fail_the_second_digit_tests() -> None:
             counts, counts, counts, counts, others=np.zeros_like(counts)
         )
         r = digits(data, resamples=500, seed=2)
-        p_mean.append(r.second_digit_mean_p_value)
-        p_chi2.append(r.second_digit_p_value)
+        p_mean.append(r.benford_mean_p_value)
+        p_chi2.append(r.rows[0].benford_p_value)
         lo, hi = r.second_digit_interval
         covered.append(lo <= 4.187 <= hi)
     assert np.mean(np.array(p_mean) < 0.05) <= 0.075
@@ -116,8 +186,18 @@ def test_result_shape_and_json() -> None:
     assert isinstance(r, DigitsResult)
     d = r.to_dict()
     json.dumps(d)
-    for key in ("second_digit_mean", "second_digit_interval", "last_digit_p_value"):
+    for key in (
+        "second_digit_mean",
+        "second_digit_interval",
+        "second_digit_expected_mean",
+        "second_digit_mean_p_value",
+        "benford_mean_p_value",
+        "benford_p_value",
+        "last_digit_p_value",
+    ):
         assert key in d
+    assert d["benford_expected"] == pytest.approx(BENFORD_SECOND_DIGIT.tolist())
+    assert sum(r.second_digit_expected) == pytest.approx(1.0)
     lo, hi = r.second_digit_interval
     assert lo < r.second_digit_mean < hi
     assert len(r.second_digit_observed) == len(r.second_digit_expected) == 10
@@ -126,8 +206,17 @@ def test_result_shape_and_json() -> None:
     assert [row.candidate for row in r.rows] == ["leader", "other1", "other2", "all candidates"]
     assert r.candidate == "leader"
     for row in r.rows:
-        for p in (row.second_digit_p_value, row.last_digit_p_value, row.zero_five_p_value):
+        for p in (
+            row.second_digit_p_value,
+            row.second_digit_mean_p_value,
+            row.benford_mean_p_value,
+            row.benford_p_value,
+            row.last_digit_p_value,
+            row.zero_five_p_value,
+        ):
             assert 0 <= p <= 1
+    pooled = r.rows[-1]
+    assert pooled.second_digit_n == sum(row.second_digit_n for row in r.rows[:-1])
     assert digits(_clean_counts(np.random.default_rng(4), 3_000), resamples=500, seed=9) == r
 
 
