@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -133,3 +134,20 @@ def test_2024_stations_abroad(db: str, data_dir: Path, capsys: pytest.CaptureFix
     assert row["votes"]["Путин Владимир Владимирович"] == 3068
     code, _, err = run(["results", "import", str(path), "--election", "ru-all"], capsys)
     assert (code == 1 and "--abroad" not in err) or "appears more than once" in err
+
+
+def test_pvt_sample_is_reproducible(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stations = tmp_path / "st.csv"
+    rows = [f"{i},{'LT' if i < 30 else 'LV'}" for i in range(40)]
+    stations.write_text("station,country\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert run(["stations", "import", str(stations), "--election", "p"], capsys)[0] == 0
+    args = ["pvt", "sample", "--election", "p", "--size", "8", "--strata", "country", "--seed", "7"]
+    code, first, err = run(args, capsys)
+    assert code == 0, err
+    assert run(args, capsys)[1] == first
+    sample = pd.read_csv(io.StringIO(first))
+    assert len(sample) == 8 and sample["country"].value_counts().to_dict() == {"LT": 6, "LV": 2}
+    other = run([*args[:-1], "8"], capsys)[1]
+    assert other != first

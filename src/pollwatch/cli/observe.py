@@ -30,6 +30,7 @@ export_app = typer.Typer(
     help="Open-data exports, straight from the database.", no_args_is_help=True
 )
 ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+pvt_app = typer.Typer(help="Quick count (parallel vote tabulation).", no_args_is_help=True)
 
 
 @contextlib.contextmanager
@@ -210,6 +211,30 @@ def ledger_verify(
         raise typer.Exit(1)
 
 
+@pvt_app.command("sample")
+def pvt_sample(
+    election: str = typer.Option(..., "--election", help="Election id."),
+    size: int = typer.Option(..., "--size", help="Number of stations to sample."),
+    strata: str = typer.Option(
+        ..., "--strata", help="Registry column for the strata: country, city, region, ..."
+    ),
+    seed: int = typer.Option(..., "--seed", help="Random seed; the same seed, the same sample."),
+    out: Path | None = typer.Option(None, "--out", help="Write the sample as CSV here."),
+) -> None:
+    """Draw a reproducible stratified random sample of stations (proportional allocation)."""
+    from pollwatch.observe.pvt import draw_stratified_sample
+    from pollwatch.store import station_table
+
+    with _engine() as engine:
+        frame = station_table(engine, election)
+    sample = draw_stratified_sample(frame, size=size, strata=strata, seed=seed)
+    if out is not None:
+        sample.to_csv(out, index=False)
+        typer.echo(f"wrote a sample of {len(sample)} stations to {out}")
+        return
+    typer.echo(sample.to_csv(index=False), nl=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the observation commands to the main app."""
     app.add_typer(elections_app, name="elections")
@@ -219,3 +244,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(coordinators_app, name="coordinators")
     app.add_typer(export_app, name="export")
     app.add_typer(ledger_app, name="ledger")
+    app.add_typer(pvt_app, name="pvt")

@@ -22,6 +22,7 @@ from pollwatch.store.elections import (
     list_elections,
     list_stations,
     official_row,
+    station_table,
 )
 from pollwatch.store.engine import is_sqlite, make_engine, write_transaction
 from pollwatch.store.migrate import current_revision, head_revision, upgrade_database
@@ -99,6 +100,7 @@ __all__ = [
     "record_audit",
     "redeem_invite",
     "reports_to_bytes",
+    "station_table",
     "store_photo",
     "store_report",
     "upgrade_database",

@@ -38,6 +38,7 @@ __all__ = [
     "official_row",
     "parse_stations",
     "read_station_file",
+    "station_table",
 ]
 
 STATION_COLUMNS: tuple[str, ...] = (
@@ -379,3 +380,26 @@ def official_row(engine: Engine, election: str, station: str) -> dict[str, Any] 
             )
         ).first()
     return dict(row[0]) if row else None
+
+
+def station_table(engine: Engine, election: str) -> pd.DataFrame:
+    """The station registry as a table, with ``region`` and ``district`` from official results.
+
+    One row per station (the registry's columns); the sampling frame of a quick count.
+    """
+    get_election(engine, election)
+    registry = pd.DataFrame(list_stations(engine, election), columns=list(STATION_COLUMNS))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(official_results.c.station, official_results.c.figures).where(
+                official_results.c.election == election
+            )
+        ).all()
+    extra = pd.DataFrame(
+        [
+            {"station": r[0], "region": r[1].get("region"), "district": r[1].get("district")}
+            for r in rows
+        ],
+        columns=["station", "region", "district"],
+    )
+    return registry.merge(extra, on="station", how="left")
