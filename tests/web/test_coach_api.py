@@ -143,3 +143,10 @@ def test_reports_written_by_the_demo_are_served(live_server: str, settings: Any)
         assert "/reports/sample.html" in c.get("/index.json").json()["reports"]
         assert c.get("/reports/sample.html").text == "<h1>report</h1>"
         assert c.get("/reports/../pyproject.toml").status_code == 404
+
+
+@pytest.mark.parametrize("seed", [-1, 2**40, "x"])
+def test_practice_rejects_bad_seeds(client: httpx.Client, seed: object) -> None:
+    r = client.post("/api/v1/coach/practice", json={"lang": "en", "seed": seed})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "seed"

@@ -9,7 +9,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
 ) -> None:
-    """Start the pollwatch web app (the coach page; more parts as they are built)."""
+    """Start the pollwatch web app: the coach, the observer app and the observe API."""
     import uvicorn
 
     from pollwatch.web.app import create_app

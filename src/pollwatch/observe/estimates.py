@@ -49,7 +49,6 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from scipy import stats
 
 from pollwatch.errors import InputError
 from pollwatch.observe.master import VOTES_PREFIX, CountWindow, MasterRecord
@@ -301,6 +300,8 @@ def turnout_estimate(
     extrapolated = counted * w_uncovered / w_counted
     p = w_counted / (w_counted + w_uncovered)
     alpha = 1.0 - level
+    from scipy import stats  # imported here: scipy costs seconds at server start-up
+
     low_m, high_m = stats.nbinom.ppf([alpha / 2, 1 - alpha / 2], counted + 0.5, p)
     return result(
         method,

@@ -37,7 +37,7 @@ class PracticeStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
     argument: str | None = Field(default=None, max_length=100)
     lang: Literal["ru", "en", "sr"] = "en"
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
 class PracticeReply(BaseModel):
