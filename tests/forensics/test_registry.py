@@ -147,3 +147,14 @@ def test_no_ratio_stations_do_not_crash(election: StationArrays) -> None:
         res = m.run(zero, seed=0, resamples=50)
         assert res.n_stations >= 0
         assert not any(math.isnan(p) for p in _p_values(res.to_dict()))
+
+
+@pytest.mark.parametrize(("name", "cap"), [("spikes", 1000), ("klimek", 30)])
+def test_costly_methods_are_capped_at_their_useful_resamples(name: str, cap: int) -> None:
+    """The battery hands 10,000 resamples to every method; a whole-refit bootstrap or a
+    resampled density must not take minutes for it (klimek took 392 s before the cap)."""
+    from pollwatch.forensics.synthetic import synthetic_election
+
+    data = synthetic_election(2_000, seed=3).arrays()
+    result = get_method(name).run(data, seed=0, resamples=10_000)
+    assert result.to_dict()["resamples"] == cap

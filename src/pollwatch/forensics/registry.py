@@ -47,7 +47,8 @@ class Method:
         Default keyword options passed to the function (besides ``seed``/``resamples``).
     max_resamples:
         Cap on ``resamples`` for methods whose cost grows with it and whose answer does
-        not improve past it (spikes: the R package's default of 1,000).
+        not improve past it (spikes: the R package's default of 1,000; klimek: each
+        resample is a whole refit, and 30 bootstrap fits give its interval).
     """
 
     name: str
@@ -164,6 +165,7 @@ METHODS: tuple[Method, ...] = (
             "100-процентными результатами (f_e) по распределению явки и доли.",
         },
         reference="Klimek, Yegorov, Hanel & Thurner (2012), PNAS 109(41):16469-16473",
+        max_resamples=30,
     ),
     Method(
         name="digits",
