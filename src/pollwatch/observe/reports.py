@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from pollwatch.errors import InputError
+from pollwatch.results.schema import COUNT_FIELDS
 
 __all__ = [
     "COUNT_LIMIT",
@@ -84,16 +85,9 @@ observers, procedural violation, other."""
 STATUSES: tuple[str, ...] = ("opened", "closed", "suspended", "resumed")
 """Station statuses an observer can report."""
 
-FIGURE_FIELDS: tuple[str, ...] = (
-    "registered",
-    "ballots_received",
-    "issued_early",
-    "issued_premises",
-    "issued_outside",
-    "valid",
-    "invalid",
-)
-"""Protocol counts, in protocol order (the same names as ``pollwatch.results.COUNT_FIELDS``)."""
+FIGURE_FIELDS: tuple[str, ...] = COUNT_FIELDS
+"""Protocol counts, in protocol order: the official-results schema's own fields, so that a
+protocol copy and the published result are compared line by line."""
 
 COUNT_LIMIT = 1_000_000
 """Largest count accepted anywhere in a report; no polling station has more voters."""
