@@ -14,7 +14,7 @@ from importlib import resources
 
 from babel.messages.pofile import read_po
 
-__all__ = ["LANGUAGES", "Catalogues", "load_catalogues", "pick_language"]
+__all__ = ["LANGUAGES", "Catalogues", "load_catalogues", "pick_language", "read_catalogues"]
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "sr")
 
@@ -34,12 +34,12 @@ class Catalogues:
         return _
 
 
-def load_catalogues() -> Catalogues:
-    """Read every ``.po`` catalogue shipped with the package."""
+def read_catalogues(domain: str = "pollwatch") -> dict[str, dict[str, str]]:
+    """Every shipped ``<lang>/LC_MESSAGES/<domain>.po``, as ``{lang: {msgid: msgstr}}``."""
     messages: dict[str, dict[str, str]] = {}
     root = resources.files("pollwatch.web") / "locale"
     for lang in LANGUAGES:
-        po = root / lang / "LC_MESSAGES" / "pollwatch.po"
+        po = root / lang / "LC_MESSAGES" / f"{domain}.po"
         if not po.is_file():
             continue
         with po.open("rb") as fh:
@@ -49,7 +49,12 @@ def load_catalogues() -> Catalogues:
             for m in catalog
             if m.id and isinstance(m.string, str) and m.string
         }
-    return Catalogues(messages=messages)
+    return messages
+
+
+def load_catalogues() -> Catalogues:
+    """Read the site's catalogues (domain ``pollwatch``)."""
+    return Catalogues(messages=read_catalogues())
 
 
 def pick_language(query: str | None, accept_language: str | None, default: str = "en") -> str:

@@ -20,12 +20,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from babel.messages.pofile import read_po
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pollwatch import __version__
-from pollwatch.web.i18n import LANGUAGES, pick_language
+from pollwatch.web.i18n import LANGUAGES, pick_language, read_catalogues
 
 __all__ = [
     "CLIENT_STRINGS",
@@ -81,29 +80,22 @@ CLIENT_STRINGS: tuple[str, ...] = (
 
 @lru_cache(maxsize=1)
 def load_observer_catalogues() -> Mapping[str, Mapping[str, str]]:
-    """Read ``observer.po`` for every interface language that has one (English is the source)."""
-    messages: dict[str, dict[str, str]] = {}
-    root = resources.files("pollwatch.web") / "locale"
-    for lang in LANGUAGES:
-        po = root / lang / "LC_MESSAGES" / "observer.po"
-        if not po.is_file():
-            continue
-        with po.open("rb") as fh:
-            catalog = read_po(fh, locale=lang)
-        messages[lang] = {
-            str(m.id): str(m.string)
-            for m in catalog
-            if m.id and isinstance(m.string, str) and m.string
-        }
-    return messages
+    """The observer app's own catalogues (``observer.po``), read once."""
+    return read_catalogues("observer")
+
+
+@lru_cache(maxsize=1)
+def _site_catalogues() -> Mapping[str, Mapping[str, str]]:
+    return read_catalogues("pollwatch")
 
 
 def observer_gettext(lang: str) -> Callable[[str], str]:
     """Translate an observer-app message, falling back to the site catalogue, then English."""
     own = load_observer_catalogues().get(lang, {})
+    site = _site_catalogues().get(lang, {})
 
     def _(msgid: str) -> str:
-        return own.get(msgid) or msgid
+        return own.get(msgid) or site.get(msgid) or msgid
 
     return _
 
@@ -115,13 +107,7 @@ def _lang(request: Request) -> str:
 def _page(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
     """Render an observer page with its own catalogue over the site's (as ``render_page``)."""
     lang = _lang(request)
-    own = observer_gettext(lang)
-    site = request.app.state.catalogues.gettext(lang)
-
-    def _(msgid: str) -> str:
-        mine = own(msgid)
-        return mine if mine != msgid else str(site(msgid))
-
+    _ = observer_gettext(lang)
     strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
     templates = request.app.state.templates
     response: HTMLResponse = templates.TemplateResponse(
