@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,10 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from babel.messages.pofile import read_po
 from fastapi import FastAPI, Request
 from PIL import ExifTags, Image
+from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
 from pollwatch.errors import NotFoundError
@@ -79,21 +77,8 @@ def engine(observe_settings: Settings) -> Any:
 
 @pytest.fixture(scope="module")
 def observer_server(observe_settings: Settings, engine: Any) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    app = _build_app(observe_settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(_build_app(observe_settings)) as url:
+        yield url
 
 
 @pytest.fixture()
