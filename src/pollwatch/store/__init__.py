@@ -52,6 +52,7 @@ from pollwatch.store.reports import (
     get_report,
     ledger_head,
     list_reports,
+    rebuild_activity,
     reports_to_bytes,
     store_report,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "observer_for_token",
     "official_row",
     "open_store",
+    "rebuild_activity",
     "record_audit",
     "redeem_invite",
     "reports_to_bytes",

@@ -23,16 +23,30 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import InputError, NotFoundError, PollwatchError
 from pollwatch.observe.ledger import GENESIS, LedgerEntry, append_entry
-from pollwatch.observe.reports import canonical_json, format_timestamp, parse_report
+from pollwatch.observe.reports import (
+    Report,
+    StatusReport,
+    canonical_json,
+    format_timestamp,
+    parse_report,
+)
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.engine import is_sqlite, write_transaction
 from pollwatch.store.people import Forbidden, Observer
-from pollwatch.store.tables import elections, ledger, observers, photos, reports, stations
+from pollwatch.store.tables import (
+    elections,
+    ledger,
+    observers,
+    photos,
+    reports,
+    station_activity,
+    stations,
+)
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -43,6 +57,7 @@ __all__ = [
     "get_report",
     "ledger_head",
     "list_reports",
+    "rebuild_activity",
     "reports_to_bytes",
     "store_report",
 ]
@@ -160,6 +175,98 @@ def _answer_existing(row: Any, canonical: str) -> StoredReport:
     return StoredReport(False, _public(row, row["code_name"]))
 
 
+_KIND_COUNTERS = {"count": "counts", "incident": "incidents", "protocol": "protocols"}
+
+
+def _activity_values(
+    current: Mapping[str, Any] | None, report: Report, received_at: datetime, seq: int
+) -> dict[str, Any]:
+    """The station's activity counters after one more accepted report (a pure step)."""
+    row: dict[str, Any] = (
+        dict(current)
+        if current is not None
+        else {
+            "reports": 0,
+            "counts": 0,
+            "incidents": 0,
+            "protocols": 0,
+            "status": None,
+            "status_at": None,
+            "queue": None,
+            "queue_at": None,
+        }
+    )
+    row.pop("election", None)
+    row.pop("station", None)
+    row["reports"] += 1
+    counter = _KIND_COUNTERS.get(report.kind)
+    if counter is not None:
+        row[counter] += 1
+    row["last_report_at"] = received_at
+    row["last_seq"] = seq
+    observed = report.observed_at
+    if isinstance(report, StatusReport) and (
+        row["status_at"] is None or as_utc(row["status_at"]) <= observed
+    ):
+        row["status"], row["status_at"] = report.status, observed
+    queue = getattr(report, "queue", None)
+    if queue is not None and (row["queue_at"] is None or as_utc(row["queue_at"]) <= observed):
+        row["queue"], row["queue_at"] = queue, observed
+    return row
+
+
+def _bump_activity(conn: Connection, report: Report, received_at: datetime, seq: int) -> None:
+    """Update the station's activity row inside the report's write transaction.
+
+    The caller holds the election's write lock, so read-then-write cannot race.
+    """
+    key = (station_activity.c.election == report.election) & (
+        station_activity.c.station == report.station
+    )
+    current = conn.execute(select(station_activity).where(key)).mappings().first()
+    values = _activity_values(
+        dict(current) if current is not None else None, report, received_at, seq
+    )
+    if current is None:
+        conn.execute(
+            insert(station_activity).values(
+                election=report.election, station=report.station, **values
+            )
+        )
+    else:
+        conn.execute(update(station_activity).where(key).values(**values))
+
+
+def rebuild_activity(engine: Engine, election: str) -> int:
+    """Recompute the election's station activity counters from its reports; returns stations.
+
+    The counters are a cache kept in each report's transaction; this rebuilds them after a
+    bulk load or a manual repair, in ledger order.
+    """
+    from pollwatch.store.views import parse_stored_body
+
+    with write_transaction(engine) as conn:
+        conn.execute(delete(station_activity).where(station_activity.c.election == election))
+        rows: dict[str, dict[str, Any]] = {}
+        query = (
+            select(reports.c.canonical, reports.c.received_at, ledger.c.seq)
+            .join(ledger, ledger.c.report_id == reports.c.id)
+            .where(reports.c.election == election)
+            .order_by(ledger.c.seq)
+        )
+        for canonical, received_at, seq in conn.execute(query):
+            report = parse_stored_body(json.loads(canonical))
+            rows[report.station] = _activity_values(
+                rows.get(report.station), report, as_utc(received_at), int(seq)
+            )
+        if rows:
+            conn.execute(
+                insert(station_activity),
+                [{"election": election, "station": k, **v} for k, v in rows.items()],
+            )
+    return len(rows)
+
+
 def store_report(
     engine: Engine,
     payload: Mapping[str, Any],
@@ -239,6 +346,7 @@ def store_report(
                         recorded_at=entry.recorded_at,
                     )
                 )
+                _bump_activity(conn, report, now, entry.seq)
             stored = {
                 "canonical": canonical,
                 "received_at": now,

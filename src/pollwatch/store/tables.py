@@ -34,8 +34,11 @@ __all__ = [
     "observers",
     "official_results",
     "photos",
+    "pvt_sample",
     "reports",
+    "resolutions",
     "sessions",
+    "station_activity",
     "stations",
 ]
 
@@ -55,6 +58,8 @@ elections = Table(
     Column("name", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("candidates", JSON, nullable=True),
+    # The relative turnout slack a coordinator accepts before a station is flagged.
+    Column("tolerance", Float, nullable=True),
 )
 
 stations = Table(
@@ -171,3 +176,50 @@ photos = Table(
     Column("data", LargeBinary, nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
 )
+
+station_activity = Table(
+    "station_activity",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("reports", Integer, nullable=False),
+    Column("counts", Integer, nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("protocols", Integer, nullable=False),
+    Column("last_report_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("status", String(20), nullable=True),
+    Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("queue", Integer, nullable=True),
+    Column("queue_at", DateTime(timezone=True), nullable=True),
+)
+"""Per-station counters kept in the same transaction as each accepted report, so that the
+coordinators' station table reads one row per station instead of scanning every report.
+They are a cache of the reports table: :func:`pollwatch.store.reports.rebuild_activity`
+recomputes them from scratch."""
+
+resolutions = Table(
+    "resolutions",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("field", String(200), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=True),
+)
+"""A coordinator's choice for one conflicting field of a station's master record (the latest
+choice wins; every choice is also in the audit log)."""
+
+pvt_sample = Table(
+    "pvt_sample",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("stratum", Text, nullable=False),
+    Column("strata_column", String(100), nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("drawn_at", DateTime(timezone=True), nullable=False),
+)
+"""The quick-count sample of an election: stations drawn by ``pollwatch pvt sample``."""

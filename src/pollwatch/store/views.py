@@ -19,13 +19,14 @@ from pollwatch.store.elections import official_row
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import stations
 
-__all__ = ["station_record"]
+__all__ = ["parse_stored_body", "station_record"]
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 """Stored reports were validated on arrival; re-reading them must not judge clock skew again."""
 
 
-def _parse_stored(body: dict[str, Any]) -> Report:
+def parse_stored_body(body: dict[str, Any]) -> Report:
+    """A stored report body (as listed or exported) parsed back into its model."""
     payload = {k: v for k, v in body.items() if k not in ("received_at", "observer", "ledger")}
     payload.pop("photo", None)
     return parse_report(payload, now=_FAR_FUTURE)
@@ -79,7 +80,7 @@ def station_record(
     from pollwatch.observe.estimates import Tolerance, compare_with_official, turnout_estimate
     from pollwatch.observe.master import merge_station_reports
 
-    parsed = [_parse_stored(r) for r in stored]
+    parsed = [parse_stored_body(r) for r in stored]
     master = merge_station_reports(parsed)
     record["master"] = master.to_dict()
     registered = registry.get("registered") or (official or {}).get("registered")

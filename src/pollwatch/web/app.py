@@ -92,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__})
 
-    from pollwatch.web import coach, observe_api, observer
+    from pollwatch.web import coach, dashboard, dashboard_api, observe_api, observer
 
     app.include_router(coach.router)
     app.include_router(observe_api.router)
     app.include_router(observer.router)
+    app.include_router(dashboard_api.router)
+    app.include_router(dashboard.router)
     return app
