@@ -58,7 +58,12 @@ from pollwatch.store import (
 )
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.views import station_record
-from pollwatch.web.security import SecurityMiddleware
+from pollwatch.web.security import (
+    CSRF_COOKIE,
+    SecurityMiddleware,
+    check_csrf,
+    new_csrf_token,
+)
 
 __all__ = [
     "SESSION_COOKIE",
@@ -409,16 +414,28 @@ async def post_login(request: Request) -> JSONResponse:
         max_age=12 * 3600,
         path="/",
     )
+    # Readable by our pages' scripts, which echo it in X-CSRF-Token (web/security.py).
+    response.set_cookie(
+        CSRF_COOKIE,
+        new_csrf_token(),
+        httponly=False,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
     return response
 
 
 @router.post("/logout", summary="End the coordinator session", responses=_errors(401))
 async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator)) -> JSONResponse:
-    """Forget the session token (bearer or cookie)."""
+    """Forget the session token (bearer or cookie; by cookie it needs the CSRF token)."""
+    check_csrf(request)
     token = _bearer(request) or request.cookies.get(SESSION_COOKIE) or ""
     await run_in_threadpool(logout, _engine(request), token)
     response = JSONResponse({"ok": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 

@@ -7,11 +7,64 @@ they are read into memory.
 
 from __future__ import annotations
 
+import hmac
+import secrets
+
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pollwatch.errors import InputError
 from pollwatch.web.errors import error_body
 
-__all__ = ["SECURITY_HEADERS", "SecurityMiddleware"]
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SECURITY_HEADERS",
+    "CsrfError",
+    "SecurityMiddleware",
+    "check_csrf",
+    "new_csrf_token",
+]
+
+CSRF_COOKIE = "pollwatch_csrf"
+"""Double-submit cookie: readable by our own scripts, sent back in :data:`CSRF_HEADER`."""
+
+CSRF_HEADER = "X-CSRF-Token"
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfError(InputError):
+    """A state-changing request authenticated by cookie without the matching CSRF token."""
+
+    status = 403
+
+
+def new_csrf_token() -> str:
+    """A fresh random token for the :data:`CSRF_COOKIE` cookie and forms' hidden field."""
+    return secrets.token_urlsafe(32)
+
+
+def check_csrf(request: Request, submitted: str | None = None) -> None:
+    """Refuse a cookie-authenticated unsafe request whose CSRF token does not match.
+
+    Why double-submit: a cross-site page can make the browser send our cookies, but it
+    cannot read them, so it cannot copy the token into a header or form field. Requests
+    authenticated by an ``Authorization`` header are not exposed to that attack (browsers
+    never add the header by themselves) and pass. ``submitted`` is a form field's value;
+    without it the :data:`CSRF_HEADER` header is used.
+    """
+    if request.method in _SAFE_METHODS or request.headers.get("authorization"):
+        return
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
+    if not expected or not given or not hmac.compare_digest(expected, given):
+        raise CsrfError(
+            "missing or wrong CSRF token: send the pollwatch_csrf cookie's value "
+            f"in the {CSRF_HEADER} header (or the form's csrf field)",
+            column=CSRF_HEADER,
+        )
+
 
 SECURITY_HEADERS: dict[str, str] = {
     "content-security-policy": (
