@@ -1,9 +1,418 @@
-"""The coordinators' pages (login, dashboard, invites) and the public press page."""
+"""The coordinators' pages (login, elections, live dashboard, invites) and the public press page.
+
+Pages only: the dashboard's live figures come from the JSON API of
+:mod:`pollwatch.web.dashboard_api` (station table, activity, conflicts, comparison, quick
+count) and its server-sent event stream; ``static/dashboard.js`` re-fetches them when a
+report arrives. What is cheap is rendered on the server so the page is useful before (or
+without) JavaScript: the station registry on the dashboard, everything on the press page.
+
+Forms are protected by the double-submit CSRF token of :mod:`pollwatch.web.security`: the
+login form's GET sets the ``pollwatch_csrf`` cookie and copies it into a hidden field; a
+POST whose field does not match the cookie is refused (403) before anything else is read.
+A session opened here is the same session as ``POST /api/v1/login`` opens (same cookies),
+so the page's scripts call the JSON API with it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Any
 
-__all__ = ["router"]
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from pollwatch.errors import InputError, NotFoundError
+from pollwatch.store import (
+    AuthError,
+    Coordinator,
+    coordinator_for_session,
+    create_invites,
+    get_election,
+    list_elections,
+    list_stations,
+    login,
+    logout,
+)
+from pollwatch.web.app import render_page
+from pollwatch.web.observe_api import SESSION_COOKIE, RateLimiter
+from pollwatch.web.security import CSRF_COOKIE, check_csrf, new_csrf_token
+
+__all__ = ["CATEGORY_LABELS", "CLIENT_STRINGS", "MAX_INVITES", "STATUS_LABELS", "router"]
 
 router = APIRouter(include_in_schema=False)
+
+MAX_INVITES = 500
+"""Invites one form submission may create (the QR codes of all of them are on one page)."""
+
+SESSION_MAX_AGE = 12 * 3600
+
+CLIENT_STRINGS: tuple[str, ...] = (
+    "live",
+    "reconnecting…",
+    "No incidents yet.",
+    "No conflicts.",
+    "resolved",
+    "Use this value",
+    "Resolved by",
+    "Could not save:",
+    "No quick count yet:",
+    "inside 95% margin",
+    "outside 95% margin",
+    "turnout",
+    "reports",
+    "incidents",
+    "people entered",
+    "No data yet.",
+    "in sample",
+    "yes",
+    "no",
+    "photo",
+    "Saved.",
+    "flagged",
+    "Stations on the map:",
+    "without coordinates:",
+    "reporting",
+    "with protocol",
+)
+"""Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
+
+CATEGORY_LABELS: dict[str, str] = {
+    "ballot_shortage": "Ballot shortage",
+    "pressure": "Pressure or intimidation",
+    "violence": "Violence",
+    "observer_obstruction": "Observers obstructed",
+    "procedural_violation": "Procedural violation",
+    "other": "Other",
+}
+"""English labels (message ids) of the incident categories, as the observer app shows them."""
+
+STATUS_LABELS: dict[str, str] = {
+    "opened": "Opened",
+    "closed": "Closed",
+    "suspended": "Suspended",
+    "resumed": "Resumed",
+}
+
+_ID = re.compile(r"[\w.:~-]{1,64}", re.ASCII)
+_STATION_SPLIT = re.compile(r"[\s,;]+")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _lang(request: Request) -> str:
+    from pollwatch.web.i18n import pick_language
+
+    return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def _gettext(request: Request) -> Any:
+    return request.app.state.catalogues.gettext(_lang(request))
+
+
+def _with_lang(request: Request, path: str) -> str:
+    lang = request.query_params.get("lang")
+    return f"{path}?lang={lang}" if lang in ("en", "ru", "sr") else path
+
+
+async def _current(request: Request) -> Coordinator | None:
+    """The logged-in coordinator (session cookie), or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return await run_in_threadpool(coordinator_for_session, _engine(request), token)
+    except AuthError:
+        return None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(_with_lang(request, "/coordinate/login"), status_code=303)
+
+
+async def _election(request: Request, election: str) -> dict[str, Any]:
+    """The path's election (id checked before it reaches the database)."""
+    if not _ID.fullmatch(election):
+        raise NotFoundError(f"no election {election[:80]!r}")
+    result: dict[str, Any] = await run_in_threadpool(get_election, _engine(request), election)
+    return result
+
+
+def _csrf_token(request: Request) -> tuple[str, bool]:
+    """The CSRF cookie's token, or a new one (and whether it must be set)."""
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    if 20 <= len(existing) <= 100:
+        return existing, False
+    return new_csrf_token(), True
+
+
+def _set_csrf_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=False,  # read by our scripts, echoed in X-CSRF-Token
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=SESSION_MAX_AGE,
+        path="/",
+    )
+
+
+def _open_session(response: Response, request: Request, token: str) -> None:
+    """The cookies ``POST /api/v1/login`` sets: the HttpOnly session and a fresh CSRF token."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=SESSION_MAX_AGE,
+        path="/",
+    )
+    _set_csrf_cookie(response, request, new_csrf_token())
+
+
+async def _form(request: Request) -> FormData:
+    """The submitted form, its CSRF field checked against the cookie (403 otherwise)."""
+    try:
+        form = await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
+    except Exception as exc:  # malformed multipart or too many fields: the client's fault
+        raise InputError(f"the form could not be read ({exc})"[:200], column="body") from None
+    submitted = form.get("csrf")
+    check_csrf(request, submitted=submitted if isinstance(submitted, str) else "")
+    return form
+
+
+def _text_field(form: FormData, name: str, *, limit: int = 1000, required: bool = True) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise InputError(f"'{name}' must be text of at most {limit} characters", column=name)
+    if required and not value:
+        raise InputError(f"'{name}' is required", column=name)
+    return value
+
+
+def _client_strings(request: Request) -> dict[str, str]:
+    """Translated messages for the script, and labels keyed by category and status ids."""
+    _ = _gettext(request)
+    strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
+    for key, label in (CATEGORY_LABELS | STATUS_LABELS).items():
+        strings[key] = _(label)
+    return strings
+
+
+# --- login and logout -----------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, token: str, *, error: str | None = None, name: str = "", status: int = 200
+) -> HTMLResponse:
+    response = render_page(
+        request,
+        "coordinate_login.html",
+        {"csrf": token, "error": error, "name": name, "action": _with_lang(request, "")},
+    )
+    response.status_code = status
+    return response
+
+
+@router.get("/coordinate/login", response_class=HTMLResponse)
+async def login_form(request: Request) -> Response:
+    """The login form, with the CSRF token in a cookie and in a hidden field."""
+    if await _current(request) is not None:
+        return RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+    token, fresh = _csrf_token(request)
+    response = _login_page(request, token)
+    if fresh:
+        _set_csrf_cookie(response, request, token)
+    return response
+
+
+@router.post("/coordinate/login", response_class=HTMLResponse)
+async def login_submit(request: Request) -> Response:
+    """Check the password; success opens a session and goes to the elections list."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(request, None)
+    form = await _form(request)
+    name = _text_field(form, "name")
+    password = _text_field(form, "password")
+    try:
+        _who, session = await run_in_threadpool(login, _engine(request), name, password)
+    except AuthError:
+        _ = _gettext(request)
+        return _login_page(
+            request,
+            request.cookies.get(CSRF_COOKIE, ""),
+            error=_("Wrong name or password."),
+            name=name,
+            status=401,
+        )
+    response = RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+    _open_session(response, request, session)
+    return response
+
+
+@router.post("/coordinate/logout")
+async def logout_submit(request: Request) -> Response:
+    """End the session (the form carries the CSRF token) and go back to the login form."""
+    await _form(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await run_in_threadpool(logout, _engine(request), token)
+    response = _to_login(request)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- coordinator pages ----------------------------------------------------------------------
+
+
+@router.get("/coordinate", response_class=HTMLResponse)
+async def elections_page(request: Request) -> Response:
+    """The elections this service holds, with links to each one's dashboard and invites."""
+    who = await _current(request)
+    if who is None:
+        return _to_login(request)
+    elections = await run_in_threadpool(list_elections, _engine(request))
+    return render_page(
+        request,
+        "coordinate_elections.html",
+        {"who": who, "elections": elections, "csrf": request.cookies.get(CSRF_COOKIE, "")},
+    )
+
+
+@router.get("/coordinate/{election}", response_class=HTMLResponse)
+async def dashboard_page(request: Request, election: str) -> Response:
+    """The live dashboard; the station registry is rendered here, live figures by script."""
+    who = await _current(request)
+    if who is None:
+        return _to_login(request)
+    info = await _election(request, election)
+    stations = await run_in_threadpool(list_stations, _engine(request), election)
+    return render_page(
+        request,
+        "coordinate_dashboard.html",
+        {
+            "who": who,
+            "election": info,
+            "stations": stations,
+            "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            "client_strings": _client_strings(request),
+        },
+    )
+
+
+def _parse_count(form: FormData) -> int:
+    raw = _text_field(form, "count", limit=12)
+    if not re.fullmatch(r"\s*\d{1,6}\s*", raw):
+        raise InputError(
+            f"'count' must be a whole number from 1 to {MAX_INVITES}; got {raw[:20]!r}",
+            column="count",
+        )
+    count = int(raw)
+    if not 1 <= count <= MAX_INVITES:
+        raise InputError(
+            f"'count' must be a whole number from 1 to {MAX_INVITES}; got {count}", column="count"
+        )
+    return count
+
+
+def _parse_stations(form: FormData) -> list[str]:
+    raw = _text_field(form, "stations", limit=8000, required=False)
+    found = [s for s in _STATION_SPLIT.split(raw) if s]
+    for station in found:
+        if not _ID.fullmatch(station):
+            raise InputError(f"not a station id: {station[:80]!r}", column="stations")
+    return found
+
+
+def _qr_data_uri(url: str) -> str:
+    """The invite link as a QR code, an SVG data: URI (img-src data: is allowed by the CSP)."""
+    import segno
+
+    return str(segno.make(url, error="m").svg_data_uri(scale=4, border=2))
+
+
+def _invites_page(
+    request: Request, who: Coordinator, info: dict[str, Any], created: list[dict[str, Any]]
+) -> HTMLResponse:
+    return render_page(
+        request,
+        "coordinate_invites.html",
+        {
+            "who": who,
+            "election": info,
+            "created": created,
+            "max_invites": MAX_INVITES,
+            "csrf": request.cookies.get(CSRF_COOKIE, ""),
+        },
+    )
+
+
+@router.get("/coordinate/{election}/invites", response_class=HTMLResponse)
+async def invites_form(request: Request, election: str) -> Response:
+    """The form that creates one-time invites for observers."""
+    who = await _current(request)
+    if who is None:
+        return _to_login(request)
+    info = await _election(request, election)
+    return _invites_page(request, who, info, [])
+
+
+@router.post("/coordinate/{election}/invites", response_class=HTMLResponse)
+async def invites_submit(request: Request, election: str) -> Response:
+    """Create the invites (audited under the coordinator's name) and show each link and QR.
+
+    The codes are shown once, on this answer only (the store keeps their hashes); the page
+    is sent with ``Cache-Control: no-store``.
+    """
+    who = await _current(request)
+    if who is None:
+        raise AuthError("coordinator login required")
+    form = await _form(request)
+    info = await _election(request, election)
+    count = _parse_count(form)
+    bound = _parse_stations(form)
+    invites = await run_in_threadpool(
+        lambda: create_invites(_engine(request), election, count, stations_=bound, actor=who.name)
+    )
+    base = str(request.base_url)
+    created = []
+    for invite in invites:
+        data = invite.to_dict(base)
+        data["qr"] = _qr_data_uri(data["url"])
+        created.append(data)
+    response = _invites_page(request, who, info, created)
+    response.status_code = 201
+    return response
+
+
+# --- the public press page ------------------------------------------------------------------
+
+
+@router.get("/press/{election}", response_class=HTMLResponse)
+async def press_page(request: Request, election: str) -> Response:
+    """Aggregated, non-identifying figures and the ledger head; no login, no script."""
+    info = await _election(request, election)
+    from pollwatch.store.dashboard import public_summary
+
+    summary = await run_in_threadpool(public_summary, _engine(request), election)
+    base = str(request.base_url).rstrip("/")
+    return render_page(
+        request,
+        "press.html",
+        {
+            "election": info,
+            "summary": summary,
+            "category_labels": CATEGORY_LABELS,
+            "ledger_url": f"{base}/api/v1/elections/{election}/ledger",
+        },
+    )

@@ -2,7 +2,12 @@
 
 Pages load nothing from third parties (Content-Security-Policy ``'self'`` only), send no
 referrer, and cannot be framed. Bodies larger than ``max_body`` are refused with 413 before
-they are read into memory.
+they are read into memory. Answers to requests that came over TLS carry HSTS, so a browser
+that once reached the service securely never falls back to plain HTTP; behind a TLS proxy
+that holds when uvicorn trusts the proxy's ``X-Forwarded-Proto`` (``--proxy-headers
+--forwarded-allow-ips=<proxy address>``), which makes the ASGI scope's scheme ``https``.
+Plain-HTTP answers never carry it (a browser would ignore it, and a local test server on
+``http://127.0.0.1`` must stay reachable).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pollwatch.web.errors import error_body
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
+    "HSTS_HEADER",
     "SECURITY_HEADERS",
     "CsrfError",
     "SecurityMiddleware",
@@ -79,8 +85,12 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+HSTS_HEADER = ("strict-transport-security", "max-age=31536000; includeSubDomains")
+"""Sent only on answers to requests whose scheme is ``https`` (one year, subdomains too)."""
+
+
 class SecurityMiddleware:
-    """Adds :data:`SECURITY_HEADERS` and refuses oversized request bodies (pure ASGI)."""
+    """Adds :data:`SECURITY_HEADERS` (and HSTS over TLS) and refuses oversized bodies (ASGI)."""
 
     def __init__(self, app: ASGIApp, *, max_body: int = 64 * 1024) -> None:
         self.app = app
@@ -96,6 +106,9 @@ class SecurityMiddleware:
             await self._too_large(send)
             return
         received = 0
+        extra = dict(SECURITY_HEADERS)
+        if scope.get("scheme") == "https":
+            extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -110,7 +123,7 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in extra.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode()))
                 message = {**message, "headers": raw}

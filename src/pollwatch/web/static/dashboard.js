@@ -1,0 +1,432 @@
+/* The coordinators' live dashboard (no framework, no chart library, no build step).
+ *
+ * The page arrives with the station registry rendered by the server. This script fetches the
+ * dashboard's JSON endpoints, draws the charts as SVG, the stations on a Leaflet map over a
+ * locally served world outline (no tile server: no third-party requests), and listens to the
+ * server-sent event stream; each event schedules one debounced re-fetch, so a burst of
+ * reports costs one refresh. State-changing calls (resolving a conflict, the tolerance) send
+ * the CSRF cookie's value in X-CSRF-Token. Text from reports is only ever set as textContent.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("dashboard");
+  if (!root) { return; }
+  var election = root.getAttribute("data-election");
+  var lang = root.getAttribute("data-lang") || "en";
+  var api = "/api/v1/elections/" + encodeURIComponent(election);
+  var strings = {};
+  try { strings = JSON.parse(document.getElementById("dashboard-i18n").textContent); } catch (e) { strings = {}; }
+  function t(msg) { return strings[msg] || msg; }
+  var SVG = "http://www.w3.org/2000/svg";
+
+  // --- small helpers ---------------------------------------------------------------------
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) { Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); }); }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = String(text); }
+    return node;
+  }
+  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  function setText(id, value) {
+    var node = document.getElementById(id);
+    if (node) { node.textContent = value === null || value === undefined ? "–" : String(value); }
+  }
+  function fmtTime(iso) {
+    if (!iso) { return "–"; }
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return String(iso); }
+    return d.toLocaleString(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+  function fmtNum(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString(lang); }
+  function fmtPct(x, digits) { return x === null || x === undefined ? "–" : (x * 100).toFixed(digits === undefined ? 1 : digits) + " %"; }
+  function show(value) {
+    if (value === null || value === undefined) { return "–"; }
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+  function csrf() {
+    var m = document.cookie.match(/(?:^|;\s*)pollwatch_csrf=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function getJSON(path) {
+    return fetch(api + path, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          return { ok: r.ok, status: r.status, body: body };
+        });
+      });
+  }
+  function send(method, path, payload) {
+    return fetch(api + path, {
+      method: method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify(payload)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
+    });
+  }
+  function errorText(answer) {
+    var e = answer.body && answer.body.error;
+    return e ? e.message : "HTTP " + answer.status;
+  }
+
+  // --- station table and totals ----------------------------------------------------------
+  var tbody = document.querySelector("#stations tbody");
+  var stationsByID = {};
+  function stationRow(s) {
+    var row = tbody.querySelector("tr[data-station='" + CSS.escape(s.station) + "']");
+    if (row) { return row; }
+    row = el("tr", { "data-station": s.station });
+    row.appendChild(el("th", { scope: "row" }, s.station));
+    row.appendChild(el("td", null, s.name || ""));
+    row.appendChild(el("td", null, [s.city, s.country].filter(Boolean).join(", ")));
+    ["status", "last_report_at", "queue", "reports", "counts", "incidents", "protocols", "in_sample"].forEach(function (col) {
+      var numeric = ["queue", "reports", "counts", "incidents", "protocols"].indexOf(col) >= 0;
+      row.appendChild(el("td", numeric ? { "data-col": col, "class": "num" } : { "data-col": col }, "–"));
+    });
+    tbody.appendChild(row);
+    return row;
+  }
+  function cell(row, col, text, cls) {
+    var td = row.querySelector("td[data-col='" + col + "']");
+    if (!td) { return false; }
+    var changed = td.textContent !== text;
+    td.textContent = text;
+    if (cls !== undefined) { td.className = cls; }
+    return changed;
+  }
+  function renderStations(data) {
+    var totals = data.totals || {};
+    setText("t-stations", fmtNum(totals.stations));
+    setText("t-reporting", fmtNum(totals.reporting));
+    setText("t-opened", fmtNum(totals.opened));
+    setText("t-closed", fmtNum(totals.closed));
+    setText("t-reports", fmtNum(totals.reports));
+    setText("t-incidents", fmtNum(totals.incidents));
+    setText("t-conflicts", fmtNum(totals.conflicts));
+    if (typeof data.tolerance === "number" && document.activeElement !== tolerance && !toleranceTouched) {
+      tolerance.value = String(Math.round(data.tolerance * 1000) / 10);
+    }
+    var sampled = 0, sampledReporting = 0, sampledProtocols = 0;
+    (data.stations || []).forEach(function (s) {
+      stationsByID[s.station] = s;
+      var row = stationRow(s);
+      var changed = false;
+      changed = cell(row, "status", s.status ? t(s.status) : "–", s.status ? "status-" + s.status : "") || changed;
+      changed = cell(row, "last_report_at", fmtTime(s.last_report_at)) || changed;
+      var lastCell = row.querySelector("td[data-col='last_report_at']");
+      if (lastCell) { lastCell.setAttribute("data-at", s.last_report_at || ""); }
+      changed = cell(row, "queue", s.queue === null || s.queue === undefined ? "–" : fmtNum(s.queue), "num") || changed;
+      ["reports", "counts", "incidents", "protocols"].forEach(function (col) {
+        changed = cell(row, col, fmtNum(s[col] || 0), "num") || changed;
+      });
+      cell(row, "in_sample", s.in_sample ? t("yes") : "");
+      if (changed && renderedOnce) {
+        row.classList.add("fresh");
+        window.setTimeout(function () { row.classList.remove("fresh"); }, 4000);
+      }
+      if (s.in_sample) {
+        sampled += 1;
+        if (s.reports > 0) { sampledReporting += 1; }
+        if (s.protocols > 0) { sampledProtocols += 1; }
+      }
+    });
+    var coverage = document.getElementById("sample-coverage");
+    if (sampled === 0) {
+      coverage.textContent = t("No quick count yet:") + " pollwatch pvt sample --election " + election + " --size N --strata COLUMN --seed S";
+    } else {
+      coverage.textContent = t("in sample") + ": " + sampled + " · " + t("reporting") + ": " + sampledReporting + "/" + sampled +
+        " · " + t("with protocol") + ": " + sampledProtocols + "/" + sampled;
+    }
+    renderMap();
+    renderedOnce = true;
+  }
+  var renderedOnce = false;
+
+  // --- charts ----------------------------------------------------------------------------
+  function niceMax(v) {
+    if (v <= 5) { return 5; }
+    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) { if (steps[i] * p >= v) { return steps[i] * p; } }
+    return 10 * p;
+  }
+  /* A bar chart: series = [{key, cls}], the first series is the bar, later ones overlay it. */
+  function barChart(figure, points, series, label) {
+    var old = figure.querySelector("svg");
+    if (old) { figure.removeChild(old); }
+    var W = 640, H = 220, L = 44, R = 8, T = 10, B = 28;
+    var chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": label });
+    if (!points.length) {
+      chart.appendChild(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, t("No data yet.")));
+      figure.insertBefore(chart, figure.firstChild);
+      return;
+    }
+    var max = niceMax(Math.max.apply(null, points.map(function (p) { return p[series[0].key] || 0; })));
+    var plotW = W - L - R, plotH = H - T - B;
+    for (var g = 0; g <= 4; g++) {
+      var y = T + plotH - plotH * g / 4;
+      chart.appendChild(svg("line", { x1: L, x2: W - R, y1: y, y2: y, "class": "grid" }));
+      chart.appendChild(svg("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, fmtNum(max * g / 4)));
+    }
+    var step = plotW / points.length, barW = Math.max(1, step * 0.8);
+    var labelEvery = Math.max(1, Math.ceil(points.length / 12));
+    points.forEach(function (p, i) {
+      var x = L + i * step + (step - barW) / 2;
+      var hour = new Date(p.hour);
+      var hourText = isNaN(hour.getTime()) ? String(p.hour) : String(hour.getUTCHours()).padStart(2, "0") + ":00";
+      series.forEach(function (s) {
+        var v = p[s.key] || 0;
+        var h = plotH * v / max;
+        var bar = svg("rect", { x: x.toFixed(1), y: (T + plotH - h).toFixed(1), width: barW.toFixed(1), height: h.toFixed(1), "class": "bar " + s.cls });
+        bar.appendChild(svg("title", {}, hourText + " UTC: " + fmtNum(v) + " " + t(s.label)));
+        chart.appendChild(bar);
+      });
+      if (i % labelEvery === 0) {
+        chart.appendChild(svg("text", { x: (x + barW / 2).toFixed(1), y: H - 10, "text-anchor": "middle" }, hourText));
+      }
+    });
+    chart.appendChild(svg("line", { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, "class": "axis" }));
+    figure.insertBefore(chart, figure.firstChild);
+  }
+
+  // --- incidents feed --------------------------------------------------------------------
+  var feed = document.getElementById("incidents");
+  function renderActivity(data) {
+    barChart(document.getElementById("chart-reports"), data.reports_per_hour || [],
+      [{ key: "reports", cls: "", label: "reports" }, { key: "incidents", cls: "dark", label: "incidents" }], t("reports"));
+    barChart(document.getElementById("chart-entered"), data.entered_per_hour || [],
+      [{ key: "entered", cls: "entered", label: "people entered" }], t("people entered"));
+    var incidents = data.incidents || [];
+    var known = {};
+    Array.prototype.forEach.call(feed.querySelectorAll("li[data-id]"), function (li) { known[li.getAttribute("data-id")] = li; });
+    if (!incidents.length) {
+      clear(feed);
+      feed.appendChild(el("li", { "class": "muted" }, t("No incidents yet.")));
+      return;
+    }
+    Array.prototype.forEach.call(feed.querySelectorAll("li:not([data-id])"), function (li) { feed.removeChild(li); });
+    // Newest first; only new items are inserted, so screen readers announce just those.
+    var before = feed.firstChild;
+    incidents.forEach(function (inc) {
+      if (known[inc.id]) { before = known[inc.id].nextSibling; delete known[inc.id]; return; }
+      var li = el("li", { "data-id": inc.id });
+      var head = el("div");
+      head.appendChild(el("span", { "class": "cat" }, t(inc.category)));
+      head.appendChild(document.createTextNode(" · "));
+      head.appendChild(el("span", null, inc.station));
+      li.appendChild(head);
+      if (inc.text) { li.appendChild(el("div", { "class": "text" }, inc.text)); }
+      var meta = el("div", { "class": "meta" }, fmtTime(inc.observed_at));
+      if (inc.photo) {
+        meta.appendChild(document.createTextNode(" · "));
+        meta.appendChild(el("a", { href: "/api/v1/reports/" + encodeURIComponent(inc.id) + "/photo" }, t("photo")));
+      }
+      li.appendChild(meta);
+      feed.insertBefore(li, before);
+    });
+    Object.keys(known).forEach(function (id) { feed.removeChild(known[id]); });
+  }
+
+  // --- conflicts -------------------------------------------------------------------------
+  var conflictsBox = document.getElementById("conflicts");
+  function renderConflicts(data) {
+    clear(conflictsBox);
+    var list = data.conflicts || [];
+    if (!list.length) { conflictsBox.appendChild(el("p", { "class": "muted" }, t("No conflicts."))); return; }
+    list.forEach(function (c) {
+      var box = el("div", { "class": "conflict" + (c.resolved ? " resolved" : ""), "data-station": c.station, "data-field": c.field });
+      box.appendChild(el("strong", null, c.station + " · " + c.field));
+      var values = el("div", { "class": "values" });
+      var seen = {};
+      (c.values || []).forEach(function (v) {
+        var key = JSON.stringify(v.value);
+        if (seen[key]) { return; }
+        seen[key] = true;
+        values.appendChild(el("span", { "class": "value" }, show(v.value)));
+        if (!c.resolved) {
+          var button = el("button", { type: "button", "class": "small secondary resolve" }, t("Use this value"));
+          button.addEventListener("click", function () { resolve(c, v.value, box); });
+          values.appendChild(button);
+        }
+      });
+      box.appendChild(values);
+      if (c.resolved) {
+        box.appendChild(el("p", { "class": "muted" }, t("resolved") + ": " + show(c.resolved.value) + " · " +
+          t("Resolved by") + " " + c.resolved.by + " · " + fmtTime(c.resolved.at)));
+      }
+      conflictsBox.appendChild(box);
+    });
+  }
+  function resolve(conflict, value, box) {
+    Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.disabled = true; });
+    send("POST", "/stations/" + encodeURIComponent(conflict.station) + "/resolutions", { field: conflict.field, value: value })
+      .then(function (answer) {
+        if (!answer.ok) {
+          box.appendChild(el("p", { "class": "note error", role: "alert" }, t("Could not save:") + " " + errorText(answer)));
+          Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.disabled = false; });
+          return;
+        }
+        refreshNow();
+      });
+  }
+
+  // --- quick count -----------------------------------------------------------------------
+  var pvtBox = document.getElementById("pvt");
+  function renderPvt(answer) {
+    clear(pvtBox);
+    if (!answer.ok) { pvtBox.appendChild(el("p", { "class": "muted" }, t("No quick count yet:") + " " + errorText(answer))); return; }
+    var d = answer.body;
+    var table = el("table", { "class": "grid narrow" });
+    var head = el("tr");
+    ["", "", "± 95%", "± 99%", "", ""].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
+    var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+    var body = el("tbody");
+    var rows = (d.shares || []).slice();
+    if (d.turnout) { rows.push(d.turnout); }
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      tr.appendChild(el("th", { scope: "row" }, r.name === "turnout" ? t("turnout") : r.name));
+      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.estimate)));
+      tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin95)));
+      tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin99)));
+      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.official)));
+      tr.appendChild(el("td", null, r.inside95 === null || r.inside95 === undefined ? "" : (r.inside95 ? t("inside 95% margin") : t("outside 95% margin"))));
+      if (r.inside95 === false) { tr.className = "flagged"; }
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    pvtBox.appendChild(table);
+    if (d.sample_size !== undefined) {
+      pvtBox.appendChild(el("p", { "class": "muted" }, t("in sample") + ": " + d.sample_size + " · " + t("reports") + ": " + (d.reported === undefined ? d.n_reported : d.reported)));
+    }
+  }
+
+  // --- comparison and tolerance ----------------------------------------------------------
+  var tolerance = document.getElementById("tolerance");
+  var toleranceTouched = false;
+  tolerance.addEventListener("input", function () { toleranceTouched = true; });
+  function toleranceValue() {
+    var v = parseFloat(tolerance.value);
+    return isNaN(v) ? null : Math.min(100, Math.max(0, v)) / 100;
+  }
+  function renderComparison(data) {
+    var body = document.querySelector("#comparison tbody");
+    clear(body);
+    (data.rows || []).forEach(function (r) {
+      var tr = el("tr", { "data-station": r.station });
+      if (r.flag) { tr.className = "flagged"; }
+      tr.appendChild(el("th", { scope: "row" }, r.station + (r.flag ? " ⚑" : "")));
+      tr.appendChild(el("td", null, r.name || ""));
+      tr.appendChild(el("td", { "class": "num" }, fmtNum(r.independent)));
+      tr.appendChild(el("td", null, r.low === null || r.low === undefined ? "–" : fmtNum(r.low) + "–" + fmtNum(r.high)));
+      tr.appendChild(el("td", { "class": "num" }, fmtNum(r.official)));
+      tr.appendChild(el("td", { "class": "num" }, fmtNum(r.difference)));
+      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.relative)));
+      tr.appendChild(el("td", null, (r.protocol_mismatches || []).join(", ")));
+      if (r.flag) { tr.setAttribute("aria-label", t("flagged") + " " + r.station); }
+      body.appendChild(tr);
+    });
+  }
+  document.getElementById("tolerance-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = toleranceValue();
+    var status = document.getElementById("tolerance-status");
+    if (value === null) { return; }
+    send("PUT", "/settings", { tolerance: value }).then(function (answer) {
+      status.textContent = answer.ok ? t("Saved.") : t("Could not save:") + " " + errorText(answer);
+      if (answer.ok) { toleranceTouched = false; refreshNow(); }
+    });
+  });
+
+  // --- map -------------------------------------------------------------------------------
+  var map = null, markers = null;
+  function markerColour(s) {
+    if (s.incidents > 0) { return "#a3262a"; }
+    if (s.status === "closed") { return "#5b3c88"; }
+    if (s.status === "opened" || s.status === "resumed") { return "#22703a"; }
+    if (s.reports > 0) { return "#1f5fa8"; }
+    return "#b9c0c8";
+  }
+  function initMap() {
+    if (map || typeof window.L === "undefined") { return; }
+    var L = window.L;
+    map = L.map("map", { worldCopyJump: true, minZoom: 1, maxZoom: 12, attributionControl: true });
+    map.attributionControl.setPrefix(false);
+    map.attributionControl.addAttribution("Natural Earth");
+    map.setView([30, 20], 2);
+    fetch("/static/vendor/world-atlas/countries-110m.geojson").then(function (r) { return r.json(); }).then(function (geo) {
+      L.geoJSON(geo, { interactive: false, style: { color: "#9aa3ad", weight: 0.6, fillColor: "#fbfbf8", fillOpacity: 1 } }).addTo(map).bringToBack();
+    }).catch(function () { /* the markers still show on the plain background */ });
+    markers = L.layerGroup().addTo(map);
+  }
+  var fitted = false;
+  function renderMap() {
+    initMap();
+    if (!map) { return; }
+    var L = window.L;
+    markers.clearLayers();
+    var bounds = [], missing = 0;
+    Object.keys(stationsByID).forEach(function (id) {
+      var s = stationsByID[id];
+      if (typeof s.lat !== "number" || typeof s.lon !== "number") { missing += 1; return; }
+      var colour = markerColour(s);
+      var marker = L.circleMarker([s.lat, s.lon], { radius: 6, color: "#1d2329", weight: 1, fillColor: colour, fillOpacity: 0.9, className: "station-marker" });
+      var tip = el("div");
+      tip.appendChild(el("strong", null, s.station));
+      if (s.name) { tip.appendChild(el("div", null, s.name)); }
+      tip.appendChild(el("div", null, t("reports") + ": " + (s.reports || 0) + (s.status ? " · " + t(s.status) : "")));
+      marker.bindTooltip(tip);
+      markers.addLayer(marker);
+      bounds.push([s.lat, s.lon]);
+    });
+    var note = document.getElementById("map-note");
+    note.textContent = t("Stations on the map:") + " " + bounds.length + (missing ? " · " + t("without coordinates:") + " " + missing : "");
+    if (!fitted && bounds.length) {
+      map.fitBounds(bounds, { padding: [20, 20], maxZoom: 8 });
+      fitted = true;
+    }
+  }
+
+  // --- refresh cycle and the live stream -------------------------------------------------
+  var live = document.getElementById("live");
+  var pending = null, running = false, again = false;
+  function refreshNow() {
+    if (running) { again = true; return; }
+    running = true;
+    Promise.all([
+      getJSON("/dashboard/stations").then(function (a) { if (a.ok) { renderStations(a.body); } }),
+      getJSON("/dashboard/activity").then(function (a) { if (a.ok) { renderActivity(a.body); } }),
+      getJSON("/dashboard/conflicts").then(function (a) { if (a.ok) { renderConflicts(a.body); } }),
+      getJSON("/dashboard/comparison").then(function (a) { if (a.ok) { renderComparison(a.body); } }),
+      getJSON("/pvt").then(renderPvt)
+    ]).catch(function () { /* offline for a moment: the next event or tick retries */ }).then(function () {
+      running = false;
+      root.setAttribute("data-refreshed", new Date().toISOString());
+      if (again) { again = false; schedule(); }
+    });
+  }
+  function schedule() {
+    if (pending) { return; }
+    pending = window.setTimeout(function () { pending = null; refreshNow(); }, 400);
+  }
+  function connect() {
+    if (typeof window.EventSource === "undefined") { window.setInterval(refreshNow, 15000); return; }
+    var source = new EventSource(api + "/events", { withCredentials: true });
+    source.addEventListener("open", function () { live.textContent = t("live"); live.className = "live on"; });
+    source.addEventListener("error", function () { live.textContent = t("reconnecting…"); live.className = "live off"; });
+    source.addEventListener("report", schedule);
+    source.addEventListener("refresh", schedule);
+  }
+
+  refreshNow();
+  connect();
+  // A slow safety net: figures stay current even if an event was missed.
+  window.setInterval(refreshNow, 60000);
+}());
