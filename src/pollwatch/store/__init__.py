@@ -11,6 +11,19 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from pollwatch.store.audit import list_audit, record_audit
+from pollwatch.store.dashboard import (
+    activity,
+    comparison_rows,
+    conflicts,
+    dashboard_stations,
+    events_after,
+    incidents_feed,
+    ledger_seq,
+    public_summary,
+    set_tolerance,
+    station_rows,
+    station_totals,
+)
 from pollwatch.store.elections import (
     STATION_COLUMNS,
     ImportSummary,
@@ -43,6 +56,7 @@ from pollwatch.store.people import (
     redeem_invite,
 )
 from pollwatch.store.photos import CleanPhoto, clean_photo, get_photo, store_photo
+from pollwatch.store.pvt import PVTSample, PVTUnavailable, load_sample, pvt_estimate, store_sample
 from pollwatch.store.reports import (
     EXPORT_COLUMNS,
     ConflictError,
@@ -56,6 +70,8 @@ from pollwatch.store.reports import (
     reports_to_bytes,
     store_report,
 )
+from pollwatch.store.resolutions import list_resolutions, resolve_conflict
+from pollwatch.store.views import station_record
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -69,16 +85,23 @@ __all__ = [
     "ImportSummary",
     "Invite",
     "Observer",
+    "PVTSample",
+    "PVTUnavailable",
     "Redeemed",
     "StoredReport",
+    "activity",
     "add_coordinator",
     "attach_results",
     "clean_photo",
+    "comparison_rows",
+    "conflicts",
     "coordinator_for_session",
     "create_election",
     "create_invites",
     "current_revision",
+    "dashboard_stations",
     "ensure_election",
+    "events_after",
     "export_ledger_lines",
     "export_reports",
     "get_election",
@@ -86,25 +109,37 @@ __all__ = [
     "get_report",
     "head_revision",
     "import_stations",
+    "incidents_feed",
     "is_sqlite",
     "ledger_head",
+    "ledger_seq",
     "list_audit",
     "list_elections",
     "list_reports",
+    "list_resolutions",
     "list_stations",
+    "load_sample",
     "login",
     "logout",
     "make_engine",
     "observer_for_token",
     "official_row",
     "open_store",
+    "public_summary",
+    "pvt_estimate",
     "rebuild_activity",
     "record_audit",
     "redeem_invite",
     "reports_to_bytes",
+    "resolve_conflict",
+    "set_tolerance",
+    "station_record",
+    "station_rows",
     "station_table",
+    "station_totals",
     "store_photo",
     "store_report",
+    "store_sample",
     "upgrade_database",
     "write_transaction",
 ]

@@ -1,25 +1,52 @@
 """Read models built from stored rows with the pure core: a station's full record.
 
 The master record, turnout estimate and comparison are computed on read by
-:mod:`pollwatch.observe` from the accepted reports, so nothing derived is ever stored (and
-nothing derived can go stale when a late report arrives).
+:mod:`pollwatch.observe` from the accepted reports and the coordinators' stored resolutions,
+so nothing derived is ever stored (and nothing derived can go stale when a late report
+arrives). :func:`station_figures` is the one place that turns a station's parsed reports into
+those figures; the station page and the dashboard (:mod:`pollwatch.store.dashboard`) both
+call it, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from pollwatch.errors import NotFoundError, PollwatchError
-from pollwatch.observe.reports import Report, parse_report
+from pollwatch.observe.estimates import (
+    Comparison,
+    Tolerance,
+    TurnoutEstimate,
+    compare_with_official,
+    turnout_estimate,
+)
+from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
+from pollwatch.observe.reports import CountReport, Report, StatusReport, parse_report
 from pollwatch.store.elections import official_row
 from pollwatch.store.reports import list_reports
-from pollwatch.store.tables import stations
+from pollwatch.store.tables import elections, resolutions, stations
 
-__all__ = ["parse_stored_body", "station_record"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "StationFigures",
+    "election_tolerance",
+    "figures_from_master",
+    "load_resolutions",
+    "official_flat",
+    "opening_hours_of",
+    "parse_stored_body",
+    "station_figures",
+    "station_record",
+]
+
+DEFAULT_TOLERANCE = 0.05
+"""Relative turnout slack when the coordinators have not set one (``elections.tolerance``)."""
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 """Stored reports were validated on arrival; re-reading them must not judge clock skew again."""
@@ -32,10 +59,8 @@ def parse_stored_body(body: dict[str, Any]) -> Report:
     return parse_report(payload, now=_FAR_FUTURE)
 
 
-def _opening_hours(parsed: list[Report]) -> tuple[datetime, datetime] | None:
-    """Opened/closed status reports, else the span of the count windows."""
-    from pollwatch.observe.reports import CountReport, StatusReport
-
+def opening_hours_of(parsed: Sequence[Report]) -> tuple[datetime, datetime] | None:
+    """Opened/closed status reports, else the span of the count windows (None if unknown)."""
     opened = [r.observed_at for r in parsed if isinstance(r, StatusReport) and r.status == "opened"]
     closed = [r.observed_at for r in parsed if isinstance(r, StatusReport) and r.status == "closed"]
     counts = [r for r in parsed if isinstance(r, CountReport)]
@@ -46,10 +71,104 @@ def _opening_hours(parsed: list[Report]) -> tuple[datetime, datetime] | None:
     return start, end
 
 
+def load_resolutions(
+    conn: Connection, election: str, station: str | None = None
+) -> dict[str, tuple[Resolution, ...]]:
+    """The stored resolutions of an election (or one station), per station, oldest first."""
+    query = select(resolutions).where(resolutions.c.election == election)
+    if station is not None:
+        query = query.where(resolutions.c.station == station)
+    out: dict[str, list[Resolution]] = {}
+    for row in conn.execute(query.order_by(resolutions.c.at, resolutions.c.field)).mappings():
+        out.setdefault(row["station"], []).append(
+            Resolution(row["field"], row["value"], row["by"], row["note"] or "")
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def election_tolerance(conn: Connection, election: str) -> float:
+    """The coordinators' turnout tolerance of an election (:data:`DEFAULT_TOLERANCE` unset)."""
+    value = conn.execute(select(elections.c.tolerance).where(elections.c.id == election)).scalar()
+    return DEFAULT_TOLERANCE if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class StationFigures:
+    """What a station's reports say: master record, turnout estimate, comparison, notes."""
+
+    master: MasterRecord
+    estimate: TurnoutEstimate | None
+    comparison: Comparison | None
+    notes: tuple[str, ...]
+
+
+def official_flat(official: Mapping[str, Any]) -> dict[str, Any]:
+    """An official figures row with the votes as columns, as :func:`compare_with_official` reads."""
+    flat = {k: v for k, v in official.items() if k != "votes"}
+    flat.update(official.get("votes") or {})
+    return flat
+
+
+def station_figures(
+    parsed: Sequence[Report],
+    *,
+    registered: int | None,
+    official: Mapping[str, Any] | None,
+    resolutions_: Sequence[Resolution] = (),
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> StationFigures:
+    """Merge one station's reports (resolutions applied), estimate turnout, compare.
+
+    ``registered`` is the registry's figure (else the official one is used).
+    """
+    return figures_from_master(
+        merge_station_reports(parsed, resolutions_),
+        hours=opening_hours_of(parsed),
+        registered=registered,
+        official=official,
+        tolerance=tolerance,
+    )
+
+
+def figures_from_master(
+    master: MasterRecord,
+    *,
+    hours: tuple[datetime, datetime] | None,
+    registered: int | None,
+    official: Mapping[str, Any] | None,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> StationFigures:
+    """Turnout estimate and comparison of an already merged master record.
+
+    ``hours`` are the station's opening hours (:func:`opening_hours_of` its reports).
+    """
+    notes: list[str] = []
+    registered = registered or (official or {}).get("registered")
+    estimate = None
+    if hours is not None and master.windows:
+        try:
+            estimate = turnout_estimate(master.windows, registered=registered, opening_hours=hours)
+        except PollwatchError as exc:
+            notes.append(f"no turnout estimate: {exc}")
+    comparison = None
+    if official is not None:
+        comparison = compare_with_official(
+            master,
+            official_flat(official),
+            tolerance=Tolerance(turnout_relative=tolerance),
+            estimate=estimate,
+        )
+    return StationFigures(master, estimate, comparison, tuple(notes))
+
+
 def station_record(
-    engine: Engine, election: str, station: str, *, tolerance: float = 0.05
+    engine: Engine, election: str, station: str, *, tolerance: float = DEFAULT_TOLERANCE
 ) -> dict[str, Any]:
-    """Registry row, reports, master record, turnout estimate and comparison of one station."""
+    """Registry row, reports, master record, turnout estimate and comparison of one station.
+
+    The coordinators' stored resolutions are applied to the master record (and so to the
+    estimate and comparison).
+    """
     with engine.connect() as conn:
         row = (
             conn.execute(
@@ -60,6 +179,7 @@ def station_record(
             .mappings()
             .first()
         )
+        chosen = load_resolutions(conn, election, station).get(station, ())
     if row is None:
         raise NotFoundError(f"no station {station!r} in election {election!r}")
     registry = {k: v for k, v in row.items() if k != "election"}
@@ -77,26 +197,15 @@ def station_record(
     }
     if not stored:
         return record
-    from pollwatch.observe.estimates import Tolerance, compare_with_official, turnout_estimate
-    from pollwatch.observe.master import merge_station_reports
-
-    parsed = [parse_stored_body(r) for r in stored]
-    master = merge_station_reports(parsed)
-    record["master"] = master.to_dict()
-    registered = registry.get("registered") or (official or {}).get("registered")
-    hours = _opening_hours(parsed)
-    estimate = None
-    if hours is not None and master.windows:
-        try:
-            estimate = turnout_estimate(master.windows, registered=registered, opening_hours=hours)
-            record["estimate"] = estimate.to_dict()
-        except PollwatchError as exc:
-            record["notes"].append(f"no turnout estimate: {exc}")
-    if official is not None:
-        flat = {k: v for k, v in official.items() if k != "votes"}
-        flat.update(official.get("votes", {}))
-        comparison = compare_with_official(
-            master, flat, tolerance=Tolerance(turnout_relative=tolerance), estimate=estimate
-        )
-        record["comparison"] = comparison.to_dict()
+    figures = station_figures(
+        [parse_stored_body(r) for r in stored],
+        registered=registry.get("registered"),
+        official=official,
+        resolutions_=chosen,
+        tolerance=tolerance,
+    )
+    record["master"] = figures.master.to_dict()
+    record["estimate"] = None if figures.estimate is None else figures.estimate.to_dict()
+    record["comparison"] = None if figures.comparison is None else figures.comparison.to_dict()
+    record["notes"] = list(figures.notes)
     return json.loads(json.dumps(record, default=str))  # type: ignore[no-any-return]
