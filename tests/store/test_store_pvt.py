@@ -52,7 +52,9 @@ def synthetic_results(n: int = 60, *, seed: int = 7, shift: int = 0) -> Election
     return ElectionResults(name="synthetic", stations=frame, candidates=("A", "B"), source="test")
 
 
-def copy_protocols(engine: Engine, results: ElectionResults, stations: list[str]) -> None:
+def copy_protocols(
+    engine: Engine, results: ElectionResults, stations: list[str], *, election: str = "e"
+) -> None:
     """Observers copy each sampled station's protocol exactly as the results say."""
     rows = results.stations.set_index("station")
     for station in stations:
@@ -71,7 +73,7 @@ def copy_protocols(engine: Engine, results: ElectionResults, stations: list[str]
         figures["votes"] = {"A": int(r["A"]), "B": int(r["B"])}
         body = {
             "id": str(uuid.uuid4()),
-            "election": "e",
+            "election": election,
             "station": station,
             "kind": "protocol",
             "observed_at": "2024-03-17T20:30:00Z",

@@ -1,9 +1,368 @@
-"""The coordinators' dashboard API and the public summary (JSON and server-sent events)."""
+"""The coordinators' dashboard API and the public summary (JSON and server-sent events).
+
+Everything under ``/api/v1/elections/{election}/``; coordinators only (bearer session token or
+the session cookie), except ``public``. Handlers translate HTTP to one
+:mod:`pollwatch.store.dashboard` (or ``resolutions``/``pvt``) call in the thread pool. A
+state change authenticated by the cookie must echo the ``pollwatch_csrf`` cookie in
+``X-CSRF-Token`` (:func:`csrf_protect`); every change is in the audit log.
+
+The live feed (``events``) is a ``text/event-stream`` that polls the election's ledger
+every ``app.state.events_poll_seconds`` (1 s): stateless, so it works the same with several
+server processes behind a load balancer, and resumable through ``Last-Event-ID`` (the
+ledger seq), which browsers' ``EventSource`` sends when it reconnects.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import functools
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-__all__ = ["router"]
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from pollwatch.errors import InputError
+from pollwatch.store import (
+    Coordinator,
+    activity,
+    comparison_rows,
+    conflicts,
+    dashboard_stations,
+    events_after,
+    ledger_seq,
+    public_summary,
+    pvt_estimate,
+    resolve_conflict,
+    set_tolerance,
+)
+from pollwatch.web.observe_api import (
+    _ID,
+    _coordinator,
+    _election,
+    _engine,
+    _errors,
+    _json_body,
+    _limit,
+)
+from pollwatch.web.security import check_csrf
+
+__all__ = ["EVENT_BATCH", "csrf_protect", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
+
+EVENT_BATCH = 200
+"""Report events sent per poll; beyond that one ``refresh`` event tells the page to reload."""
+
+_E = "/elections/{election}"
+
+
+async def csrf_protect(request: Request, who: Coordinator = Depends(_coordinator)) -> Coordinator:
+    """The logged-in coordinator, after the double-submit CSRF check of a state change.
+
+    Authentication comes first (401 without a session), then the CSRF token (403 naming
+    ``X-CSRF-Token`` when a cookie-authenticated change lacks it).
+    """
+    check_csrf(request)
+    return who
+
+
+def _object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object with only ``allowed`` keys and all ``required`` ones, else InputError."""
+    if not isinstance(body, dict):
+        raise InputError(f"the body must be a JSON object with {', '.join(allowed)}", column="body")
+    for key in body:
+        if key not in allowed:
+            raise InputError(
+                f"unknown field {str(key)[:80]!r}; allowed: {', '.join(allowed)}",
+                column=str(key)[:80],
+            )
+    for key in required:
+        if key not in body:
+            raise InputError(f"'{key}' is required", column=key)
+    return body
+
+
+def _json_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": required,
+                        "properties": properties,
+                    }
+                }
+            },
+        }
+    }
+
+
+# --- read endpoints ---------------------------------------------------------------------------
+
+
+@router.get(
+    f"{_E}/dashboard/stations",
+    summary="Every station with status, last report, counters and sample membership; totals",
+    responses={
+        200: {"description": "{election, generated_at, tolerance, totals, stations: [...]}"},
+        **_errors(401, 404, 422),
+    },
+)
+async def get_dashboard_stations(
+    request: Request,
+    limit: int | None = Query(None, ge=1, le=100_000, description="page size"),
+    offset: int = Query(0, ge=0, le=10_000_000, description="stations to skip"),
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """Reads the per-station counters, never the reports: fast with millions of reports."""
+    data = await run_in_threadpool(
+        lambda: dashboard_stations(_engine(request), election, limit=limit, offset=offset)
+    )
+    return JSONResponse(data)
+
+
+@router.get(
+    f"{_E}/dashboard/activity",
+    summary="Reports and incidents per hour, people entered per hour, newest incidents",
+    responses={
+        200: {"description": "{reports_per_hour, entered_per_hour, incidents}"},
+        **_errors(401, 404),
+    },
+)
+async def get_dashboard_activity(
+    request: Request,
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """Hours are UTC; count windows are spread evenly over the hours they cover."""
+    data = await run_in_threadpool(activity, _engine(request), election)
+    return JSONResponse(data)
+
+
+@router.get(
+    f"{_E}/dashboard/conflicts",
+    summary="Fields where observers disagree, open and resolved",
+    responses={
+        200: {"description": "{conflicts: [{station, field, values, resolved}]}"},
+        **_errors(401, 404),
+    },
+)
+async def get_dashboard_conflicts(
+    request: Request,
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """Open conflicts (``resolved: null``) are left out of every estimate until resolved."""
+    data = await run_in_threadpool(conflicts, _engine(request), election)
+    return JSONResponse({"election": election, "conflicts": data})
+
+
+@router.get(
+    f"{_E}/dashboard/comparison",
+    summary="Independent turnout against official figures, largest discrepancy first",
+    responses={200: {"description": "{tolerance, rows: [...]}"}, **_errors(400, 401, 404, 422)},
+)
+async def get_dashboard_comparison(
+    request: Request,
+    tolerance: float | None = Query(
+        None, ge=0, le=1, description="relative turnout slack (default: the election's)"
+    ),
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """Flagged stations first, then by the relative difference; cached per station."""
+    data = await run_in_threadpool(
+        lambda: comparison_rows(_engine(request), election, tolerance=tolerance)
+    )
+    return JSONResponse(data)
+
+
+@router.get(
+    f"{_E}/pvt",
+    summary="Quick count of the stored sample: shares and turnout with 95%/99% margins",
+    responses={
+        200: {"description": "PVT result with sample_size and reported"},
+        **_errors(400, 401, 404, 409, 422),
+    },
+)
+async def get_pvt(
+    request: Request,
+    denominator: Literal["valid", "cast"] = Query(
+        "valid", description="shares of valid ballots, or of valid plus invalid"
+    ),
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """409 when no sample is drawn or fewer than two sampled protocols are usable."""
+    data = await run_in_threadpool(
+        lambda: pvt_estimate(_engine(request), election, denominator=denominator)
+    )
+    return JSONResponse(data)
+
+
+@router.get(
+    f"{_E}/public",
+    summary="Aggregated, non-identifying figures for the press (no login)",
+    dependencies=[Depends(_limit)],
+    responses={
+        200: {"description": "stations, reports, incidents by category, turnout, pvt, ledger"},
+        **_errors(404, 429),
+    },
+)
+async def get_public(request: Request, election: str = Depends(_election)) -> JSONResponse:
+    """No station ids of incidents, no texts, no observer names; the ledger head to verify."""
+    data = await run_in_threadpool(public_summary, _engine(request), election)
+    return JSONResponse(data)
+
+
+# --- changes (audited, CSRF-checked) --------------------------------------------------------
+
+
+@router.post(
+    f"{_E}/stations/{{station}}/resolutions",
+    status_code=201,
+    summary="Resolve a conflicting field of a station's master record (audited)",
+    responses={
+        201: {"description": "{station, field, value, by, at, note}"},
+        **_errors(400, 401, 403, 404, 413),
+    },
+    openapi_extra=_json_schema(
+        {
+            "field": {"type": "string", "maxLength": 200},
+            "value": {
+                "description": "an integer for a protocol figure, a status, or the id(s) of "
+                "the count report(s) to keep"
+            },
+            "note": {"type": "string", "maxLength": 4000},
+        },
+        ["field", "value"],
+    ),
+)
+async def post_resolution(
+    request: Request,
+    station: str,
+    who: Coordinator = Depends(csrf_protect),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """The field must be a current conflict of the station and the value one it allows."""
+    if not _ID.fullmatch(station):
+        raise InputError(f"no station {station[:80]!r}", column="station")
+    body = _object(await _json_body(request), ("field", "value", "note"), ("field", "value"))
+    answer = await run_in_threadpool(
+        lambda: resolve_conflict(
+            _engine(request),
+            election,
+            station,
+            body["field"],
+            body["value"],
+            who.name,
+            body.get("note"),
+        )
+    )
+    return JSONResponse(answer, status_code=201)
+
+
+@router.put(
+    f"{_E}/settings",
+    summary="Set the election's turnout tolerance (audited)",
+    responses={200: {"description": "{election, tolerance}"}, **_errors(400, 401, 403, 404, 413)},
+    openapi_extra=_json_schema({"tolerance": {"type": "number", "minimum": 0, "maximum": 1}}, []),
+)
+async def put_settings(
+    request: Request,
+    who: Coordinator = Depends(csrf_protect),
+    election: str = Depends(_election),
+) -> JSONResponse:
+    """``tolerance``: relative slack before a station's turnout is flagged (0…1)."""
+    body = _object(await _json_body(request), ("tolerance",), ("tolerance",))
+    answer = await run_in_threadpool(
+        lambda: set_tolerance(_engine(request), election, body["tolerance"], by=who.name)
+    )
+    return JSONResponse(answer)
+
+
+# --- live events ------------------------------------------------------------------------------
+
+
+def _resume_from(header: str | None) -> int | None:
+    if header is None or header.strip() == "":
+        return None
+    text = header.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise InputError(
+            "'Last-Event-ID' must be a ledger seq (a whole number)", column="Last-Event-ID"
+        )
+    return int(text)
+
+
+def _event(name: str, seq: int, data: dict[str, Any]) -> str:
+    return f"id: {seq}\nevent: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get(
+    f"{_E}/events",
+    summary="Live feed of new reports (server-sent events; resumes from Last-Event-ID)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "`event: report` per ledger entry ({seq, station, kind, "
+            "received_at}), `event: refresh` after a burst, `: keepalive` comments",
+            "content": {"text/event-stream": {}},
+        },
+        **_errors(400, 401, 404),
+    },
+)
+async def get_events(
+    request: Request,
+    last_event_id: str | None = Header(
+        None, alias="Last-Event-ID", description="resume after this ledger seq"
+    ),
+    _who: Coordinator = Depends(_coordinator),
+    election: str = Depends(_election),
+) -> StreamingResponse:
+    """Polls the ledger (stateless across processes); ends when the client goes away."""
+    engine = _engine(request)
+    state = request.app.state
+    poll = float(getattr(state, "events_poll_seconds", 1.0))
+    keepalive = float(getattr(state, "events_keepalive_seconds", 15.0))
+    lifetime = float(getattr(state, "events_max_seconds", 3600.0))
+    resume = _resume_from(last_event_id)
+    start = resume if resume is not None else await run_in_threadpool(ledger_seq, engine, election)
+
+    async def stream() -> AsyncIterator[str]:
+        last = start
+        began = quiet_since = time.monotonic()
+        yield f"retry: 3000\n: connected at seq {last}\n\n"
+        while not await request.is_disconnected():
+            batch = await run_in_threadpool(
+                functools.partial(events_after, engine, election, last, limit=EVENT_BATCH + 1)
+            )
+            now = time.monotonic()
+            if batch:
+                for item in batch[:EVENT_BATCH]:
+                    yield _event("report", item["seq"], item)
+                last = batch[:EVENT_BATCH][-1]["seq"]
+                if len(batch) > EVENT_BATCH:
+                    last = await run_in_threadpool(ledger_seq, engine, election)
+                    yield _event("refresh", last, {"seq": last})
+                quiet_since = now
+            elif now - quiet_since >= keepalive:
+                yield ": keepalive\n\n"
+                quiet_since = now
+            if now - began >= lifetime:
+                return  # the browser reconnects with Last-Event-ID; spreads long streams
+            await asyncio.sleep(poll)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
