@@ -76,6 +76,7 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "without coordinates:",
     "reporting",
     "with protocol",
+    "No sample drawn yet.",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
 

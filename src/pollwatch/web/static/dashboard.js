@@ -48,7 +48,14 @@
   function fmtPct(x, digits) { return x === null || x === undefined ? "–" : (x * 100).toFixed(digits === undefined ? 1 : digits) + " %"; }
   function show(value) {
     if (value === null || value === undefined) { return "–"; }
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (Array.isArray(value)) { return value.map(show).join(", "); }
+    if (typeof value === "object") {
+      return Object.keys(value).map(function (k) {
+        var v = value[k];
+        return k + ": " + (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? fmtTime(v) : show(v));
+      }).join(", ");
+    }
+    return String(value);
   }
   function csrf() {
     var m = document.cookie.match(/(?:^|;\s*)pollwatch_csrf=([^;]+)/);
@@ -139,7 +146,7 @@
     });
     var coverage = document.getElementById("sample-coverage");
     if (sampled === 0) {
-      coverage.textContent = t("No quick count yet:") + " pollwatch pvt sample --election " + election + " --size N --strata COLUMN --seed S";
+      coverage.textContent = t("No sample drawn yet.");
     } else {
       coverage.textContent = t("in sample") + ": " + sampled + " · " + t("reporting") + ": " + sampledReporting + "/" + sampled +
         " · " + t("with protocol") + ": " + sampledProtocols + "/" + sampled;
@@ -157,6 +164,23 @@
     for (var i = 0; i < steps.length; i++) { if (steps[i] * p >= v) { return steps[i] * p; } }
     return 10 * p;
   }
+  /* The points with the hours between them that had nothing filled in as zeros. */
+  function everyHour(points) {
+    var byHour = {}, first = null, last = null;
+    points.forEach(function (p) {
+      var ms = new Date(p.hour).getTime();
+      if (isNaN(ms)) { return; }
+      byHour[ms] = p;
+      first = first === null ? ms : Math.min(first, ms);
+      last = last === null ? ms : Math.max(last, ms);
+    });
+    if (first === null || (last - first) / 3600000 > 24 * 14) { return points; }
+    var filled = [];
+    for (var ms = first; ms <= last; ms += 3600000) {
+      filled.push(byHour[ms] || { hour: new Date(ms).toISOString() });
+    }
+    return filled;
+  }
   /* A bar chart: series = [{key, cls}], the first series is the bar, later ones overlay it. */
   function barChart(figure, points, series, label) {
     var old = figure.querySelector("svg");
@@ -168,14 +192,16 @@
       figure.insertBefore(chart, figure.firstChild);
       return;
     }
+    points = everyHour(points);
     var max = niceMax(Math.max.apply(null, points.map(function (p) { return p[series[0].key] || 0; })));
     var plotW = W - L - R, plotH = H - T - B;
-    for (var g = 0; g <= 4; g++) {
-      var y = T + plotH - plotH * g / 4;
+    for (var g = 0; g <= 5; g++) {
+      var y = T + plotH - plotH * g / 5;
       chart.appendChild(svg("line", { x1: L, x2: W - R, y1: y, y2: y, "class": "grid" }));
-      chart.appendChild(svg("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, fmtNum(max * g / 4)));
+      chart.appendChild(svg("text", { x: L - 4, y: y + 4, "text-anchor": "end" }, fmtNum(max * g / 5)));
     }
-    var step = plotW / points.length, barW = Math.max(1, step * 0.8);
+    // At least 12 slots, so one busy hour is a bar, not a wall.
+    var step = plotW / Math.max(points.length, 12), barW = Math.max(1, step * 0.8);
     var labelEvery = Math.max(1, Math.ceil(points.length / 12));
     points.forEach(function (p, i) {
       var x = L + i * step + (step - barW) / 2;
@@ -245,14 +271,17 @@
       box.appendChild(el("strong", null, c.station + " · " + c.field));
       var values = el("div", { "class": "values" });
       var seen = {};
+      // A count-window conflict is resolved by keeping one report (its id); a figure or a
+      // status by choosing a value, offered once however many observers sent it.
+      var byReport = c.field.indexOf("window:") === 0;
       (c.values || []).forEach(function (v) {
-        var key = JSON.stringify(v.value);
+        var key = byReport ? v.report_id : JSON.stringify(v.value);
         if (seen[key]) { return; }
         seen[key] = true;
         values.appendChild(el("span", { "class": "value" }, show(v.value)));
         if (!c.resolved) {
           var button = el("button", { type: "button", "class": "small secondary resolve" }, t("Use this value"));
-          button.addEventListener("click", function () { resolve(c, v.value, box); });
+          button.addEventListener("click", function () { resolve(c, byReport ? v.report_id : v.value, box); });
           values.appendChild(button);
         }
       });
@@ -389,7 +418,7 @@
     var note = document.getElementById("map-note");
     note.textContent = t("Stations on the map:") + " " + bounds.length + (missing ? " · " + t("without coordinates:") + " " + missing : "");
     if (!fitted && bounds.length) {
-      map.fitBounds(bounds, { padding: [20, 20], maxZoom: 8 });
+      map.fitBounds(bounds, { padding: [30, 30], maxZoom: 5 });
       fitted = true;
     }
   }
@@ -412,9 +441,15 @@
       if (again) { again = false; schedule(); }
     });
   }
+  var trailing = null;
   function schedule() {
-    if (pending) { return; }
-    pending = window.setTimeout(function () { pending = null; refreshNow(); }, 400);
+    if (!pending) {
+      pending = window.setTimeout(function () { pending = null; refreshNow(); }, 400);
+    }
+    // The server reuses its activity summary for up to 10 s after the ledger moves
+    // (store/dashboard.py SUMMARY_MAX_AGE); one later refresh picks up the charts then.
+    if (trailing) { window.clearTimeout(trailing); }
+    trailing = window.setTimeout(function () { trailing = null; refreshNow(); }, 11000);
   }
   function connect() {
     if (typeof window.EventSource === "undefined") { window.setInterval(refreshNow, 15000); return; }
