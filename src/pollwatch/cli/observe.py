@@ -221,18 +221,78 @@ def pvt_sample(
     seed: int = typer.Option(..., "--seed", help="Random seed; the same seed, the same sample."),
     out: Path | None = typer.Option(None, "--out", help="Write the sample as CSV here."),
 ) -> None:
-    """Draw a reproducible stratified random sample of stations (proportional allocation)."""
+    """Draw a reproducible stratified random sample of stations (proportional allocation).
+
+    The sample is also stored as the election's quick-count sample (replacing an earlier
+    one; audited), which the service's quick count and dashboard use.
+    """
     from pollwatch.observe.pvt import draw_stratified_sample
-    from pollwatch.store import station_table
+    from pollwatch.store import station_table, store_sample
 
     with _engine() as engine:
         frame = station_table(engine, election)
-    sample = draw_stratified_sample(frame, size=size, strata=strata, seed=seed)
+        sample = draw_stratified_sample(frame, size=size, strata=strata, seed=seed)
+        store_sample(engine, election, sample, strata_column=strata, seed=seed, actor="cli")
+    stored = f"stored as the quick-count sample of {election}"
     if out is not None:
         sample.to_csv(out, index=False)
-        typer.echo(f"wrote a sample of {len(sample)} stations to {out}")
+        typer.echo(f"wrote a sample of {len(sample)} stations to {out}; {stored}")
         return
     typer.echo(sample.to_csv(index=False), nl=False)
+    typer.echo(f"{stored} ({len(sample)} stations)", err=True)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def _yes(flag: bool | None) -> str:
+    return "—" if flag is None else ("yes" if flag else "NO")
+
+
+@pvt_app.command("estimate")
+def pvt_estimate_cmd(
+    election: str = typer.Option(..., "--election", help="Election id."),
+    denominator: str = typer.Option(
+        "valid", "--denominator", help="Shares of 'valid' ballots or of all 'cast' ballots."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Quick count from the protocols of the stored sample: shares, turnout, 95%/99% margins.
+
+    Says whether each official figure (when official results are attached) lies inside its
+    interval. Conflicting protocol figures are left out until a coordinator resolves them.
+    """
+    from pollwatch.store import pvt_estimate
+
+    if denominator not in ("valid", "cast"):
+        raise InputError("--denominator must be 'valid' or 'cast'", column="--denominator")
+    with _engine() as engine:
+        result = pvt_estimate(
+            engine, election, denominator="cast" if denominator == "cast" else "valid"
+        )
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    typer.echo(
+        f"Quick count of {election}: {result['reported']} of {result['sample_size']} sampled "
+        f"stations reported (strata: {result['strata_column']}, seed {result['seed']}); "
+        f"shares of {result['denominator']} ballots"
+    )
+    typer.echo(
+        f"{'':28} {'estimate':>9}  {'95% interval':>17}  {'99% interval':>17}  "
+        f"{'official':>9}  inside 95% / 99%"
+    )
+    rows = [*result["shares"], *([result["turnout"]] if result["turnout"] else [])]
+    for row in rows:
+        typer.echo(
+            f"{row['name'][:28]:28} {_percent(row['estimate']):>9}  "
+            f"{_percent(row['low95']) + '–' + _percent(row['high95']):>17}  "
+            f"{_percent(row['low99']) + '–' + _percent(row['high99']):>17}  "
+            f"{_percent(row['official']):>9}  {_yes(row['inside95'])} / {_yes(row['inside99'])}"
+        )
+    for note in result["notes"]:
+        typer.echo(f"note: {note}")
 
 
 def register(app: typer.Typer) -> None:
