@@ -1,4 +1,4 @@
-"""`pollwatch serve`: build the web app and hand it to uvicorn."""
+"""`pollwatch serve`: build the web app and hand it to uvicorn (one or several processes)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,32 @@ import typer
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Server processes sharing the port (each with its own report writer; they "
+        "share the database, so state stays in it).",
+    ),
 ) -> None:
     """Start the pollwatch web app: the coach, the observer app and the observe API."""
     import uvicorn
 
-    from pollwatch.web.app import create_app
+    options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    if workers == 1:
+        from pollwatch.web.app import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, access_log=False, log_level="warning")
+        uvicorn.run(create_app(), **options)  # type: ignore[arg-type]
+    else:
+        # Each worker process builds its own app (engine, writer, token cache) from the
+        # environment; migrations are safe to run concurrently (store/migrate.py).
+        uvicorn.run(
+            "pollwatch.web.app:create_app",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,29 +1,44 @@
 """Storing reports: idempotent, durable, appended to the election's hash-chained ledger.
 
-:func:`store_report` validates the body with :func:`pollwatch.observe.parse_report`, then in
-ONE write transaction: looks the id up (same canonical JSON → the stored report, a retry;
-different → :class:`ConflictError`), inserts the report, and appends the ledger entry whose
-hash covers the previous entry's hash and the canonical JSON. The transaction commits
-before the caller acknowledges, so a 2xx answer means the report is on disk (SQLite
-``synchronous=FULL``; PostgreSQL's default ``synchronous_commit=on``).
+:func:`store_prepared` stores a batch of validated reports (:func:`prepare_report`) in ONE
+write transaction: looks the ids up (same canonical JSON → the stored report, a retry;
+different → :class:`ConflictError`), inserts the new reports, appends their ledger entries
+(each hash covers the previous entry's hash and the canonical JSON) and updates the
+stations' activity counters. The transaction commits before the caller acknowledges, so a
+2xx answer means the report is on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
+``synchronous_commit=on``). Batching is what makes this fast: one commit (one fsync) for
+many reports — the web service's group-commit writer (:mod:`pollwatch.web.ingest`) feeds it
+the reports of concurrent requests. :func:`store_report` is the one-report API on top.
 
 Ledger appends are serialised per election: ``BEGIN IMMEDIATE`` on SQLite (one writer at a
-time), ``SELECT ... FOR UPDATE`` on the election row on PostgreSQL (several server
-processes may write at once; the row lock orders them). The ledger's primary key
-``(election, seq)`` would refuse a duplicate seq even if that were ever wrong.
+time), ``SELECT ... FOR UPDATE`` on the election rows on PostgreSQL, taken in sorted order
+(several server processes may write at once; the row locks order them without deadlocks).
+The ledger's primary key ``(election, seq)`` would refuse a duplicate seq even if that were
+ever wrong.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import InputError, NotFoundError, PollwatchError
@@ -51,15 +66,20 @@ from pollwatch.store.tables import (
 __all__ = [
     "EXPORT_COLUMNS",
     "ConflictError",
+    "Outcome",
+    "PreparedReport",
     "StoredReport",
     "export_ledger_lines",
     "export_reports",
     "get_report",
     "ledger_head",
     "list_reports",
+    "prepare_report",
     "rebuild_activity",
     "reports_to_bytes",
+    "store_prepared",
     "store_report",
+    "store_reports",
 ]
 
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -135,14 +155,6 @@ def _existing(conn: Connection, report_id: str) -> Any:
     return conn.execute(_select_full().where(reports.c.id == report_id)).mappings().first()
 
 
-def _lock_election(conn: Connection, election: str, sqlite: bool) -> None:
-    query = select(elections.c.id).where(elections.c.id == election)
-    if not sqlite:
-        query = query.with_for_update()
-    if conn.execute(query).first() is None:
-        raise InputError(f"no election {election!r}", column="election")
-
-
 def _head(conn: Connection, election: str) -> LedgerEntry | None:
     row = (
         conn.execute(
@@ -215,56 +227,337 @@ def _activity_values(
     return row
 
 
-def _bump_activity(conn: Connection, report: Report, received_at: datetime, seq: int) -> None:
-    """Update the station's activity row inside the report's write transaction.
+def _apply_activity(
+    conn: Connection, accepted: Sequence[tuple[Report, int]], received_at: datetime
+) -> None:
+    """Fold a batch's accepted reports into their stations' activity rows (same transaction).
 
-    The caller holds the election's write lock, so read-then-write cannot race.
+    One read of the touched rows per election, then one insert and one update statement for
+    the whole batch. The caller holds the elections' write locks, so read-then-write cannot
+    race.
     """
-    key = (station_activity.c.election == report.election) & (
-        station_activity.c.station == report.station
-    )
-    current = conn.execute(select(station_activity).where(key)).mappings().first()
-    values = _activity_values(
-        dict(current) if current is not None else None, report, received_at, seq
-    )
-    if current is None:
-        conn.execute(
-            insert(station_activity).values(
-                election=report.election, station=report.station, **values
+    by_election: dict[str, list[tuple[Report, int]]] = {}
+    for report, seq in accepted:
+        by_election.setdefault(report.election, []).append((report, seq))
+    for election, items in by_election.items():
+        names = sorted({report.station for report, _ in items})
+        found = conn.execute(
+            select(station_activity).where(
+                station_activity.c.election == election, station_activity.c.station.in_(names)
             )
+        ).mappings()
+        current: dict[str, dict[str, Any]] = {row["station"]: dict(row) for row in found}
+        existing = set(current)
+        for report, seq in items:
+            current[report.station] = _activity_values(
+                current.get(report.station), report, received_at, seq
+            )
+        inserts = [
+            {"election": election, "station": name, **current[name]}
+            for name in names
+            if name not in existing
+        ]
+        updates = [
+            {"k_election": election, "k_station": name, **current[name]}
+            for name in names
+            if name in existing
+        ]
+        if inserts:
+            conn.execute(insert(station_activity), inserts)
+        if updates:
+            conn.execute(
+                update(station_activity).where(
+                    station_activity.c.election == bindparam("k_election"),
+                    station_activity.c.station == bindparam("k_station"),
+                ),
+                updates,
+            )
+
+
+def _latest(election: str, condition: Any, order: tuple[Any, ...], *columns: Any) -> Any:
+    """Per station, ``columns`` of the first report by ``order`` among those matching."""
+    ranked = (
+        select(
+            reports.c.station,
+            *columns,
+            func.row_number().over(partition_by=reports.c.station, order_by=order).label("rank"),
         )
-    else:
-        conn.execute(update(station_activity).where(key).values(**values))
+        .select_from(reports.join(ledger, ledger.c.report_id == reports.c.id))
+        .where(reports.c.election == election, condition)
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1)
 
 
 def rebuild_activity(engine: Engine, election: str) -> int:
     """Recompute the election's station activity counters from its reports; returns stations.
 
     The counters are a cache kept in each report's transaction; this rebuilds them after a
-    bulk load or a manual repair, in ledger order.
+    bulk load or a manual repair with four aggregate queries (counts per kind; per station
+    the last ledger entry, the latest-observed status and the latest-observed queue, ties
+    going to the later ledger entry — the same rule as :func:`_activity_values` applied in
+    ledger order), so a million reports take seconds, not a Python loop over every body.
     """
-    from pollwatch.store.views import parse_stored_body
-
+    kind = reports.c.kind
+    joined = reports.join(ledger, ledger.c.report_id == reports.c.id)
+    totals = (
+        select(
+            reports.c.station,
+            func.count().label("reports"),
+            *(
+                func.sum(case((kind == name, 1), else_=0)).label(counter)
+                for name, counter in _KIND_COUNTERS.items()
+            ),
+        )
+        .select_from(joined)
+        .where(reports.c.election == election)
+        .group_by(reports.c.station)
+    )
+    last = _latest(
+        election,
+        true(),
+        (ledger.c.seq.desc(),),
+        ledger.c.seq.label("last_seq"),
+        reports.c.received_at.label("last_report_at"),
+    )
+    newest = (reports.c.observed_at.desc(), ledger.c.seq.desc())
+    status = reports.c.body["status"].as_string()
+    queue = reports.c.body["queue"].as_integer()
+    statuses = _latest(
+        election,
+        kind == "status",
+        newest,
+        status.label("status"),
+        reports.c.observed_at.label("status_at"),
+    )
+    queues = _latest(
+        election,
+        kind.in_(("count", "status")) & queue.is_not(None),
+        newest,
+        queue.label("queue"),
+        reports.c.observed_at.label("queue_at"),
+    )
     with write_transaction(engine) as conn:
         conn.execute(delete(station_activity).where(station_activity.c.election == election))
         rows: dict[str, dict[str, Any]] = {}
-        query = (
-            select(reports.c.canonical, reports.c.received_at, ledger.c.seq)
-            .join(ledger, ledger.c.report_id == reports.c.id)
-            .where(reports.c.election == election)
-            .order_by(ledger.c.seq)
-        )
-        for canonical, received_at, seq in conn.execute(query):
-            report = parse_stored_body(json.loads(canonical))
-            rows[report.station] = _activity_values(
-                rows.get(report.station), report, as_utc(received_at), int(seq)
-            )
+        for row in conn.execute(totals).mappings():
+            rows[row["station"]] = {
+                "election": election,
+                "station": row["station"],
+                "reports": int(row["reports"]),
+                **{counter: int(row[counter] or 0) for counter in _KIND_COUNTERS.values()},
+                "status": None,
+                "status_at": None,
+                "queue": None,
+                "queue_at": None,
+            }
+        for row in conn.execute(last).mappings():
+            rows[row["station"]]["last_seq"] = int(row["last_seq"])
+            rows[row["station"]]["last_report_at"] = row["last_report_at"]
+        for row in conn.execute(statuses).mappings():
+            rows[row["station"]].update(status=row["status"], status_at=row["status_at"])
+        for row in conn.execute(queues).mappings():
+            rows[row["station"]].update(queue=int(row["queue"]), queue_at=row["queue_at"])
         if rows:
-            conn.execute(
-                insert(station_activity),
-                [{"election": election, "station": k, **v} for k, v in rows.items()],
-            )
+            values = list(rows.values())
+            for first in range(0, len(values), 5000):
+                conn.execute(insert(station_activity), values[first : first + 5000])
     return len(rows)
+
+
+@dataclass(frozen=True)
+class PreparedReport:
+    """A validated report ready to store: the model, its canonical JSON and its sender.
+
+    :func:`prepare_report` makes it outside any transaction (validation is the slow, pure
+    part), so a writer can store many at once with :func:`store_prepared`.
+    """
+
+    report: Report
+    canonical: str
+    observer: Observer | None
+
+
+def prepare_report(
+    payload: Mapping[str, Any], *, observer: Observer | None, now: datetime | None = None
+) -> PreparedReport:
+    """Validate a body and check the observer may send it (no database access).
+
+    Raises :class:`InputError` naming the field, or :class:`Forbidden` when an observer
+    reports on another election or, when bound to stations, on another station.
+    """
+    report = parse_report(payload, now=now or utcnow())
+    if observer is not None and not observer.may_report(report.election, report.station):
+        raise Forbidden(
+            f"this observer may not report on station {report.station!r} "
+            f"of election {report.election!r}"
+        )
+    return PreparedReport(report, canonical_json(report), observer)
+
+
+Outcome: TypeAlias = StoredReport | PollwatchError
+"""What storing one report gave: the stored report, or the error to answer with."""
+
+
+def _store_batch(
+    conn: Connection, items: Sequence[PreparedReport], now: datetime, sqlite: bool
+) -> list[Outcome]:
+    """Store a batch inside one write transaction; one outcome per item, in order.
+
+    Items are decided in order, so of two items with the same id the first is stored and
+    the second answers as a retry (same canonical JSON) or a conflict (different).
+    """
+    known: set[str] = set()
+    for election in sorted({item.report.election for item in items}):  # stable lock order
+        query = select(elections.c.id).where(elections.c.id == election)
+        if not sqlite:
+            query = query.with_for_update()
+        if conn.execute(query).first() is not None:
+            known.add(election)
+    ids = sorted({item.report.id for item in items})
+    existing = {
+        row["id"]: row
+        for row in conn.execute(_select_full().where(reports.c.id.in_(ids))).mappings()
+    }
+    registered: set[tuple[str, str]] = set()
+    heads: dict[str, LedgerEntry | None] = {}
+    for election in known:
+        names = sorted({i.report.station for i in items if i.report.election == election})
+        registered.update(
+            (election, row[0])
+            for row in conn.execute(
+                select(stations.c.station).where(
+                    stations.c.election == election, stations.c.station.in_(names)
+                )
+            )
+        )
+        heads[election] = _head(conn, election)
+    recorded_at = format_timestamp(now)
+    fresh: dict[str, tuple[str, dict[str, Any]]] = {}
+    report_rows: list[dict[str, Any]] = []
+    ledger_rows: list[dict[str, Any]] = []
+    accepted: list[tuple[Report, int]] = []
+    outcomes: list[Outcome] = []
+    for item in items:
+        report = item.report
+        if report.election not in known:
+            outcomes.append(InputError(f"no election {report.election!r}", column="election"))
+            continue
+        if report.id in existing:
+            try:
+                outcomes.append(_answer_existing(existing[report.id], item.canonical))
+            except ConflictError as conflict:
+                outcomes.append(conflict)
+            continue
+        if report.id in fresh:
+            canonical, public = fresh[report.id]
+            outcomes.append(
+                StoredReport(False, public)
+                if canonical == item.canonical
+                else ConflictError(
+                    f"report {report.id} was already received with a different body; "
+                    "a changed report needs a new id"
+                )
+            )
+            continue
+        if (report.election, report.station) not in registered:
+            outcomes.append(
+                InputError(
+                    f"no station {report.station!r} in election {report.election!r}",
+                    column="station",
+                )
+            )
+            continue
+        entry = append_entry(heads[report.election], report.id, item.canonical, recorded_at)
+        heads[report.election] = entry
+        observer = item.observer
+        report_rows.append(
+            {
+                "id": report.id,
+                "election": report.election,
+                "station": report.station,
+                "observer_id": observer.id if observer else None,
+                "kind": report.kind,
+                "observed_at": report.observed_at,
+                "received_at": now,
+                "canonical": item.canonical,
+                "body": entry.report,
+            }
+        )
+        ledger_rows.append(
+            {
+                "election": report.election,
+                "seq": entry.seq,
+                "report_id": report.id,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+                "recorded_at": entry.recorded_at,
+            }
+        )
+        accepted.append((report, entry.seq))
+        public = dict(entry.report)
+        public["received_at"] = format_timestamp(now)
+        public["observer"] = observer.code_name if observer else None
+        public["ledger"] = {"seq": entry.seq, "hash": entry.hash}
+        fresh[report.id] = (item.canonical, public)
+        outcomes.append(StoredReport(True, public))
+    if report_rows:
+        conn.execute(insert(reports), report_rows)
+        conn.execute(insert(ledger), ledger_rows)
+        _apply_activity(conn, accepted, now)
+    return outcomes
+
+
+def store_prepared(
+    engine: Engine, items: Sequence[PreparedReport], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Store validated reports in ONE write transaction (one commit, one fsync for all).
+
+    Returns one outcome per item, in order: :class:`StoredReport` (201 created or 200
+    identical retry) or the error for that item alone (:class:`ConflictError`, unknown
+    election or station as :class:`InputError`); one bad item does not fail the others.
+    Every returned :class:`StoredReport` is committed when this returns. Elections are
+    locked in sorted order (PostgreSQL row locks), so concurrent writers cannot deadlock.
+    Errors of the database itself propagate (nothing of the batch is then stored).
+    """
+    if not items:
+        return []
+    sqlite = is_sqlite(engine)
+    for _attempt in range(3):
+        moment = now or utcnow()
+        try:
+            with write_transaction(engine) as conn:
+                outcomes = _store_batch(conn, items, moment, sqlite)
+            return outcomes
+        except IntegrityError:
+            # The same id committed meanwhile by a writer of another election (a different
+            # row lock): the next attempt answers it as a retry or a conflict.
+            continue
+    raise ConflictError("the reports could not be stored; retry")  # pragma: no cover
+
+
+def store_reports(
+    engine: Engine,
+    items: Sequence[tuple[Mapping[str, Any], Observer | None]],
+    *,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Validate and store many ``(payload, observer)`` reports in one transaction.
+
+    Like :func:`store_prepared`, with validation errors and :class:`Forbidden` as outcomes
+    of their own items.
+    """
+    now = now or utcnow()
+    outcomes: list[Outcome | None] = []
+    prepared: list[PreparedReport] = []
+    for payload, observer in items:
+        try:
+            prepared.append(prepare_report(payload, observer=observer, now=now))
+            outcomes.append(None)
+        except PollwatchError as error:
+            outcomes.append(error)
+    stored = iter(store_prepared(engine, prepared, now=now))
+    return [next(stored) if outcome is None else outcome for outcome in outcomes]
 
 
 def store_report(
@@ -293,72 +586,10 @@ def store_report(
     ConflictError
         The id was stored before with a different body.
     """
-    now = now or utcnow()
-    report = parse_report(payload, now=now)
-    canonical = canonical_json(report)
-    if observer is not None and not observer.may_report(report.election, report.station):
-        raise Forbidden(
-            f"this observer may not report on station {report.station!r} "
-            f"of election {report.election!r}"
-        )
-    sqlite = is_sqlite(engine)
-    for _attempt in range(3):
-        try:
-            with write_transaction(engine) as conn:
-                _lock_election(conn, report.election, sqlite)
-                found = _existing(conn, report.id)
-                if found is not None:
-                    return _answer_existing(found, canonical)
-                known = conn.execute(
-                    select(stations.c.station).where(
-                        stations.c.election == report.election,
-                        stations.c.station == report.station,
-                    )
-                ).first()
-                if known is None:
-                    raise InputError(
-                        f"no station {report.station!r} in election {report.election!r}",
-                        column="station",
-                    )
-                entry = append_entry(
-                    _head(conn, report.election), report.id, canonical, format_timestamp(now)
-                )
-                conn.execute(
-                    insert(reports).values(
-                        id=report.id,
-                        election=report.election,
-                        station=report.station,
-                        observer_id=observer.id if observer else None,
-                        kind=report.kind,
-                        observed_at=report.observed_at,
-                        received_at=now,
-                        canonical=canonical,
-                        body=json.loads(canonical),
-                    )
-                )
-                conn.execute(
-                    insert(ledger).values(
-                        election=report.election,
-                        seq=entry.seq,
-                        report_id=report.id,
-                        prev_hash=entry.prev_hash,
-                        hash=entry.hash,
-                        recorded_at=entry.recorded_at,
-                    )
-                )
-                _bump_activity(conn, report, now, entry.seq)
-            stored = {
-                "canonical": canonical,
-                "received_at": now,
-                "seq": entry.seq,
-                "hash": entry.hash,
-            }
-            return StoredReport(True, _public(stored, observer.code_name if observer else None))
-        except IntegrityError:
-            # The same id committed by another election's writer in between: answer as a
-            # retry or a conflict on the next attempt.
-            continue
-    raise ConflictError(f"report {report.id} could not be stored; retry")  # pragma: no cover
+    outcome = store_reports(engine, [(payload, observer)], now=now)[0]
+    if isinstance(outcome, PollwatchError):
+        raise outcome
+    return outcome
 
 
 def get_report(engine: Engine, report_id: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ page has a JSON twin built from the same data.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,19 @@ def render_page(request: Request, template: str, context: dict[str, Any]) -> HTM
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the web app for these settings (default: from the environment)."""
     settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The reports' group-commit writer (web/ingest.py): started with the server; at
+        # shutdown it stores what is queued before the process ends.
+        app.state.ingest.start()
+        try:
+            yield
+        finally:
+            app.state.ingest.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="pollwatch",
         version=__version__,
         description=(
@@ -66,11 +80,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(_package_dir("templates")))
     install_error_handlers(app)
     from pollwatch.store import open_store
-    from pollwatch.web.observe_api import BodyLimits, RateLimiter
+    from pollwatch.web.observe_api import BodyLimits, RateLimiter, ReportsFastPath
 
     # The observation store: migrated here, at start, so every process finds its schema.
     app.state.engine = open_store(settings.resolved_database_url())
     app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    from pollwatch.web.ingest import IngestWriter, ObserverCache
+
+    app.state.ingest = IngestWriter(app.state.engine)
+    app.state.observers = ObserverCache(app.state.engine)
+    app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
     app.add_middleware(BodyLimits)  # the security middleware, with room for photo uploads
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     reports = settings.home / "reports"

@@ -1,0 +1,202 @@
+"""Report ingestion for the web service: a group-commit writer and an observer-token cache.
+
+Why group commit. A durable commit costs a disk flush (SQLite ``synchronous=FULL``,
+PostgreSQL ``synchronous_commit=on``): a few milliseconds each, so one transaction per
+report caps a process at a few hundred reports per second however fast the rest is.
+:class:`IngestWriter` is one thread per server process that takes the validated reports of
+all concurrent requests from a queue and stores whatever has accumulated as ONE transaction
+(:func:`pollwatch.store.reports.store_prepared`): while one batch is being flushed the next
+one fills, so batches grow with the load and cost one flush each. Each request waits for
+its own outcome — 201, 200 (a retry, also within the same batch), 409 or a 4xx — which is
+set only after the batch committed: the durability contract (a 2xx means the report is on
+disk) is the same as with one transaction per report. If a batch fails as a whole for a
+reason other than one of its items, its reports are stored one by one so that one bad item
+cannot fail the others.
+
+Several server processes each have their own writer; they serialise on the database
+(SQLite's write lock, PostgreSQL's election row locks), so the service stays stateless.
+
+Why a token cache. Every report carries an observer token; looking it up costs a database
+round trip (and a thread hop) per request. :class:`ObserverCache` keeps token hash →
+observer for :data:`TOKEN_TTL` seconds in the process, so a revoked token still works for
+at most that long on a process that has just seen it. Unknown tokens are never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from pollwatch.store._util import secret_hash
+from pollwatch.store.people import Observer, observer_for_token
+from pollwatch.store.reports import Outcome, PreparedReport, StoredReport, store_prepared
+
+__all__ = ["MAX_BATCH", "TOKEN_TTL", "IngestWriter", "ObserverCache"]
+
+MAX_BATCH = 256
+"""Most reports in one transaction (keeps the ``IN (...)`` lists and each flush small)."""
+
+TOKEN_TTL = 5.0
+"""Seconds an observer token's lookup is reused in one process (revocation delay)."""
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    item: PreparedReport
+    future: asyncio.Future[StoredReport]
+    loop: asyncio.AbstractEventLoop
+
+
+def _resolve(pairs: list[tuple[asyncio.Future[StoredReport], Outcome | BaseException]]) -> None:
+    for future, outcome in pairs:
+        if future.done():  # the request went away; its report is stored all the same
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+class IngestWriter:
+    """Group commit: one writer thread stores the queued reports of many requests at once.
+
+    ``await writer.submit(prepared)`` returns the :class:`StoredReport` (committed) or raises
+    the item's :class:`PollwatchError`. :meth:`stop` stores what is queued, then ends the
+    thread. ``store`` is the batch function (tests may pass another).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = MAX_BATCH,
+        store: Callable[[Engine, Sequence[PreparedReport]], list[Outcome]] = store_prepared,
+    ) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._store = store
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0
+        self.stored = 0
+
+    def start(self) -> None:
+        """Start the writer thread (idempotent)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="pollwatch-ingest", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store everything already queued, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout)
+
+    async def submit(self, item: PreparedReport) -> StoredReport:
+        """Queue one validated report and wait until its batch has committed."""
+        if self._thread is None:
+            self.start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredReport] = loop.create_future()
+        self._queue.put(_Job(item, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            outcomes = self._outcomes([j.item for j in batch])
+            self.batches += 1
+            self.stored += len(batch)
+            by_loop: dict[
+                asyncio.AbstractEventLoop,
+                list[tuple[asyncio.Future[StoredReport], Outcome | BaseException]],
+            ] = {}
+            for j, outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(j.loop, []).append((j.future, outcome))
+            for loop, pairs in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # the loop closed: server stopped
+                    loop.call_soon_threadsafe(_resolve, pairs)
+
+    def _outcomes(self, items: list[PreparedReport]) -> list[Outcome | BaseException]:
+        try:
+            return list(self._store(self.engine, items))
+        except Exception as error:
+            if len(items) == 1:
+                _log.warning("storing a report failed: %s", type(error).__name__)
+                return [error]
+        # The batch failed as a whole: isolate the item that breaks it.
+        out: list[Outcome | BaseException] = []
+        for item in items:
+            try:
+                out.extend(self._store(self.engine, [item]))
+            except Exception as error:
+                _log.warning("storing a report failed: %s", type(error).__name__)
+                out.append(error)
+        return out
+
+
+class ObserverCache:
+    """Observer token → :class:`Observer`, remembered for ``ttl`` seconds per process.
+
+    Only successful lookups are kept (an unknown token costs a query each time, so the
+    cache cannot be filled by guessing), and at most ``limit`` tokens.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ttl: float = TOKEN_TTL,
+        limit: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self.limit = limit
+        self._clock = clock
+        self._entries: dict[str, tuple[Observer, float]] = {}
+
+    async def observer(self, token: str) -> Observer:
+        """The token's observer; :class:`pollwatch.store.AuthError` if unknown or revoked."""
+        key = secret_hash(token) if len(token) <= 200 else ""
+        now = self._clock()
+        hit = self._entries.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = await run_in_threadpool(observer_for_token, self.engine, token)
+        if len(self._entries) >= self.limit:
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+        self._entries[key] = (found, now + self.ttl)
+        return found
