@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from tests.web.servers import serve_in_thread
+from tests.web.test_dashboard_pages import seed_quick_count
 
 from pollwatch.config import Settings
 from pollwatch.store import (
@@ -37,6 +38,8 @@ from pollwatch.web.app import create_app
 
 ELECTION = "live-2026"
 DISPUTED = "disputed-2026"
+QUICK = "quick-2026"
+HOSTILE_TEXT = '<img src="/x" onerror="document.title=1"> voters told how to vote'
 PASSWORD = "a long enough password"
 STATIONS = [
     {"station": "8001", "name": "Embassy Belgrade", "country": "RS", "city": "Belgrade",
@@ -82,6 +85,20 @@ def engine(dashboard_settings: Settings) -> Any:
             },
             observer=observer_for_token(engine, token),
         )
+    store_report(
+        engine,
+        {
+            "id": str(uuid.uuid4()),
+            "election": DISPUTED,
+            "station": "9001",
+            "kind": "incident",
+            "category": "pressure",
+            "text": HOSTILE_TEXT,
+            "observed_at": datetime.now(UTC).isoformat(),
+        },
+        observer=observer_for_token(engine, token),
+    )
+    seed_quick_count(engine, QUICK)
     return engine
 
 
@@ -235,15 +252,18 @@ def test_offline_report_reaches_the_live_dashboard(
 
 
 @pytest.mark.browser
-def test_press_page_renders_without_script(browser: Any, server: str) -> None:
+def test_press_page_renders_without_script(browser: Any, server: str, screenshot: Any) -> None:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, locale="ru-RU", java_script_enabled=False
     )
     try:
         watched = Watched(context, server)
-        watched.page.goto(f"{server}/press/{ELECTION}")
-        assert watched.page.locator("h1").inner_text() == "Live test election"
+        watched.page.goto(f"{server}/press/{QUICK}")
+        assert watched.page.locator("h1").inner_text() == "Quick count election"
         assert "pollwatch ledger verify" in watched.page.locator(".verify").inner_text()
+        assert watched.page.locator("#press-pvt tbody tr").count() == 3
+        assert watched.page.evaluate("document.documentElement.scrollWidth") <= 391
+        screenshot(watched.page, "press-page-ru")
         watched.check()
     finally:
         context.close()
@@ -259,6 +279,11 @@ def test_coordinator_resolves_a_conflict_and_sets_the_tolerance_in_russian(
     box = desk.locator(".conflict[data-station='9001'][data-field='valid']")
     box.wait_for(timeout=10_000)
     assert desk.locator("#t-conflicts").inner_text() == "1"
+    incident = desk.locator("#incidents li[data-id]")
+    assert incident.count() == 1
+    assert HOSTILE_TEXT in incident.inner_text(), "report text is shown as text"
+    assert "Давление или запугивание" in incident.inner_text()
+    assert desk.locator("#incidents img").count() == 0
     choose = box.locator("span.value", has_text="940").locator("xpath=following-sibling::button[1]")
     assert choose.inner_text() == "Принять это значение"
     choose.click()
@@ -278,3 +303,27 @@ def test_coordinator_resolves_a_conflict_and_sets_the_tolerance_in_russian(
     assert dashboard_stations(engine, DISPUTED)["tolerance"] == pytest.approx(0.125)
     desk.evaluate("window.scrollTo(0, 0)")
     screenshot(desk, "dashboard-conflict-resolved-ru")
+
+
+@pytest.mark.browser
+def test_quick_count_and_sample_coverage_on_a_phone(
+    browser: Any, server: str, screenshot: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    try:
+        watched = Watched(context, server)
+        page = watched.page
+        _login(page, server)
+        page.goto(f"{server}/coordinate/{QUICK}")
+        row = page.locator("#pvt table tr", has_text="Alpha")
+        row.wait_for(timeout=10_000)
+        assert "60.1 %" in row.inner_text()
+        assert "± 4.1 %" in row.inner_text()
+        assert page.locator("#pvt table tr", has_text="turnout (cast)").count() == 1
+        coverage = page.locator("#sample-coverage").inner_text()
+        assert "in sample: 4" in coverage and "with protocol: 4/4" in coverage
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "no sideways page"
+        screenshot(page, "dashboard-phone")
+        watched.check()
+    finally:
+        context.close()

@@ -41,6 +41,7 @@ from pollwatch.web.dashboard import MAX_INVITES
 
 ELECTION = "pages-2026"
 PASSWORD = "a long enough password"
+HOSTILE_NAME = '<img src=x onerror="alert(1)">'
 INCIDENT_TEXT = "Man in grey jacket photographs ballots at desk 3"
 
 
@@ -56,6 +57,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
         [
             {"station": "8101", "name": "Embassy", "country": "RS", "lat": 44.8, "lon": 20.46},
             {"station": "8102", "name": "Consulate", "country": "RS", "lat": 45.25, "lon": 19.84},
+            {"station": "8103", "name": HOSTILE_NAME, "city": "<b>Town</b>"},
         ],
     )
     engine.info_home = home  # type: ignore[attr-defined]
@@ -244,6 +246,8 @@ def test_dashboard_page_renders_the_registry_before_any_script(
     assert page.status_code == 200
     text = page.text
     assert 'data-station="8101"' in text and 'data-station="8102"' in text
+    assert HOSTILE_NAME not in text and "<b>Town" not in text, "registry text is escaped"
+    assert "&lt;img src=x onerror=" in text
     assert '<th scope="col">' in text
     assert 'aria-live="polite"' in text
     assert "<script>" not in text and "style=" not in text, "CSP: no inline script or style"
@@ -362,6 +366,53 @@ def test_oversized_and_malformed_form_bodies_are_refused(coordinator: httpx.Clie
 
 
 # --- the press page -----------------------------------------------------------------------------
+
+
+def seed_quick_count(engine: Any, election: str) -> None:
+    """An election whose stored sample has four protocol copies: the quick count answers."""
+    import pandas as pd
+
+    from pollwatch.store.pvt import store_sample
+
+    create_election(engine, election, name="Quick count election")
+    import_stations(
+        engine,
+        election,
+        [{"station": f"70{i}", "registered": 1000, "country": "AB"[i % 2]} for i in range(6)],
+    )
+    sample = pd.DataFrame({"station": ["700", "701", "702", "703"], "country": list("ABAB")})
+    store_sample(engine, election, sample, strata_column="country", seed=1)
+    for i, (alpha, beta) in enumerate([(400, 300), (380, 320), (500, 200), (420, 310)]):
+        token = redeem_invite(engine, create_invites(engine, election, 1)[0].code).token
+        figures = {
+            "registered": 1000,
+            "issued_premises": alpha + beta + 10,
+            "valid": alpha + beta,
+            "invalid": 10,
+            "votes": {"Alpha": alpha, "Beta": beta},
+        }
+        body = {
+            "id": str(uuid.uuid4()),
+            "election": election,
+            "station": f"70{i}",
+            "kind": "protocol",
+            "observed_at": datetime.now(UTC).isoformat(),
+            "figures": figures,
+        }
+        store_report(engine, body, observer=observer_for_token(engine, token))
+
+
+def test_press_page_shows_the_quick_count_with_margins(base_url: str, engine: Any) -> None:
+    seed_quick_count(engine, "pvt-2026")
+    with httpx.Client(base_url=base_url) as anyone:
+        page = anyone.get("/press/pvt-2026?lang=sr")
+        assert page.status_code == 200
+        table = page.text[page.text.index('id="press-pvt"') :]
+        assert "Alpha" in table and "Beta" in table
+        assert "60.1 %" in table, "Alpha's share: 1700 of 2830 valid votes"
+        assert "± 4.1" in table
+        assert "Izlaznost (cast)" in table
+        assert "7001" not in page.text
 
 
 def _report(engine: Any, token: str, **fields: Any) -> None:

@@ -77,6 +77,8 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "reporting",
     "with protocol",
     "No sample drawn yet.",
+    "Estimate",
+    "Official",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
 

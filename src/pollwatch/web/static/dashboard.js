@@ -314,14 +314,15 @@
     var d = answer.body;
     var table = el("table", { "class": "grid narrow" });
     var head = el("tr");
-    ["", "", "± 95%", "± 99%", "", ""].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
+    ["", t("Estimate"), "± 95%", "± 99%", t("Official"), ""].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
     var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
     var body = el("tbody");
     var rows = (d.shares || []).slice();
     if (d.turnout) { rows.push(d.turnout); }
     rows.forEach(function (r) {
       var tr = el("tr");
-      tr.appendChild(el("th", { scope: "row" }, r.name === "turnout" ? t("turnout") : r.name));
+      var isTurnout = String(r.name).indexOf("turnout") === 0;
+      tr.appendChild(el("th", { scope: "row" }, isTurnout ? t("turnout") + String(r.name).slice(7) : r.name));
       tr.appendChild(el("td", { "class": "num" }, fmtPct(r.estimate)));
       tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin95)));
       tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin99)));
