@@ -129,6 +129,17 @@ def test_bad_parameters_raise_input_error(method: Method, election: StationArray
         method.run(election, no_such_option=1)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "x", True])
+@pytest.mark.parametrize(
+    "method", [m for m in METHODS if "seed" in m.parameters()], ids=lambda m: m.name
+)
+def test_bad_seed_raises_input_error(method: Method, seed: object, election: StationArrays) -> None:
+    """A seed NumPy would refuse is refused by us first (it was NumPy's ValueError or
+    TypeError in four methods), naming the parameter and the method."""
+    with pytest.raises(InputError, match=f"'seed' parameter of {method.name}"):
+        method.run(election, seed=seed, resamples=5)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("method", METHODS, ids=IDS)
 def test_documented(method: Method) -> None:
     text = DOCS.read_text(encoding="utf-8")

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pollwatch.errors import InputError, MethodNotApplicable
+from pollwatch.errors import MethodNotApplicable
 from pollwatch.forensics.data import StationArrays, station_arrays
+from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.registry import Method, get_method, resolve_methods
 from pollwatch.forensics.result import MethodResult, jsonable
 from pollwatch.results.schema import EXCLUDED_COLUMNS, ElectionResults
@@ -176,23 +177,6 @@ def _not_applicable(
     )
 
 
-def _check_options(resamples: int, jobs: int, seed: int | None) -> None:
-    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
-        raise InputError(
-            f"The 'resamples' parameter of run_battery must be a positive integer; got "
-            f"{resamples!r} instead"
-        )
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(
-            f"The 'jobs' parameter of run_battery must be a positive integer; got {jobs!r} instead"
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise InputError(
-            f"The 'seed' parameter of run_battery must be a non-negative integer or None; got "
-            f"{seed!r} instead"
-        )
-
-
 def usable_stations(data: StationArrays) -> np.ndarray:
     """Stations a turnout and a share can be computed for (registered > 0 and cast > 0)."""
     return np.asarray((data.registered > 0) & (data.cast > 0))
@@ -258,7 +242,9 @@ def run_battery(
     ForensicsReport
         Results, rankings, exclusions and timings.
     """
-    _check_options(resamples, jobs, seed)
+    resamples = check_int("run_battery", "resamples", resamples)
+    jobs = check_int("run_battery", "jobs", jobs)
+    seed = check_seed("run_battery", seed)
     chosen = resolve_methods(methods)
     wall = time.perf_counter()
     full = station_arrays(results, leader)

@@ -20,6 +20,7 @@ from typing import Any
 
 from pollwatch.errors import InputError, NotFoundError, PollwatchError
 from pollwatch.forensics.battery import ForensicsReport, run_battery
+from pollwatch.forensics.params import check_int
 
 __all__ = [
     "RESULT_SUFFIXES",
@@ -155,11 +156,7 @@ def compare_files(
     progress:
         Called as ``progress(file, done, total)`` as files finish.
     """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise InputError(
-            "The 'jobs' parameter of compare_files must be a positive integer; "
-            f"got {jobs!r} instead"
-        )
+    jobs = check_int("compare_files", "jobs", jobs)
     files = [str(p) for p in paths]
     if not files:
         return []

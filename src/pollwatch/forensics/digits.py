@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numba
 import numpy as np
@@ -91,6 +91,7 @@ from scipy import stats
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = [
@@ -371,9 +372,10 @@ def digits(
     >>> r.last_digit_p_value > 0.001 and abs(r.zero_five_share - 0.2) < 0.03
     True
     """
-    resamples = _check_int("resamples", resamples, 1)
-    second_digit_min = _check_int("second_digit_min", second_digit_min, 10)
-    last_digit_min = _check_int("last_digit_min", last_digit_min, 10)
+    resamples = check_int("digits", "resamples", resamples)
+    seed = check_seed("digits", seed)
+    second_digit_min = check_int("digits", "second_digit_min", second_digit_min, low=10)
+    last_digit_min = check_int("digits", "last_digit_min", last_digit_min, low=10)
     rng = np.random.default_rng(seed)
 
     names = list(data.candidates)
@@ -452,14 +454,6 @@ def digits(
         last_digit_min=last_digit_min,
         resamples=resamples,
     )
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(
-            f"The {name!r} parameter of digits must be an integer ≥ {low}; got {value!r} instead"
-        )
-    return int(value)
 
 
 def _chi2(freq: np.ndarray, expected: np.ndarray) -> tuple[float, float]:

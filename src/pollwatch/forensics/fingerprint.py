@@ -40,9 +40,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from pollwatch.errors import InputError
 from pollwatch.forensics._kernels import per_mille_bin
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_number, invalid
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["FingerprintResult", "fingerprint"]
@@ -101,21 +101,14 @@ class FingerprintResult(MethodResult):
 
 
 def _bins_per_unit(resolution: float) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, float)):
-        raise InputError(
-            "The 'resolution' parameter of fingerprint must be a number such as 0.001; "
-            f"got {resolution!r} instead"
-        )
-    if not 0.0 < resolution <= 0.1:
-        raise InputError(
-            "The 'resolution' parameter of fingerprint must be in (0, 0.1]; "
-            f"got {resolution!r} instead"
-        )
-    per_unit = round(1.0 / resolution)
-    if abs(per_unit * resolution - 1.0) > 1e-9:
-        raise InputError(
-            "The 'resolution' parameter of fingerprint must divide 1 exactly "
-            f"(0.001, 0.002, 0.005, 0.01, ...); got {resolution!r} instead"
+    width = check_number("fingerprint", "resolution", resolution, above=0, at_most=0.1)
+    per_unit = round(1.0 / width)
+    if abs(per_unit * width - 1.0) > 1e-9:
+        raise invalid(
+            "fingerprint",
+            "resolution",
+            "a number that divides 1 exactly (0.001, 0.002, 0.005, 0.01, ...)",
+            resolution,
         )
     return per_unit
 

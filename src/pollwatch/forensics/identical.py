@@ -53,8 +53,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_int, check_number, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["IdenticalResult", "ProtocolGroup", "identical_protocols"]
@@ -142,27 +142,6 @@ class IdenticalResult(MethodResult):
     near: float
     near_votes: int
     resamples: int
-
-
-def _check(
-    min_cast: object, near: object, near_votes: object, resamples: object, seed: object
-) -> None:
-    def bad(name: str, what: str, value: object) -> InputError:
-        return InputError(
-            f"The '{name}' parameter of identical_protocols must be {what}; got {value!r} instead"
-        )
-
-    for name, value, low in (
-        ("min_cast", min_cast, 0),
-        ("near_votes", near_votes, 0),
-        ("resamples", resamples, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise bad(name, "a positive integer" if low else "a non-negative integer", value)
-    if isinstance(near, bool) or not isinstance(near, (int, float)) or not 0 <= near < 0.5:
-        raise bad("near", "a number in [0, 0.5)", near)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise bad("seed", "an integer or None", seed)
 
 
 # --------------------------------------------------------------------------- candidate pairs
@@ -456,7 +435,11 @@ def identical_protocols(
     >>> identical_protocols(data).identical_stations
     2
     """
-    _check(min_cast, near, near_votes, resamples, seed)
+    min_cast = check_int("identical_protocols", "min_cast", min_cast, low=0)
+    near = check_number("identical_protocols", "near", near, at_least=0, below=0.5)
+    near_votes = check_int("identical_protocols", "near_votes", near_votes, low=0)
+    resamples = check_int("identical_protocols", "resamples", resamples)
+    seed = check_seed("identical_protocols", seed)
     eligible = data.cast >= min_cast
     idx = np.flatnonzero(eligible)
     n = len(idx)

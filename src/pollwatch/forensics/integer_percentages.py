@@ -72,7 +72,6 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
-from pollwatch.errors import InputError
 from pollwatch.forensics._kernels import (
     integer_counts_monte_carlo,
     integer_probabilities,
@@ -80,6 +79,7 @@ from pollwatch.forensics._kernels import (
     poisson_binomial_sf,
 )
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = [
@@ -175,23 +175,6 @@ class IntegerPercentagesResult(MethodResult):
     turnout_expected_at_integer: np.ndarray
     leader_at_integer: np.ndarray
     leader_expected_at_integer: np.ndarray
-
-
-def _check_options(resamples: int, min_registered: int) -> None:
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
-        raise InputError(
-            "The 'resamples' parameter of integer_percentages must be a positive integer; "
-            f"got {resamples!r} instead"
-        )
-    if (
-        isinstance(min_registered, bool)
-        or not isinstance(min_registered, (int, np.integer))
-        or min_registered < 0
-    ):
-        raise InputError(
-            "The 'min_registered' parameter of integer_percentages must be a non-negative "
-            f"integer; got {min_registered!r} instead"
-        )
 
 
 def _numba_seed(seed: int | None) -> int:
@@ -340,7 +323,9 @@ def integer_percentages(
     >>> result.p_value > 0.001
     True
     """
-    _check_options(resamples, min_registered)
+    resamples = check_int("integer_percentages", "resamples", resamples)
+    seed = check_seed("integer_percentages", seed)
+    min_registered = check_int("integer_percentages", "min_registered", min_registered, low=0)
     if data.n > 0 and not data.issued.any():
         return _not_applicable(
             data,

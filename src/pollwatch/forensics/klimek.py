@@ -91,8 +91,8 @@ import numba
 import numpy as np
 from scipy import optimize, special
 
-from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["KlimekResult", "klimek"]
@@ -315,14 +315,10 @@ def klimek(
     >>> 0.015 < r.f_e < 0.045
     True
     """
-    resamples = _check_int("resamples", resamples, 1)
-    bins = _check_int("bins", bins, 10, 200)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise InputError(f"The 'seed' parameter of klimek must be an integer or None; got {seed!r}")
-    if not isinstance(by_region, (bool, np.bool_)):
-        raise InputError(
-            f"The 'by_region' parameter of klimek must be True or False; got {by_region!r}"
-        )
+    resamples = check_int("klimek", "resamples", resamples)
+    bins = check_int("klimek", "bins", bins, low=10, high=200)
+    seed = check_seed("klimek", seed)
+    by_region = check_flag("klimek", "by_region", by_region)
 
     ok = (data.registered > 0) & (data.cast > 0) & (data.issued > 0)
     excluded = int((~ok).sum())
@@ -391,14 +387,6 @@ def klimek(
         fitted=fitted.reshape(bins, bins),
         fair=fair.reshape(bins, bins),
     )
-
-
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
-    if bad or value < low or (high is not None and value > high):
-        what = f"an integer between {low} and {high}" if high else "a positive integer"
-        raise InputError(f"The {name!r} parameter of klimek must be {what}; got {value!r} instead")
-    return int(value)
 
 
 def _not_applicable(

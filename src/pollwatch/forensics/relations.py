@@ -43,8 +43,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_int, check_number
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["RegionRelation", "RelationsResult", "relations"]
@@ -161,22 +161,8 @@ def relations(
     >>> abs(r.national.slope_leader - 0.6) < 0.05 and r.regions_flagged == 0
     True
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise InputError(
-            f"The 'alpha' parameter of relations must be a number in (0, 1); got {alpha!r} instead"
-        )
-    if isinstance(min_stations, bool) or not isinstance(min_stations, (int, np.integer)):
-        raise InputError(
-            f"The 'min_stations' parameter of relations must be an integer ≥ 3; "
-            f"got {min_stations!r} instead"
-        )
-    if min_stations < 3:
-        raise InputError(
-            f"The 'min_stations' parameter of relations must be an integer ≥ 3; "
-            f"got {min_stations!r} instead"
-        )
-    min_stations = int(min_stations)
-    alpha = float(alpha)
+    alpha = check_number("relations", "alpha", alpha, above=0, below=1)
+    min_stations = check_int("relations", "min_stations", min_stations, low=3)
 
     ok = (data.registered > 0) & (data.cast > 0)
     excluded = int((~ok).sum())

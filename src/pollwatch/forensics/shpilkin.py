@@ -110,9 +110,9 @@ from typing import ClassVar
 import numba
 import numpy as np
 
-from pollwatch.errors import InputError
 from pollwatch.forensics._kernels import _normal_pair, _poisson_one
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_choice, check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["REFERENCES", "ShpilkinEstimate", "ShpilkinRegion", "ShpilkinResult", "shpilkin"]
@@ -403,24 +403,6 @@ class ShpilkinResult(MethodResult):
     clean_leader_curve: np.ndarray = field(metadata={"json": False}, repr=False)
 
 
-def _check_options(reference: str, resamples: int, by_region: bool) -> None:
-    if reference not in REFERENCES:
-        raise InputError(
-            "The 'reference' parameter of shpilkin must be one of "
-            f"{', '.join(repr(r) for r in REFERENCES)}; got {reference!r} instead"
-        )
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
-        raise InputError(
-            "The 'resamples' parameter of shpilkin must be a positive integer; "
-            f"got {resamples!r} instead"
-        )
-    if not isinstance(by_region, (bool, np.bool_)):
-        raise InputError(
-            f"The 'by_region' parameter of shpilkin must be True or False; got {by_region!r} "
-            "instead"
-        )
-
-
 def _not_applicable(
     data: StationArrays,
     note: str,
@@ -529,8 +511,10 @@ def shpilkin(
     >>> bool(result.interval[0] <= 0 <= result.interval[1])
     True
     """
-    _check_options(reference, resamples, by_region)
-    by_region = bool(by_region)
+    reference = check_choice("shpilkin", "reference", reference, REFERENCES)
+    resamples = check_int("shpilkin", "resamples", resamples)
+    seed = check_seed("shpilkin", seed)
+    by_region = check_flag("shpilkin", "by_region", by_region)
     usable = (data.registered > 0) & (data.cast > 0) & (data.leader <= data.cast)
     n_used = int(usable.sum())
     args = (reference, by_region, int(resamples), seed)

@@ -104,8 +104,8 @@ import numba
 import numpy as np
 from scipy import special, stats
 
-from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.params import check_choice, check_int, check_number, check_seed
 from pollwatch.forensics.result import MethodResult
 
 __all__ = ["SpikePoint", "SpikesResult", "spikes"]
@@ -216,45 +216,6 @@ class SpikesResult(MethodResult):
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _positive_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise InputError(f"The '{name}' parameter of spikes must be {kind}; got {value!r} instead")
-    return int(value)
-
-
-def _check_options(
-    variable: str,
-    resamples: object,
-    bw: object,
-    grid: object,
-    components: object,
-    confidence: object,
-    seed: object,
-) -> None:
-    if variable not in ("share", "turnout"):
-        raise InputError(
-            f"The 'variable' parameter of spikes must be 'share' or 'turnout'; got {variable!r} "
-            "instead"
-        )
-    _positive_int("resamples", resamples)
-    _positive_int("grid", grid, low=11)
-    _positive_int("components", components)
-    if isinstance(bw, bool) or not isinstance(bw, (int, float)) or not 0 < bw < 0.5:
-        raise InputError(
-            f"The 'bw' parameter of spikes must be a number in (0, 0.5); got {bw!r} instead"
-        )
-    if isinstance(confidence, bool) or not isinstance(confidence, float) or not 0 < confidence < 1:
-        raise InputError(
-            f"The 'confidence' parameter of spikes must be a number in (0, 1); got {confidence!r} "
-            "instead"
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise InputError(
-            f"The 'seed' parameter of spikes must be an integer or None; got {seed!r} instead"
-        )
 
 
 # --------------------------------------------------------------------------- the smooth model
@@ -658,7 +619,13 @@ def spikes(
     >>> result.excess_share < 0.01
     True
     """
-    _check_options(variable, resamples, bw, grid, components, confidence, seed)
+    check_choice("spikes", "variable", variable, ("share", "turnout"))
+    resamples = check_int("spikes", "resamples", resamples)
+    seed = check_seed("spikes", seed)
+    bw = check_number("spikes", "bw", bw, above=0, below=0.5)
+    grid = check_int("spikes", "grid", grid, low=11)
+    components = check_int("spikes", "components", components)
+    confidence = check_number("spikes", "confidence", confidence, above=0, below=1)
     num, den = _counts(data, variable)
     m = len(num)
     g = int(grid)

@@ -51,6 +51,7 @@ import pandas as pd
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays, station_arrays
+from pollwatch.forensics.params import check_int, check_number
 from pollwatch.forensics.result import jsonable
 from pollwatch.results.schema import ElectionResults, empty_excluded
 
@@ -140,21 +141,7 @@ class _Clean:
 
 
 def _check_fraction(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise InputError(
-            f"The {name!r} parameter of synthetic_election must be a fraction in [0, 1]; "
-            f"got {value!r} instead"
-        )
-    return float(value)
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(
-            f"The {name!r} parameter of synthetic_election must be an integer ≥ {low}; "
-            f"got {value!r} instead"
-        )
-    return int(value)
+    return check_number("synthetic_election", name, value, at_least=0, at_most=1)
 
 
 def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
@@ -318,10 +305,10 @@ def synthetic_election(
     >>> e.truth.incremental_stations > 0 and e.truth.anomalous_votes > 0
     True
     """
-    n = _check_int("n_stations", n_stations, 1)
-    seed = _check_int("seed", seed, 0)
-    n_regions = _check_int("n_regions", n_regions, 1)
-    n_candidates = _check_int("n_candidates", n_candidates, 2)
+    n = check_int("synthetic_election", "n_stations", n_stations)
+    seed = check_int("synthetic_election", "seed", seed, low=0)
+    n_regions = check_int("synthetic_election", "n_regions", n_regions)
+    n_candidates = check_int("synthetic_election", "n_candidates", n_candidates, low=2)
     f_i = _check_fraction("incremental", incremental)
     f_e = _check_fraction("extreme", extreme)
     f_r = _check_fraction("rounding", rounding)
@@ -343,11 +330,7 @@ def synthetic_election(
         ("station_concentration", station_concentration),
         ("stuffing_scale", stuffing_scale),
     ):
-        if not isinstance(value, (int, float)) or not value > 0:
-            raise InputError(
-                f"The {name!r} parameter of synthetic_election must be a positive number; "
-                f"got {value!r} instead"
-            )
+        check_number("synthetic_election", name, value, above=0)
 
     clean_seq, fraud_seq = np.random.SeedSequence(seed).spawn(2)
     clean = _clean_election(

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from pollwatch.errors import InputError
+from pollwatch.forensics.params import check_choice
 from pollwatch.forensics.report.text import text
 
 if TYPE_CHECKING:
@@ -265,13 +265,15 @@ PLOTS: tuple[Plot, ...] = (
 )
 """Every figure, in report order."""
 
+_FORMATS = ("png", "svg")
+"""Image formats the figures are written in."""
+
 _SVG_HEAD = re.compile(r"^.*?(?=<svg)", re.DOTALL)
 
 
 def figure_bytes(fig: Figure, fmt: str) -> bytes:
     """The figure as ``png`` or ``svg`` bytes."""
-    if fmt not in ("png", "svg"):
-        raise InputError(f"The 'fmt' parameter must be 'png' or 'svg'; got {fmt!r} instead")
+    check_choice("figure_bytes", "fmt", fmt, _FORMATS)
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format=fmt, dpi=110, metadata={"Date": None} if fmt == "svg" else None)
@@ -295,10 +297,7 @@ def write_plots(
     report: ForensicsReport, folder: str | Path, fmt: str = "png", *, lang: str = "en"
 ) -> list[Path]:
     """Write every figure of ``report`` into ``folder`` as ``<name>.<fmt>``; return the paths."""
-    if fmt not in ("png", "svg"):
-        raise InputError(
-            f"The 'fmt' parameter of write_plots must be 'png' or 'svg'; got {fmt!r} instead"
-        )
+    check_choice("write_plots", "fmt", fmt, _FORMATS)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
