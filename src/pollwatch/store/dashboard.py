@@ -5,18 +5,19 @@ Costs, because the dashboard refreshes every few seconds while reports pour in:
 * :func:`station_rows` and :func:`station_totals` read ``stations`` joined to the
   per-station counters of ``station_activity`` (kept in each report's transaction) and the
   quick-count sample: one row per station, never a scan of ``reports``.
-* Master records (conflicts, comparison) are computed by the pure core from each station's
-  reports and kept in a per-process cache keyed by the station's last ledger seq and its
-  resolutions, so a refresh re-reads only the stations with new reports or new resolutions.
-  Only stations whose counters say a conflict is possible (two protocols, two count windows
-  or two statuses) are examined for conflicts. The station table's conflict total refreshes
-  at most :data:`CONFLICT_BUDGET` reports per call and says how many stations it left for
-  the next call (``conflicts_pending``).
-* :func:`activity` groups the election's reports by hour in SQL and spreads the distinct
-  count windows over the hours they cover in Python; it reads every report of the election
-  (about 1–3 s per million reports), so its answer is kept per process until the ledger
-  moves and then for at most :data:`SUMMARY_MAX_AGE` seconds. :func:`public_summary` is
-  kept the same way.
+* Master records (conflicts, comparison, people entered per hour) are computed by the pure
+  core from each station's reports and kept in a per-process cache keyed by the station's
+  last ledger seq and its resolutions, so a refresh re-reads only the stations with new
+  reports or new resolutions. The first refresh of a process reads every count, status and
+  protocol report of the election (about 20–40 s per million reports on this 2-core
+  machine); one refresh per election runs at a time, later callers reuse its work. Only
+  stations whose counters say a conflict is possible (two protocols, two count windows or
+  two statuses) are examined for conflicts. The station table's conflict total refreshes at
+  most :data:`CONFLICT_BUDGET` reports per call, never waits for a running refresh, and
+  says how many stations it left for later (``conflicts_pending``).
+* :func:`activity` counts reports per hour in SQL (one pass over the election's reports, an
+  index range) and sums the cached master records' hourly door counts; it and
+  :func:`public_summary` are reused per process for up to :data:`SUMMARY_MAX_AGE` seconds.
 
 Several server processes each keep their own caches; they all read the same database, so
 they agree once refreshed.
@@ -31,13 +32,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from pollwatch.errors import InputError, PollwatchError
-from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
+from pollwatch.observe.master import CountWindow, MasterRecord, Resolution, merge_station_reports
 from pollwatch.observe.reports import Report, format_timestamp
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
@@ -59,8 +60,8 @@ from pollwatch.store.views import (
     election_tolerance,
     figures_from_master,
     load_resolutions,
+    load_stored_report,
     opening_hours_of,
-    parse_stored_body,
 )
 
 __all__ = [
@@ -258,6 +259,7 @@ class _Entry:
     resolutions: tuple[tuple[str, str, str, str], ...]
     master: MasterRecord
     hours: tuple[datetime, datetime] | None
+    hourly: Mapping[int, float]
 
 
 def _resolution_key(chosen: Sequence[Resolution]) -> tuple[tuple[str, str, str, str], ...]:
@@ -294,6 +296,7 @@ class _MasterCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str, str], _Entry] = {}
         self._rows: dict[tuple[str, str, str], dict[Any, dict[str, Any]]] = {}
+        self._gates: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def refresh(
@@ -306,37 +309,63 @@ class _MasterCache:
         *,
         budget: int | None = None,
     ) -> dict[str, _Entry]:
-        """Current entries for ``wanted`` stations (all, or those within the budget)."""
+        """Current entries for ``wanted`` stations (all, or those within the budget).
+
+        One refresh per election at a time: a second caller waits and then finds the work
+        done, instead of repeating it; a budgeted caller (the station table) does not wait
+        and reports the stations it could not check.
+        """
         db = _cache_id(engine)
         with self._lock:
-            known = {s: self._entries.get((db, election, s)) for s in wanted}
-        stale = [
-            s
-            for s, entry in known.items()
-            if entry is None
-            or entry.last_seq != activity[s].last_seq
-            or entry.resolutions != _resolution_key(chosen.get(s, ()))
-        ]
-        if budget is not None:
-            stale.sort(key=lambda s: (activity[s].reports, s))
-            within, spent = [], 0
-            for s in stale:
-                cost = activity[s].reports - activity[s].incidents
-                if spent + cost > budget:
-                    break
-                within.append(s)
-                spent += cost
-            stale = within
-        fresh = self._compute(engine, election, activity, chosen, stale)
+            gate = self._gates.setdefault((db, election), threading.Lock())
+        if not gate.acquire(blocking=budget is None):
+            return self._current(db, election, activity, chosen, wanted)
+        try:
+            stale = self._stale(db, election, activity, chosen, wanted)
+            if budget is not None:
+                stale.sort(key=lambda s: (activity[s].reports, s))
+                within, spent = [], 0
+                for s in stale:
+                    cost = activity[s].reports - activity[s].incidents
+                    if spent + cost > budget:
+                        break
+                    within.append(s)
+                    spent += cost
+                stale = within
+            fresh = self._compute(engine, election, activity, chosen, stale)
+            with self._lock:
+                for s, entry in fresh.items():
+                    self._entries[(db, election, s)] = entry
+        finally:
+            gate.release()
+        return self._current(db, election, activity, chosen, wanted)
+
+    def _stale(
+        self,
+        db: str,
+        election: str,
+        activity: Mapping[str, _Activity],
+        chosen: Mapping[str, tuple[Resolution, ...]],
+        wanted: Sequence[str],
+    ) -> list[str]:
+        current = self._current(db, election, activity, chosen, wanted)
+        return [s for s in wanted if s not in current]
+
+    def _current(
+        self,
+        db: str,
+        election: str,
+        activity: Mapping[str, _Activity],
+        chosen: Mapping[str, tuple[Resolution, ...]],
+        wanted: Sequence[str],
+    ) -> dict[str, _Entry]:
         with self._lock:
-            for s, entry in fresh.items():
-                self._entries[(db, election, s)] = entry
-            current = {s: self._entries.get((db, election, s)) for s in wanted}
+            found = {s: self._entries.get((db, election, s)) for s in wanted}
         return {
             s: e
-            for s, e in current.items()
+            for s, e in found.items()
             if e is not None
-            and e.last_seq == activity[s].last_seq
+            and e.last_seq >= activity[s].last_seq  # a later refresh's entry is fresher still
             and e.resolutions == _resolution_key(chosen.get(s, ()))
         }
 
@@ -358,7 +387,7 @@ class _MasterCache:
                     reports.c.kind != "incident",  # incidents are never merged or compared
                 )
                 for station, canonical in conn.execute(query):
-                    parsed[str(station)].append(parse_stored_body(json.loads(canonical)))
+                    parsed[str(station)].append(load_stored_report(canonical))
         out: dict[str, _Entry] = {}
         for s, items in parsed.items():
             if not items:
@@ -366,11 +395,13 @@ class _MasterCache:
             own = chosen.get(s, ())
             # Labelled with the seq read before loading: a report that arrived in between
             # makes the entry look stale, so it is recomputed next time (never the reverse).
+            master = _merge(items, own)
             out[s] = _Entry(
-                activity[s].last_seq,
-                _resolution_key(own),
-                _merge(items, own),
-                opening_hours_of(items),
+                last_seq=activity[s].last_seq,
+                resolutions=_resolution_key(own),
+                master=master,
+                hours=opening_hours_of(items),
+                hourly=_spread(master.windows),
             )
         return out
 
@@ -607,53 +638,23 @@ def _hour_iso(bucket: str) -> str:
     return f"{bucket[:10]}T{bucket[11:13]}:00:00Z"
 
 
-def _parse_time(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-
-
-def _spread(windows: Sequence[tuple[datetime, datetime, int]]) -> dict[datetime, float]:
-    """People entered per clock hour, each window's count spread evenly over its span."""
-    out: dict[datetime, float] = {}
-    for start, end, entered in windows:
-        hour = start.replace(minute=0, second=0, microsecond=0)
+def _spread(windows: Sequence[CountWindow]) -> dict[int, float]:
+    """People entered per clock hour (hours since the epoch, UTC), each window's count spread
+    evenly over its span (a zero-length window counts in its hour)."""
+    out: dict[int, float] = {}
+    for window in windows:
+        start, end, entered = window.start.timestamp(), window.end.timestamp(), window.entered
+        hour = int(start // 3600)
         if end <= start:
             out[hour] = out.get(hour, 0.0) + entered
             continue
-        span = (end - start).total_seconds()
-        while hour < end:
-            nxt = hour + timedelta(hours=1)
-            overlap = (min(end, nxt) - max(start, hour)).total_seconds()
+        span = end - start
+        while hour * 3600 < end:
+            overlap = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
             if overlap > 0:
                 out[hour] = out.get(hour, 0.0) + entered * overlap / span
-            hour = nxt
+            hour += 1
     return out
-
-
-def _station_windows(
-    rows: Sequence[tuple[datetime, datetime, int]],
-) -> list[tuple[datetime, datetime, int]]:
-    """A station's distinct windows without the overlapping ones that disagree.
-
-    The master record's rule: identical windows with equal counts are one window; other
-    overlaps are conflicts and stay out of the figures until a coordinator resolves them.
-    """
-    ordered = sorted(set(rows))
-    kept: list[tuple[datetime, datetime, int]] = []
-    cluster: list[tuple[datetime, datetime, int]] = []
-    cluster_end: datetime | None = None
-    for window in [*ordered, None]:
-        if window is not None and cluster_end is not None and window[0] < cluster_end:
-            cluster.append(window)
-            cluster_end = max(cluster_end, window[1])
-            continue
-        if len(cluster) == 1:
-            kept.append(cluster[0])
-        if window is not None:
-            cluster, cluster_end = [window], window[1]
-    return kept
 
 
 def _activity_now(engine: Engine, election: str) -> dict[str, Any]:
@@ -663,37 +664,28 @@ def _activity_now(engine: Engine, election: str) -> dict[str, Any]:
         .where(reports.c.election == election)
         .group_by(bucket, reports.c.kind)
     )
-    body = reports.c.body
-    windows_query = (
-        select(
-            reports.c.station,
-            body["window_start"].as_string(),
-            body["window_end"].as_string(),
-            body["entered"].as_integer(),
-        )
-        .where(reports.c.election == election, reports.c.kind == "count")
-        .distinct()
-    )
     per_hour: dict[str, dict[str, int]] = {}
-    per_station: dict[str, list[tuple[datetime, datetime, int]]] = {}
     with engine.connect() as conn:
         for hour, kind, n in conn.execute(by_hour):
             slot = per_hour.setdefault(_hour_iso(str(hour)), {"reports": 0, "incidents": 0})
             slot["reports"] += int(n)
             if kind == "incident":
                 slot["incidents"] += int(n)
-        for station, start, end, entered in conn.execute(windows_query):
-            s, e = _parse_time(start), _parse_time(end)
-            if s is not None and e is not None and entered is not None:
-                per_station.setdefault(str(station), []).append((s, e, int(entered)))
-    people: dict[datetime, float] = {}
-    for rows in per_station.values():
-        for hour, n in _spread(_station_windows(rows)).items():
+        found = _load_activity(conn, election)
+        chosen = load_resolutions(conn, election)
+    counted = sorted(s for s, a in found.items() if a.counts)
+    people: dict[int, float] = {}
+    for entry in _MASTERS.refresh(engine, election, found, chosen, counted).values():
+        for hour, n in entry.hourly.items():
             people[hour] = people.get(hour, 0.0) + n
     return {
         "reports_per_hour": [{"hour": h, **per_hour[h]} for h in sorted(per_hour)],
         "entered_per_hour": [
-            {"hour": format_timestamp(h), "entered": round(people[h], 1)} for h in sorted(people)
+            {
+                "hour": format_timestamp(datetime.fromtimestamp(h * 3600, UTC)),
+                "entered": round(people[h], 1),
+            }
+            for h in sorted(people)
         ],
     }
 
@@ -771,9 +763,10 @@ _RECENT = _Recent()
 def activity(engine: Engine, election: str) -> dict[str, Any]:
     """Reports and incidents per hour, people entered per hour, and the newest incidents.
 
-    Hours are UTC clock hours of ``observed_at``. ``entered_per_hour`` spreads each count
-    window's ``entered`` evenly over the hours it covers; identical windows of several
-    observers count once and disagreeing overlaps are left out (as in the master record).
+    Hours are UTC clock hours (reports by ``observed_at``). ``entered_per_hour`` sums the
+    stations' master-record count windows (so identical windows of two observers count once,
+    conflicting overlaps are left out until resolved, resolutions apply), each window's
+    ``entered`` spread evenly over the hours it covers.
     """
     get_election(engine, election)
     summary = _RECENT.get(engine, election, "activity", lambda: _activity_now(engine, election))
