@@ -26,9 +26,36 @@ from pollwatch.forensics.battery import ForensicsReport, run_battery
 from pollwatch.forensics.battery import Progress as ProgressFn
 from pollwatch.results import FORMATS
 
-__all__ = ["demo", "forensics", "register"]
+__all__ = [
+    "ColumnMapping",
+    "Leader",
+    "Resamples",
+    "ResultsFormat",
+    "Seed",
+    "demo",
+    "forensics",
+    "register",
+]
 
 _LANGS = ("en", "ru")
+
+# The shared option set: each option declared once, with its help, and used by every command
+# that takes it (Typer copies the option per command). Commands that load a results file
+# take ResultsFormat and ColumnMapping; commands that run the battery take Resamples and Seed.
+ResultsFormat = Annotated[
+    str,
+    typer.Option("--format", help="Layout: auto, ru-cik, uganda or mapped (needs --mapping)."),
+]
+ColumnMapping = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="TOML column mapping for other layouts.", show_default=False),
+]
+Leader = Annotated[
+    str | None,
+    typer.Option("--leader", help="Candidate to test (default: most votes).", show_default=False),
+]
+Resamples = Annotated[int, typer.Option("--resamples", help="Monte Carlo / bootstrap draws.")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same answer).")]
 
 
 @contextmanager
@@ -99,22 +126,9 @@ def forensics(
             help="Results file (CSV, .csv.gz, .csv.zip, Parquet, Excel).", show_default=False
         ),
     ] = None,
-    format: Annotated[
-        str,
-        typer.Option("--format", help="Layout: auto, ru-cik, uganda or mapped (needs --mapping)."),
-    ] = "auto",
-    mapping: Annotated[
-        Path | None,
-        typer.Option(
-            "--mapping", help="TOML column mapping for other layouts.", show_default=False
-        ),
-    ] = None,
-    leader: Annotated[
-        str | None,
-        typer.Option(
-            "--leader", help="Candidate to test (default: most votes).", show_default=False
-        ),
-    ] = None,
+    format: ResultsFormat = "auto",
+    mapping: ColumnMapping = None,
+    leader: Leader = None,
     report: Annotated[
         Path | None,
         typer.Option("--report", help="Write the HTML report here.", show_default=False),
@@ -133,10 +147,8 @@ def forensics(
     lang: Annotated[
         str, typer.Option("--lang", help="Language of the report and summary: en or ru.")
     ] = "en",
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Monte Carlo / bootstrap draws.")
-    ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same answer).")] = 0,
+    resamples: Resamples = 10_000,
+    seed: Seed = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
     strict: Annotated[
         bool,
@@ -219,9 +231,7 @@ def _compare(
 
 
 def demo(
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Monte Carlo / bootstrap draws.")
-    ] = 10_000,
+    resamples: Resamples = 10_000,
     jobs: Annotated[
         int,
         typer.Option("--jobs", help="Worker processes (0: up to 2, as many as there are cores)."),
