@@ -28,6 +28,7 @@ from pollwatch.store import (
     public_summary,
     resolve_conflict,
     set_tolerance,
+    station_record,
     station_rows,
     station_totals,
     store_report,
@@ -236,6 +237,8 @@ def test_comparison_sorts_by_discrepancy_and_recomputes_only_changed_stations(
     assert comparison_rows(engine, "e")["tolerance"] == 0.2
     assert [r["station"] for r in comparison_rows(engine, "e")["rows"] if r["flag"]] == ["S1"]
     assert list_audit(engine)[0]["action"] == "set_tolerance"
+    assert station_record(engine, "e", "S2")["comparison"]["flagged"] is False  # its setting
+    assert station_record(engine, "e", "S2", tolerance=0.05)["comparison"]["flagged"] is True
     for bad in (-0.1, 1.5, float("nan"), "x", True):
         with pytest.raises(InputError) as caught:
             set_tolerance(engine, "e", bad, by="coord")

@@ -199,12 +199,13 @@ def figures_from_master(
 
 
 def station_record(
-    engine: Engine, election: str, station: str, *, tolerance: float = DEFAULT_TOLERANCE
+    engine: Engine, election: str, station: str, *, tolerance: float | None = None
 ) -> dict[str, Any]:
     """Registry row, reports, master record, turnout estimate and comparison of one station.
 
     The coordinators' stored resolutions are applied to the master record (and so to the
-    estimate and comparison).
+    estimate and comparison). ``tolerance`` (relative turnout slack) defaults to the
+    election's setting.
     """
     with engine.connect() as conn:
         row = (
@@ -217,6 +218,8 @@ def station_record(
             .first()
         )
         chosen = load_resolutions(conn, election, station).get(station, ())
+        if tolerance is None:
+            tolerance = election_tolerance(conn, election)
     if row is None:
         raise NotFoundError(f"no station {station!r} in election {election!r}")
     registry = {k: v for k, v in row.items() if k != "election"}
