@@ -151,8 +151,11 @@ def test_bad_resolutions_name_the_field(
 
 
 def test_unknown_or_silent_stations(station: Engine) -> None:
-    with pytest.raises(NotFoundError):
-        resolve_conflict(station, "e", "nope", "valid", 1, "anna")
+    for unknown in ("nope", "bad\x00id", "x" * 65, ""):
+        with pytest.raises(NotFoundError):
+            resolve_conflict(station, "e", unknown, "valid", 1, "anna")
+        with pytest.raises(NotFoundError):
+            station_record(station, "e", unknown)
     with pytest.raises(InputError) as silent:
         resolve_conflict(station, "e", "2", "valid", 1, "anna")
     assert silent.value.column == "field"

@@ -24,7 +24,7 @@ from pollwatch.store.dashboard import forget_summaries
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import resolutions, stations
-from pollwatch.store.views import load_resolutions, parse_stored_body
+from pollwatch.store.views import STATION_ID, load_resolutions, parse_stored_body
 
 __all__ = ["FIELD_LIMIT", "list_resolutions", "resolve_conflict"]
 
@@ -98,6 +98,8 @@ def resolve_conflict(
     NotFoundError
         No such station, or it has no reports.
     """
+    if not STATION_ID.fullmatch(station):
+        raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
     field = _check_text(field, "field", FIELD_LIMIT, required=True)
     note = _check_text(note, "note", TEXT_LIMIT, required=False)
     try:
