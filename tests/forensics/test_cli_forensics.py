@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from pollwatch.cli import app, main
 from pollwatch.forensics.synthetic import synthetic_election
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_MD = ROOT / "docs" / "cli.md"
+DOCS_SCRIPT = ROOT / "scripts" / "write_cli_docs.py"
 FAST = ["--resamples", "100"]
 
 
@@ -169,59 +169,40 @@ def test_demo_falls_back_to_synthetic(
     assert str(reports / "synthetic-election.html") in captured.out
 
 
-# --- docs/cli.md: generated from --help, checked here ------------------------------------
+# --- docs/cli.md: written by scripts/write_cli_docs.py from --help, checked here ----------
 
 
-def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    out: list[tuple[str, ...]] = []
-    for name in sorted(group.commands):
-        cmd = group.commands[name]
-        if getattr(cmd, "hidden", False):
-            continue
-        out.append((*prefix, name))
-        if hasattr(cmd, "commands"):
-            out.extend(_commands(cmd, (*prefix, name)))
-    return out
-
-
-def cli_reference() -> str:
-    """The CLI reference, as docs/cli.md holds it: every command's --help, plain text."""
-    runner = CliRunner()
-    root = typer.main.get_command(app)
-    assert hasattr(root, "commands")
-    env = {
-        "COLUMNS": "100",
-        "TERMINAL_WIDTH": "100",
-        "NO_COLOR": "1",
-        "_TYPER_FORCE_DISABLE_TERMINAL": "1",
-    }
-    parts = [
-        "# Command-line reference",
-        "",
-        "Generated from `pollwatch --help`; regenerate with",
-        "`POLLWATCH_WRITE_CLI_DOCS=1 pytest tests/forensics/test_cli_forensics.py -k cli_md`.",
-    ]
-    for path in [(), *_commands(root)]:
-        result = runner.invoke(app, [*path, "--help"], env=env, prog_name="pollwatch")
-        assert result.exit_code == 0, result.output
-        title = " ".join(("pollwatch", *path))
-        help_text = "\n".join(line.rstrip() for line in result.output.strip().splitlines())
-        parts += ["", f"## `{title}`", "", "```text", help_text, "```"]
-    return "\n".join(parts) + "\n"
+def _docs_script() -> ModuleType:
+    """scripts/write_cli_docs.py, loaded by path (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("write_cli_docs", DOCS_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_cli_md_is_current() -> None:
-    expected = cli_reference()
-    if os.environ.get("POLLWATCH_WRITE_CLI_DOCS") == "1":
-        CLI_MD.write_text(expected, encoding="utf-8")
-    assert CLI_MD.read_text(encoding="utf-8") == expected, (
-        "docs/cli.md is out of date; regenerate it (see its header)"
+    docs = _docs_script()
+    assert CLI_MD.read_text(encoding="utf-8") == docs.cli_reference(), (
+        f"docs/cli.md is out of date with the CLI; run `{docs.COMMAND}` and commit it"
     )
+
+
+def test_docs_script_writes_what_the_check_expects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = _docs_script()
+    target = tmp_path / "cli.md"
+    monkeypatch.setattr(docs, "CLI_MD", target)
+    assert docs.main() == 0
+    text = target.read_text(encoding="utf-8")
+    assert text == docs.cli_reference()
+    assert f"`{docs.COMMAND}`" in text.splitlines()[3]  # the header says how to regenerate
+    assert f"python {DOCS_SCRIPT.relative_to(ROOT).as_posix()}" == docs.COMMAND
 
 
 def test_every_command_documented() -> None:
     root = typer.main.get_command(app)
-    assert hasattr(root, "commands")
     text = CLI_MD.read_text(encoding="utf-8")
-    for path in _commands(root):
+    for path in _docs_script().commands(root):
         assert f"## `pollwatch {' '.join(path)}`" in text
