@@ -260,21 +260,25 @@ def test_an_item_that_breaks_its_batch_does_not_fail_the_others(engine: Engine) 
     assert _count(engine, reports) == 5
 
 
-def test_token_cache_honours_revocation_after_its_ttl(engine: Engine) -> None:
-    code = create_invites(engine, "e1", 1)[0].code
-    token = redeem_invite(engine, code).token
+def test_token_cache_drops_revoked_tokens_at_the_next_poll(engine: Engine) -> None:
+    tokens = [redeem_invite(engine, i.code).token for i in create_invites(engine, "e1", 2)]
     clock = [100.0]
-    cache = ObserverCache(engine, ttl=5.0, clock=lambda: clock[0])
-    seen = asyncio.run(cache.observer(token))
+    cache = ObserverCache(engine, revocation_interval=2.0, clock=lambda: clock[0])
+    seen = [asyncio.run(cache.observer(t)) for t in tokens]
+    assert cache.lookups == 2
     with engine.begin() as conn:
-        conn.execute(update(observers).where(observers.c.id == seen.id).values(revoked=True))
-    clock[0] += 4.0
-    assert asyncio.run(cache.observer(token)) == seen  # within the TTL: still served
+        conn.execute(update(observers).where(observers.c.id == seen[0].id).values(revoked=True))
     clock[0] += 1.5
+    assert asyncio.run(cache.observer(tokens[0])) == seen[0]  # before the poll: still served
+    assert cache.lookups == 2  # served from the cache, no query per report
+    clock[0] += 1.0
     with pytest.raises(AuthError):
-        asyncio.run(cache.observer(token))
+        asyncio.run(cache.observer(tokens[0]))
+    assert asyncio.run(cache.observer(tokens[1])) == seen[1]  # the other token still works
     with pytest.raises(AuthError):  # unknown tokens are looked up each time, never cached
         asyncio.run(cache.observer("not-a-token"))
+    clock[0] += 700  # past the TTL every token is looked up again
+    assert asyncio.run(cache.observer(tokens[1])) == seen[1]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

@@ -73,8 +73,10 @@ def make_engine(url: str, *, connect_args: dict[str, Any] | None = None) -> Engi
                 "check_same_thread": False,
                 **(connect_args or {}),
             },
-            pool_size=8,
-            max_overflow=8,
+            # Connections are cheap to keep and costly to reopen (the PRAGMAs below), and
+            # the server's thread pool has 40 threads: keep enough that none is reopened.
+            pool_size=20,
+            max_overflow=20,
         )
         _configure_sqlite(engine)
         return engine

@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import InputError, NotFoundError, PollwatchError
-from pollwatch.observe.ledger import GENESIS, LedgerEntry, append_entry
+from pollwatch.observe.ledger import GENESIS, LedgerEntry, entry_hash
 from pollwatch.observe.reports import (
     Report,
     StatusReport,
@@ -468,7 +468,20 @@ def _store_batch(
                 )
             )
             continue
-        entry = append_entry(heads[report.election], report.id, item.canonical, recorded_at)
+        # append_entry's own check that the JSON is canonical is skipped: canonical_json
+        # made it from a validated report (the hashing is the same function).
+        prev = heads[report.election]
+        seq = 1 if prev is None else prev.seq + 1
+        prev_hash = GENESIS if prev is None else prev.hash
+        body = json.loads(item.canonical)
+        entry = LedgerEntry(
+            seq=seq,
+            report_id=report.id,
+            prev_hash=prev_hash,
+            hash=entry_hash(prev_hash, seq, item.canonical),
+            recorded_at=recorded_at,
+            report=body,
+        )
         heads[report.election] = entry
         observer = item.observer
         report_rows.append(

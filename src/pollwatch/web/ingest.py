@@ -18,8 +18,9 @@ Several server processes each have their own writer; they serialise on the datab
 
 Why a token cache. Every report carries an observer token; looking it up costs a database
 round trip (and a thread hop) per request. :class:`ObserverCache` keeps token hash →
-observer for :data:`TOKEN_TTL` seconds in the process, so a revoked token still works for
-at most that long on a process that has just seen it. Unknown tokens are never cached.
+observer in the process and every :data:`REVOCATION_INTERVAL` seconds asks the database
+once which observers are revoked, so a revoked token stops working within about two seconds
+on every process. Unknown tokens are never cached.
 """
 
 from __future__ import annotations
@@ -33,20 +34,32 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.store._util import secret_hash
 from pollwatch.store.people import Observer, observer_for_token
 from pollwatch.store.reports import Outcome, PreparedReport, StoredReport, store_prepared
+from pollwatch.store.tables import observers
 
-__all__ = ["MAX_BATCH", "TOKEN_TTL", "IngestWriter", "ObserverCache"]
+__all__ = [
+    "MAX_BATCH",
+    "REVOCATION_INTERVAL",
+    "TOKEN_TTL",
+    "IngestWriter",
+    "ObserverCache",
+    "revoked_token_hashes",
+]
 
 MAX_BATCH = 256
 """Most reports in one transaction (keeps the ``IN (...)`` lists and each flush small)."""
 
-TOKEN_TTL = 5.0
-"""Seconds an observer token's lookup is reused in one process (revocation delay)."""
+TOKEN_TTL = 600.0
+"""Seconds an observer token's lookup is reused in one process."""
+
+REVOCATION_INTERVAL = 2.0
+"""Seconds between two polls for revoked tokens: a revoked token works at most this long
+(plus one query) on a process that has it cached."""
 
 _log = logging.getLogger(__name__)
 
@@ -166,10 +179,13 @@ class IngestWriter:
 
 
 class ObserverCache:
-    """Observer token → :class:`Observer`, remembered for ``ttl`` seconds per process.
+    """Observer token → :class:`Observer`, kept in the process; revocations polled.
 
-    Only successful lookups are kept (an unknown token costs a query each time, so the
-    cache cannot be filled by guessing), and at most ``limit`` tokens.
+    A token's lookup is reused for up to ``ttl`` seconds; every ``revocation_interval``
+    seconds one query lists the revoked observers' token hashes and drops them, so a
+    revoked token stops working within about that long on every process, while an active
+    observer costs no query per report. Only successful lookups are kept (an unknown token
+    costs a query each time, so guessing cannot fill the cache), at most ``limit`` tokens.
     """
 
     def __init__(
@@ -177,22 +193,30 @@ class ObserverCache:
         engine: Engine,
         *,
         ttl: float = TOKEN_TTL,
+        revocation_interval: float = REVOCATION_INTERVAL,
         limit: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.ttl = ttl
+        self.revocation_interval = revocation_interval
         self.limit = limit
         self._clock = clock
         self._entries: dict[str, tuple[Observer, float]] = {}
+        self._checked = clock()
+        self._checking = False
+        self.lookups = 0
 
     async def observer(self, token: str) -> Observer:
         """The token's observer; :class:`pollwatch.store.AuthError` if unknown or revoked."""
-        key = secret_hash(token) if len(token) <= 200 else ""
         now = self._clock()
+        if now - self._checked >= self.revocation_interval and not self._checking:
+            await self._drop_revoked()
+        key = secret_hash(token) if len(token) <= 200 else ""
         hit = self._entries.get(key)
         if hit is not None and hit[1] > now:
             return hit[0]
+        self.lookups += 1
         found = await run_in_threadpool(observer_for_token, self.engine, token)
         if len(self._entries) >= self.limit:
             self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
@@ -200,3 +224,26 @@ class ObserverCache:
                 self._entries.clear()
         self._entries[key] = (found, now + self.ttl)
         return found
+
+    async def _drop_revoked(self) -> None:
+        self._checking = True
+        try:
+            started = self._clock()
+            if self._entries:
+                revoked = await run_in_threadpool(revoked_token_hashes, self.engine)
+                for key in revoked:
+                    self._entries.pop(key, None)
+            self._checked = started
+        finally:
+            self._checking = False
+
+
+def revoked_token_hashes(engine: Engine) -> list[str]:
+    """Token hashes of revoked observers (few; polled by every process's cache)."""
+    with engine.connect() as conn:
+        return [
+            str(row[0])
+            for row in conn.execute(
+                select(observers.c.token_hash).where(observers.c.revoked.is_(True))
+            )
+        ]
