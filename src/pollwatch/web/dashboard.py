@@ -16,6 +16,7 @@ so the page's scripts call the JSON API with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,6 +38,7 @@ from pollwatch.store import (
     logout,
 )
 from pollwatch.web.app import render_page
+from pollwatch.web.i18n import Catalogues, pick_language
 from pollwatch.web.observe_api import SESSION_COOKIE, RateLimiter
 from pollwatch.web.security import CSRF_COOKIE, check_csrf, new_csrf_token
 
@@ -112,13 +114,12 @@ def _engine(request: Request) -> Engine:
 
 
 def _lang(request: Request) -> str:
-    from pollwatch.web.i18n import pick_language
-
     return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
-def _gettext(request: Request) -> Any:
-    return request.app.state.catalogues.gettext(_lang(request))
+def _gettext(request: Request) -> Callable[[str], str]:
+    catalogues: Catalogues = request.app.state.catalogues
+    return catalogues.gettext(_lang(request))
 
 
 def _with_lang(request: Request, path: str) -> str:
@@ -221,7 +222,7 @@ def _login_page(
     response = render_page(
         request,
         "coordinate_login.html",
-        {"csrf": token, "error": error, "name": name, "action": _with_lang(request, "")},
+        {"csrf": token, "error": error, "name": name},
     )
     response.status_code = status
     return response
