@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from pollwatch.store import (
     list_audit,
     open_store,
     station_table,
+    store_report,
     store_sample,
 )
 from pollwatch.web.app import create_app
@@ -357,6 +358,44 @@ def test_events_deliver_new_reports_and_resume_from_last_event_id(live: Live) ->
     ):
         again = _read_events(response, 1, time.monotonic() + 8)
     assert [int(e["id"]) for e in again if e["event"] == "report"] == [data["seq"]]
+
+
+def test_a_burst_ends_in_one_refresh_event_and_silence_in_keepalives(live: Live) -> None:
+    engine = open_store(live.url)
+    create_election(engine, "burst")
+    import_stations(engine, "burst", [{"station": "B1"}])
+    for i in range(205):
+        body = {**_report("B1", "status", status="opened"), "election": "burst"}
+        body["observed_at"] = (_now() - timedelta(seconds=i)).isoformat()
+        store_report(engine, body, observer=None)
+    engine.dispose()
+    url = f"{live.base}/api/v1/elections/burst/events"
+    headers = {**live.bearer(), "Last-Event-ID": "0"}
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=10)) as c,
+        c.stream("GET", url, headers=headers) as response,
+    ):
+        events: list[dict[str, str]] = []
+        current: dict[str, str] = {}
+        keepalive = False
+        deadline = time.monotonic() + 8
+        for line in response.iter_lines():
+            if line == ": keepalive":
+                keepalive = True
+            elif line == "":
+                if "event" in current:
+                    events.append(current)
+                current = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                current[key] = value
+            if keepalive or time.monotonic() > deadline:
+                break
+    reports = [e for e in events if e["event"] == "report"]
+    assert [int(e["id"]) for e in reports] == list(range(1, 201))
+    (refresh,) = [e for e in events if e["event"] == "refresh"]
+    assert int(refresh["id"]) == 205 == json.loads(refresh["data"])["seq"]
+    assert keepalive, "no keepalive comment during silence"
 
 
 def test_public_summary_names_no_station_text_or_observer(live: Live) -> None:
