@@ -28,6 +28,7 @@ from pollwatch.store import (
     get_report,
     import_stations,
     list_audit,
+    logout,
     observer_for_token,
     redeem_invite,
     store_report,
@@ -139,6 +140,10 @@ class Watched:
             return
         self.errors.append(f"{message.text} ({location})")
 
+    def ignore(self, text: str) -> None:
+        """Drop console errors containing ``text`` (an answer the test caused on purpose)."""
+        self.errors = [e for e in self.errors if text not in e]
+
     def check(self) -> None:
         assert not self.outside, f"requests left the test server: {self.outside}"
         assert not self.errors, f"console errors: {self.errors}"
@@ -203,6 +208,11 @@ def test_offline_report_reaches_the_live_dashboard(
     assert desk.locator("#map path.leaflet-interactive").count() >= 3
     assert "without coordinates: 1" in desk.locator("#map-note").inner_text()
     assert _cell(desk, "8001", "reports").inner_text() == "0"
+    desk.fill("#station-filter", "berlin")
+    assert desk.locator("#stations tbody tr:visible").count() == 1
+    assert desk.locator("#station-filter-count").inner_text() == "1 / 4"
+    desk.fill("#station-filter", "")
+    assert desk.locator("#stations tbody tr:visible").count() == len(STATIONS)
     desk.evaluate("window.__sameDocument = true")
 
     # The observer joins, loses the connection and files a count report.
@@ -327,3 +337,21 @@ def test_quick_count_and_sample_coverage_on_a_phone(
         watched.check()
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_an_ended_session_says_so_on_the_dashboard(
+    coordinator: Watched, server: str, engine: Any
+) -> None:
+    desk = coordinator.page
+    _login(desk, server)
+    desk.goto(f"{server}/coordinate/{QUICK}")
+    desk.locator("#dashboard[data-refreshed]").wait_for(timeout=10_000)
+    assert not desk.locator("#session-ended").is_visible()
+    [session] = [c for c in desk.context.cookies() if c["name"] == "pollwatch_session"]
+    logout(engine, session["value"])  # e.g. expired, or ended from another tab
+    desk.fill("#tolerance", "7")
+    desk.click("#tolerance-save")
+    desk.locator("#session-ended").wait_for(timeout=10_000)
+    assert desk.locator("#session-ended a").get_attribute("href") == "/coordinate/login?lang=en"
+    coordinator.ignore("status of 401")

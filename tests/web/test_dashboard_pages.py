@@ -270,6 +270,35 @@ def test_dashboard_page_renders_the_registry_before_any_script(
         assert coordinator.get(asset).status_code == 200, asset
 
 
+def test_dashboard_page_renders_the_live_figures_on_the_server(
+    coordinator: httpx.Client, engine: Any
+) -> None:
+    create_election(engine, "render-2026")
+    import_stations(engine, "render-2026", [{"station": "r1"}, {"station": "r2"}])
+    token = redeem_invite(engine, create_invites(engine, "render-2026", 1)[0].code).token
+    now = datetime.now(UTC).isoformat()
+    for body in (
+        {"kind": "status", "status": "opened", "queue": 9},
+        {"kind": "incident", "category": "violence"},
+    ):
+        report = {"id": str(uuid.uuid4()), "election": "render-2026", "station": "r1"}
+        store_report(
+            engine,
+            {**report, "observed_at": now, **body},
+            observer=observer_for_token(engine, token),
+        )
+    text = coordinator.get("/coordinate/render-2026?lang=ru").text
+    row = text[text.index('<tr data-station="r1">') :]
+    row = row[: row.index("</tr>")]
+    assert '<td data-col="status" class="status-opened">Открылся</td>' in row
+    assert '<td data-col="reports" class="num">2</td>' in row
+    assert '<td data-col="incidents" class="num">1</td>' in row
+    assert '<td data-col="queue" class="num">9</td>' in row
+    assert " UTC</td>" in row
+    assert '<dd id="t-reporting">1</dd>' in text and '<dd id="t-incidents">1</dd>' in text
+    assert 'id="tolerance" name="tolerance" min="0" max="100" step="0.5" value="5"' in text
+
+
 def test_unknown_or_hostile_election_ids_are_404_and_escaped(coordinator: httpx.Client) -> None:
     assert coordinator.get("/coordinate/no-such-election").status_code == 404
     hostile = "<script>alert(1)</script>"

@@ -33,7 +33,6 @@ from pollwatch.store import (
     create_invites,
     get_election,
     list_elections,
-    list_stations,
     login,
     logout,
 )
@@ -300,14 +299,20 @@ async def dashboard_page(request: Request, election: str) -> Response:
     if who is None:
         return _to_login(request)
     info = await _election(request, election)
-    stations = await run_in_threadpool(list_stations, _engine(request), election)
+    # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
+    # the table and totals are right before the script runs, or without it.
+    from pollwatch.store.dashboard import dashboard_stations
+
+    table = await run_in_threadpool(dashboard_stations, _engine(request), election)
+    _ = _gettext(request)
     return render_page(
         request,
         "coordinate_dashboard.html",
         {
             "who": who,
             "election": info,
-            "stations": stations,
+            "table": table,
+            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
             "client_strings": _client_strings(request),
         },

@@ -61,9 +61,17 @@
     var m = document.cookie.match(/(?:^|;\s*)pollwatch_csrf=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   }
+  var source = null;
+  function sessionEnded() {
+    document.getElementById("session-ended").classList.remove("hidden");
+    if (source) { source.close(); source = null; }
+    live.textContent = "–";
+    live.className = "live off";
+  }
   function getJSON(path) {
     return fetch(api + path, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) {
+        if (r.status === 401) { sessionEnded(); }
         return r.json().catch(function () { return {}; }).then(function (body) {
           return { ok: r.ok, status: r.status, body: body };
         });
@@ -75,6 +83,7 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
       body: JSON.stringify(payload)
     }).then(function (r) {
+      if (r.status === 401) { sessionEnded(); }
       return r.json().catch(function () { return {}; }).then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
     });
   }
@@ -152,8 +161,21 @@
         " · " + t("with protocol") + ": " + sampledProtocols + "/" + sampled;
     }
     renderMap();
+    filterStations();
     renderedOnce = true;
   }
+  var filter = document.getElementById("station-filter");
+  function filterStations() {
+    var query = filter.value.trim().toLowerCase();
+    var rows = tbody.querySelectorAll("tr"), shown = 0;
+    Array.prototype.forEach.call(rows, function (row) {
+      var match = !query || row.textContent.toLowerCase().indexOf(query) >= 0;
+      row.classList.toggle("hidden", !match);
+      if (match) { shown += 1; }
+    });
+    document.getElementById("station-filter-count").textContent = query ? shown + " / " + rows.length : "";
+  }
+  filter.addEventListener("input", filterStations);
   var renderedOnce = false;
 
   // --- charts ----------------------------------------------------------------------------
@@ -454,7 +476,7 @@
   }
   function connect() {
     if (typeof window.EventSource === "undefined") { window.setInterval(refreshNow, 15000); return; }
-    var source = new EventSource(api + "/events", { withCredentials: true });
+    source = new EventSource(api + "/events", { withCredentials: true });
     source.addEventListener("open", function () { live.textContent = t("live"); live.className = "live on"; });
     source.addEventListener("error", function () { live.textContent = t("reconnecting…"); live.className = "live off"; });
     source.addEventListener("report", schedule);
