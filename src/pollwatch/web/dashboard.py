@@ -31,10 +31,12 @@ from pollwatch.store import (
     Coordinator,
     coordinator_for_session,
     create_invites,
+    dashboard_stations,
     get_election,
     list_elections,
     login,
     logout,
+    public_summary,
 )
 from pollwatch.web.app import render_page
 from pollwatch.web.i18n import Catalogues, pick_language
@@ -301,8 +303,6 @@ async def dashboard_page(request: Request, election: str) -> Response:
     info = await _election(request, election)
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
-    from pollwatch.store.dashboard import dashboard_stations
-
     table = await run_in_threadpool(dashboard_stations, _engine(request), election)
     _ = _gettext(request)
     return render_page(
@@ -411,8 +411,6 @@ async def invites_submit(request: Request, election: str) -> Response:
 async def press_page(request: Request, election: str) -> Response:
     """Aggregated, non-identifying figures and the ledger head; no login, no script."""
     info = await _election(request, election)
-    from pollwatch.store.dashboard import public_summary
-
     summary = await run_in_threadpool(public_summary, _engine(request), election)
     base = str(request.base_url).rstrip("/")
     return render_page(

@@ -125,7 +125,8 @@
     setText("t-closed", fmtNum(totals.closed));
     setText("t-reports", fmtNum(totals.reports));
     setText("t-incidents", fmtNum(totals.incidents));
-    setText("t-conflicts", fmtNum(totals.conflicts));
+    // conflicts_pending > 0: some stations' conflicts are still being re-checked.
+    setText("t-conflicts", fmtNum(totals.conflicts) + (totals.conflicts_pending ? "+" : ""));
     if (typeof data.tolerance === "number" && document.activeElement !== tolerance && !toleranceTouched) {
       tolerance.value = String(Math.round(data.tolerance * 1000) / 10);
     }
@@ -380,7 +381,8 @@
       tr.appendChild(el("td", null, r.low === null || r.low === undefined ? "–" : fmtNum(r.low) + "–" + fmtNum(r.high)));
       tr.appendChild(el("td", { "class": "num" }, fmtNum(r.official)));
       tr.appendChild(el("td", { "class": "num" }, fmtNum(r.difference)));
-      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.relative)));
+      // Signed: (official − independent) / independent; "+" means more official ballots.
+      tr.appendChild(el("td", { "class": "num" }, (r.relative > 0 ? "+" : "") + fmtPct(r.relative)));
       tr.appendChild(el("td", null, (r.protocol_mismatches || []).join(", ")));
       if (r.flag) { tr.setAttribute("aria-label", t("flagged") + " " + r.station); }
       body.appendChild(tr);
