@@ -334,6 +334,10 @@ def test_quick_count_and_sample_coverage_on_a_phone(
         assert "in sample: 4" in coverage and "with protocol: 4/4" in coverage
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "no sideways page"
         screenshot(page, "dashboard-phone")
+        page.click("#logout")
+        page.wait_for_url(f"{server}/coordinate/login")
+        page.goto(f"{server}/coordinate/{QUICK}")
+        page.wait_for_url(f"{server}/coordinate/login")
         watched.check()
     finally:
         context.close()

@@ -160,6 +160,37 @@ def test_wrong_password_shows_the_form_again_with_401(base_url: str) -> None:
         assert "pollwatch_session" not in answer.cookies
 
 
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": "coord"}, "password"),
+        ({"name": "", "password": PASSWORD}, "name"),
+        ({"name": "c" * 1001, "password": PASSWORD}, "name"),
+        ({"name": "coord", "password": "p" * 1001}, "password"),
+    ],
+)
+def test_malformed_login_forms_get_a_4xx_naming_the_field(
+    base_url: str, data: dict[str, str], field: str
+) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        token = _csrf_from_form(client.get("/coordinate/login").text)
+        answer = client.post("/coordinate/login", data={**data, "csrf": token})
+        assert answer.status_code == 400
+        assert answer.json()["error"]["field"] == field
+
+
+def test_a_file_in_the_login_form_is_refused(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as client:
+        token = _csrf_from_form(client.get("/coordinate/login").text)
+        answer = client.post(
+            "/coordinate/login",
+            data={"name": "coord", "csrf": token},
+            files={"password": ("p.txt", b"a long enough password", "text/plain")},
+        )
+        assert 400 <= answer.status_code < 500
+        assert "pollwatch_session" not in answer.cookies
+
+
 def test_login_opens_the_same_session_as_the_api(coordinator: httpx.Client) -> None:
     session = coordinator.cookies.get("pollwatch_session")
     assert session
