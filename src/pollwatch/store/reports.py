@@ -19,6 +19,7 @@ ever wrong.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,15 +31,15 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
-    bindparam,
     case,
     delete,
     func,
     insert,
     select,
     true,
-    update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import InputError, NotFoundError, PollwatchError
@@ -228,50 +229,25 @@ def _activity_values(
 
 
 def _apply_activity(
-    conn: Connection, accepted: Sequence[tuple[Report, int]], received_at: datetime
+    conn: Connection, accepted: Sequence[tuple[Report, int]], received_at: datetime, sqlite: bool
 ) -> None:
     """Fold a batch's accepted reports into their stations' activity rows (same transaction).
 
-    One read of the touched rows per election, then one insert and one update statement for
-    the whole batch. The caller holds the elections' write locks, so read-then-write cannot
-    race.
+    The batch is first folded per station from zero (:func:`_activity_values`, in ledger
+    order), then merged into the stored rows by one upsert: counters add up, the last
+    entry is the batch's, and status and queue are replaced only by ones observed at the
+    same time or later — what folding the reports one by one onto the stored row gives.
+    No row is read back.
     """
-    by_election: dict[str, list[tuple[Report, int]]] = {}
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
     for report, seq in accepted:
-        by_election.setdefault(report.election, []).append((report, seq))
-    for election, items in by_election.items():
-        names = sorted({report.station for report, _ in items})
-        found = conn.execute(
-            select(station_activity).where(
-                station_activity.c.election == election, station_activity.c.station.in_(names)
-            )
-        ).mappings()
-        current: dict[str, dict[str, Any]] = {row["station"]: dict(row) for row in found}
-        existing = set(current)
-        for report, seq in items:
-            current[report.station] = _activity_values(
-                current.get(report.station), report, received_at, seq
-            )
-        inserts = [
-            {"election": election, "station": name, **current[name]}
-            for name in names
-            if name not in existing
-        ]
-        updates = [
-            {"k_election": election, "k_station": name, **current[name]}
-            for name in names
-            if name in existing
-        ]
-        if inserts:
-            conn.execute(insert(station_activity), inserts)
-        if updates:
-            conn.execute(
-                update(station_activity).where(
-                    station_activity.c.election == bindparam("k_election"),
-                    station_activity.c.station == bindparam("k_station"),
-                ),
-                updates,
-            )
+        key = (report.election, report.station)
+        folded[key] = _activity_values(folded.get(key), report, received_at, seq)
+    rows = [{"election": e, "station": s, **values} for (e, s), values in folded.items()]
+    conn.execute(_activity_upsert("sqlite" if sqlite else "postgresql"), rows)
+
+
+_COUNTER_COLUMNS = ("reports", "counts", "incidents", "protocols")
 
 
 def _latest(election: str, condition: Any, order: tuple[Any, ...], *columns: Any) -> Any:
@@ -400,12 +376,18 @@ Outcome: TypeAlias = StoredReport | PollwatchError
 
 
 def _store_batch(
-    conn: Connection, items: Sequence[PreparedReport], now: datetime, sqlite: bool
+    conn: Connection,
+    items: Sequence[PreparedReport],
+    now: datetime,
+    sqlite: bool,
+    known_stations: set[tuple[str, str]],
 ) -> list[Outcome]:
     """Store a batch inside one write transaction; one outcome per item, in order.
 
     Items are decided in order, so of two items with the same id the first is stored and
     the second answers as a retry (same canonical JSON) or a conflict (different).
+    ``known_stations`` holds (election, station) pairs already found in the registry
+    (stations are never removed), so only new ones are looked up.
     """
     known: set[str] = set()
     for election in sorted({item.report.election for item in items}):  # stable lock order
@@ -419,18 +401,25 @@ def _store_batch(
         row["id"]: row
         for row in conn.execute(_select_full().where(reports.c.id.in_(ids))).mappings()
     }
-    registered: set[tuple[str, str]] = set()
+    registered = known_stations
     heads: dict[str, LedgerEntry | None] = {}
-    for election in known:
-        names = sorted({i.report.station for i in items if i.report.election == election})
-        registered.update(
-            (election, row[0])
-            for row in conn.execute(
-                select(stations.c.station).where(
-                    stations.c.election == election, stations.c.station.in_(names)
+    for election in sorted(known):
+        names = sorted(
+            {
+                i.report.station
+                for i in items
+                if i.report.election == election and (election, i.report.station) not in registered
+            }
+        )
+        if names:
+            registered.update(
+                (election, row[0])
+                for row in conn.execute(
+                    select(stations.c.station).where(
+                        stations.c.election == election, stations.c.station.in_(names)
+                    )
                 )
             )
-        )
         heads[election] = _head(conn, election)
     recorded_at = format_timestamp(now)
     fresh: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -517,12 +506,48 @@ def _store_batch(
     if report_rows:
         conn.execute(insert(reports), report_rows)
         conn.execute(insert(ledger), ledger_rows)
-        _apply_activity(conn, accepted, now)
+    if accepted:
+        _apply_activity(conn, accepted, now, sqlite)
     return outcomes
 
 
+@functools.lru_cache(maxsize=4)
+def _activity_upsert(dialect: str) -> Any:
+    """The station-activity upsert: counters add up, status and queue only move forward.
+
+    ``INSERT ... ON CONFLICT (election, station) DO UPDATE`` (SQLite and PostgreSQL), so a
+    batch writes its stations' rows without reading them first. Status and queue are
+    replaced only by ones observed at the same time or later than the stored ones — what
+    folding the reports one by one in ledger order gives (:func:`_activity_values`).
+    """
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(station_activity)
+    new, old = statement.excluded, station_activity.c
+    newer_status = new.status_at.is_not(None) & (
+        old.status_at.is_(None) | (old.status_at <= new.status_at)
+    )
+    newer_queue = new.queue_at.is_not(None) & (
+        old.queue_at.is_(None) | (old.queue_at <= new.queue_at)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[old.election, old.station],
+        set_={
+            **{name: old[name] + new[name] for name in _COUNTER_COLUMNS},
+            "last_report_at": new.last_report_at,
+            "last_seq": new.last_seq,
+            "status": case((newer_status, new.status), else_=old.status),
+            "status_at": case((newer_status, new.status_at), else_=old.status_at),
+            "queue": case((newer_queue, new.queue), else_=old.queue),
+            "queue_at": case((newer_queue, new.queue_at), else_=old.queue_at),
+        },
+    )
+
+
 def store_prepared(
-    engine: Engine, items: Sequence[PreparedReport], *, now: datetime | None = None
+    engine: Engine,
+    items: Sequence[PreparedReport],
+    *,
+    now: datetime | None = None,
+    known_stations: set[tuple[str, str]] | None = None,
 ) -> list[Outcome]:
     """Store validated reports in ONE write transaction (one commit, one fsync for all).
 
@@ -532,15 +557,18 @@ def store_prepared(
     Every returned :class:`StoredReport` is committed when this returns. Elections are
     locked in sorted order (PostgreSQL row locks), so concurrent writers cannot deadlock.
     Errors of the database itself propagate (nothing of the batch is then stored).
+    ``known_stations`` is a caller's cache of registered (election, station) pairs, updated
+    here (a long-lived writer passes the same set each time).
     """
     if not items:
         return []
     sqlite = is_sqlite(engine)
+    registered = known_stations if known_stations is not None else set()
     for _attempt in range(3):
         moment = now or utcnow()
         try:
             with write_transaction(engine) as conn:
-                outcomes = _store_batch(conn, items, moment, sqlite)
+                outcomes = _store_batch(conn, items, moment, sqlite, registered)
             return outcomes
         except IntegrityError:
             # The same id committed meanwhile by a writer of another election (a different

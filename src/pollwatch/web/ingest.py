@@ -94,16 +94,21 @@ class IngestWriter:
         engine: Engine,
         *,
         max_batch: int = MAX_BATCH,
-        store: Callable[[Engine, Sequence[PreparedReport]], list[Outcome]] = store_prepared,
+        store: Callable[[Engine, Sequence[PreparedReport]], list[Outcome]] | None = None,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._store = store
+        self._stations: set[tuple[str, str]] = set()  # registered stations seen so far
+        self._store = store or self._store_prepared
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0
         self.stored = 0
+        self.busy = 0.0  # seconds spent storing (how close the writer is to saturation)
+
+    def _store_prepared(self, engine: Engine, items: Sequence[PreparedReport]) -> list[Outcome]:
+        return store_prepared(engine, items, known_stations=self._stations)
 
     def start(self) -> None:
         """Start the writer thread (idempotent)."""
@@ -147,7 +152,9 @@ class IngestWriter:
                     stopping = True
                     break
                 batch.append(more)
+            started = time.perf_counter()
             outcomes = self._outcomes([j.item for j in batch])
+            self.busy += time.perf_counter() - started
             self.batches += 1
             self.stored += len(batch)
             by_loop: dict[
