@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, select, update
+from sqlalchemy import Connection, Engine, case, func, select, update
 
 from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.master import CountWindow, MasterRecord, Resolution, merge_station_reports
@@ -81,7 +81,7 @@ __all__ = [
     "station_totals",
 ]
 
-CONFLICT_BUDGET = 3000
+CONFLICT_BUDGET = 1000
 """Reports the station table may re-read per call to bring its conflict total up to date."""
 
 SUMMARY_MAX_AGE = 10.0
@@ -109,10 +109,11 @@ def station_rows(
 ) -> list[dict[str, Any]]:
     """Every registry station with its activity counters and sample membership, by id.
 
-    Stations without reports have zero counters and null times. One indexed join of
-    ``stations``, ``station_activity`` and ``pvt_sample`` (all keyed by election, station).
+    Stations without reports have zero counters and null times. Three index range scans
+    (``stations``, then ``station_activity`` and ``pvt_sample`` over the page's id range),
+    joined here: a database join chose a quadratic plan on PostgreSQL whenever the tables'
+    statistics were stale (right after an import), 1.7 s for 2,000 stations.
     """
-    act, smp = station_activity, pvt_sample
     query = (
         select(
             stations.c.station,
@@ -122,24 +123,6 @@ def station_rows(
             stations.c.lat,
             stations.c.lon,
             stations.c.registered,
-            act.c.status,
-            act.c.status_at,
-            act.c.last_report_at,
-            act.c.reports,
-            act.c.counts,
-            act.c.incidents,
-            act.c.protocols,
-            act.c.queue,
-            smp.c.station.label("sampled"),
-        )
-        .select_from(
-            stations.outerjoin(
-                act,
-                and_(act.c.election == stations.c.election, act.c.station == stations.c.station),
-            ).outerjoin(
-                smp,
-                and_(smp.c.election == stations.c.election, smp.c.station == stations.c.station),
-            )
         )
         .where(stations.c.election == election)
         .order_by(stations.c.station)
@@ -147,29 +130,54 @@ def station_rows(
     )
     if limit is not None:
         query = query.limit(limit)
+    act = station_activity
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [
-        {
-            "station": r["station"],
-            "name": r["name"],
-            "country": r["country"],
-            "city": r["city"],
-            "lat": r["lat"],
-            "lon": r["lon"],
-            "registered": r["registered"],
-            "status": r["status"],
-            "status_at": _ts(r["status_at"]),
-            "last_report_at": _ts(r["last_report_at"]),
-            "reports": r["reports"] or 0,
-            "counts": r["counts"] or 0,
-            "incidents": r["incidents"] or 0,
-            "protocols": r["protocols"] or 0,
-            "queue": r["queue"],
-            "in_sample": r["sampled"] is not None,
+        registry = conn.execute(query).mappings().all()
+        if not registry:
+            return []
+        first, last = registry[0]["station"], registry[-1]["station"]
+        counters = {
+            r["station"]: r
+            for r in conn.execute(
+                select(
+                    act.c.station,
+                    act.c.status,
+                    act.c.status_at,
+                    act.c.last_report_at,
+                    act.c.reports,
+                    act.c.counts,
+                    act.c.incidents,
+                    act.c.protocols,
+                    act.c.queue,
+                ).where(act.c.election == election, act.c.station.between(first, last))
+            ).mappings()
         }
-        for r in rows
-    ]
+        sampled = {
+            r[0]
+            for r in conn.execute(
+                select(pvt_sample.c.station).where(
+                    pvt_sample.c.election == election, pvt_sample.c.station.between(first, last)
+                )
+            )
+        }
+    out = []
+    for r in registry:
+        c = counters.get(r["station"])
+        out.append(
+            {
+                **r,
+                "status": None if c is None else c["status"],
+                "status_at": None if c is None else _ts(c["status_at"]),
+                "last_report_at": None if c is None else _ts(c["last_report_at"]),
+                "reports": 0 if c is None else c["reports"],
+                "counts": 0 if c is None else c["counts"],
+                "incidents": 0 if c is None else c["incidents"],
+                "protocols": 0 if c is None else c["protocols"],
+                "queue": None if c is None else c["queue"],
+                "in_sample": r["station"] in sampled,
+            }
+        )
+    return out
 
 
 def _activity_totals(conn: Connection, election: str) -> dict[str, int]:
