@@ -196,6 +196,8 @@ def test_offline_report_reaches_the_live_dashboard(
     link = desk.locator("#invites .invite-url")
     link.wait_for()
     assert desk.locator("#invites img.qr").count() == 1
+    assert desk.evaluate("document.querySelector('#invites img.qr').naturalWidth") > 0
+    screenshot(desk, "coordinator-invites")
     invite_url = str(link.get_attribute("href"))
     assert invite_url.startswith(f"{server}/observe/join/")
 
