@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from pollwatch.cli import coach, data, forensics, observe, serve
+from pollwatch.cli import coach, data, forensics, observe, observe_demo, serve
 from pollwatch.errors import PollwatchError
 
 __all__ = ["app", "main", "run"]
@@ -28,6 +28,7 @@ data.register(app)
 coach.register(app)
 serve.register(app)
 observe.register(app)
+observe_demo.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
