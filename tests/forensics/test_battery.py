@@ -19,6 +19,7 @@ from pollwatch.forensics.battery import (
 )
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.registry import method_names
+from pollwatch.forensics.shpilkin import shpilkin
 from pollwatch.forensics.synthetic import synthetic_election
 from pollwatch.results.schema import ElectionResults
 
@@ -152,9 +153,78 @@ def _regional(stuffed_region: int) -> StationArrays:
 
 def test_stuffed_region_ranks_first() -> None:
     data = _regional(stuffed_region=2)
-    ranking = rank_regions(data, {})
+    ranking = rank_regions(data, {"shpilkin": shpilkin(data, resamples=20)})
     assert ranking[0]["region"] == "2"
     assert ranking[0]["anomalous_votes"] > 10 * max(1, ranking[1]["anomalous_votes"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_falsified_regions_of_a_synthetic_election_rank_first(seed: int) -> None:
+    """Extreme stuffing at 5 % of the stations of two regions out of 20: those two head the
+    ranking, with about the votes that were put in (Shpilkin counts extreme stuffing
+    fully). Ranked against one national reference instead, as before, they were the top two
+    in none of these 5 elections.
+    """
+    election = synthetic_election(20_000, seed=seed, extreme=0.05, fraud_regions=(3, 11))
+    data = election.arrays()
+    ranking = rank_regions(data, {"shpilkin": shpilkin(data, resamples=10)})
+    assert {r["region"] for r in ranking[:2]} == {"Region 03", "Region 11"}
+    region = election.results.stations["region"].to_numpy()
+    for row in ranking[:2]:
+        added = election.truth.added_votes[region == row["region"]].sum()
+        assert 0.5 * added < row["anomalous_votes"] < 1.5 * added
+
+
+def test_honest_regional_differences_are_not_anomalous() -> None:
+    """A clean region with high turnout and a high leader's share is judged against its own
+    clean reference, not the country's: it does not rank above a stuffed region."""
+    rng = np.random.default_rng(5)
+    n = 400
+    region = np.repeat(["plain", "keen", "stuffed"], n)
+    turnout = np.repeat([0.5, 0.8, 0.5], n)
+    share = np.repeat([0.5, 0.7, 0.5], n)
+    reg = rng.integers(800, 2_000, 3 * n)
+    issued = rng.binomial(reg, rng.beta(60 * turnout, 60 * (1 - turnout)))
+    leader = rng.binomial(issued, rng.beta(60 * share, 60 * (1 - share)))
+    extra = ((region == "stuffed") & (rng.random(3 * n) < 0.1)) * (0.9 * (reg - issued))
+    extra = extra.astype(np.int64)
+    data = StationArrays.from_counts(
+        reg, issued + extra, issued + extra, leader + extra, region=region
+    )
+    ranking = rank_regions(data, {"shpilkin": shpilkin(data, resamples=10)})
+    by_name = {r["region"]: r for r in ranking}
+    assert ranking[0]["region"] == "stuffed"
+    # one national reference (turnout 60 %, share 59 %) read 39 % of keen's votes as
+    # anomalous and ranked it first; its own reference leaves noise only
+    assert abs(by_name["keen"]["anomalous_share"]) < 0.05
+    assert by_name["stuffed"]["anomalous_share"] > 0.1
+
+
+@pytest.mark.parametrize("by_region", [True, False])
+def test_region_parts_add_up_to_shpilkin(by_region: bool) -> None:
+    """Each region's anomalous votes are its part of Shpilkin's estimate: a region fitted on
+    its own has its ``result.regions`` figure, small regions share the pooled group's, and
+    the parts sum to the headline figure."""
+    election = synthetic_election(4_000, seed=2, n_regions=30, extreme=0.03)
+    data = election.arrays()
+    result = shpilkin(data, resamples=10, by_region=by_region)
+    ranking = rank_regions(data, {"shpilkin": result})
+    assert len(ranking) == 30
+    fitted = {r.region: r.anomalous_votes for r in result.regions}
+    alone = [r for r in ranking if r["region"] in fitted]
+    assert len(alone) == (sum(s >= 100 for s in np.bincount(data.region)) if by_region else 0)
+    for row in alone:
+        assert abs(row["anomalous_votes"] - fitted[row["region"]]) <= 1
+    total = sum(r["anomalous_votes"] for r in ranking)
+    assert abs(total - result.anomalous_votes) <= len(ranking)
+
+
+def test_without_shpilkin_regions_are_ranked_by_integer_z() -> None:
+    data = _regional(stuffed_region=2)
+    ranking = rank_regions(data, {})
+    assert all(r["anomalous_votes"] is None and r["anomalous_share"] is None for r in ranking)
+    z = [r["integer_z"] for r in ranking]
+    assert z == sorted(z, reverse=True)
 
 
 def test_station_ranking_flags_identical_and_corner() -> None:

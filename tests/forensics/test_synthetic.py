@@ -180,3 +180,27 @@ def test_bad_parameters_are_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(InputError, match=fragment):
         synthetic_election(seed=0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_fraud_regions_keep_the_fraud_inside_them() -> None:
+    """With ``fraud_regions`` the stations inside are those of the unrestricted election and
+    the stations outside those of the clean one, so a region's truth is known exactly."""
+    kwargs = {"incremental": 0.2, "extreme": 0.05, "rounding": 0.1}
+    everywhere = synthetic_election(3_000, seed=5, reassign=0.3, **kwargs)
+    inside_only = synthetic_election(3_000, seed=5, reassign=0.3, fraud_regions=[11, 3], **kwargs)
+    clean = synthetic_election(3_000, seed=5)
+    region = clean.results.stations["region"].to_numpy()
+    inside = np.isin(region, ["Region 03", "Region 11"])
+    stations = inside_only.results.stations
+    assert stations[inside].equals(everywhere.results.stations[inside])
+    assert stations[~inside].equals(clean.results.stations[~inside])
+    assert not inside_only.truth.manipulated[~inside].any()
+    assert inside_only.truth.manipulated[inside].sum() > 0
+    assert inside_only.truth.anomalous_votes == everywhere.truth.added_votes[inside].sum()
+    assert inside_only.params["fraud_regions"] == [3, 11]
+
+
+@pytest.mark.parametrize("regions", [[0], [21], [], [1.5], "3", 3])
+def test_bad_fraud_regions_are_refused(regions: object) -> None:
+    with pytest.raises(InputError, match="'fraud_regions' parameter of synthetic_election"):
+        synthetic_election(100, seed=0, fraud_regions=regions)  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ __all__ = [
     "rank_regions",
     "rank_stations",
     "run_battery",
+    "shpilkin_station_excess",
     "summarise_aggregates",
     "usable_stations",
 ]
@@ -322,31 +323,54 @@ def integer_hit(numerator: np.ndarray, denominator: np.ndarray) -> tuple[np.ndar
     return hit, chance
 
 
-def _shpilkin_reference(
-    results: dict[str, MethodResult], data: StationArrays
-) -> tuple[float, float]:
-    res = results.get("shpilkin")
-    if res is not None and res.applicable:
-        t = getattr(res, "reference_turnout", None)
-        s = getattr(res, "reference_share", None)
-        if (
-            isinstance(t, (int, float))
-            and isinstance(s, (int, float))
-            and np.isfinite([t, s]).all()
-        ):
-            return float(t), float(s)
-    # fallback: the median station (the clean mode is near it in most elections)
-    return float(np.nanmedian(data.turnout)), float(np.nanmedian(data.share))
+def shpilkin_station_excess(data: StationArrays, result: MethodResult | None) -> np.ndarray | None:
+    """Each station's signed part of Shpilkin's estimate; ``None`` when Shpilkin did not run.
+
+    Shpilkin's figure for one group of stations (a region, the pooled small regions, or the
+    whole election with ``by_region=False``) is the sum, over the 1 % turnout bins from the
+    group's reference turnout up, of ``L − ρ·O`` (leader's votes, others' votes, ρ the
+    group's clean ratio): station by station, ``leader − ρ·others`` summed over the
+    stations in those bins. Split that way, a region fitted on its own gets exactly its
+    ``result.regions`` figure and a small region its own part of the pooled group's; no
+    national reference is involved, so regions that differ honestly in turnout or in the
+    leader's support are not read as fraud.
+    """
+    if result is None or not result.applicable:
+        return None
+    from pollwatch.forensics.shpilkin import N_BINS, NATIONAL, POOLED, ShpilkinResult
+
+    if not isinstance(result, ShpilkinResult) or not result.regions:
+        return None
+    fits = {r.region: r for r in result.regions}
+    n_codes = max(len(data.region_names), int(data.region.max()) + 1 if data.n else 0)
+    first = np.full(n_codes, N_BINS, dtype=np.int64)  # no bin counted
+    rho = np.zeros(n_codes)
+    for code in range(n_codes):
+        name = data.region_names[code] if code < len(data.region_names) else str(code)
+        fit = fits.get(name, fits.get(POOLED)) if result.by_region else fits.get(NATIONAL)
+        # ρ is undefined (no clean share) where the group's reference held no others' votes
+        if fit is None or not 0.0 <= fit.reference_share < 1.0:
+            continue
+        first[code] = round(fit.reference_turnout * N_BINS)
+        rho[code] = fit.reference_share / (1.0 - fit.reference_share)
+    usable = (data.registered > 0) & (data.cast > 0) & (data.leader <= data.cast)
+    turnout_bin = np.minimum(N_BINS * data.issued // np.maximum(data.registered, 1), N_BINS - 1)
+    counted = usable & (turnout_bin >= first[data.region])
+    others = data.cast - data.leader
+    return np.where(counted, data.leader - rho[data.region] * others, 0.0)
 
 
 def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[dict[str, Any]]:
-    """Regions ranked by evidence: integer-percentage excess (z) and Shpilkin's excess votes.
+    """Regions ranked by evidence: Shpilkin's anomalous votes and integer-percentage excess.
 
     For each region: the number of stations, turnout, the leader's share, stations with a
     whole-percentage turnout or share against the number expected by chance
-    (:func:`integer_hit`) and its z-score, and the leader's votes above Shpilkin's clean
-    reference at stations with turnout above the reference turnout. Sorted by the excess
-    votes as a share of the region's leader votes, then by z.
+    (:func:`integer_hit`) and its z-score, and Shpilkin's anomalous votes of the region
+    (:func:`shpilkin_station_excess`: the region's own clean reference, or its part of the
+    pooled small regions'; signed, so a region where the leader falls short of its clean
+    curve reads negative). Sorted by the anomalous votes as a share of the region's leader
+    votes, then by z; without a Shpilkin result the anomalous columns are ``None`` and the
+    order is by z.
     """
     if data.n == 0:
         return []
@@ -354,10 +378,7 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
     s_hit, s_p = integer_hit(data.leader, data.cast)
     either = t_hit | s_hit
     p_either = 1 - (1 - t_p) * (1 - s_p)
-    ref_t, ref_s = _shpilkin_reference(results, data)
-    others = data.cast - data.leader
-    ratio = ref_s / max(1e-9, 1 - ref_s)
-    excess = np.where(data.turnout > ref_t, np.maximum(0.0, data.leader - others * ratio), 0.0)
+    excess = shpilkin_station_excess(data, results.get("shpilkin"))
     frame = pd.DataFrame(
         {
             "region": data.region,
@@ -369,7 +390,7 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "obs": either.astype(float),
             "exp": p_either,
             "var": p_either * (1 - p_either),
-            "excess": excess,
+            "excess": np.zeros(data.n) if excess is None else excess,
         }
     )
     g = frame.groupby("region", sort=False).sum()
@@ -384,10 +405,14 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "integer_observed": g["obs"].astype(int),
             "integer_expected": g["exp"].round(1),
             "integer_z": z.round(2),
-            "anomalous_votes": g["excess"].round(0).astype(int),
-            "anomalous_share": (g["excess"] / g["leader"].clip(lower=1)).round(4),
         }
     )
+    if excess is None:
+        out["anomalous_votes"] = None
+        out["anomalous_share"] = np.nan
+    else:
+        out["anomalous_votes"] = g["excess"].round(0).astype(int)
+        out["anomalous_share"] = (g["excess"] / g["leader"].clip(lower=1)).round(4)
     _use_integer_regions(out, results.get("integer_percentages"))
     out["turnout"] = out["turnout"].round(4)
     out["leader_share"] = out["leader_share"].round(4)

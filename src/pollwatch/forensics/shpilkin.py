@@ -130,6 +130,9 @@ MIN_REGION = 100
 DENSE_CELL = 10
 """Bootstrap cells (region × 1 % bin) with at least this many stations are drawn as a whole."""
 POOLED = "(regions with fewer than 100 stations, pooled)"
+"""The ``region`` of the pooled small regions' entry in ``ShpilkinResult.regions``."""
+NATIONAL = "(all stations)"
+"""The ``region`` of the one entry of ``ShpilkinResult.regions`` when ``by_region=False``."""
 
 
 @numba.njit(cache=True)
@@ -304,7 +307,7 @@ def _groups(
 ) -> tuple[np.ndarray, list[str]]:
     """Group index per station: one per region with ≥ MIN_REGION stations, the rest pooled."""
     if not by_region:
-        return np.zeros(len(region), dtype=np.int64), ["(all stations)"]
+        return np.zeros(len(region), dtype=np.int64), [NATIONAL]
     codes, counts = np.unique(region, return_counts=True)
     big = codes[counts >= MIN_REGION]
     lookup = np.full(int(region.max()) + 1, len(big), dtype=np.int64)

@@ -43,6 +43,7 @@ falsification fingerprints. Annals of Applied Statistics 10(1), 54–73.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,7 @@ import pandas as pd
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays, station_arrays
-from pollwatch.forensics.params import check_int, check_number
+from pollwatch.forensics.params import check_int, check_number, invalid
 from pollwatch.forensics.result import jsonable
 from pollwatch.results.schema import ElectionResults, empty_excluded
 
@@ -142,6 +143,21 @@ class _Clean:
 
 def _check_fraction(name: str, value: float) -> float:
     return check_number("synthetic_election", name, value, at_least=0, at_most=1)
+
+
+def _check_regions(regions: Collection[int] | None, n_regions: int) -> list[int] | None:
+    """Sorted region numbers in 1..n_regions, or ``None`` for every region."""
+    if regions is None:
+        return None
+    what = f"a non-empty collection of region numbers from 1 to {n_regions}"
+    if isinstance(regions, (str, bytes)) or not isinstance(regions, Collection) or not regions:
+        raise invalid("synthetic_election", "fraud_regions", what, regions)
+    try:
+        return sorted(
+            {check_int("synthetic_election", "fraud_regions", r, high=n_regions) for r in regions}
+        )
+    except InputError:
+        raise invalid("synthetic_election", "fraud_regions", what, regions) from None
 
 
 def _beta(rng: np.random.Generator, mean: np.ndarray, concentration: float) -> np.ndarray:
@@ -260,6 +276,7 @@ def synthetic_election(
     stuffing_scale: float = 0.2,
     extreme_min: float = 0.95,
     reassign: float = 0.0,
+    fraud_regions: Collection[int] | None = None,
 ) -> SyntheticElection:
     """Draw a synthetic election with known falsification.
 
@@ -293,6 +310,13 @@ def synthetic_election(
     reassign:
         Klimek's α: a fraction α·x of each opponent's votes is moved to the leader at
         stuffed stations.
+    fraud_regions:
+        Numbers of the regions whose stations may be falsified (1 to ``n_regions``, as in
+        their labels: ``3`` is ``"Region 03"``); ``incremental``, ``extreme`` and
+        ``rounding`` then apply to their stations only. ``None`` (default): every region.
+        The random draws are the same either way: inside those regions the stations are
+        those of the election without ``fraud_regions``, outside them those of the clean
+        election (same seed, no fraud).
 
     Returns
     -------
@@ -332,6 +356,8 @@ def synthetic_election(
     ):
         check_number("synthetic_election", name, value, above=0)
 
+    chosen = _check_regions(fraud_regions, n_regions)
+
     clean_seq, fraud_seq = np.random.SeedSequence(seed).spawn(2)
     clean = _clean_election(
         np.random.default_rng(clean_seq),
@@ -345,8 +371,11 @@ def synthetic_election(
         tiny=float(tiny),
     )
     rng = np.random.default_rng(fraud_seq)
+    exposed = np.ones(n, dtype=bool) if chosen is None else np.isin(clean.region + 1, chosen)
 
-    # Klimek et al. (2012): incremental and extreme fraud, exclusive per station.
+    # Klimek et al. (2012): incremental and extreme fraud, exclusive per station. Every
+    # station draws as if exposed (the random stream stays the same), then the stations
+    # outside ``fraud_regions`` are left clean.
     u = rng.random(n)
     is_extreme = u < f_e
     is_incremental = (u >= f_e) & (u < f_e + f_i)
@@ -354,10 +383,13 @@ def synthetic_election(
     x = np.where(is_extreme, rng.uniform(extreme_min, 1.0, n), x)
     x = np.where(is_incremental | is_extreme, x, 0.0)
     nonvoters = clean.registered - clean.issued
-    stuffed = rng.binomial(nonvoters, x)
+    stuffed = np.where(exposed, rng.binomial(nonvoters, x), 0)
+    is_extreme &= exposed
+    is_incremental &= exposed
     votes = clean.votes.copy()
     if reassign > 0 and n_candidates > 1:
         moved = rng.binomial(votes[:, 1:], np.minimum(reassign * x, 1.0)[:, None])
+        moved[~exposed] = 0
         votes[:, 1:] -= moved
         votes[:, 0] += moved.sum(axis=1)
     votes[:, 0] += stuffed
@@ -365,7 +397,7 @@ def synthetic_election(
     cast = clean.cast + stuffed
 
     # Kobak et al. (2016): protocols rewritten to integer percentages.
-    rounded = rng.random(n) < f_r
+    rounded = (rng.random(n) < f_r) & exposed
     mode = rng.integers(0, 3, n)  # 0 turnout, 1 share, 2 both
     want_t = rounded & (mode != 1) & (clean.registered > 0)
     target = _nearest_count(_ceil_percent(issued, clean.registered), clean.registered)
@@ -419,6 +451,7 @@ def synthetic_election(
         "stuffing_scale": float(stuffing_scale),
         "extreme_min": float(extreme_min),
         "reassign": float(reassign),
+        "fraud_regions": chosen,
     }
     return SyntheticElection(results=results, truth=truth, params=params)
 

@@ -81,8 +81,9 @@ TEXT: dict[str, dict[str, str]] = {
         "rankings": "Rankings",
         "regions": "Regions ranked by evidence",
         "regions_note": (
-            "Sorted by the leader's votes above Shpilkin's clean reference as a share of the "
-            "region's leader votes, then by the integer-percentage z-score (observed minus "
+            "Sorted by the leader's votes above the region's own Shpilkin clean reference "
+            "(regions with fewer than 100 stations share one) as a share of the region's "
+            "leader votes, then by the integer-percentage z-score (observed minus "
             "expected stations with a whole-percentage turnout or share, in standard "
             "deviations)."
         ),
@@ -214,8 +215,9 @@ TEXT: dict[str, dict[str, str]] = {
         "rankings": "Рейтинги",
         "regions": "Регионы по силе признаков",
         "regions_note": (
-            "Сортировка по голосам за лидера сверх «чистого» эталона Шпилькина как доле "
-            "голосов лидера в регионе, затем по z-оценке целых процентов (наблюдаемое минус "
+            "Сортировка по голосам за лидера сверх собственного «чистого» эталона Шпилькина "
+            "для региона (у регионов менее чем со 100 участками он общий) как доле голосов "
+            "лидера в регионе, затем по z-оценке целых процентов (наблюдаемое минус "
             "ожидаемое число участков с целым процентом явки или доли, в стандартных "
             "отклонениях)."
         ),
