@@ -1,5 +1,6 @@
 # pollwatch: two commands on a fresh machine with Python 3.11+ and make.
-#   make run   - set up, write the 2024 forensics report, then serve it and the coach
+#   make run   - set up, write the 2024 forensics report, store a simulated observed election,
+#                then serve the report, the coach and the observation service
 #   make test  - set up, install what the tests need (Chromium), run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +17,8 @@ $(READY): pyproject.toml
 
 run: $(READY)
 	$(BIN)/pollwatch demo
-	@echo "Starting the web app: the report at http://127.0.0.1:8000/reports/, the coach at http://127.0.0.1:8000/coach (Ctrl-C stops it)"
+	$(BIN)/pollwatch demo-observe
+	@echo "Starting the web app on http://127.0.0.1:8000: the report at /reports/, the coach at /coach, the observation service at /coordinate (Ctrl-C stops it)"
 	$(BIN)/pollwatch serve
 
 browser:
