@@ -41,7 +41,7 @@ from pollwatch.store import (
 from pollwatch.web.app import create_app
 
 E = "dash"
-STATIONS = ("PS-alpha", "PS-bravo", "PS-charlie", "PS-delta")
+STATIONS = ("PS-alpha", "PS-bravo", "PS-charlie", "PS-delta", "PS-echo")
 PASSWORD = "a long passphrase"
 
 
@@ -160,7 +160,7 @@ def test_station_table_and_totals(live: Live) -> None:
             "status_at", "last_report_at", "reports", "counts", "incidents", "protocols",
             "queue", "in_sample",
         }  # fmt: skip
-        assert data["totals"]["stations"] == 4 and data["totals"]["opened"] >= 1
+        assert data["totals"]["stations"] == 5 and data["totals"]["opened"] >= 1
         page = c.get(f"/api/v1/elections/{E}/dashboard/stations?limit=1&offset=1").json()
         assert [s["station"] for s in page["stations"]] == ["PS-bravo"]
 
@@ -225,6 +225,17 @@ def test_settings_change_the_tolerance_and_are_audited(live: Live) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def echo_conflict(live: Live) -> str:
+    """PS-echo's two protocol copies disagree on 'valid' (whatever ran before on this worker)."""
+    engine = open_store(live.url)
+    for valid in (480, 490):
+        body = _report("PS-echo", "protocol", figures={"valid": valid, "votes": {"A": 1}})
+        store_report(engine, body, observer=None)
+    engine.dispose()
+    return "PS-echo"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "field"),
     [
@@ -234,14 +245,14 @@ def test_settings_change_the_tolerance_and_are_audited(live: Live) -> None:
         ("stations/PS-alpha/resolutions", {"field": "valid"}, 400, "value"),
         ("stations/PS-alpha/resolutions", {"value": 3}, 400, "field"),
         ("stations/PS-alpha/resolutions", {"field": "valid", "value": 1, "by": "x"}, 400, "by"),
-        ("stations/PS-bravo/resolutions", {"field": "registered", "value": 1}, 400, "field"),
-        ("stations/PS-bravo/resolutions", {"field": "valid", "value": "480"}, 400, "value"),
-        ("stations/PS-bravo/resolutions", {"field": "valid", "value": -1}, 400, "value"),
-        ("stations/PS-bravo/resolutions", {"field": "va\x00lid", "value": 1}, 400, "field"),
-        ("stations/PS-bravo/resolutions", {"field": ["valid"], "value": 1}, 400, "field"),
-        ("stations/PS-bravo/resolutions", {"field": "v" * 300, "value": 1}, 400, "field"),
-        ("stations/PS-bravo/resolutions", {"field": "valid", "value": 1, "note": 5}, 400, "note"),
-        ("stations/PS-bravo/resolutions", {"field": "valid", "value": 1e400}, 400, "value"),
+        ("stations/PS-echo/resolutions", {"field": "registered", "value": 1}, 400, "field"),
+        ("stations/PS-echo/resolutions", {"field": "valid", "value": "480"}, 400, "value"),
+        ("stations/PS-echo/resolutions", {"field": "valid", "value": -1}, 400, "value"),
+        ("stations/PS-echo/resolutions", {"field": "va\x00lid", "value": 1}, 400, "field"),
+        ("stations/PS-echo/resolutions", {"field": ["valid"], "value": 1}, 400, "field"),
+        ("stations/PS-echo/resolutions", {"field": "v" * 300, "value": 1}, 400, "field"),
+        ("stations/PS-echo/resolutions", {"field": "valid", "value": 1, "note": 5}, 400, "note"),
+        ("stations/PS-echo/resolutions", {"field": "valid", "value": 1e400}, 400, "value"),
         ("stations/nowhere/resolutions", {"field": "valid", "value": 1}, 404, None),
         ("stations/bad%00id/resolutions", {"field": "valid", "value": 1}, 400, "station"),
         ("stations/%D0%B6/resolutions", {"field": "valid", "value": 1}, 400, "station"),
@@ -257,7 +268,7 @@ def test_settings_change_the_tolerance_and_are_audited(live: Live) -> None:
     ],
 )
 def test_bad_bodies_answer_4xx_naming_the_field(
-    live: Live, path: str, body: Any, status: int, field: str | None
+    live: Live, echo_conflict: str, path: str, body: Any, status: int, field: str | None
 ) -> None:
     method = "PUT" if path == "settings" else "POST"
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -409,7 +420,7 @@ def test_public_summary_names_no_station_text_or_observer(live: Live) -> None:
     assert r.status_code == 200
     data = r.json()
     assert data["name"] == "Dashboard test"
-    assert data["stations"]["total"] == 4
+    assert data["stations"]["total"] == 5
     assert data["ledger"]["seq"] >= 1 and len(data["ledger"]["hash"]) == 64
     head = httpx.get(f"{live.base}/api/v1/elections/{E}/ledger/head").json()
     assert head["entries"] >= data["ledger"]["seq"]
