@@ -107,6 +107,20 @@ def _json_schema(properties: dict[str, Any], required: list[str]) -> dict[str, A
 # --- read endpoints ---------------------------------------------------------------------------
 
 
+def _one_at_a_time(request: Request, election: str) -> asyncio.Lock:
+    """The election's lock for the read models that may rebuild master records.
+
+    A cold rebuild can take a minute with a million reports; requests arriving meanwhile
+    wait here, in the event loop, instead of each holding a worker thread while blocked in
+    the store (the thread pool also serves the observers' reports).
+    """
+    locks: dict[str, asyncio.Lock] | None = getattr(request.app.state, "dashboard_locks", None)
+    if locks is None:
+        locks = {}
+        request.app.state.dashboard_locks = locks
+    return locks.setdefault(election, asyncio.Lock())
+
+
 @router.get(
     f"{_E}/dashboard/stations",
     summary="Every station with status, last report, counters and sample membership; totals",
@@ -143,7 +157,8 @@ async def get_dashboard_activity(
     election: str = Depends(_election),
 ) -> JSONResponse:
     """Hours are UTC; count windows are spread evenly over the hours they cover."""
-    data = await run_in_threadpool(activity, _engine(request), election)
+    async with _one_at_a_time(request, election):
+        data = await run_in_threadpool(activity, _engine(request), election)
     return JSONResponse(data)
 
 
@@ -161,7 +176,8 @@ async def get_dashboard_conflicts(
     election: str = Depends(_election),
 ) -> JSONResponse:
     """Open conflicts (``resolved: null``) are left out of every estimate until resolved."""
-    data = await run_in_threadpool(conflicts, _engine(request), election)
+    async with _one_at_a_time(request, election):
+        data = await run_in_threadpool(conflicts, _engine(request), election)
     return JSONResponse({"election": election, "conflicts": data})
 
 
@@ -179,9 +195,10 @@ async def get_dashboard_comparison(
     election: str = Depends(_election),
 ) -> JSONResponse:
     """Flagged stations first, then by the relative difference; cached per station."""
-    data = await run_in_threadpool(
-        lambda: comparison_rows(_engine(request), election, tolerance=tolerance)
-    )
+    async with _one_at_a_time(request, election):
+        data = await run_in_threadpool(
+            lambda: comparison_rows(_engine(request), election, tolerance=tolerance)
+        )
     return JSONResponse(data)
 
 
@@ -219,7 +236,8 @@ async def get_pvt(
 )
 async def get_public(request: Request, election: str = Depends(_election)) -> JSONResponse:
     """No station ids of incidents, no texts, no observer names; the ledger head to verify."""
-    data = await run_in_threadpool(public_summary, _engine(request), election)
+    async with _one_at_a_time(request, election):
+        data = await run_in_threadpool(public_summary, _engine(request), election)
     return JSONResponse(data)
 
 
