@@ -101,7 +101,8 @@ def fresh_database(kind: str, folder: Path, pg_url: str) -> Iterator[str]:
 
 
 class Server:
-    """`pollwatch serve` as a child process (its own process group, so workers stop too)."""
+    """`pollwatch serve` as a child process (its own process group, so workers stop too;
+    the same session, so it shares the benchmark's scheduling group)."""
 
     def __init__(self, url: str, home: Path, workers: int) -> None:
         self.port = free_port()
@@ -125,7 +126,7 @@ class Server:
             cmd += ["--workers", str(self.workers)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0
             )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -217,6 +218,7 @@ class Tally:
     """Everything the generator saw."""
 
     latencies: list[float] = field(default_factory=list)  # due → answer, every request
+    due_at: list[float] = field(default_factory=list)  # when each of those was due (from start)
     first_latencies: list[float] = field(default_factory=list)  # first sends of good reports
     statuses: Counter[int] = field(default_factory=Counter)
     created: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # id → 201s
@@ -275,6 +277,7 @@ async def drive(
                 return 0, None
             now = loop.time()
             tally.latencies.append(now - due)
+            tally.due_at.append(due - start)
             tally.statuses[status] += 1
             try:
                 return status, json.loads(payload)
@@ -726,6 +729,7 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
                 "http": http_stack(),
                 "generator_cpu_per_s": gen_cpu / wall,
                 "per_10s": per_window(tally.done_at, wall, 10.0),
+                "p99_per_10s": p99_per_window(tally.due_at, tally.latencies, args.duration, 10.0),
                 **checked,
             }
             if args.station_table:
@@ -736,6 +740,19 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
             return result
         finally:
             server.stop()
+
+
+def p99_per_window(
+    due_at: list[float], latencies: list[float], duration: float, width: float
+) -> list[float]:
+    """p99 latency (ms) of the requests due in each window: where in the run the tail is."""
+    width = min(width, duration)
+    due, lat = np.asarray(due_at), np.asarray(latencies)
+    out = []
+    for k in range(max(1, int(duration // width))):
+        chosen = lat[(due >= k * width) & (due < (k + 1) * width)]
+        out.append(round(1000 * float(np.quantile(chosen, 0.99)), 1) if len(chosen) else 0.0)
+    return out
 
 
 def http_stack() -> str:
@@ -793,6 +810,7 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
         print(f"{label:<{width}}" + "".join(f"{c:>20}" for c in cells))
     for r in results:
         print(f"\n[{r['db']}] accepted/s per 10 s window: {r['per_10s']}")
+        print(f"[{r['db']}] latency p99 (ms) per 10 s window: {r['p99_per_10s']}")
         print(f"[{r['db']}] statuses: {r['statuses']}  errors: {r['errors'] or 'none'}")
         if "bulk" in r:
             b, s = r["bulk"], r["station_table"]

@@ -281,6 +281,21 @@ def test_token_cache_drops_revoked_tokens_at_the_next_poll(engine: Engine) -> No
     assert asyncio.run(cache.observer(tokens[1])) == seen[1]
 
 
+def test_token_cache_preloads_active_observers_only(engine: Engine) -> None:
+    tokens = [redeem_invite(engine, i.code).token for i in create_invites(engine, "e1", 3)]
+    revoked = observer_for_token(engine, tokens[2])
+    with engine.begin() as conn:
+        conn.execute(update(observers).where(observers.c.id == revoked.id).values(revoked=True))
+    cache = ObserverCache(engine)
+    assert asyncio.run(cache.preload()) == 2
+    assert [asyncio.run(cache.observer(t)).id for t in tokens[:2]] == [
+        observer_for_token(engine, t).id for t in tokens[:2]
+    ]
+    assert cache.lookups == 0  # both came from the preload
+    with pytest.raises(AuthError):
+        asyncio.run(cache.observer(tokens[2]))
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_retry_storm_over_http_stores_each_report_once(kind: str, tmp_path: Path) -> None:
     with database_url(kind, tmp_path) as url:

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The reports' group-commit writer (web/ingest.py): started with the server; at
         # shutdown it stores what is queued before the process ends.
         app.state.ingest.start()
+        await app.state.observers.preload()  # observers' tokens known before the first report
         try:
             yield
         finally:

@@ -18,7 +18,8 @@ Several server processes each have their own writer; they serialise on the datab
 
 Why a token cache. Every report carries an observer token; looking it up costs a database
 round trip (and a thread hop) per request. :class:`ObserverCache` keeps token hash →
-observer in the process and every :data:`REVOCATION_INTERVAL` seconds asks the database
+observer in the process (all active observers are loaded when the server starts) and every
+:data:`REVOCATION_INTERVAL` seconds asks the database
 once which observers are revoked, so a revoked token stops working within about two seconds
 on every process. Unknown tokens are never cached.
 """
@@ -48,6 +49,7 @@ __all__ = [
     "TOKEN_TTL",
     "IngestWriter",
     "ObserverCache",
+    "active_observers",
     "revoked_token_hashes",
 ]
 
@@ -214,6 +216,17 @@ class ObserverCache:
         self._checking = False
         self.lookups = 0
 
+    async def preload(self) -> int:
+        """Remember every active observer now (one query at start; returns how many).
+
+        On election morning thousands of observers send their first report within
+        minutes; without this each first report would cost its own lookup.
+        """
+        now = self._clock()
+        found = await run_in_threadpool(active_observers, self.engine, self.limit)
+        self._entries.update((key, (obs, now + self.ttl)) for key, obs in found.items())
+        return len(found)
+
     async def observer(self, token: str) -> Observer:
         """The token's observer; :class:`pollwatch.store.AuthError` if unknown or revoked."""
         now = self._clock()
@@ -243,6 +256,21 @@ class ObserverCache:
             self._checked = started
         finally:
             self._checking = False
+
+
+def active_observers(engine: Engine, limit: int) -> dict[str, Observer]:
+    """Token hash → observer of (at most ``limit``) observers not revoked."""
+    query = select(observers).where(observers.c.revoked.is_(False)).limit(limit)
+    with engine.connect() as conn:
+        return {
+            str(row["token_hash"]): Observer(
+                int(row["id"]),
+                str(row["code_name"]),
+                str(row["election"]),
+                tuple(row["stations"] or ()),
+            )
+            for row in conn.execute(query).mappings()
+        }
 
 
 def revoked_token_hashes(engine: Engine) -> list[str]:
