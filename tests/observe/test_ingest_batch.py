@@ -19,10 +19,11 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -61,6 +62,30 @@ from pollwatch.web.ingest import IngestWriter, ObserverCache
 
 NOW = datetime(2024, 3, 17, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on its own event loop in a fresh thread.
+
+    The browser tests' Playwright (sync API) keeps an event loop running in the main thread
+    of the same pytest worker, where ``asyncio.run`` would refuse to start another.
+    """
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(factory()))
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -206,7 +231,7 @@ def test_writer_batches_what_queues_during_a_commit(engine: Engine) -> None:
     first = prepare_report(body(), observer=obs, now=NOW)
     storm = [body(station=str(k % 5 + 1), entered=k) for k in range(20)]
 
-    async def run() -> list[Any]:
+    async def gather_all() -> list[Any]:
         head = asyncio.ensure_future(writer.submit(first))
         while not sizes:
             await asyncio.sleep(0.01)
@@ -220,7 +245,7 @@ def test_writer_batches_what_queues_during_a_commit(engine: Engine) -> None:
         return await asyncio.gather(head, *rest, return_exceptions=True)
 
     try:
-        answers = asyncio.run(run())
+        answers = run(gather_all)
     finally:
         writer.stop()
     assert sizes == [1, 60]  # the storm went into one transaction
@@ -245,14 +270,14 @@ def test_an_item_that_breaks_its_batch_does_not_fail_the_others(engine: Engine) 
     writer = IngestWriter(engine, store=fragile)
     good = [prepare_report(body(entered=k), observer=None, now=NOW) for k in range(5)]
 
-    async def run() -> list[Any]:
+    async def gather_all() -> list[Any]:
         return await asyncio.gather(
             *(writer.submit(item) for item in [*good[:2], poison, *good[2:]]),
             return_exceptions=True,
         )
 
     try:
-        answers = asyncio.run(run())
+        answers = run(gather_all)
     finally:
         writer.stop()
     assert isinstance(answers[2], RuntimeError)
@@ -264,21 +289,21 @@ def test_token_cache_drops_revoked_tokens_at_the_next_poll(engine: Engine) -> No
     tokens = [redeem_invite(engine, i.code).token for i in create_invites(engine, "e1", 2)]
     clock = [100.0]
     cache = ObserverCache(engine, revocation_interval=2.0, clock=lambda: clock[0])
-    seen = [asyncio.run(cache.observer(t)) for t in tokens]
+    seen = [run(partial(cache.observer, t)) for t in tokens]
     assert cache.lookups == 2
     with engine.begin() as conn:
         conn.execute(update(observers).where(observers.c.id == seen[0].id).values(revoked=True))
     clock[0] += 1.5
-    assert asyncio.run(cache.observer(tokens[0])) == seen[0]  # before the poll: still served
+    assert run(lambda: cache.observer(tokens[0])) == seen[0]  # before the poll: still served
     assert cache.lookups == 2  # served from the cache, no query per report
     clock[0] += 1.0
     with pytest.raises(AuthError):
-        asyncio.run(cache.observer(tokens[0]))
-    assert asyncio.run(cache.observer(tokens[1])) == seen[1]  # the other token still works
+        run(lambda: cache.observer(tokens[0]))
+    assert run(lambda: cache.observer(tokens[1])) == seen[1]  # the other token still works
     with pytest.raises(AuthError):  # unknown tokens are looked up each time, never cached
-        asyncio.run(cache.observer("not-a-token"))
+        run(lambda: cache.observer("not-a-token"))
     clock[0] += 700  # past the TTL every token is looked up again
-    assert asyncio.run(cache.observer(tokens[1])) == seen[1]
+    assert run(lambda: cache.observer(tokens[1])) == seen[1]
 
 
 def test_token_cache_preloads_active_observers_only(engine: Engine) -> None:
@@ -287,13 +312,13 @@ def test_token_cache_preloads_active_observers_only(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(observers).where(observers.c.id == revoked.id).values(revoked=True))
     cache = ObserverCache(engine)
-    assert asyncio.run(cache.preload()) == 2
-    assert [asyncio.run(cache.observer(t)).id for t in tokens[:2]] == [
+    assert run(lambda: cache.preload()) == 2
+    assert [run(partial(cache.observer, t)).id for t in tokens[:2]] == [
         observer_for_token(engine, t).id for t in tokens[:2]
     ]
     assert cache.lookups == 0  # both came from the preload
     with pytest.raises(AuthError):
-        asyncio.run(cache.observer(tokens[2]))
+        run(lambda: cache.observer(tokens[2]))
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -326,7 +351,7 @@ def test_retry_storm_over_http_stores_each_report_once(kind: str, tmp_path: Path
 
                         return list(await asyncio.gather(*(thrice(t, b) for t, b in bodies)))
 
-                answers = asyncio.run(storm())
+                answers = run(storm)
                 malformed = httpx.post(
                     f"{base}/api/v1/reports",
                     content=b'{"id": ',
