@@ -1,38 +1,51 @@
-"""The coach page in a real browser (Debian's chromium through Playwright), phone-sized."""
+"""The coach page in a real browser (Debian's chromium through Playwright), phone-sized.
+
+Every check waits for what it checks (Playwright's auto-retrying ``expect``): the page
+fills itself from fetches, so a value read at once may not be there yet.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
+
+from pollwatch.coach import default_coach
 
 pytestmark = pytest.mark.browser
+
+UNSURE = "they"
+"""A message too vague for one argument: the coach offers choices instead of guessing."""
 
 
 def test_ask_in_russian_and_see_three_steps(page: Any, live_server: str, screenshot: Any) -> None:
     page.goto(f"{live_server}/coach?lang=ru")
-    assert page.locator("h1").inner_text() == "Тренер разговора"
-    assert page.locator("#sample-note").is_visible()
+    expect(page.locator("h1")).to_have_text("Тренер разговора")
+    expect(page.locator("#sample-note")).to_be_visible()
     page.fill("#ask-text", "ну а кто если не путин, альтернативы то нет")
     page.click("#ask-send")
     answer = page.locator("#ask-result article.answer")
-    answer.wait_for(timeout=10_000)
-    assert answer.get_attribute("data-argument") == "no-alternative"
-    assert page.locator("#ask-result .step.question p").inner_text().endswith("?")
-    assert page.locator("#ask-result .sources li").count() >= 1
+    expect(answer).to_have_attribute("data-argument", "no-alternative", timeout=10_000)
+    expect(page.locator("#ask-result .step.question p")).to_have_text(re.compile(r"\?\s*$"))
+    expect(page.locator("#ask-result .sources li").first).to_be_visible()
     screenshot(page, "coach-ask-ru")
 
 
 def test_unsure_match_lets_the_user_choose(page: Any, live_server: str) -> None:
+    offered = [m.id for m in default_coach().ask(UNSURE, lang="en").matches]
+    assert default_coach().ask(UNSURE, lang="en").status == "choose", "the input must be unsure"
     page.goto(f"{live_server}/coach?lang=en")
-    page.fill("#ask-text", "the west")
+    page.fill("#ask-text", UNSURE)
     page.click("#ask-send")
-    page.locator("#ask-result .choices, #ask-result .none, #ask-result article").first.wait_for()
-    choice = page.locator("#ask-result button.choice").first
-    if choice.count():
-        chosen = choice.get_attribute("data-argument")
-        choice.click()
-        page.locator(f"#ask-result article[data-argument='{chosen}']").wait_for(timeout=10_000)
+    choices = page.locator("#ask-result button.choice")
+    expect(choices).to_have_count(len(offered), timeout=10_000)
+    chosen = offered[0]
+    page.locator(f"#ask-result button.choice[data-argument='{chosen}']").click()
+    expect(page.locator("#ask-result article.answer")).to_have_attribute(
+        "data-argument", chosen, timeout=10_000
+    )
 
 
 def test_practice_with_feedback(page: Any, live_server: str, screenshot: Any) -> None:
@@ -40,7 +53,8 @@ def test_practice_with_feedback(page: Any, live_server: str, screenshot: Any) ->
     page.click("#tab-practice")
     page.select_option("#practice-argument", "stability")
     page.click("#practice-start")
-    page.locator("#practice-log .bubble.relative").first.wait_for(timeout=10_000)
+    relative = page.locator("#practice-log .bubble.relative")
+    expect(relative).to_have_count(1, timeout=10_000)
     page.fill(
         "#practice-text",
         "I understand, the nineties were frightening for our family too. "
@@ -48,9 +62,9 @@ def test_practice_with_feedback(page: Any, live_server: str, screenshot: Any) ->
     )
     page.click("#practice-send")
     feedback = page.locator("#practice-log .feedback")
-    feedback.wait_for(timeout=10_000)
-    assert feedback.locator("li").count() >= 5
-    assert page.locator("#practice-log .bubble.relative").count() == 2
+    expect(feedback).to_be_visible(timeout=10_000)
+    expect(feedback.locator("li").nth(4)).to_be_visible()  # five rubric points at least
+    expect(relative).to_have_count(2)
     screenshot(page, "coach-practice-en")
 
 
@@ -60,6 +74,5 @@ def test_page_works_without_javascript(browser: Any, live_server: str) -> None:
     pg.goto(f"{live_server}/coach?lang=en")
     pg.fill("#ask-text", "If not Putin, then who?")
     pg.click("#ask-send")
-    pg.wait_for_load_state()
-    assert pg.locator("article.answer").get_attribute("data-argument") == "no-alternative"
+    expect(pg.locator("article.answer")).to_have_attribute("data-argument", "no-alternative")
     context.close()

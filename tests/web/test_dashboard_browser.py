@@ -11,16 +11,19 @@ violations are console errors in Chromium). Screenshots of both go to test-artif
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from tests.web.servers import serve_in_thread
 from tests.web.test_dashboard_pages import seed_quick_count
 
 from pollwatch.config import Settings
+from pollwatch.errors import NotFoundError
 from pollwatch.store import (
     add_coordinator,
     create_election,
@@ -174,7 +177,7 @@ def _login(page: Any, base: str) -> None:
     page.fill("#login-password", PASSWORD)
     page.click("#login-submit")
     page.wait_for_url(f"{base}/coordinate")
-    assert page.locator("#who-name").inner_text() == "coord"
+    expect(page.locator("#who-name")).to_have_text("coord")
 
 
 def _cell(page: Any, station: str, column: str) -> Any:
@@ -194,27 +197,27 @@ def test_offline_report_reaches_the_live_dashboard(
     desk.fill("#invite-stations", "8001")
     desk.click("#invite-submit")
     link = desk.locator("#invites .invite-url")
-    link.wait_for()
-    assert desk.locator("#invites img.qr").count() == 1
-    assert desk.evaluate("document.querySelector('#invites img.qr').naturalWidth") > 0
+    expect(link).to_have_count(1)
+    expect(desk.locator("#invites img.qr")).to_have_count(1)
+    desk.wait_for_function("document.querySelector('#invites img.qr').naturalWidth > 0")
     screenshot(desk, "coordinator-invites")
     invite_url = str(link.get_attribute("href"))
     assert invite_url.startswith(f"{server}/observe/join/")
 
     # The dashboard is open, live, with the registry and one marker per located station.
     desk.goto(f"{server}/coordinate/{ELECTION}")
-    desk.locator("#live.on").wait_for(timeout=10_000)
-    desk.locator("#dashboard[data-refreshed]").wait_for(timeout=10_000)
-    assert desk.locator("#stations tbody tr").count() == len(STATIONS)
-    assert desk.locator("#map path.station-marker").count() == 3
-    assert desk.locator("#map path.leaflet-interactive").count() >= 3
-    assert "without coordinates: 1" in desk.locator("#map-note").inner_text()
-    assert _cell(desk, "8001", "reports").inner_text() == "0"
+    expect(desk.locator("#live.on")).to_have_count(1, timeout=10_000)
+    expect(desk.locator("#dashboard[data-refreshed]")).to_have_count(1, timeout=10_000)
+    expect(desk.locator("#stations tbody tr")).to_have_count(len(STATIONS))
+    expect(desk.locator("#map path.station-marker")).to_have_count(3)
+    expect(desk.locator("#map-note")).to_contain_text("without coordinates: 1")
+    assert desk.locator("#map path.leaflet-interactive").count() >= 3  # markers drawn above
+    expect(_cell(desk, "8001", "reports")).to_have_text("0")
     desk.fill("#station-filter", "berlin")
-    assert desk.locator("#stations tbody tr:visible").count() == 1
-    assert desk.locator("#station-filter-count").inner_text() == "1 / 4"
+    expect(desk.locator("#stations tbody tr:visible")).to_have_count(1)
+    expect(desk.locator("#station-filter-count")).to_have_text("1 / 4")
     desk.fill("#station-filter", "")
-    assert desk.locator("#stations tbody tr:visible").count() == len(STATIONS)
+    expect(desk.locator("#stations tbody tr:visible")).to_have_count(len(STATIONS))
     desk.evaluate("window.__sameDocument = true")
 
     # The observer joins, loses the connection and files a count report.
@@ -229,13 +232,13 @@ def test_offline_report_reaches_the_live_dashboard(
     app.fill("#count-queue", "15")
     app.click("#count-send")
     item = app.locator("#outbox li").first
-    item.wait_for()
+    expect(item).to_have_attribute("data-state", "unsent")
     report_id = str(item.get_attribute("data-id"))
-    assert item.get_attribute("data-state") == "unsent"
-    assert item.locator(".badge").inner_text().lower() == "unsent"
+    expect(item.locator(".badge")).to_have_text("unsent", ignore_case=True)
     screenshot(app, "e2e-observer-offline")
-    desk.wait_for_timeout(1500)
-    assert _cell(desk, "8001", "reports").inner_text() == "0", "nothing sent while offline"
+    with pytest.raises(NotFoundError):  # nothing sent while offline
+        get_report(engine, report_id)
+    expect(_cell(desk, "8001", "reports")).to_have_text("0")
 
     # Back online: the phone sends it, and the dashboard shows it without a reload.
     app.context.set_offline(False)
@@ -252,11 +255,11 @@ def test_offline_report_reaches_the_live_dashboard(
         timeout=15_000,
     )
     assert desk.evaluate("window.__sameDocument") is True, "updated live, not reloaded"
-    assert _cell(desk, "8001", "counts").inner_text() == "1"
-    assert _cell(desk, "8001", "queue").inner_text() == "15"
-    assert _cell(desk, "8001", "last_report_at").get_attribute("data-at")
-    assert _cell(desk, "8001", "last_report_at").inner_text() != "–"
-    assert desk.locator("#t-reports").inner_text() == "1"
+    expect(_cell(desk, "8001", "counts")).to_have_text("1")
+    expect(_cell(desk, "8001", "queue")).to_have_text("15")
+    expect(_cell(desk, "8001", "last_report_at")).to_have_attribute("data-at", re.compile("."))
+    expect(_cell(desk, "8001", "last_report_at")).not_to_have_text("–")
+    expect(desk.locator("#t-reports")).to_have_text("1")
     # Charts follow within the server's summary reuse time (10 s) plus one refresh.
     desk.locator("#chart-reports svg rect.bar").first.wait_for(timeout=20_000)
     desk.locator("#chart-entered svg rect.bar").first.wait_for(timeout=20_000)
@@ -271,9 +274,9 @@ def test_press_page_renders_without_script(browser: Any, server: str, screenshot
     try:
         watched = Watched(context, server)
         watched.page.goto(f"{server}/press/{QUICK}")
-        assert watched.page.locator("h1").inner_text() == "Quick count election"
-        assert "pollwatch ledger verify" in watched.page.locator(".verify").inner_text()
-        assert watched.page.locator("#press-pvt tbody tr").count() == 3
+        expect(watched.page.locator("h1")).to_have_text("Quick count election")
+        expect(watched.page.locator(".verify")).to_contain_text("pollwatch ledger verify")
+        expect(watched.page.locator("#press-pvt tbody tr")).to_have_count(3)
         assert watched.page.evaluate("document.documentElement.scrollWidth") <= 391
         screenshot(watched.page, "press-page-ru")
         watched.check()
@@ -289,19 +292,18 @@ def test_coordinator_resolves_a_conflict_and_sets_the_tolerance_in_russian(
     _login(desk, server)
     desk.goto(f"{server}/coordinate/{DISPUTED}?lang=ru")
     box = desk.locator(".conflict[data-station='9001'][data-field='valid']")
-    box.wait_for(timeout=10_000)
-    assert desk.locator("#t-conflicts").inner_text() == "1"
+    expect(box).to_have_count(1, timeout=10_000)
+    expect(desk.locator("#t-conflicts")).to_have_text("1")
     incident = desk.locator("#incidents li[data-id]")
-    assert incident.count() == 1
-    assert HOSTILE_TEXT in incident.inner_text(), "report text is shown as text"
-    assert "Давление или запугивание" in incident.inner_text()
-    assert desk.locator("#incidents img").count() == 0
+    expect(incident).to_have_count(1, timeout=10_000)  # filled by the page's own fetch
+    expect(incident).to_contain_text(HOSTILE_TEXT)  # the report's text is shown as text
+    expect(incident).to_contain_text("Давление или запугивание")
+    expect(desk.locator("#incidents img")).to_have_count(0)
     choose = box.locator("span.value", has_text="940").locator("xpath=following-sibling::button[1]")
-    assert choose.inner_text() == "Принять это значение"
+    expect(choose).to_have_text("Принять это значение")
     choose.click()
     resolved = desk.locator(".conflict.resolved[data-station='9001'][data-field='valid']")
-    resolved.wait_for(timeout=10_000)
-    assert "coord" in resolved.inner_text()
+    expect(resolved).to_contain_text("coord", timeout=10_000)
     [stored] = [c for c in conflicts(engine, DISPUTED) if c["field"] == "valid"]
     assert stored["resolved"]["value"] == 940
     assert stored["resolved"]["by"] == "coord"
@@ -311,7 +313,7 @@ def test_coordinator_resolves_a_conflict_and_sets_the_tolerance_in_russian(
 
     desk.fill("#tolerance", "12.5")
     desk.click("#tolerance-save")
-    desk.locator("#tolerance-status", has_text="Сохранено.").wait_for(timeout=10_000)
+    expect(desk.locator("#tolerance-status")).to_have_text("Сохранено.", timeout=10_000)
     assert dashboard_stations(engine, DISPUTED)["tolerance"] == pytest.approx(0.125)
     desk.evaluate("window.scrollTo(0, 0)")
     screenshot(desk, "dashboard-conflict-resolved-ru")
@@ -328,12 +330,12 @@ def test_quick_count_and_sample_coverage_on_a_phone(
         _login(page, server)
         page.goto(f"{server}/coordinate/{QUICK}")
         row = page.locator("#pvt table tr", has_text="Alpha")
-        row.wait_for(timeout=10_000)
-        assert "60.1 %" in row.inner_text()
-        assert "± 4.1 %" in row.inner_text()
-        assert page.locator("#pvt table tr", has_text="turnout (cast)").count() == 1
-        coverage = page.locator("#sample-coverage").inner_text()
-        assert "in sample: 4" in coverage and "with protocol: 4/4" in coverage
+        expect(row).to_contain_text("60.1 %", timeout=10_000)
+        expect(row).to_contain_text("± 4.1 %")
+        expect(page.locator("#pvt table tr", has_text="turnout (cast)")).to_have_count(1)
+        coverage = page.locator("#sample-coverage")
+        expect(coverage).to_contain_text("in sample: 4")
+        expect(coverage).to_contain_text("with protocol: 4/4")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "no sideways page"
         screenshot(page, "dashboard-phone")
         page.click("#logout")
@@ -352,12 +354,12 @@ def test_an_ended_session_says_so_on_the_dashboard(
     desk = coordinator.page
     _login(desk, server)
     desk.goto(f"{server}/coordinate/{QUICK}")
-    desk.locator("#dashboard[data-refreshed]").wait_for(timeout=10_000)
-    assert not desk.locator("#session-ended").is_visible()
+    expect(desk.locator("#dashboard[data-refreshed]")).to_have_count(1, timeout=10_000)
+    expect(desk.locator("#session-ended")).to_be_hidden()
     [session] = [c for c in desk.context.cookies() if c["name"] == "pollwatch_session"]
     logout(engine, session["value"])  # e.g. expired, or ended from another tab
     desk.fill("#tolerance", "7")
     desk.click("#tolerance-save")
-    desk.locator("#session-ended").wait_for(timeout=10_000)
-    assert desk.locator("#session-ended a").get_attribute("href") == "/coordinate/login?lang=en"
+    expect(desk.locator("#session-ended")).to_be_visible(timeout=10_000)
+    expect(desk.locator("#session-ended a")).to_have_attribute("href", "/coordinate/login?lang=en")
     coordinator.ignore("status of 401")
