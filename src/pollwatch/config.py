@@ -59,6 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
         "API requests per minute allowed per observer token; one network address gets 20 "
         "times as many (many observers share a carrier's address). `0` turns limiting off.",
     ),
+    Setting(
+        "invite_ttl_hours",
+        "POLLWATCH_INVITE_TTL_HOURS",
+        "72",
+        "Hours an observer invite can be redeemed after it was created; later it answers "
+        "410 'invite expired' (an unused invite lying around is likelier in the wrong hands).",
+    ),
 )
 
 
@@ -86,6 +93,7 @@ class Settings:
     coach_stats: bool = False
     database_url: str | None = None
     rate_limit: int = 600
+    invite_ttl_hours: int = 72
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
@@ -104,6 +112,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         coach_stats=env.get("POLLWATCH_COACH_STATS", "off").lower() in {"1", "on", "true", "yes"},
         database_url=env.get("POLLWATCH_DATABASE_URL") or None,
         rate_limit=_rate_limit(env.get("POLLWATCH_RATE_LIMIT", "600")),
+        invite_ttl_hours=_invite_ttl_hours(env.get("POLLWATCH_INVITE_TTL_HOURS", "72")),
     )
 
 
@@ -120,3 +129,18 @@ def _rate_limit(value: str) -> int:
             f"got {value!r} instead"
         )
     return limit
+
+
+def _invite_ttl_hours(value: str) -> int:
+    try:
+        hours = int(value)
+    except ValueError:
+        hours = 0
+    if not 1 <= hours <= 24 * 365:
+        from pollwatch.errors import InputError
+
+        raise InputError(
+            f"POLLWATCH_INVITE_TTL_HOURS must be a whole number of hours from 1 to 8760; "
+            f"got {value!r} instead"
+        )
+    return hours

@@ -6,6 +6,8 @@
     ├── InputError            bad user input: a file, a row, a column, an option
     │   └── DataFormatError   a data file that cannot be read as election results
     ├── NotFoundError         a named thing (dataset, file, election, argument) does not exist
+    ├── InviteExpired         an observer invite older than its time to live (HTTP 410)
+    ├── ServiceBusy           a bounded resource is in use; retry shortly (HTTP 503)
     └── MethodNotApplicable   a forensic method cannot run on these data (too few stations, ...)
 
 Library code raises these; interfaces (CLI, web, bot) catch ``PollwatchError`` and
@@ -17,9 +19,11 @@ from __future__ import annotations
 __all__ = [
     "DataFormatError",
     "InputError",
+    "InviteExpired",
     "MethodNotApplicable",
     "NotFoundError",
     "PollwatchError",
+    "ServiceBusy",
 ]
 
 
@@ -68,6 +72,22 @@ class NotFoundError(PollwatchError):
     """A named thing does not exist."""
 
     status = 404
+
+
+class InviteExpired(PollwatchError):
+    """An invite that was not redeemed within its time to live (HTTP 410 Gone).
+
+    Invites travel by messenger and on paper; one that lies around unused for days is more
+    likely to be in the wrong hands than in the observer's, so it stops working.
+    """
+
+    status = 410
+
+
+class ServiceBusy(PollwatchError):
+    """A deliberately bounded resource (e.g. photo decoding) is in use; retry (HTTP 503)."""
+
+    status = 503
 
 
 class MethodNotApplicable(PollwatchError):

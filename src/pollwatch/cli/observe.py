@@ -24,7 +24,7 @@ __all__ = ["register"]
 elections_app = typer.Typer(help="Elections of the observation service.", no_args_is_help=True)
 stations_app = typer.Typer(help="The station registry of an election.", no_args_is_help=True)
 results_app = typer.Typer(help="Official results attached to an election.", no_args_is_help=True)
-observers_app = typer.Typer(help="Observers: one-time invites.", no_args_is_help=True)
+observers_app = typer.Typer(help="Observers: one-time invites, revocation.", no_args_is_help=True)
 coordinators_app = typer.Typer(help="Coordinators and admins.", no_args_is_help=True)
 export_app = typer.Typer(
     help="Open-data exports, straight from the database.", no_args_is_help=True
@@ -135,6 +135,27 @@ def observers_invite(
         return
     for item in data:
         typer.echo(item["url"])
+
+
+@observers_app.command("revoke")
+def observers_revoke(
+    code_name: str | None = typer.Argument(None, help="The code name of one observer."),
+    election: str | None = typer.Option(
+        None, "--election", help="Election id (needed with --station and --all)."
+    ),
+    station: str | None = typer.Option(
+        None, "--station", help="Every observer bound to this station or who reported on it."
+    ),
+    everyone: bool = typer.Option(False, "--all", help="Every observer of the election."),
+) -> None:
+    """Revoke observers' tokens at once (audited); the server refuses them within seconds."""
+    from pollwatch.store import revoke_observers
+
+    with _engine() as engine:
+        names = revoke_observers(
+            engine, election=election, code_name=code_name, station=station, everyone=everyone
+        )
+    typer.echo(f"revoked {len(names)} observer(s){': ' if names else ''}{', '.join(names)}")
 
 
 @coordinators_app.command("add")

@@ -40,6 +40,7 @@ from pollwatch.store.elections import (
 from pollwatch.store.engine import is_sqlite, make_engine, write_transaction
 from pollwatch.store.migrate import current_revision, head_revision, upgrade_database
 from pollwatch.store.people import (
+    INVITE_TTL,
     ROLES,
     AuthError,
     Coordinator,
@@ -54,8 +55,16 @@ from pollwatch.store.people import (
     logout,
     observer_for_token,
     redeem_invite,
+    revoke_observers,
 )
-from pollwatch.store.photos import CleanPhoto, clean_photo, get_photo, store_photo
+from pollwatch.store.photos import (
+    CleanPhoto,
+    DecodeSlots,
+    clean_photo,
+    get_photo,
+    photo_target,
+    store_photo,
+)
 from pollwatch.store.pvt import PVTSample, PVTUnavailable, load_sample, pvt_estimate, store_sample
 from pollwatch.store.reports import (
     EXPORT_COLUMNS,
@@ -75,12 +84,14 @@ from pollwatch.store.views import station_record
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "INVITE_TTL",
     "ROLES",
     "STATION_COLUMNS",
     "AuthError",
     "CleanPhoto",
     "ConflictError",
     "Coordinator",
+    "DecodeSlots",
     "Forbidden",
     "ImportSummary",
     "Invite",
@@ -125,6 +136,7 @@ __all__ = [
     "observer_for_token",
     "official_row",
     "open_store",
+    "photo_target",
     "public_summary",
     "pvt_estimate",
     "rebuild_activity",
@@ -132,6 +144,7 @@ __all__ = [
     "redeem_invite",
     "reports_to_bytes",
     "resolve_conflict",
+    "revoke_observers",
     "set_tolerance",
     "station_record",
     "station_rows",

@@ -1,8 +1,10 @@
 """People, pseudonymous by design: observers by invite, coordinators by password.
 
 An observer has no name, phone or e-mail: a coordinator creates one-time invites; redeeming
-one (atomically, once) creates an observer with a random code name and returns a bearer
-token, shown once and stored only as its SHA-256. Coordinators log in with a password
+one (atomically, once, within :data:`INVITE_TTL`) creates an observer with a random code
+name, unique in its election, and returns a bearer token, shown once and stored only as its
+SHA-256. :func:`revoke_observers` ends observers' tokens (one code name, a station's
+observers, or a whole election's), audited. Coordinators log in with a password
 (argon2id, the Password Hashing Competition winner, RFC 9106) and get a session token,
 also stored hashed. Roles: ``admin`` (everything, manages coordinators) and
 ``coordinator`` (sees reports, resolves conflicts).
@@ -15,15 +17,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.errors import InputError, InviteExpired, NotFoundError, PollwatchError
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
-from pollwatch.store.tables import coordinators, elections, invites, observers, sessions, stations
+from pollwatch.store.tables import (
+    coordinators,
+    elections,
+    invites,
+    observers,
+    reports,
+    sessions,
+    stations,
+)
 
 __all__ = [
+    "INVITE_TTL",
     "ROLES",
     "SESSION_LIFETIME",
     "AuthError",
@@ -39,19 +51,34 @@ __all__ = [
     "logout",
     "observer_for_token",
     "redeem_invite",
+    "revoke_observers",
 ]
 
 ROLES: tuple[str, ...] = ("admin", "coordinator")
 SESSION_LIFETIME = timedelta(hours=12)
 
+INVITE_TTL = timedelta(hours=72)
+"""How long an invite can be redeemed by default (``POLLWATCH_INVITE_TTL_HOURS``)."""
+
+# Code names: adjective-animal-NNNN, 32 × 32 × 9000 = 9,216,000 names per election. Short,
+# neutral English words that read the same to a Russian or Serbian speaker's ear and say
+# nothing about the person. Uniqueness is not left to chance: a name already taken in the
+# election is drawn again, and a unique index catches a concurrent draw.
 _ADJECTIVES = (
-    "amber", "bold", "brave", "calm", "clear", "coral", "swift", "quiet", "green", "keen",
-    "lucky", "misty", "north", "olive", "proud", "rapid", "silver", "steady", "sunny", "wise",
+    "amber", "bold", "brave", "brisk", "calm", "clear", "coral", "crisp", "deft", "eager",
+    "fair", "gentle", "golden", "green", "keen", "kind", "lucky", "merry", "misty", "noble",
+    "north", "olive", "proud", "quick", "quiet", "rapid", "silver", "steady", "sunny", "swift",
+    "tidy", "wise",
 )  # fmt: skip
 _ANIMALS = (
-    "badger", "crane", "falcon", "fox", "heron", "ibis", "lynx", "marten", "otter", "owl",
-    "panda", "puffin", "raven", "robin", "seal", "swan", "tern", "tiger", "wolf", "wren",
+    "badger", "beaver", "bison", "crane", "eagle", "falcon", "finch", "fox", "gecko", "heron",
+    "ibis", "koala", "lark", "lemur", "lynx", "marten", "moose", "otter", "owl", "panda",
+    "puffin", "quail", "raven", "robin", "seal", "stork", "swan", "tern", "tiger", "walrus",
+    "wolf", "wren",
 )  # fmt: skip
+_NAME_DRAWS = 50
+"""Draws of a free code name before giving up (each is taken with probability < 1 %
+below 90,000 observers per election)."""
 
 
 class AuthError(PollwatchError):
@@ -172,19 +199,44 @@ def create_invites(
 
 def _code_name() -> str:
     rng = secrets.SystemRandom()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_ANIMALS)}-{rng.randrange(100, 1000)}"
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_ANIMALS)}-{rng.randrange(1000, 10000)}"
 
 
-def redeem_invite(engine: Engine, code: str) -> Redeemed:
+def _free_code_name(conn: Connection, election: str) -> str:
+    """A random code name not yet used in the election."""
+    for _ in range(_NAME_DRAWS):
+        name = _code_name()
+        taken = conn.execute(
+            select(observers.c.id).where(
+                observers.c.election == election, observers.c.code_name == name
+            )
+        ).first()
+        if taken is None:
+            return name
+    raise PollwatchError(f"no free code name found in election {election!r}")  # pragma: no cover
+
+
+def redeem_invite(engine: Engine, code: str, *, ttl: timedelta = INVITE_TTL) -> Redeemed:
     """Redeem an invite once: creates the observer and returns its token.
 
     Atomic: the invite is marked used with ``UPDATE ... WHERE used_at IS NULL``, so of two
     concurrent redemptions exactly one succeeds. Unknown or used codes raise
-    :class:`AuthError` (the same answer for both, so codes cannot be probed).
+    :class:`AuthError` (the same answer for both, so codes cannot be probed); an invite
+    created more than ``ttl`` ago raises :class:`InviteExpired`.
     """
     if not code or len(code) > 200:
         raise AuthError("unknown or already used invite code")
-    code_hash = secret_hash(code)
+    for _attempt in range(3):
+        try:
+            return _redeem(engine, secret_hash(code), ttl)
+        except IntegrityError:
+            # Another redemption took the same code name at the same moment (the unique
+            # index refused ours, and rolled back the claim): draw again.
+            continue
+    raise AuthError("the invite could not be redeemed; retry")  # pragma: no cover
+
+
+def _redeem(engine: Engine, code_hash: str, ttl: timedelta) -> Redeemed:
     token = new_secret()
     now = utcnow()
     with write_transaction(engine) as conn:
@@ -192,6 +244,12 @@ def redeem_invite(engine: Engine, code: str) -> Redeemed:
         invite = row.first()
         if invite is None or invite["used_at"] is not None:
             raise AuthError("unknown or already used invite code")
+        if as_utc(invite["created_at"]) + ttl < now:
+            hours = round(ttl.total_seconds() / 3600)
+            raise InviteExpired(
+                f"invite expired: invites work for {hours} hours; ask your coordinator "
+                "for a new one"
+            )
         claimed = conn.execute(
             update(invites)
             .where(invites.c.code_hash == code_hash, invites.c.used_at.is_(None))
@@ -199,11 +257,12 @@ def redeem_invite(engine: Engine, code: str) -> Redeemed:
         )
         if claimed.rowcount != 1:
             raise AuthError("unknown or already used invite code")
-        name = _code_name()
+        election = str(invite["election"])
+        name = _free_code_name(conn, election)
         bound = tuple(invite["stations"] or ())
         result = conn.execute(
             insert(observers).values(
-                election=invite["election"],
+                election=election,
                 code_name=name,
                 token_hash=secret_hash(token),
                 stations=list(bound) or None,
@@ -215,7 +274,94 @@ def redeem_invite(engine: Engine, code: str) -> Redeemed:
         conn.execute(
             update(invites).where(invites.c.code_hash == code_hash).values(observer_id=observer_id)
         )
-    return Redeemed(token, name, str(invite["election"]), bound)
+    return Redeemed(token, name, election, bound)
+
+
+def revoke_observers(
+    engine: Engine,
+    *,
+    election: str | None = None,
+    code_name: str | None = None,
+    station: str | None = None,
+    everyone: bool = False,
+    actor: str = "cli",
+) -> list[str]:
+    """Revoke observers' tokens; returns the code names revoked now (sorted).
+
+    Exactly one of: ``code_name`` (one observer; ``election`` may be left out when the name
+    is used in one election only), ``station`` (every observer of ``election`` bound to the
+    station or who reported on it: a station's phones are what gets seized together), or
+    ``everyone`` (every observer of ``election``). Already revoked observers are left as
+    they are. The server's token caches notice within
+    :data:`pollwatch.web.ingest.REVOCATION_INTERVAL` seconds. Audited as
+    ``observers.revoke`` with the actor, what was asked and the code names (never a token).
+    """
+    chosen = [name for name, given in (("code name", code_name), ("--station", station)) if given]
+    if everyone:
+        chosen.append("--all")
+    if len(chosen) != 1:
+        raise InputError(
+            "name exactly one of: a code name, --station or --all; "
+            f"got {', '.join(chosen) or 'none'}",
+            column="observers",
+        )
+    if (station or everyone) and not election:
+        raise InputError("--station and --all need --election", column="election")
+    query = select(
+        observers.c.id, observers.c.election, observers.c.code_name, observers.c.stations
+    )
+    query = query.where(observers.c.revoked.is_(False))
+    with write_transaction(engine) as conn:
+        if (
+            election is not None
+            and not conn.execute(select(elections.c.id).where(elections.c.id == election)).first()
+        ):
+            raise NotFoundError(f"no election {election!r}")
+        if election is not None:
+            query = query.where(observers.c.election == election)
+        if code_name is not None:
+            found = conn.execute(query.where(observers.c.code_name == code_name)).all()
+            where = {str(r.election) for r in found}
+            if len(where) > 1:
+                raise InputError(
+                    f"code name {code_name!r} is used in elections {', '.join(sorted(where))}; "
+                    "add --election",
+                    column="election",
+                )
+            known = select(observers.c.id).where(observers.c.code_name == code_name)
+            if election is not None:
+                known = known.where(observers.c.election == election)
+            if not found and conn.execute(known).first() is None:
+                raise NotFoundError(f"no observer {code_name!r}")
+        elif station is not None:
+            reporters = {
+                r[0]
+                for r in conn.execute(
+                    select(reports.c.observer_id)
+                    .where(reports.c.election == election, reports.c.station == station)
+                    .distinct()
+                )
+            }
+            found = [
+                r
+                for r in conn.execute(query).all()
+                if r.id in reporters or station in (r.stations or ())
+            ]
+        else:
+            found = list(conn.execute(query).all())
+        names = sorted(str(r.code_name) for r in found)
+        if found:
+            conn.execute(
+                update(observers)
+                .where(observers.c.id.in_([r.id for r in found]))
+                .values(revoked=True)
+            )
+        target = election or (str(found[0].election) if found else "")
+        asked = {"code_name": code_name} if code_name else {"station": station} if station else {}
+        record_audit(
+            conn, actor, "observers.revoke", target, {**asked, "all": everyone, "revoked": names}
+        )
+    return names
 
 
 def observer_for_token(engine: Engine, token: str) -> Observer:

@@ -143,6 +143,7 @@ def _select_full() -> Any:
             reports.c.id,
             reports.c.canonical,
             reports.c.received_at,
+            reports.c.observer_id,
             ledger.c.seq,
             ledger.c.hash,
             observers.c.code_name,
@@ -179,8 +180,26 @@ def _head(conn: Connection, election: str) -> LedgerEntry | None:
     )
 
 
-def _answer_existing(row: Any, canonical: str) -> StoredReport:
-    if row["canonical"] != canonical:
+def _sender_id(observer: Observer | None) -> int | None:
+    return observer.id if observer is not None else None
+
+
+def _not_yours(report_id: str) -> ConflictError:
+    """The answer to an id that another sender stored: nothing about the report or its author.
+
+    Report ids are public (the ledger carries them), so answering a stranger's retry with
+    the stored report would hand out the author's code name and tie it to a station.
+    """
+    return ConflictError(
+        f"report id {report_id} belongs to another report; send a new report with a new id"
+    )
+
+
+def _answer_existing(row: Any, item: PreparedReport) -> StoredReport:
+    """A stored id seen again: the sender's own retry (200), or a conflict (409)."""
+    if row["observer_id"] != _sender_id(item.observer):
+        raise _not_yours(str(row["id"]))
+    if row["canonical"] != item.canonical:
         raise ConflictError(
             f"report {row['id']} was already received with a different body; "
             "a changed report needs a new id"
@@ -422,7 +441,7 @@ def _store_batch(
             )
         heads[election] = _head(conn, election)
     recorded_at = format_timestamp(now)
-    fresh: dict[str, tuple[str, dict[str, Any]]] = {}
+    fresh: dict[str, tuple[int | None, str, dict[str, Any]]] = {}
     report_rows: list[dict[str, Any]] = []
     ledger_rows: list[dict[str, Any]] = []
     accepted: list[tuple[Report, int]] = []
@@ -434,20 +453,23 @@ def _store_batch(
             continue
         if report.id in existing:
             try:
-                outcomes.append(_answer_existing(existing[report.id], item.canonical))
+                outcomes.append(_answer_existing(existing[report.id], item))
             except ConflictError as conflict:
                 outcomes.append(conflict)
             continue
         if report.id in fresh:
-            canonical, public = fresh[report.id]
-            outcomes.append(
-                StoredReport(False, public)
-                if canonical == item.canonical
-                else ConflictError(
-                    f"report {report.id} was already received with a different body; "
-                    "a changed report needs a new id"
+            sender, canonical, public = fresh[report.id]
+            if sender != _sender_id(item.observer):
+                outcomes.append(_not_yours(report.id))
+            elif canonical != item.canonical:
+                outcomes.append(
+                    ConflictError(
+                        f"report {report.id} was already received with a different body; "
+                        "a changed report needs a new id"
+                    )
                 )
-            )
+            else:
+                outcomes.append(StoredReport(False, public))
             continue
         if (report.election, report.station) not in registered:
             outcomes.append(
@@ -501,7 +523,7 @@ def _store_batch(
         public["received_at"] = format_timestamp(now)
         public["observer"] = observer.code_name if observer else None
         public["ledger"] = {"seq": entry.seq, "hash": entry.hash}
-        fresh[report.id] = (item.canonical, public)
+        fresh[report.id] = (_sender_id(observer), item.canonical, public)
         outcomes.append(StoredReport(True, public))
     if report_rows:
         conn.execute(insert(reports), report_rows)

@@ -96,6 +96,8 @@ observers = Table(
     Column("stations", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    # A code name names one observer of an election, in reports, revocations and the audit.
+    Index("uq_observers_election_code_name", "election", "code_name", unique=True),
 )
 
 invites = Table(

@@ -90,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.ingest = IngestWriter(app.state.engine)
     app.state.observers = ObserverCache(app.state.engine)
+    from pollwatch.store.photos import DecodeSlots
+
+    app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
     app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
     app.add_middleware(BodyLimits)  # the security middleware, with room for photo uploads
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")

@@ -37,6 +37,7 @@ from pollwatch.store import (
     login,
     logout,
     public_summary,
+    revoke_observers,
 )
 from pollwatch.web.app import render_page
 from pollwatch.web.i18n import Catalogues, pick_language
@@ -334,12 +335,15 @@ def _parse_count(form: FormData) -> int:
     return count
 
 
-def _parse_stations(form: FormData) -> list[str]:
-    raw = _text_field(form, "stations", limit=8000, required=False)
+def _parse_stations(form: FormData, *, name: str = "stations", most: int = 0) -> list[str]:
+    """Station ids from a form field (separated by spaces, commas or semicolons)."""
+    raw = _text_field(form, name, limit=8000, required=False)
     found = [s for s in _STATION_SPLIT.split(raw) if s]
     for station in found:
         if not _ID.fullmatch(station):
-            raise InputError(f"not a station id: {station[:80]!r}", column="stations")
+            raise InputError(f"not a station id: {station[:80]!r}", column=name)
+    if most and len(found) > most:
+        raise InputError(f"'{name}' takes at most {most} station id(s)", column=name)
     return found
 
 
@@ -351,7 +355,11 @@ def _qr_data_uri(url: str) -> str:
 
 
 def _invites_page(
-    request: Request, who: Coordinator, info: dict[str, Any], created: list[dict[str, Any]]
+    request: Request,
+    who: Coordinator,
+    info: dict[str, Any],
+    created: list[dict[str, Any]],
+    revoked: list[str] | None = None,
 ) -> HTMLResponse:
     return render_page(
         request,
@@ -360,7 +368,9 @@ def _invites_page(
             "who": who,
             "election": info,
             "created": created,
+            "revoked": revoked,
             "max_invites": MAX_INVITES,
+            "invite_ttl_hours": request.app.state.settings.invite_ttl_hours,
             "csrf": request.cookies.get(CSRF_COOKIE, ""),
         },
     )
@@ -402,6 +412,42 @@ async def invites_submit(request: Request, election: str) -> Response:
     response = _invites_page(request, who, info, created)
     response.status_code = 201
     return response
+
+
+@router.post("/coordinate/{election}/observers/revoke", response_class=HTMLResponse)
+async def revoke_submit(request: Request, election: str) -> Response:
+    """Revoke one code name, a station's observers or all (audited under the coordinator).
+
+    The form's ``what`` field says which: ``code_name`` (with ``code_name``), ``station``
+    (with ``station``) or ``all`` (with ``confirm`` set to the election id, so a slip of the
+    mouse cannot end every observer's access).
+    """
+    who = await _current(request)
+    if who is None:
+        raise AuthError("coordinator login required")
+    form = await _form(request)
+    info = await _election(request, election)
+    what = _text_field(form, "what", limit=20)
+    ask: dict[str, Any]
+    if what == "code_name":
+        ask = {"code_name": _text_field(form, "code_name", limit=100).strip()}
+    elif what == "station":
+        station = _parse_stations(form, name="station", most=1)
+        if not station:
+            raise InputError("'station' is required", column="station")
+        ask = {"station": station[0]}
+    elif what == "all":
+        if _text_field(form, "confirm", limit=100, required=False).strip() != election:
+            raise InputError(
+                "to revoke every observer, type the election id into 'confirm'", column="confirm"
+            )
+        ask = {"everyone": True}
+    else:
+        raise InputError("'what' must be code_name, station or all", column="what")
+    names = await run_in_threadpool(
+        lambda: revoke_observers(_engine(request), election=election, actor=who.name, **ask)
+    )
+    return _invites_page(request, who, info, [], revoked=names)
 
 
 # --- the public press page ------------------------------------------------------------------

@@ -32,6 +32,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -45,6 +46,7 @@ from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUS
 from pollwatch.store import (
     AuthError,
     Coordinator,
+    DecodeSlots,
     Observer,
     clean_photo,
     coordinator_for_session,
@@ -56,6 +58,7 @@ from pollwatch.store import (
     login,
     logout,
     observer_for_token,
+    photo_target,
     redeem_invite,
     reports_to_bytes,
     store_photo,
@@ -376,7 +379,7 @@ async def post_report(request: Request) -> JSONResponse:
     dependencies=[Depends(_limit)],
     responses={
         200: {"description": "the same photo was stored before"},
-        **_errors(400, 401, 403, 404, 409, 413, 422, 429),
+        **_errors(400, 401, 403, 404, 409, 413, 422, 429, 503),
     },
 )
 async def post_photo(
@@ -385,11 +388,19 @@ async def post_photo(
     photo: UploadFile = File(..., description="JPEG, PNG or WebP; re-encoded without EXIF/GPS"),
     observer: Observer = Depends(_observer),
 ) -> JSONResponse:
-    """Check the image, re-encode it as JPEG without metadata and store it."""
+    """Check the report, then the image, re-encode it as JPEG without metadata and store it.
+
+    The report is checked first, so an unknown or foreign id costs no decoding; decodes are
+    bounded per process (``app.state.photo_slots``, :class:`pollwatch.store.DecodeSlots`).
+    """
+    engine = _engine(request)
+    await run_in_threadpool(lambda: photo_target(engine, report_id, observer=observer))
     data = await photo.read(MAX_PHOTO_BYTES + 1)
-    cleaned = await run_in_threadpool(clean_photo, data)
+    slots: DecodeSlots = request.app.state.photo_slots
+    async with slots.slot():
+        cleaned = await run_in_threadpool(clean_photo, data)
     result = await run_in_threadpool(
-        lambda: store_photo(_engine(request), report_id, cleaned, observer=observer)
+        lambda: store_photo(engine, report_id, cleaned, observer=observer)
     )
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
@@ -415,12 +426,13 @@ async def get_report_photo(
     dependencies=[Depends(_limit)],
     responses={
         201: {"description": "{'token', 'observer', 'election', 'stations'}"},
-        **_errors(401, 429),
+        **_errors(401, 410, 429),
     },
 )
 async def post_redeem(request: Request, code: str) -> JSONResponse:
     """An invite works once; the token is shown only in this answer."""
-    redeemed = await run_in_threadpool(redeem_invite, _engine(request), code)
+    ttl = timedelta(hours=request.app.state.settings.invite_ttl_hours)
+    redeemed = await run_in_threadpool(lambda: redeem_invite(_engine(request), code, ttl=ttl))
     return JSONResponse(redeemed.to_dict(), status_code=201)
 
 
