@@ -1,14 +1,16 @@
 """Storing reports: idempotent, durable, appended to the election's hash-chained ledger.
 
 :func:`store_prepared` stores a batch of validated reports (:func:`prepare_report`) in ONE
-write transaction: looks the ids up (same canonical JSON → the stored report, a retry;
-different → :class:`ConflictError`), inserts the new reports, appends their ledger entries
-(each hash covers the previous entry's hash and the canonical JSON) and updates the
-stations' activity counters. The transaction commits before the caller acknowledges, so a
-2xx answer means the report is on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
-``synchronous_commit=on``). Batching is what makes this fast: one commit (one fsync) for
-many reports — the web service's group-commit writer (:mod:`pollwatch.web.ingest`) feeds it
-the reports of concurrent requests. :func:`store_report` is the one-report API on top.
+write transaction: looks the ids up (same sender and canonical JSON → the stored report, a
+retry; different JSON, or an id another sender stored → :class:`ConflictError`, which says
+nothing about the stored report or its author: ids are public in the ledger), inserts the
+new reports, appends their ledger entries (each hash covers the previous entry's hash and
+the canonical JSON) and updates the stations' activity counters. The transaction commits
+before the caller acknowledges, so a 2xx answer means the report is on disk (SQLite
+``synchronous=FULL``; PostgreSQL's default ``synchronous_commit=on``). Batching is what
+makes this fast: one commit (one fsync) for many reports — the web service's group-commit
+writer (:mod:`pollwatch.web.ingest`) feeds it the reports of concurrent requests.
+:func:`store_report` is the one-report API on top.
 
 Ledger appends are serialised per election: ``BEGIN IMMEDIATE`` on SQLite (one writer at a
 time), ``SELECT ... FOR UPDATE`` on the election rows on PostgreSQL, taken in sorted order

@@ -3,10 +3,13 @@
 Contract (issue 3; other parts build on it, keep it):
 
 * ``POST /api/v1/reports`` (observer bearer token): 201 stored, 200 identical retry, 409
-  same id with another body, 4xx naming the field for bad input, never 500. The report and
-  its ledger entry commit in one transaction before the answer.
-* ``POST /api/v1/reports/{id}/photo`` (multipart ``photo``): checked, re-encoded, no EXIF.
-* ``POST /api/v1/invites/{code}/redeem`` (no auth, once) → 201 ``{"token", "observer"}``.
+  same id with another body or from another observer (no author revealed), 4xx naming the
+  field for bad input, never 500. The report and its ledger entry commit in one
+  transaction before the answer.
+* ``POST /api/v1/reports/{id}/photo`` (multipart ``photo``): the report checked first, then
+  the declared size, then decoded (bounded per process), re-encoded, no EXIF.
+* ``POST /api/v1/invites/{code}/redeem`` (no auth, once) → 201 ``{"token", "observer"}``;
+  410 once the invite's time to live has passed.
 * ``POST /api/v1/login`` / ``logout`` for coordinators (session token and cookie).
 * ``GET /api/v1/elections/{e}/stations/{s}`` (coordinator): master record, reports,
   estimate, comparison.
