@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
+from tests.observe.test_ingest_batch import run  # a loop of its own, beside Playwright's
 from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
@@ -217,7 +218,7 @@ def test_decode_slots_are_bounded_and_answer_busy() -> None:
         async with slots.slot():  # free again
             pass
 
-    asyncio.run(scenario())
+    run(scenario)
 
 
 # --- replays by another observer ------------------------------------------------------------

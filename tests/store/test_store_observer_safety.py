@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from tests.observe.test_ingest_batch import run  # a loop of its own, beside Playwright's
 from tests.store.databases import database_url
 
 from pollwatch.errors import InputError, InviteExpired, NotFoundError
@@ -312,5 +313,5 @@ def test_the_servers_token_cache_refuses_a_revoked_token_within_two_seconds(
             assert cache.lookups == lookups, "served from the cache until the poll"
             await asyncio.sleep(0.05)
 
-    took = asyncio.run(scenario())
+    took = run(scenario)
     assert took <= REVOCATION_INTERVAL + 1.0
