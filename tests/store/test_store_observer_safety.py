@@ -285,6 +285,8 @@ def test_revoke_all_and_the_arguments_it_needs(election: Engine) -> None:
         revoke_observers(election, everyone=True)
     with pytest.raises(NotFoundError):
         revoke_observers(election, election="nope", everyone=True)
+    with pytest.raises(NotFoundError, match="no station '99'"):  # a typo must not pass silently
+        revoke_observers(election, election=ELECTION, station="99")
     assert len(revoke_observers(election, election=ELECTION, everyone=True)) == 3
     for token in tokens:
         with pytest.raises(AuthError):

@@ -60,10 +60,9 @@ SESSION_LIFETIME = timedelta(hours=12)
 INVITE_TTL = timedelta(hours=72)
 """How long an invite can be redeemed by default (``POLLWATCH_INVITE_TTL_HOURS``)."""
 
-# Code names: adjective-animal-NNNN, 32 × 32 × 9000 = 9,216,000 names per election. Short,
-# neutral English words that read the same to a Russian or Serbian speaker's ear and say
-# nothing about the person. Uniqueness is not left to chance: a name already taken in the
-# election is drawn again, and a unique index catches a concurrent draw.
+# Code names: adjective-animal-NNNN, 32 × 32 × 9000 = 9,216,000 names per election: short,
+# neutral words that say nothing about the person. Uniqueness is not left to chance: a name
+# already taken in the election is drawn again, and a unique index catches a concurrent draw.
 _ADJECTIVES = (
     "amber", "bold", "brave", "brisk", "calm", "clear", "coral", "crisp", "deft", "eager",
     "fair", "gentle", "golden", "green", "keen", "kind", "lucky", "merry", "misty", "noble",
@@ -307,61 +306,64 @@ def revoke_observers(
         )
     if (station or everyone) and not election:
         raise InputError("--station and --all need --election", column="election")
-    query = select(
-        observers.c.id, observers.c.election, observers.c.code_name, observers.c.stations
-    )
-    query = query.where(observers.c.revoked.is_(False))
     with write_transaction(engine) as conn:
         if (
             election is not None
             and not conn.execute(select(elections.c.id).where(elections.c.id == election)).first()
         ):
             raise NotFoundError(f"no election {election!r}")
-        if election is not None:
-            query = query.where(observers.c.election == election)
-        if code_name is not None:
-            found = conn.execute(query.where(observers.c.code_name == code_name)).all()
-            where = {str(r.election) for r in found}
-            if len(where) > 1:
-                raise InputError(
-                    f"code name {code_name!r} is used in elections {', '.join(sorted(where))}; "
-                    "add --election",
-                    column="election",
-                )
-            known = select(observers.c.id).where(observers.c.code_name == code_name)
-            if election is not None:
-                known = known.where(observers.c.election == election)
-            if not found and conn.execute(known).first() is None:
-                raise NotFoundError(f"no observer {code_name!r}")
-        elif station is not None:
-            reporters = {
-                r[0]
-                for r in conn.execute(
-                    select(reports.c.observer_id)
-                    .where(reports.c.election == election, reports.c.station == station)
-                    .distinct()
-                )
-            }
-            found = [
-                r
-                for r in conn.execute(query).all()
-                if r.id in reporters or station in (r.stations or ())
-            ]
-        else:
-            found = list(conn.execute(query).all())
-        names = sorted(str(r.code_name) for r in found)
-        if found:
-            conn.execute(
-                update(observers)
-                .where(observers.c.id.in_([r.id for r in found]))
-                .values(revoked=True)
-            )
-        target = election or (str(found[0].election) if found else "")
+        found = _to_revoke(conn, election, code_name, station)
+        for chunk in range(0, len(found), 1000):  # bounded IN lists
+            ids = [observer_id for observer_id, _, _ in found[chunk : chunk + 1000]]
+            conn.execute(update(observers).where(observers.c.id.in_(ids)).values(revoked=True))
+        names = sorted(name for _, name, _ in found)
+        target = election or (found[0][2] if found else "")
         asked = {"code_name": code_name} if code_name else {"station": station} if station else {}
         record_audit(
             conn, actor, "observers.revoke", target, {**asked, "all": everyone, "revoked": names}
         )
     return names
+
+
+def _to_revoke(
+    conn: Connection, election: str | None, code_name: str | None, station: str | None
+) -> list[tuple[int, str, str]]:
+    """(id, code name, election) of the active observers that a revocation names."""
+    query = select(
+        observers.c.id, observers.c.code_name, observers.c.election, observers.c.stations
+    ).where(observers.c.revoked.is_(False))
+    if election is not None:
+        query = query.where(observers.c.election == election)
+    if code_name is not None:
+        known = select(observers.c.election).where(observers.c.code_name == code_name)
+        if election is not None:
+            known = known.where(observers.c.election == election)
+        where = sorted({str(r[0]) for r in conn.execute(known)})
+        if not where:
+            raise NotFoundError(f"no observer {code_name!r}")
+        if len(where) > 1:
+            raise InputError(
+                f"code name {code_name!r} is used in elections {', '.join(where)}; add --election",
+                column="election",
+            )
+        query = query.where(observers.c.code_name == code_name)
+    rows = conn.execute(query).all()
+    if station is not None:
+        registered = select(stations.c.station).where(
+            stations.c.election == election, stations.c.station == station
+        )
+        if conn.execute(registered).first() is None:
+            raise NotFoundError(f"no station {station!r} in election {election!r}")
+        reporters = {
+            r[0]
+            for r in conn.execute(
+                select(reports.c.observer_id)
+                .where(reports.c.election == election, reports.c.station == station)
+                .distinct()
+            )
+        }
+        rows = [r for r in rows if r.id in reporters or station in (r.stations or ())]
+    return [(int(r.id), str(r.code_name), str(r.election)) for r in rows]
 
 
 def observer_for_token(engine: Engine, token: str) -> Observer:
