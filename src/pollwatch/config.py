@@ -66,6 +66,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Hours an observer invite can be redeemed after it was created; later it answers "
         "410 'invite expired' (an unused invite lying around is likelier in the wrong hands).",
     ),
+    Setting(
+        "public_url",
+        "POLLWATCH_PUBLIC_URL",
+        "(none: links are built from the request)",
+        "The address people reach the service at, e.g. `https://observe.example.org`. Invite "
+        "links are built from it (never from a request's Host header); when it is https, "
+        "every answer carries HSTS and cookies are `Secure`; form posts must come from it.",
+    ),
+    Setting(
+        "trusted_proxies",
+        "POLLWATCH_TRUSTED_PROXIES",
+        "(none)",
+        "Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (e.g. `127.0.0.1` for nginx on the same machine). "
+        "From anyone else these headers are ignored.",
+    ),
 )
 
 
@@ -94,6 +110,8 @@ class Settings:
     database_url: str | None = None
     rate_limit: int = 600
     invite_ttl_hours: int = 72
+    public_url: str | None = None
+    trusted_proxies: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
@@ -113,7 +131,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=env.get("POLLWATCH_DATABASE_URL") or None,
         rate_limit=_rate_limit(env.get("POLLWATCH_RATE_LIMIT", "600")),
         invite_ttl_hours=_invite_ttl_hours(env.get("POLLWATCH_INVITE_TTL_HOURS", "72")),
+        public_url=_public_url(env.get("POLLWATCH_PUBLIC_URL", "")),
+        trusted_proxies=env.get("POLLWATCH_TRUSTED_PROXIES", ""),
     )
+
+
+def _public_url(value: str) -> str | None:
+    text = value.strip().rstrip("/")
+    if not text:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        from pollwatch.errors import InputError
+
+        raise InputError(
+            f"POLLWATCH_PUBLIC_URL must be an http(s) address such as "
+            f"https://observe.example.org; got {value[:100]!r} instead"
+        )
+    return text
 
 
 def _rate_limit(value: str) -> int:

@@ -4,7 +4,8 @@
 
     PollwatchError            base; the CLI prints "Error: <message>" and exits 1
     ├── InputError            bad user input: a file, a row, a column, an option
-    │   └── DataFormatError   a data file that cannot be read as election results
+    │   ├── DataFormatError   a data file that cannot be read as election results
+    │   └── CsrfError         a state change riding a session cookie without its token (403)
     ├── NotFoundError         a named thing (dataset, file, election, argument) does not exist
     ├── InviteExpired         an observer invite older than its time to live (HTTP 410)
     ├── ServiceBusy           a bounded resource is in use; retry shortly (HTTP 503)
@@ -17,6 +18,7 @@ turn it into an exit code, an HTTP status or a plain reply. No traceback for bad
 from __future__ import annotations
 
 __all__ = [
+    "CsrfError",
     "DataFormatError",
     "InputError",
     "InviteExpired",
@@ -66,6 +68,13 @@ class InputError(PollwatchError):
 
 class DataFormatError(InputError):
     """A file that is not readable as election results (format, encoding, missing column)."""
+
+
+class CsrfError(InputError):
+    """An unsafe request carrying a session cookie without its CSRF token, or from another
+    origin: what a page of another site would send through a logged-in browser."""
+
+    status = 403
 
 
 class NotFoundError(PollwatchError):

@@ -22,7 +22,10 @@ def free_port() -> int:
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )  # as `pollwatch serve` runs it: forwarded headers only through the app's own rule
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -528,22 +528,6 @@ def test_press_page_shows_the_ledger_head_and_nothing_identifying(
         assert anyone.get("/press/no-such-election").status_code == 404
 
 
-# --- HSTS -------------------------------------------------------------------------------------
-
-
-def test_hsts_only_when_the_request_came_over_tls(base_url: str) -> None:
-    """uvicorn trusts X-Forwarded-Proto from 127.0.0.1 (its default forwarded-allow-ips)."""
-    with httpx.Client(base_url=base_url) as client:
-        plain = client.get("/coordinate/login")
-        assert "strict-transport-security" not in plain.headers
-    with httpx.Client(base_url=base_url) as client:
-        tls = client.get("/coordinate/login", headers={"X-Forwarded-Proto": "https"})
-        assert tls.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
-        assert "Secure" in tls.headers["set-cookie"], "cookies over TLS are Secure"
-        api = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
-        assert "strict-transport-security" in api.headers
-
-
 # --- translations -------------------------------------------------------------------------------
 
 

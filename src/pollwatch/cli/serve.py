@@ -20,7 +20,17 @@ def serve(
     """Start the pollwatch web app: the coach, the observer app and the observe API."""
     import uvicorn
 
-    options = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1;
+    # the app believes forwarded headers only from the trusted_proxies setting
+    # (web/security.py TrustedProxies).
+    options = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_level": "warning",
+        "proxy_headers": False,
+        "server_header": False,
+    }
     if workers == 1:
         from pollwatch.web.app import create_app
 

@@ -14,6 +14,7 @@ Transactional DDL" for pysqlite.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,22 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), or tighten an existing one.
+
+    The database holds incident texts and hashed tokens; a shared machine's other users must
+    not read it. SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+
+
 def make_engine(url: str, *, connect_args: dict[str, Any] | None = None) -> Engine:
     """Open an engine for ``sqlite:///PATH`` or ``postgresql+psycopg://...``.
 
@@ -65,7 +82,7 @@ def make_engine(url: str, *, connect_args: dict[str, Any] | None = None) -> Engi
                 "an in-memory SQLite database cannot be shared; give a file path",
                 column="POLLWATCH_DATABASE_URL",
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
         engine = create_engine(
             url,
             connect_args={

@@ -711,10 +711,29 @@ def export_reports(engine: Engine, election: str) -> pd.DataFrame:
     return frame
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What spreadsheets read as the start of a formula (OWASP, "CSV Injection")."""
+
+
+def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    An observer's incident text such as ``=cmd|' /C calc'!A0`` must open in a coordinator's
+    spreadsheet as text, not as a command. Only CSV needs this (Parquet keeps types).
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_string_dtype(out[col]):
+            text = out[col]
+            risky = text.notna() & text.astype("string").str.startswith(_FORMULA_START)
+            out[col] = text.where(~risky.fillna(False), "'" + text.astype("string"))
+    return out
+
+
 def reports_to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """The export as ``csv`` (UTF-8) or ``parquet`` bytes."""
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8")
+        return defuse_formulas(frame).to_csv(index=False).encode("utf-8")
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)

@@ -93,8 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from pollwatch.store.photos import DecodeSlots
 
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
+    from pollwatch.web.security import TrustedProxies, parse_trusted_proxies
+
     app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
-    app.add_middleware(BodyLimits)  # the security middleware, with room for photo uploads
+    public_https = (settings.public_url or "").startswith("https://")
+    # the security middleware, with room for photo uploads
+    app.add_middleware(BodyLimits, public_https=public_https)
+    # outermost: who the client is, before any limit or header depends on it
+    app.add_middleware(TrustedProxies, trusted=parse_trusted_proxies(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     reports = settings.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)

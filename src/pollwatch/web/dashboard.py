@@ -6,11 +6,11 @@ count) and its server-sent event stream; ``static/dashboard.js`` re-fetches them
 report arrives. What is cheap is rendered on the server so the page is useful before (or
 without) JavaScript: the station registry on the dashboard, everything on the press page.
 
-Forms are protected by the double-submit CSRF token of :mod:`pollwatch.web.security`: the
-login form's GET sets the ``pollwatch_csrf`` cookie and copies it into a hidden field; a
-POST whose field does not match the cookie is refused (403) before anything else is read.
-A session opened here is the same session as ``POST /api/v1/login`` opens (same cookies),
-so the page's scripts call the JSON API with it.
+Forms are protected as :mod:`pollwatch.web.security` says: a logged-in page's forms carry
+the CSRF token bound to the session; the login form carries its own login token (also set
+as a cookie) and must come from our origin. A POST without the right token is refused (403)
+before anything else is read. A session opened here is the same session as
+``POST /api/v1/login`` opens (same cookies), so the page's scripts call the JSON API with it.
 """
 
 from __future__ import annotations
@@ -41,8 +41,19 @@ from pollwatch.store import (
 )
 from pollwatch.web.app import render_page
 from pollwatch.web.i18n import Catalogues, pick_language
-from pollwatch.web.observe_api import SESSION_COOKIE, RateLimiter
-from pollwatch.web.security import CSRF_COOKIE, check_csrf, new_csrf_token
+from pollwatch.web.observe_api import RateLimiter
+from pollwatch.web.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    check_login,
+    close_session,
+    csrf_token_for,
+    new_csrf_token,
+    open_session,
+    public_base_url,
+    set_csrf_cookie,
+)
 
 __all__ = ["CATEGORY_LABELS", "CLIENT_STRINGS", "MAX_INVITES", "STATUS_LABELS", "router"]
 
@@ -51,7 +62,6 @@ router = APIRouter(include_in_schema=False)
 MAX_INVITES = 500
 """Invites one form submission may create (the QR codes of all of them are on one page)."""
 
-SESSION_MAX_AGE = 12 * 3600
 
 CLIENT_STRINGS: tuple[str, ...] = (
     "live",
@@ -152,48 +162,35 @@ async def _election(request: Request, election: str) -> dict[str, Any]:
     return result
 
 
-def _csrf_token(request: Request) -> tuple[str, bool]:
-    """The CSRF cookie's token, or a new one (and whether it must be set)."""
+def _login_token(request: Request) -> tuple[str, bool]:
+    """The login form's token from its cookie, or a new one (and whether it must be set)."""
     existing = request.cookies.get(CSRF_COOKIE, "")
     if 20 <= len(existing) <= 100:
         return existing, False
     return new_csrf_token(), True
 
 
-def _set_csrf_cookie(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        CSRF_COOKIE,
-        token,
-        httponly=False,  # read by our scripts, echoed in X-CSRF-Token
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=SESSION_MAX_AGE,
-        path="/",
-    )
+def _page_csrf(request: Request) -> str:
+    """The CSRF token of the logged-in session, for the page's forms and scripts."""
+    return csrf_token_for(request.cookies.get(SESSION_COOKIE, ""))
 
 
-def _open_session(response: Response, request: Request, token: str) -> None:
-    """The cookies ``POST /api/v1/login`` sets: the HttpOnly session and a fresh CSRF token."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=SESSION_MAX_AGE,
-        path="/",
-    )
-    _set_csrf_cookie(response, request, new_csrf_token())
+async def _read_form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
+    except Exception as exc:  # malformed multipart or too many fields: the client's fault
+        raise InputError(f"the form could not be read ({exc})"[:200], column="body") from None
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 async def _form(request: Request) -> FormData:
-    """The submitted form, its CSRF field checked against the cookie (403 otherwise)."""
-    try:
-        form = await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
-    except Exception as exc:  # malformed multipart or too many fields: the client's fault
-        raise InputError(f"the form could not be read ({exc})"[:200], column="body") from None
-    submitted = form.get("csrf")
-    check_csrf(request, submitted=submitted if isinstance(submitted, str) else "")
+    """The submitted form of a logged-in page, its csrf field checked against the session."""
+    form = await _read_form(request)
+    check_csrf(request, submitted=_field(form, "csrf"))
     return form
 
 
@@ -232,13 +229,13 @@ def _login_page(
 
 @router.get("/coordinate/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
-    """The login form, with the CSRF token in a cookie and in a hidden field."""
+    """The login form, with its login token in a cookie and in a hidden field."""
     if await _current(request) is not None:
         return RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
-    token, fresh = _csrf_token(request)
+    token, fresh = _login_token(request)
     response = _login_page(request, token)
     if fresh:
-        _set_csrf_cookie(response, request, token)
+        set_csrf_cookie(response, request, token)
     return response
 
 
@@ -247,7 +244,8 @@ async def login_submit(request: Request) -> Response:
     """Check the password; success opens a session and goes to the elections list."""
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(request, None)
-    form = await _form(request)
+    form = await _read_form(request)
+    check_login(request, _field(form, "csrf"))
     name = _text_field(form, "name")
     password = _text_field(form, "password")
     try:
@@ -262,7 +260,7 @@ async def login_submit(request: Request) -> Response:
             status=401,
         )
     response = RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
-    _open_session(response, request, session)
+    open_session(response, request, session)
     return response
 
 
@@ -274,7 +272,7 @@ async def logout_submit(request: Request) -> Response:
     if token:
         await run_in_threadpool(logout, _engine(request), token)
     response = _to_login(request)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    close_session(response)
     return response
 
 
@@ -291,7 +289,7 @@ async def elections_page(request: Request) -> Response:
     return render_page(
         request,
         "coordinate_elections.html",
-        {"who": who, "elections": elections, "csrf": request.cookies.get(CSRF_COOKIE, "")},
+        {"who": who, "elections": elections, "csrf": _page_csrf(request)},
     )
 
 
@@ -314,7 +312,7 @@ async def dashboard_page(request: Request, election: str) -> Response:
             "election": info,
             "table": table,
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
-            "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            "csrf": _page_csrf(request),
             "client_strings": _client_strings(request),
         },
     )
@@ -371,7 +369,7 @@ def _invites_page(
             "revoked": revoked,
             "max_invites": MAX_INVITES,
             "invite_ttl_hours": request.app.state.settings.invite_ttl_hours,
-            "csrf": request.cookies.get(CSRF_COOKIE, ""),
+            "csrf": _page_csrf(request),
         },
     )
 
@@ -403,7 +401,7 @@ async def invites_submit(request: Request, election: str) -> Response:
     invites = await run_in_threadpool(
         lambda: create_invites(_engine(request), election, count, stations_=bound, actor=who.name)
     )
-    base = str(request.base_url)
+    base = public_base_url(request) + "/"
     created = []
     for invite in invites:
         data = invite.to_dict(base)
@@ -458,7 +456,7 @@ async def press_page(request: Request, election: str) -> Response:
     """Aggregated, non-identifying figures and the ledger head; no login, no script."""
     info = await _election(request, election)
     summary = await run_in_threadpool(public_summary, _engine(request), election)
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     return render_page(
         request,
         "press.html",

@@ -72,14 +72,15 @@ from pollwatch.store.views import station_record
 from pollwatch.web.errors import error_body
 from pollwatch.web.ingest import IngestWriter, ObserverCache
 from pollwatch.web.security import (
-    CSRF_COOKIE,
+    SESSION_COOKIE,
     SecurityMiddleware,
     check_csrf,
-    new_csrf_token,
+    check_origin,
+    close_session,
+    open_session,
 )
 
 __all__ = [
-    "SESSION_COOKIE",
     "BodyLimits",
     "RateLimited",
     "RateLimiter",
@@ -87,7 +88,6 @@ __all__ = [
     "router",
 ]
 
-SESSION_COOKIE = "pollwatch_session"
 ADDRESS_FACTOR = 20
 """An address may send this many times the per-token limit (observers behind one carrier NAT)."""
 
@@ -145,9 +145,13 @@ class RateLimiter:
 class BodyLimits:
     """The security middleware with a larger body cap for photo uploads only (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int = 64 * 1024) -> None:
-        self.default = SecurityMiddleware(app, max_body=max_body)
-        self.photos = SecurityMiddleware(app, max_body=MAX_PHOTO_BYTES + 64 * 1024)
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
+    ) -> None:
+        self.default = SecurityMiddleware(app, max_body=max_body, public_https=public_https)
+        self.photos = SecurityMiddleware(
+            app, max_body=MAX_PHOTO_BYTES + 64 * 1024, public_https=public_https
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", "")) if scope["type"] == "http" else ""
@@ -463,7 +467,17 @@ async def post_redeem(request: Request, code: str) -> JSONResponse:
     },
 )
 async def post_login(request: Request) -> JSONResponse:
-    """Check the password (argon2) and open a session."""
+    """Check the password (argon2) and open a session.
+
+    Only a JSON body from no other origin: a cross-site page can post a ``text/plain`` form
+    without asking, and would log the browser into the attacker's account (login CSRF).
+    """
+    check_origin(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise InputError(
+            "the login body must be JSON (Content-Type: application/json)", column="Content-Type"
+        )
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise InputError("the body must be {'name': ..., 'password': ...}", column="body")
@@ -473,37 +487,18 @@ async def post_login(request: Request) -> JSONResponse:
             raise InputError(f"'{field}' must be a non-empty string", column=field)
     who, token = await run_in_threadpool(login, _engine(request), str(name), str(password))
     response = JSONResponse({"token": token, "coordinator": who.name, "role": who.role})
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-        path="/",
-    )
-    # Readable by our pages' scripts, which echo it in X-CSRF-Token (web/security.py).
-    response.set_cookie(
-        CSRF_COOKIE,
-        new_csrf_token(),
-        httponly=False,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-        path="/",
-    )
+    open_session(response, request, token)
     return response
 
 
 @router.post("/logout", summary="End the coordinator session", responses=_errors(401))
 async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator)) -> JSONResponse:
-    """Forget the session token (bearer or cookie; by cookie it needs the CSRF token)."""
+    """Forget the session token (bearer or cookie; with the cookie it needs the CSRF token)."""
     check_csrf(request)
     token = _bearer(request) or request.cookies.get(SESSION_COOKIE) or ""
     await run_in_threadpool(logout, _engine(request), token)
     response = JSONResponse({"ok": True})
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    close_session(response)
     return response
 
 

@@ -1,24 +1,38 @@
-"""Privacy and safety middleware: strict headers, a request-size cap, no request logging.
+"""Privacy and safety at the HTTP edge: strict headers, a body cap, CSRF, cookies, proxies.
 
-Pages load nothing from third parties (Content-Security-Policy ``'self'`` only), send no
-referrer, and cannot be framed. Bodies larger than ``max_body`` are refused with 413 before
-they are read into memory. Answers to requests that came over TLS carry HSTS, so a browser
-that once reached the service securely never falls back to plain HTTP; behind a TLS proxy
-that holds when uvicorn trusts the proxy's ``X-Forwarded-Proto`` (``--proxy-headers
---forwarded-allow-ips=<proxy address>``), which makes the ASGI scope's scheme ``https``.
-Plain-HTTP answers never carry it (a browser would ignore it, and a local test server on
-``http://127.0.0.1`` must stay reachable).
+Pages load nothing from third parties (Content-Security-Policy ``'self'`` only), send a
+referrer to no one but ourselves, and cannot be framed. Bodies larger than ``max_body`` are
+refused with 413 before they are read into memory (that answer carries the same headers).
+
+Sessions and CSRF: a coordinator's session lives in an HttpOnly, SameSite=Strict cookie; every
+unsafe request that carries it must also carry the CSRF token bound to that session
+(:func:`csrf_token_for`), whatever other headers it has, and must not come from another
+origin. The login form, which has no session yet, has its own token and the origin check.
+
+Proxies: forwarded headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are believed only
+from the addresses in the ``trusted_proxies`` setting (none by default), by
+:class:`TrustedProxies`; ``pollwatch serve`` turns uvicorn's own handling off, which would
+trust 127.0.0.1. HSTS and ``Secure`` cookies follow :func:`is_secure`: a request that came
+over TLS, or a ``public_url`` that is https. Plain-HTTP answers of a local server without a
+public https URL carry neither (a local test server on ``http://127.0.0.1`` stays reachable).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import ipaddress
+import json
 import secrets
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pollwatch.errors import InputError
+from pollwatch.errors import CsrfError, InputError
 from pollwatch.web.errors import error_body
 
 __all__ = [
@@ -26,50 +40,179 @@ __all__ = [
     "CSRF_HEADER",
     "HSTS_HEADER",
     "SECURITY_HEADERS",
-    "CsrfError",
+    "SESSION_COOKIE",
+    "SESSION_MAX_AGE",
     "SecurityMiddleware",
+    "TrustedProxies",
     "check_csrf",
+    "check_login",
+    "check_origin",
+    "close_session",
+    "csrf_token_for",
+    "is_secure",
     "new_csrf_token",
+    "open_session",
+    "own_origin",
+    "parse_trusted_proxies",
+    "public_base_url",
+    "set_csrf_cookie",
 ]
 
+SESSION_COOKIE = "pollwatch_session"
+"""The coordinator's session token: HttpOnly, SameSite=Strict; stored only hashed."""
+
+SESSION_MAX_AGE = 12 * 3600
+"""Seconds a session cookie lives in the browser (the server's session ends at the same time)."""
+
 CSRF_COOKIE = "pollwatch_csrf"
-"""Double-submit cookie: readable by our own scripts, sent back in :data:`CSRF_HEADER`."""
+"""The CSRF token, readable by our own scripts, which send it back in :data:`CSRF_HEADER`.
+
+Logged in, its value is :func:`csrf_token_for` the session, so the server checks the submitted
+token against the session cookie, never against this cookie (which another site on a sibling
+domain could overwrite). Before login it holds a random login token (:func:`check_login`)."""
 
 CSRF_HEADER = "X-CSRF-Token"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class CsrfError(InputError):
-    """A state-changing request authenticated by cookie without the matching CSRF token."""
-
-    status = 403
-
-
 def new_csrf_token() -> str:
-    """A fresh random token for the :data:`CSRF_COOKIE` cookie and forms' hidden field."""
+    """A fresh random login token for the :data:`CSRF_COOKIE` cookie and the login form."""
     return secrets.token_urlsafe(32)
 
 
-def check_csrf(request: Request, submitted: str | None = None) -> None:
-    """Refuse a cookie-authenticated unsafe request whose CSRF token does not match.
+def csrf_token_for(session_token: str) -> str:
+    """The CSRF token bound to one session: a one-way function of its secret token.
 
-    Why double-submit: a cross-site page can make the browser send our cookies, but it
-    cannot read them, so it cannot copy the token into a header or form field. Requests
-    authenticated by an ``Authorization`` header are not exposed to that attack (browsers
-    never add the header by themselves) and pass. ``submitted`` is a form field's value;
-    without it the :data:`CSRF_HEADER` header is used.
+    Why no server secret is needed: the session token is 256 random bits kept in an HttpOnly
+    cookie, so a page of another site can neither read it nor compute this value; a leaked
+    CSRF token does not reveal the session. Every server process derives the same value.
     """
-    if request.method in _SAFE_METHODS or request.headers.get("authorization"):
+    digest = hashlib.sha256(b"pollwatch-csrf-v1\x00" + session_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _refuse(reason: str) -> CsrfError:
+    return CsrfError(
+        f"{reason}: send the pollwatch_csrf cookie's value in the {CSRF_HEADER} header "
+        "(or the form's csrf field)",
+        column=CSRF_HEADER,
+    )
+
+
+def own_origin(request: Request) -> str:
+    """Our origin as browsers name it: the ``public_url`` setting, else this request's."""
+    public = getattr(request.app.state.settings, "public_url", None)
+    if public:
+        parts = urlsplit(public)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+    return f"{request.url.scheme}://{request.url.netloc}".lower()
+
+
+def public_base_url(request: Request) -> str:
+    """Where links we hand out point (invites, the press page's ledger): ``public_url``.
+
+    Without the setting (a local server) the request's own address is used; a deployment
+    sets it so that a forged ``Host`` header can never put another site in an invite link.
+    """
+    public = getattr(request.app.state.settings, "public_url", None)
+    return str(public or str(request.base_url)).rstrip("/")
+
+
+def check_origin(request: Request) -> None:
+    """Refuse an unsafe request that a browser says comes from another origin.
+
+    Browsers send ``Origin`` on every cross-site POST/PUT/DELETE (``null`` from sandboxed or
+    privacy-minded pages, which we refuse too); our own pages send our origin
+    (``Referrer-Policy: same-origin``). Scripts and the CLI send none and are not at risk:
+    they carry no ambient cookie.
+    """
+    if request.method in _SAFE_METHODS:
         return
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    given = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
-    if not expected or not given or not hmac.compare_digest(expected, given):
+    origin = request.headers.get("origin")
+    if origin is not None and origin.strip().lower() != own_origin(request):
         raise CsrfError(
-            "missing or wrong CSRF token: send the pollwatch_csrf cookie's value "
-            f"in the {CSRF_HEADER} header (or the form's csrf field)",
-            column=CSRF_HEADER,
+            f"request from another site (Origin {origin[:100]!r}) refused", column="Origin"
         )
+
+
+def check_csrf(request: Request, submitted: str | None = None) -> None:
+    """Refuse an unsafe request carrying our session cookie without its session's CSRF token.
+
+    Whatever else the request carries (an ``Authorization`` header of any kind included): a
+    browser attaches the session cookie by itself, so the cookie alone proves nothing. The
+    token must equal :func:`csrf_token_for` this session. Requests without the cookie
+    (bearer tokens of scripts, anonymous requests) have no ambient authority to ride.
+    ``submitted`` is a form field's value; without it the :data:`CSRF_HEADER` header is used.
+    """
+    if request.method in _SAFE_METHODS:
+        return
+    check_origin(request)
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session:
+        return
+    given = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
+    if not given:
+        raise _refuse("missing CSRF token")
+    if not hmac.compare_digest(csrf_token_for(session).encode(), given.encode()):
+        raise _refuse("wrong CSRF token")
+
+
+def check_login(request: Request, submitted: str | None) -> None:
+    """The login form's own protection: same origin, and its login token matches the cookie.
+
+    A login cannot be bound to a session that does not exist yet, so the form carries a
+    random token also set as a SameSite=Strict cookie: another site's form can post a token
+    it made up but the browser does not send it our cookie (login CSRF).
+    """
+    check_origin(request)
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = submitted or ""
+    if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise _refuse("missing or wrong login token")
+
+
+def is_secure(request: Request) -> bool:
+    """Whether browsers reach us over TLS: the request's scheme (after a trusted proxy's
+    ``X-Forwarded-Proto``), or a ``public_url`` that is https."""
+    if request.url.scheme == "https":
+        return True
+    public = getattr(request.app.state.settings, "public_url", None) or ""
+    return public.lower().startswith("https://")
+
+
+def open_session(response: Response, request: Request, session_token: str) -> None:
+    """Set the session cookie and its bound CSRF token (the one place cookies are made)."""
+    secure = is_secure(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_token,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        max_age=SESSION_MAX_AGE,
+        path="/",
+    )
+    set_csrf_cookie(response, request, csrf_token_for(session_token))
+
+
+def set_csrf_cookie(response: Response, request: Request, token: str) -> None:
+    """The script-readable CSRF cookie (a login token, or a session's bound token)."""
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        httponly=False,  # read by our scripts, echoed in X-CSRF-Token
+        samesite="strict",
+        secure=is_secure(request),
+        max_age=SESSION_MAX_AGE,
+        path="/",
+    )
+
+
+def close_session(response: Response) -> None:
+    """Forget both cookies in the browser (the server ends the session itself)."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 SECURITY_HEADERS: dict[str, str] = {
@@ -77,7 +220,7 @@ SECURITY_HEADERS: dict[str, str] = {
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "permissions-policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
@@ -86,29 +229,32 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 HSTS_HEADER = ("strict-transport-security", "max-age=31536000; includeSubDomains")
-"""Sent only on answers to requests whose scheme is ``https`` (one year, subdomains too)."""
+"""Sent on answers to requests over TLS, or from a service whose ``public_url`` is https."""
 
 
 class SecurityMiddleware:
     """Adds :data:`SECURITY_HEADERS` (and HSTS over TLS) and refuses oversized bodies (ASGI)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int = 64 * 1024) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.public_https = public_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        extra = dict(SECURITY_HEADERS)
+        if scope.get("scheme") == "https" or self.public_https:
+            extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._too_large(send)
+            await self._too_large(send, extra)
             return
         received = 0
-        extra = dict(SECURITY_HEADERS)
-        if scope.get("scheme") == "https":
-            extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -132,26 +278,88 @@ class SecurityMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
-            await self._too_large(send)
+            await self._too_large(send, extra)
 
-    async def _too_large(self, send: Send) -> None:
-        import json
-
+    async def _too_large(self, send: Send, extra: dict[str, str]) -> None:
         body = json.dumps(
             error_body(413, f"request body larger than {self.max_body} bytes")
         ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.encode(), v.encode()) for k, v in extra.items()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(value: str | Iterable[str]) -> tuple[Network, ...]:
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``) of trusted proxies."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    networks: list[Network] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise InputError(
+                f"trusted_proxies must be IP addresses or networks separated by commas; "
+                f"got {item[:60]!r} instead",
+                column="trusted_proxies",
+            ) from None
+    return tuple(networks)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+class TrustedProxies:
+    """Believe ``X-Forwarded-For``/``-Proto`` only from trusted proxies (pure ASGI).
+
+    Why: a client that sets ``X-Forwarded-For`` itself could otherwise dodge every limit by
+    changing it, or get a victim's address refused by naming it. From a trusted proxy, the
+    client is the right-most address in ``X-Forwarded-For`` that is not itself a trusted
+    proxy (proxies append what they saw; anything to its left was written by the client).
+    From anyone else both headers are ignored and the TCP peer is the client.
+    """
+
+    def __init__(self, app: ASGIApp, *, trusted: tuple[Network, ...] = ()) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    def _is_trusted(self, host: str | None) -> bool:
+        address = _address(host) if host else None
+        return address is not None and any(address in net for net in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.trusted:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        if not self._is_trusted(client[0] if client else None):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        scope = dict(scope)
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        while hops and self._is_trusted(hops[-1]):
+            hops.pop()
+        if hops and _address(hops[-1]) is not None:
+            scope["client"] = (str(_address(hops[-1])), 0)
+        proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
+        if proto.strip().lower() in ("http", "https"):
+            scope["scheme"] = proto.strip().lower()
+        await self.app(scope, receive, send)
