@@ -57,3 +57,25 @@ def database_url(kind: str, folder: Path) -> Iterator[str]:
     finally:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[attr-defined]
         conn.close()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def empty_database_like(url: str, folder: Path) -> Iterator[str]:
+    """An empty database of the same kind as ``url`` to restore into; dropped afterwards.
+
+    PostgreSQL: a new database on the same server, reached with the same options (so a
+    schema restored from a dump of ``url`` is on its search_path).
+    """
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{folder / 'restored' / 'pollwatch.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"r_{uuid.uuid4().hex[:16]}"
+    conn = _admin_connect()
+    conn.execute(f"CREATE DATABASE {name}")  # type: ignore[attr-defined]
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[attr-defined]
+        conn.close()  # type: ignore[attr-defined]
