@@ -163,11 +163,15 @@
   }
 
   // Send queued reports oldest first; stop at the first network or server error (the rest
-  // would fail the same way) and try again later.
+  // would fail the same way) and try again later. A report queued while a round is under
+  // way was not in that round's list: one more round follows at once, so it does not wait
+  // for the timer.
+  var flushAgain = false;
   function flush() {
-    if (flushing) return flushing;
+    if (flushing) { flushAgain = true; return flushing; }
     var who = identity();
     if (!who || !who.token) return Promise.resolve();
+    setBusy(true);
     flushing = allEntries().then(function (entries) {
       var pending = entries.filter(function (e) {
         return e.state === "unsent" || (e.state === "sent" && e.photoState === "unsent");
@@ -179,8 +183,22 @@
       }, Promise.resolve());
     }).catch(function () { /* still queued; retried on online, on load and by the timer */ })
       .then(pruneSent).catch(function () {})
-      .then(function () { flushing = null; renderOutbox(); });
+      .then(function () {
+        flushing = null;
+        if (flushAgain) { flushAgain = false; return flush(); }
+      })
+      .then(function () {
+        if (flushing) return;
+        return renderOutbox().then(function () { setBusy(false); });
+      });
     return flushing;
+  }
+
+  // aria-busy tells assistive technology (and anyone watching the list) that the outbox is
+  // being sent and its states may still change.
+  function setBusy(on) {
+    var list = $("outbox");
+    if (list) list.setAttribute("aria-busy", String(on));
   }
 
   // ---- rendering ----------------------------------------------------------------------
