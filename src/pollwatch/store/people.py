@@ -47,6 +47,7 @@ __all__ = [
     "add_coordinator",
     "coordinator_for_session",
     "create_invites",
+    "forget_observer",
     "login",
     "logout",
     "observer_for_token",
@@ -367,7 +368,11 @@ def _to_revoke(
 
 
 def observer_for_token(engine: Engine, token: str) -> Observer:
-    """The observer holding this bearer token; :class:`AuthError` if none (or revoked)."""
+    """The observer holding this bearer token; :class:`AuthError` if none (or revoked).
+
+    A revoked token is answered with a message saying so (only its holder can ask): the
+    observer app wipes itself from the phone when it reads "revoked" (docs/observe.md).
+    """
     if not token or len(token) > 200:
         raise AuthError("missing or unknown observer token")
     with engine.connect() as conn:
@@ -376,11 +381,30 @@ def observer_for_token(engine: Engine, token: str) -> Observer:
             .mappings()
             .first()
         )
-    if row is None or row["revoked"]:
+    if row is None:
         raise AuthError("missing or unknown observer token")
+    if row["revoked"]:
+        raise AuthError("this observer token has been revoked")
     return Observer(
         int(row["id"]), str(row["code_name"]), str(row["election"]), tuple(row["stations"] or ())
     )
+
+
+def forget_observer(engine: Engine, observer: Observer) -> None:
+    """Revoke an observer's own token at its request (the app's "leave no trace"), audited.
+
+    The phone is wiping itself, perhaps about to be taken: a copy of the token made before
+    (a backup, a forensic image) must not be able to send reports in the observer's name.
+    """
+    with write_transaction(engine) as conn:
+        conn.execute(update(observers).where(observers.c.id == observer.id).values(revoked=True))
+        record_audit(
+            conn,
+            f"observer {observer.code_name}",
+            "observers.forget",
+            observer.election,
+            {"code_name": observer.code_name},
+        )
 
 
 def _hasher() -> Any:

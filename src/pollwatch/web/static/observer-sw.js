@@ -2,7 +2,9 @@
 // It keeps the app shell and its assets so the app opens with no connection. Pages and
 // assets are fetched from the network first (so an update shows at once) and fall back to
 // the stored copy when the network fails or hangs. Reports never pass through here: they
-// are POSTs to /api/, kept and retried by the page's IndexedDB outbox.
+// are POSTs to /api/, kept and retried by the page's IndexedDB outbox. The shell it keeps
+// holds nothing personal (the code name, token and reports come from the page's storage),
+// and it shows no notifications: a seized phone's lock screen shows nothing of the app.
 "use strict";
 var VERSION = "__VERSION__";
 var PREFIX = "pollwatch-observer-";
