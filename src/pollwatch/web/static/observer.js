@@ -417,6 +417,9 @@
       });
     });
     // The worker goes first: it would otherwise put the pages it serves back in the cache.
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage("leave-no-trace");
+    }
     var workers = !navigator.serviceWorker ? Promise.resolve() : settle(registering.then(function () {
       return navigator.serviceWorker.getRegistrations();
     }).then(function (regs) {
