@@ -513,6 +513,15 @@ def test_revoked_token_erases_the_app(phone: Any, observer_server: str, engine: 
     page.click("#status-choices button[data-status='opened']")
     page.click("#status-send")
     _sent_count(page, 1, timeout=SEND_TIMEOUT)
+    # Any database of the site goes, not only the app's own (no server help here: the
+    # server does not send Clear-Site-Data to a revoked token).
+    page.evaluate(
+        """new Promise((ok) => {
+          const req = indexedDB.open("left-by-another-version");
+          req.onsuccess = () => { req.result.close(); ok(); };
+        })"""
+    )
+    assert len(_what_is_left(page)["databases"]) == 2
 
     forget_observer(engine, observer_for_token(engine, token))
     _wait_revoked(observer_server, token)

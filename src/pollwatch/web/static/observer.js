@@ -408,9 +408,9 @@
     try { sessionStorage.clear(); } catch (e) { /* storage disabled */ }
     var closed = dbPromise ? settle(dbPromise.then(function (d) { d.close(); })) : Promise.resolve();
     var databases = closed.then(function () {
-      var names = indexedDB.databases ? settle(indexedDB.databases().then(function (list) {
+      var names = !indexedDB.databases ? Promise.resolve([]) : indexedDB.databases().then(function (list) {
         return list.map(function (d) { return d.name; });
-      })).then(function (list) { return list || []; }) : Promise.resolve([]);
+      }, function () { return []; });
       return names.then(function (list) {
         if (list.indexOf(DB_NAME) < 0) list.push(DB_NAME);
         return Promise.all(list.map(deleteDatabase));
