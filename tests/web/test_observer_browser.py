@@ -40,13 +40,13 @@ from pollwatch.store import (
     AuthError,
     create_election,
     create_invites,
-    forget_observer,
     get_photo,
     get_report,
     import_stations,
     list_audit,
     observer_for_token,
     open_store,
+    revoke_observers,
 )
 from pollwatch.web import observer
 from pollwatch.web.app import create_app
@@ -473,6 +473,7 @@ def test_leave_no_trace_erases_the_app_and_revokes_the_token(
     page = phone
     _join(page, observer_server, _invite(engine))
     token = _token(page)
+    page_name = observer_for_token(engine, token).code_name
     page.click("button[data-station='8002']")
     # One report the server never gets (the request fails): it is lost, and the app says so.
     page.route("**/api/v1/reports", lambda route: route.abort("internetdisconnected"))
@@ -500,7 +501,10 @@ def test_leave_no_trace_erases_the_app_and_revokes_the_token(
     _wait_revoked(observer_server, token)
     with pytest.raises(AuthError, match="revoked"):
         observer_for_token(engine, token)
-    assert [e for e in list_audit(engine, limit=20) if e["action"] == "observers.forget"]
+    audit = [e for e in list_audit(engine, limit=50) if e["action"] == "observers.revoke"]
+    assert [e["actor"] for e in audit if e["detail"]["revoked"] == [page_name]] == [
+        f"observer {page_name}"
+    ]
 
 
 @pytest.mark.browser
@@ -523,7 +527,8 @@ def test_revoked_token_erases_the_app(phone: Any, observer_server: str, engine: 
     )
     assert len(_what_is_left(page)["databases"]) == 2
 
-    forget_observer(engine, observer_for_token(engine, token))
+    # A coordinator revokes this observer.
+    revoke_observers(engine, code_name=observer_for_token(engine, token).code_name, actor="test")
     _wait_revoked(observer_server, token)
     page.reload()  # the app asks the server about its token when it opens
     page.wait_for_url("about:blank", timeout=SEND_TIMEOUT)

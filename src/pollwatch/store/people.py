@@ -47,7 +47,6 @@ __all__ = [
     "add_coordinator",
     "coordinator_for_session",
     "create_invites",
-    "forget_observer",
     "login",
     "logout",
     "observer_for_token",
@@ -388,23 +387,6 @@ def observer_for_token(engine: Engine, token: str) -> Observer:
     return Observer(
         int(row["id"]), str(row["code_name"]), str(row["election"]), tuple(row["stations"] or ())
     )
-
-
-def forget_observer(engine: Engine, observer: Observer) -> None:
-    """Revoke an observer's own token at its request (the app's "leave no trace"), audited.
-
-    The phone is wiping itself, perhaps about to be taken: a copy of the token made before
-    (a backup, a forensic image) must not be able to send reports in the observer's name.
-    """
-    with write_transaction(engine) as conn:
-        conn.execute(update(observers).where(observers.c.id == observer.id).values(revoked=True))
-        record_audit(
-            conn,
-            f"observer {observer.code_name}",
-            "observers.forget",
-            observer.election,
-            {"code_name": observer.code_name},
-        )
 
 
 def _hasher() -> Any:

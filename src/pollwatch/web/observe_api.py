@@ -59,7 +59,6 @@ from pollwatch.store import (
     coordinator_for_session,
     export_ledger_lines,
     export_reports,
-    forget_observer,
     get_election,
     get_photo,
     ledger_head,
@@ -69,6 +68,7 @@ from pollwatch.store import (
     photo_target,
     redeem_invite,
     reports_to_bytes,
+    revoke_observers,
     store_photo,
 )
 from pollwatch.store.photos import MAX_PHOTO_BYTES
@@ -482,7 +482,14 @@ Data): the app deletes it too, but the browser also reaches what a script cannot
 async def post_forget(request: Request, observer: Observer = Depends(_observer)) -> JSONResponse:
     """Revoke the token at its holder's request, so a copy of it left anywhere is useless."""
     engine = _engine(request)
-    await run_in_threadpool(lambda: forget_observer(engine, observer))
+    await run_in_threadpool(
+        lambda: revoke_observers(
+            engine,
+            election=observer.election,
+            code_name=observer.code_name,
+            actor=f"observer {observer.code_name}",
+        )
+    )
     return JSONResponse({"revoked": True}, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
