@@ -82,6 +82,14 @@ SETTINGS: tuple[Setting, ...] = (
         "`X-Forwarded-Proto` are believed (e.g. `127.0.0.1` for nginx on the same machine). "
         "From anyone else these headers are ignored.",
     ),
+    Setting(
+        "observer_keep_sent",
+        "POLLWATCH_OBSERVER_KEEP_SENT",
+        "0",
+        "Sent reports the observer app keeps on the phone for reference, newest first "
+        "(0 to 50). `0` keeps only a count: a seized phone then holds no report the server "
+        "already has.",
+    ),
 )
 
 
@@ -112,6 +120,7 @@ class Settings:
     invite_ttl_hours: int = 72
     public_url: str | None = None
     trusted_proxies: str = ""
+    observer_keep_sent: int = 0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
@@ -133,6 +142,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         invite_ttl_hours=_invite_ttl_hours(env.get("POLLWATCH_INVITE_TTL_HOURS", "72")),
         public_url=_public_url(env.get("POLLWATCH_PUBLIC_URL", "")),
         trusted_proxies=env.get("POLLWATCH_TRUSTED_PROXIES", ""),
+        observer_keep_sent=_observer_keep_sent(env.get("POLLWATCH_OBSERVER_KEEP_SENT", "0")),
     )
 
 
@@ -181,3 +191,22 @@ def _invite_ttl_hours(value: str) -> int:
             f"got {value!r} instead"
         )
     return hours
+
+
+MAX_KEEP_SENT = 50
+"""Most sent reports a phone may be told to keep: a reference list, not an archive."""
+
+
+def _observer_keep_sent(value: str) -> int:
+    try:
+        keep = int(value)
+    except ValueError:
+        keep = -1
+    if not 0 <= keep <= MAX_KEEP_SENT:
+        from pollwatch.errors import InputError
+
+        raise InputError(
+            f"POLLWATCH_OBSERVER_KEEP_SENT must be a whole number from 0 to {MAX_KEEP_SENT}; "
+            f"got {value!r} instead"
+        )
+    return keep

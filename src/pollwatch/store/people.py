@@ -367,7 +367,11 @@ def _to_revoke(
 
 
 def observer_for_token(engine: Engine, token: str) -> Observer:
-    """The observer holding this bearer token; :class:`AuthError` if none (or revoked)."""
+    """The observer holding this bearer token; :class:`AuthError` if none (or revoked).
+
+    A revoked token is answered with a message saying so (only its holder can ask): the
+    observer app wipes itself from the phone when it reads "revoked" (docs/observe.md).
+    """
     if not token or len(token) > 200:
         raise AuthError("missing or unknown observer token")
     with engine.connect() as conn:
@@ -376,8 +380,10 @@ def observer_for_token(engine: Engine, token: str) -> Observer:
             .mappings()
             .first()
         )
-    if row is None or row["revoked"]:
+    if row is None:
         raise AuthError("missing or unknown observer token")
+    if row["revoked"]:
+        raise AuthError("this observer token has been revoked")
     return Observer(
         int(row["id"]), str(row["code_name"]), str(row["election"]), tuple(row["stations"] or ())
     )

@@ -10,6 +10,10 @@ Contract (issue 3; other parts build on it, keep it):
   the declared size, then decoded (bounded per process), re-encoded, no EXIF.
 * ``POST /api/v1/invites/{code}/redeem`` (no auth, once) → 201 ``{"token", "observer"}``;
   410 once the invite's time to live has passed.
+* ``GET /api/v1/observer`` (observer token): who the token belongs to; a revoked token gets
+  401 with "revoked" in the message, which makes the observer app wipe itself.
+* ``POST /api/v1/observer/forget`` (observer token): the holder revokes its own token
+  ("leave no trace" in the app); the answer tells the browser to clear the site's data.
 * ``POST /api/v1/login`` / ``logout`` for coordinators (session token and cookie).
 * ``GET /api/v1/elections/{e}/stations/{s}`` (coordinator): master record, reports,
   estimate, comparison.
@@ -64,6 +68,7 @@ from pollwatch.store import (
     photo_target,
     redeem_invite,
     reports_to_bytes,
+    revoke_observers,
     store_photo,
 )
 from pollwatch.store.photos import MAX_PHOTO_BYTES
@@ -441,6 +446,51 @@ async def post_redeem(request: Request, code: str) -> JSONResponse:
     ttl = timedelta(hours=request.app.state.settings.invite_ttl_hours)
     redeemed = await run_in_threadpool(lambda: redeem_invite(_engine(request), code, ttl=ttl))
     return JSONResponse(redeemed.to_dict(), status_code=201)
+
+
+@router.get(
+    "/observer",
+    summary="The observer holding this token (the app checks it was not revoked)",
+    dependencies=[Depends(_limit)],
+    responses={
+        200: {"description": "{'observer', 'election', 'stations'}"},
+        **_errors(401, 429),
+    },
+)
+async def get_observer(observer: Observer = Depends(_observer)) -> JSONResponse:
+    """Code name, election and stations of the token's observer; 401 when revoked."""
+    return JSONResponse(
+        {
+            "observer": observer.code_name,
+            "election": observer.election,
+            "stations": list(observer.stations),
+        }
+    )
+
+
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
+"""Asks the browser to delete everything this site keeps on the device (W3C Clear Site
+Data): the app deletes it too, but the browser also reaches what a script cannot."""
+
+
+@router.post(
+    "/observer/forget",
+    summary="Revoke one's own observer token (the app's 'leave no trace')",
+    dependencies=[Depends(_limit)],
+    responses={200: {"description": "{'revoked': true}"}, **_errors(401, 429)},
+)
+async def post_forget(request: Request, observer: Observer = Depends(_observer)) -> JSONResponse:
+    """Revoke the token at its holder's request, so a copy of it left anywhere is useless."""
+    engine = _engine(request)
+    await run_in_threadpool(
+        lambda: revoke_observers(
+            engine,
+            election=observer.election,
+            code_name=observer.code_name,
+            actor=f"observer {observer.code_name}",
+        )
+    )
+    return JSONResponse({"revoked": True}, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
 @router.post(

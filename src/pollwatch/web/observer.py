@@ -8,6 +8,12 @@ is harmless (the API answers 200 with the stored report). A service worker
 (``/observe/sw.js``, scope ``/observe``) keeps the app shell and its assets, so the page
 opens offline. The approach follows ODK Collect's offline, idempotent submissions.
 
+A seized phone must tell little: a report the server confirmed leaves the phone (only a
+count stays, or the newest ``observer_keep_sent`` for reference, a server setting passed to
+the page); "leave no trace" erases everything the app keeps and revokes the token
+(``POST /api/v1/observer/forget``); a token the API calls revoked erases the app too. The
+cached shell holds no code name, token or report (docs/observe.md, "A seized phone").
+
 Interface strings are English in the templates and translated from
 ``web/locale/<lang>/LC_MESSAGES/observer.po`` (read with Babel, like :mod:`pollwatch.web.i18n`).
 """
@@ -74,6 +80,8 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "Candidate",
     "Votes",
     "Remove",
+    "Sent from this phone:",
+    "Reports not sent yet, lost if you erase:",
 )
 """Messages the JavaScript shows; passed to the page as JSON, translated on the server."""
 
@@ -120,6 +128,7 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> HTMLRespo
             "_": _,
             "version": __version__,
             "client_strings": strings,
+            "keep_sent": request.app.state.settings.observer_keep_sent,
         },
     )
     return response

@@ -2,13 +2,29 @@
 // It keeps the app shell and its assets so the app opens with no connection. Pages and
 // assets are fetched from the network first (so an update shows at once) and fall back to
 // the stored copy when the network fails or hangs. Reports never pass through here: they
-// are POSTs to /api/, kept and retried by the page's IndexedDB outbox.
+// are POSTs to /api/, kept and retried by the page's IndexedDB outbox. The shell it keeps
+// holds nothing personal (the code name, token and reports come from the page's storage),
+// and it shows no notifications: a seized phone's lock screen shows nothing of the app.
 "use strict";
 var VERSION = "__VERSION__";
 var PREFIX = "pollwatch-observer-";
 var CACHE = PREFIX + VERSION;
 var SHELL = __ASSETS__;
 var NETWORK_TIMEOUT_MS = 4000;
+// Set when the page leaves no trace: from then on nothing is written to Cache Storage.
+var erased = false;
+
+function deleteCaches() {
+  return caches.keys().then(function (keys) {
+    return Promise.all(keys.map(function (k) { return caches.delete(k); }));
+  });
+}
+
+self.addEventListener("message", function (event) {
+  if (event.data !== "leave-no-trace") return;
+  erased = true;
+  event.waitUntil(deleteCaches());
+});
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -55,13 +71,15 @@ self.addEventListener("fetch", function (event) {
   var shellPage = url.pathname === "/observe";
   var asset = SHELL.indexOf(url.pathname) >= 0;
   if (!shellPage && !asset) return;
+  // The copy is stored before the page gets the answer, so no write to the cache is still
+  // pending when the page later erases it.
   event.respondWith(
     fromNetwork(request).then(function (resp) {
-      if (resp.ok) {
-        var copy = resp.clone();
-        caches.open(CACHE).then(function (cache) { return cache.put(url.href, copy); });
-      }
-      return resp;
+      if (!resp.ok || erased) return resp;
+      var copy = resp.clone();
+      return caches.open(CACHE).then(function (cache) {
+        return erased ? undefined : cache.put(url.href, copy);
+      }).then(function () { return resp; }, function () { return resp; });
     }).catch(function () {
       return fromCache(url).then(function (hit) { return hit || Response.error(); });
     })

@@ -2,6 +2,10 @@
 // and is sent from there. A network error leaves it queued ("unsent"); it is sent again
 // on page load, when the browser comes back online and every 20 s, always with the same
 // UUID, so a retry of a report that did arrive is harmless (the API answers 200).
+// A seized phone must tell as little as possible: once the server confirms a report, its
+// content leaves the phone and only a count stays (unless the server asks to keep the
+// newest few, data-keep-sent); "leave no trace" erases everything the app keeps here, and
+// so does a token the server says is revoked. The app shows no notifications.
 // The invite's token stays on this phone (localStorage). Text is set with textContent,
 // never innerHTML, so nothing typed or received can run.
 (function () {
@@ -11,8 +15,13 @@
   var IDENTITY = "pollwatch.observer";
   var COUNTER = "pollwatch.counter.";
   var DB_NAME = "pollwatch-observer";
+  var DB_VERSION = 2;
   var STORE = "outbox";
+  var META = "meta";
   var RETRY_MS = 20000;
+  var KEEP_SENT = Math.max(0, parseInt(document.body.getAttribute("data-keep-sent"), 10) || 0);
+  // Set once the app erases itself: nothing may write to the phone after that.
+  var wiped = false;
 
   function t(s) { return T[s] || s; }
 
@@ -48,39 +57,106 @@
   function saveIdentity(value) { localStorage.setItem(IDENTITY, JSON.stringify(value)); }
 
   // ---- the outbox in IndexedDB --------------------------------------------------------
+  // Two stores: the outbox (reports not yet sent, or refused) and meta (the count of sent
+  // reports, updated in the same transaction that deletes a sent report's content).
   var dbPromise = null;
   function db() {
+    if (wiped) return Promise.reject(new Error("erased"));
     if (!dbPromise) {
       dbPromise = new Promise(function (resolve, reject) {
-        var req = indexedDB.open(DB_NAME, 1);
-        req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "id" }); };
-        req.onsuccess = function () { resolve(req.result); };
+        var req = indexedDB.open(DB_NAME, DB_VERSION);
+        req.onupgradeneeded = function (ev) {
+          var d = req.result;
+          if (!d.objectStoreNames.contains(STORE)) d.createObjectStore(STORE, { keyPath: "id" });
+          if (!d.objectStoreNames.contains(META)) {
+            d.createObjectStore(META);
+            // An older app kept sent reports: count them; pruneSent deletes them.
+            if (ev.oldVersion >= 1) {
+              var old = req.transaction.objectStore(STORE).getAll();
+              old.onsuccess = function () {
+                var sent = old.result.filter(function (e) { return e.state === "sent"; }).length;
+                req.transaction.objectStore(META).put(sent, "sent");
+              };
+            }
+          }
+        };
+        req.onsuccess = function () {
+          var d = req.result;
+          d.onversionchange = function (event) {
+            d.close();
+            dbPromise = null;
+            // Another tab of this app left no trace: this one goes blank too.
+            if (event.newVersion === null) { wiped = true; location.replace("about:blank"); }
+          };
+          resolve(d);
+        };
         req.onerror = function () { reject(req.error); };
       });
     }
     return dbPromise;
   }
-  function withStore(mode, fn) {
+  function transact(names, mode, fn) {
     return db().then(function (d) {
       return new Promise(function (resolve, reject) {
-        var tx = d.transaction(STORE, mode);
-        var req = fn(tx.objectStore(STORE));
+        var tx = d.transaction(names, mode);
+        var req = fn(tx);
         tx.oncomplete = function () { resolve(req ? req.result : undefined); };
         tx.onerror = function () { reject(tx.error); };
         tx.onabort = function () { reject(tx.error); };
       });
     });
   }
-  var KEEP_SENT = 200;
-  // Sent reports stay listed for reference; beyond the newest KEEP_SENT they are dropped so
-  // the phone's storage does not fill up over a long election day. Unsent ones are never.
+  function withStore(mode, fn) {
+    return transact(STORE, mode, function (tx) { return fn(tx.objectStore(STORE)); });
+  }
+
+  // A sent report whose photo, if any, is sent too: nothing of it is needed any more.
+  function finished(e) { return e.state === "sent" && (e.photoState === null || e.photoState === "sent"); }
+
+  // Finished reports beyond the newest KEEP_SENT are deleted (all of them by default), and
+  // the kept ones lose the token they were sent with.
   function pruneSent() {
     return allEntries().then(function (entries) {
-      var sent = entries.filter(function (e) { return e.state === "sent" && e.photoState !== "unsent"; });
-      var old = sent.slice(0, Math.max(0, sent.length - KEEP_SENT));
-      if (!old.length) return;
-      return withStore("readwrite", function (s) { old.forEach(function (e) { s.delete(e.id); }); return null; });
+      var done = entries.filter(finished);
+      var old = done.slice(0, Math.max(0, done.length - KEEP_SENT));
+      var kept = done.slice(old.length).filter(function (e) { return e.token; });
+      if (!old.length && !kept.length) return;
+      return withStore("readwrite", function (s) {
+        old.forEach(function (e) { s.delete(e.id); });
+        kept.forEach(function (e) { e.token = null; s.put(e); });
+        return null;
+      });
     });
+  }
+
+  // The server has the report: its content leaves the phone in the same transaction that
+  // counts it. A photo still to be sent keeps a stub (id, kind, token, photo) until it is.
+  function confirmReport(entry, status) {
+    entry.state = "sent"; entry.status = status; entry.message = null; entry.sent = Date.now();
+    var photoPending = entry.photoState === "unsent" && !!entry.photo;
+    if (!KEEP_SENT) entry.body = { kind: entry.body.kind };
+    if (!photoPending) entry.token = null;
+    return transact([STORE, META], "readwrite", function (tx) {
+      var outbox = tx.objectStore(STORE);
+      var meta = tx.objectStore(META);
+      var count = meta.get("sent");
+      count.onsuccess = function () { meta.put((count.result || 0) + 1, "sent"); };
+      if (KEEP_SENT || photoPending) outbox.put(entry); else outbox.delete(entry.id);
+      return null;
+    });
+  }
+
+  function confirmPhoto(entry) {
+    entry.photoState = "sent"; entry.photo = null; entry.photoMessage = null; entry.token = null;
+    if (KEEP_SENT) return putEntry(entry);
+    return withStore("readwrite", function (s) { return s.delete(entry.id); });
+  }
+
+  function removeEntry(id) { return withStore("readwrite", function (s) { return s.delete(id); }); }
+
+  function sentCount() {
+    return transact(META, "readonly", function (tx) { return tx.objectStore(META).get("sent"); })
+      .then(function (n) { return n || 0; });
   }
 
   function putEntry(entry) { return withStore("readwrite", function (s) { return s.put(entry); }); }
@@ -110,6 +186,20 @@
   // ---- sending ------------------------------------------------------------------------
   var flushing = null;
   var RETRY_LATER = "retry-later";
+  var REVOKED = "revoked";
+
+  function retryLater(resp) { return resp.status === 408 || resp.status === 429 || resp.status >= 500; }
+
+  // The server's refusal: {message, field}. A token the server says is revoked throws
+  // REVOKED instead: the coordinators think this phone is in the wrong hands.
+  function refusal(resp) {
+    return resp.json().catch(function () { return {}; }).then(function (data) {
+      var error = (data && data.error) || {};
+      var message = error.message || resp.statusText || String(resp.status);
+      if ((resp.status === 401 || resp.status === 403) && /revoked/i.test(message)) throw new Error(REVOKED);
+      return { message: message, field: error.field || null };
+    });
+  }
 
   function sendEntry(entry, token) {
     return fetch("/api/v1/reports", {
@@ -119,15 +209,13 @@
       headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
       body: JSON.stringify(entry.body)
     }).then(function (resp) {
-      if (resp.status === 200 || resp.status === 201) {
-        entry.state = "sent"; entry.status = resp.status; entry.message = null; entry.sent = Date.now();
-        return putEntry(entry);
-      }
-      if (resp.status === 408 || resp.status === 429 || resp.status >= 500) throw new Error(RETRY_LATER);
-      return resp.json().catch(function () { return {}; }).then(function (data) {
+      if (resp.status === 200 || resp.status === 201) return confirmReport(entry, resp.status);
+      if (retryLater(resp)) throw new Error(RETRY_LATER);
+      // A refused report keeps its content, so the observer can see what to send again;
+      // "Remove" deletes it.
+      return refusal(resp).then(function (why) {
         entry.state = "rejected"; entry.status = resp.status;
-        entry.message = (data && data.error && data.error.message) || resp.statusText || String(resp.status);
-        entry.field = (data && data.error && data.error.field) || null;
+        entry.message = why.message; entry.field = why.field; entry.token = null;
         if (entry.photoState === "unsent") { entry.photoState = "rejected"; entry.photo = null; }
         return putEntry(entry);
       });
@@ -142,14 +230,11 @@
     return fetch("/api/v1/reports/" + encodeURIComponent(entry.id) + "/photo", {
       method: "POST", cache: "no-store", headers: { "Authorization": "Bearer " + token }, body: form
     }).then(function (resp) {
-      if (resp.status === 200 || resp.status === 201) {
-        entry.photoState = "sent"; entry.photo = null; entry.photoMessage = null;
-        return putEntry(entry);
-      }
-      if (resp.status === 408 || resp.status === 429 || resp.status >= 500) throw new Error(RETRY_LATER);
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        entry.photoState = "rejected";
-        entry.photoMessage = resp.status + ": " + ((data && data.error && data.error.message) || resp.statusText);
+      if (resp.status === 200 || resp.status === 201) return confirmPhoto(entry);
+      if (retryLater(resp)) throw new Error(RETRY_LATER);
+      return refusal(resp).then(function (why) {
+        entry.photoState = "rejected"; entry.photo = null; entry.token = null;
+        entry.photoMessage = resp.status + ": " + why.message;
         return putEntry(entry);
       });
     });
@@ -163,11 +248,15 @@
   }
 
   // Send queued reports oldest first; stop at the first network or server error (the rest
-  // would fail the same way) and try again later.
+  // would fail the same way) and try again later. A report queued while a round is under
+  // way was not in that round's list: one more round follows at once, so it does not wait
+  // for the timer.
+  var flushAgain = false;
   function flush() {
-    if (flushing) return flushing;
+    if (flushing) { flushAgain = true; return flushing; }
     var who = identity();
     if (!who || !who.token) return Promise.resolve();
+    setBusy(true);
     flushing = allEntries().then(function (entries) {
       var pending = entries.filter(function (e) {
         return e.state === "unsent" || (e.state === "sent" && e.photoState === "unsent");
@@ -177,10 +266,27 @@
           return sendAll(entry, entry.token || who.token).then(renderOutbox);
         });
       }, Promise.resolve());
-    }).catch(function () { /* still queued; retried on online, on load and by the timer */ })
+    }).catch(function (err) {
+      if (err && err.message === REVOKED) return leaveNoTrace(false);
+      /* otherwise still queued; retried on online, on load and by the timer */
+    })
       .then(pruneSent).catch(function () {})
-      .then(function () { flushing = null; renderOutbox(); });
+      .then(function () {
+        flushing = null;
+        if (flushAgain) { flushAgain = false; return flush(); }
+      })
+      .then(function () {
+        if (flushing) return;
+        return renderOutbox().then(function () { setBusy(false); });
+      });
     return flushing;
+  }
+
+  // aria-busy tells assistive technology (and anyone watching the list) that the outbox is
+  // being sent and its states may still change.
+  function setBusy(on) {
+    var list = $("outbox");
+    if (list) list.setAttribute("aria-busy", String(on));
   }
 
   // ---- rendering ----------------------------------------------------------------------
@@ -200,41 +306,53 @@
     return button ? button.textContent.trim() : String(value);
   }
 
+  // What a report was. A sent report's stub (kept while its photo waits) has its kind only.
   function describe(body) {
     var kind = { count: "Count", incident: "Incident", status: "Status", protocol: "Protocol" }[body.kind] || body.kind;
     var what = t(kind);
-    if (body.kind === "count") {
+    if (body.kind === "count" && body.entered !== undefined) {
       what += ": " + body.entered + " " + t("people") + " (" + clock(body.window_start) + "–" + clock(body.window_end) + ")";
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
-    } else if (body.kind === "incident") {
+    } else if (body.kind === "incident" && body.category) {
       what += ": " + label("data-category", body.category);
-    } else if (body.kind === "status") {
+    } else if (body.kind === "status" && body.status) {
       what += ": " + label("data-status", body.status);
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
     }
     return what;
   }
 
+  function outboxItem(e) {
+    var li = el("li", { "data-id": e.id, "data-state": e.state, "data-kind": e.body.kind });
+    li.appendChild(el("span", { "class": "what" }, describe(e.body)));
+    li.appendChild(el("span", { "class": "badge " + e.state }, t(e.state)));
+    if (e.body.station) {
+      li.appendChild(el("span", { "class": "when" }, "#" + e.body.station + " · " + clock(e.body.observed_at)));
+    }
+    if (e.photoState) {
+      li.setAttribute("data-photo", e.photoState);
+      li.appendChild(el("span", { "class": "badge photo " + e.photoState }, t("photo") + ": " + t(e.photoState)));
+      if (e.photoState === "rejected") li.appendChild(el("span", { "class": "why" }, e.photoMessage || ""));
+    }
+    if (e.state === "rejected") {
+      li.appendChild(el("span", { "class": "why" }, (e.status ? e.status + ": " : "") + (e.message || "")));
+    }
+    if (e.state === "rejected" || e.photoState === "rejected") {
+      var remove = el("button", { type: "button", "class": "secondary remove" }, t("Remove"));
+      remove.addEventListener("click", function () { removeEntry(e.id).then(renderOutbox); });
+      li.appendChild(remove);
+    }
+    return li;
+  }
+
   function renderOutbox() {
     var list = $("outbox");
     if (!list) return Promise.resolve();
-    return allEntries().then(function (entries) {
-      var items = entries.slice().reverse().map(function (e) {
-        var li = el("li", { "data-id": e.id, "data-state": e.state, "data-kind": e.body.kind });
-        li.appendChild(el("span", { "class": "what" }, describe(e.body)));
-        li.appendChild(el("span", { "class": "badge " + e.state }, t(e.state)));
-        li.appendChild(el("span", { "class": "when" }, "#" + e.body.station + " · " + clock(e.body.observed_at)));
-        if (e.photoState) {
-          li.setAttribute("data-photo", e.photoState);
-          li.appendChild(el("span", { "class": "badge photo " + e.photoState }, t("photo") + ": " + t(e.photoState)));
-          if (e.photoState === "rejected") li.appendChild(el("span", { "class": "why" }, e.photoMessage || ""));
-        }
-        if (e.state === "rejected") {
-          li.appendChild(el("span", { "class": "why" }, (e.status ? e.status + ": " : "") + (e.message || "")));
-        }
-        return li;
-      });
-      list.replaceChildren.apply(list, items);
+    return Promise.all([allEntries(), sentCount()]).then(function (found) {
+      list.replaceChildren.apply(list, found[0].slice().reverse().map(outboxItem));
+      var count = $("sent-count");
+      count.setAttribute("data-count", String(found[1]));
+      count.textContent = t("Sent from this phone:") + " " + found[1];
     }).catch(function () { /* IndexedDB unavailable: nothing to show */ });
   }
 
@@ -244,6 +362,116 @@
     var on = navigator.onLine;
     net.textContent = on ? t("Online") : t("Offline");
     net.className = "net " + (on ? "online" : "offline");
+  }
+
+  // ---- leave no trace ------------------------------------------------------------------
+  // Erase everything the app keeps on this phone (token, outbox, counts, every IndexedDB
+  // database, local and session storage, Cache Storage, the service worker), then show a
+  // blank page that replaces this one in the tab's history. With tellServer and a
+  // connection the server revokes the token at the same time, so a copy of it made before
+  // is useless, and asks the browser to clear the site's data too; erasing on the phone
+  // does not wait for that. The browser's own history of visited addresses is beyond a
+  // page's reach (docs/observe.md says what to do about it).
+  var FORGET_TIMEOUT_MS = 3000;
+  var ERASE_TIMEOUT_MS = 8000;
+  var registering = Promise.resolve();
+  var retryTimer = null;
+
+  function leaveNoTrace(tellServer) {
+    if (wiped) return Promise.resolve();
+    var who = identity();
+    var token = who && who.token;
+    wiped = true;
+    clearInterval(retryTimer);
+    document.title = "";
+    document.body.replaceChildren();
+    document.body.removeAttribute("data-page");
+    var told = tellServer && token && navigator.onLine ? forgetToken(token) : Promise.resolve();
+    var done = Promise.all([told, eraseEverything()]);
+    // A database another tab keeps open could block its deletion forever: go blank anyway.
+    var limit = new Promise(function (resolve) { setTimeout(resolve, ERASE_TIMEOUT_MS); });
+    return Promise.race([done, limit]).then(function () { location.replace("about:blank"); });
+  }
+
+  function forgetToken(token) {
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, FORGET_TIMEOUT_MS);
+    return fetch("/api/v1/observer/forget", {
+      method: "POST", cache: "no-store", headers: { "Authorization": "Bearer " + token }, signal: abort.signal
+    }).catch(function () {}).then(function () { clearTimeout(timer); });
+  }
+
+  function settle(promise) { return promise.then(function () {}, function () {}); }
+
+  function eraseEverything() {
+    try { localStorage.clear(); } catch (e) { /* storage disabled */ }
+    try { sessionStorage.clear(); } catch (e) { /* storage disabled */ }
+    var closed = dbPromise ? settle(dbPromise.then(function (d) { d.close(); })) : Promise.resolve();
+    var databases = closed.then(function () {
+      var names = !indexedDB.databases ? Promise.resolve([]) : indexedDB.databases().then(function (list) {
+        return list.map(function (d) { return d.name; });
+      }, function () { return []; });
+      return names.then(function (list) {
+        if (list.indexOf(DB_NAME) < 0) list.push(DB_NAME);
+        return Promise.all(list.map(deleteDatabase));
+      });
+    });
+    // The worker goes first: it would otherwise put the pages it serves back in the cache.
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage("leave-no-trace");
+    }
+    var workers = !navigator.serviceWorker ? Promise.resolve() : settle(registering.then(function () {
+      return navigator.serviceWorker.getRegistrations();
+    }).then(function (regs) {
+      return Promise.all(regs.map(function (r) { return r.unregister(); }));
+    }));
+    var cached = workers.then(function () {
+      if (!window.caches) return;
+      return settle(caches.keys().then(function (keys) {
+        return Promise.all(keys.map(function (k) { return caches.delete(k); }));
+      }));
+    });
+    return Promise.all([databases, cached]);
+  }
+
+  function deleteDatabase(name) {
+    return new Promise(function (resolve) {
+      var req = indexedDB.deleteDatabase(name);
+      req.onsuccess = function () { resolve(); };
+      req.onerror = function () { resolve(); };
+    });
+  }
+
+  // Ask the server whether this phone's token still works; "revoked" erases the app. Done
+  // when the app opens, comes online or back to the screen, at most once a minute.
+  var CHECK_MS = 60000;
+  var lastCheck = -Infinity;
+  function checkToken() {
+    var who = identity();
+    if (wiped || !who || !who.token || !navigator.onLine || Date.now() - lastCheck < CHECK_MS) return Promise.resolve();
+    lastCheck = Date.now();
+    return fetch("/api/v1/observer", {
+      cache: "no-store", headers: { "Authorization": "Bearer " + who.token }
+    }).then(function (resp) {
+      if (!resp.ok) return refusal(resp);
+    }).catch(function (err) {
+      if (err && err.message === REVOKED) return leaveNoTrace(false);
+    });
+  }
+
+  function setupWipe() {
+    var box = $("wipe-confirm");
+    $("wipe-start").addEventListener("click", function () {
+      allEntries().then(function (entries) {
+        var unsent = entries.filter(function (e) { return e.state === "unsent" || e.photoState === "unsent"; }).length;
+        $("wipe-unsent").textContent = unsent ? t("Reports not sent yet, lost if you erase:") + " " + unsent : "";
+      }).catch(function () {}).then(function () {
+        box.classList.remove("hidden");
+        $("wipe-cancel").focus();
+      });
+    });
+    $("wipe-cancel").addEventListener("click", function () { box.classList.add("hidden"); });
+    $("wipe-yes").addEventListener("click", function () { leaveNoTrace(true); });
   }
 
   // ---- the join page -----------------------------------------------------------------
@@ -300,6 +528,7 @@
     setupIncident();
     setupStatus();
     setupProtocol();
+    setupWipe();
     $("outbox-retry").addEventListener("click", function () { flush(); });
     $("election-id").addEventListener("change", function () {
       var w = identity() || {};
@@ -556,12 +785,12 @@
 
   // ---- start ---------------------------------------------------------------------------
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/observe/sw.js", { scope: "/observe" }).catch(function () {});
+    registering = navigator.serviceWorker.register("/observe/sw.js", { scope: "/observe" }).catch(function () {});
   }
   // Ask the browser not to evict the outbox when the phone runs short of space.
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
   renderNet();
-  window.addEventListener("online", function () { renderNet(); flush(); });
+  window.addEventListener("online", function () { renderNet(); checkToken(); flush(); });
   window.addEventListener("offline", renderNet);
 
   var page = document.body.getAttribute("data-page");
@@ -569,8 +798,12 @@
     join();
   } else if (page === "app") {
     app();
-    renderOutbox().then(flush);
-    setInterval(flush, RETRY_MS);
-    document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
+    // What an older version of the app kept after sending goes before anything is shown.
+    settle(pruneSent()).then(renderOutbox).then(flush);
+    checkToken();
+    retryTimer = setInterval(flush, RETRY_MS);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { checkToken(); flush(); }
+    });
   }
 })();
