@@ -1,0 +1,1 @@
+"""The public voter guide: find a station at home or abroad, what to bring, its live status."""
