@@ -18,8 +18,7 @@ from pollwatch.cli import main
 from pollwatch.errors import InputError
 from pollwatch.observe import parse_report
 from pollwatch.observe.simulate import CANDIDATES, simulate_observation
-from pollwatch.store import open_store
-from pollwatch.store.dashboard import comparison_rows, conflicts
+from pollwatch.store import comparison_rows, conflicts, open_store
 from pollwatch.store.pvt import pvt_estimate
 
 DAY = date(2024, 3, 17)

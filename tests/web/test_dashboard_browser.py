@@ -26,8 +26,10 @@ from pollwatch.config import Settings
 from pollwatch.errors import NotFoundError
 from pollwatch.store import (
     add_coordinator,
+    conflicts,
     create_election,
     create_invites,
+    dashboard_stations,
     get_report,
     import_stations,
     list_audit,
@@ -37,7 +39,6 @@ from pollwatch.store import (
     store_report,
 )
 from pollwatch.store import open_store as open_database
-from pollwatch.store.dashboard import conflicts, dashboard_stations
 from pollwatch.web.app import create_app
 
 ELECTION = "live-2026"

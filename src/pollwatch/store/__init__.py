@@ -11,19 +11,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from pollwatch.store.audit import list_audit, record_audit
-from pollwatch.store.dashboard import (
-    activity,
-    comparison_rows,
-    conflicts,
-    dashboard_stations,
-    events_after,
-    incidents_feed,
-    ledger_seq,
-    public_summary,
-    set_tolerance,
-    station_rows,
-    station_totals,
-)
+from pollwatch.store.comparison import comparison_rows, set_tolerance
+from pollwatch.store.conflict_list import conflicts
+from pollwatch.store.day_activity import activity, incidents_feed
 from pollwatch.store.elections import (
     STATION_COLUMNS,
     ImportSummary,
@@ -38,6 +28,7 @@ from pollwatch.store.elections import (
     station_table,
 )
 from pollwatch.store.engine import is_sqlite, make_engine, write_transaction
+from pollwatch.store.events import events_after, ledger_seq
 from pollwatch.store.migrate import current_revision, head_revision, upgrade_database
 from pollwatch.store.people import (
     INVITE_TTL,
@@ -65,6 +56,7 @@ from pollwatch.store.photos import (
     photo_target,
     store_photo,
 )
+from pollwatch.store.press import public_summary
 from pollwatch.store.pvt import PVTSample, PVTUnavailable, load_sample, pvt_estimate, store_sample
 from pollwatch.store.reports import (
     EXPORT_COLUMNS,
@@ -80,6 +72,7 @@ from pollwatch.store.reports import (
     store_report,
 )
 from pollwatch.store.resolutions import list_resolutions, resolve_conflict
+from pollwatch.store.station_overview import dashboard_stations, station_rows, station_totals
 from pollwatch.store.views import station_record
 
 __all__ = [

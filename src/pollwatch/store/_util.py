@@ -6,7 +6,9 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-__all__ = ["as_utc", "new_secret", "secret_hash", "utcnow"]
+from pollwatch.observe.reports import format_timestamp
+
+__all__ = ["as_utc", "format_stored", "new_secret", "secret_hash", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -31,3 +33,8 @@ def secret_hash(secret: str) -> str:
 def as_utc(moment: datetime) -> datetime:
     """A stored timestamp as aware UTC (SQLite hands back naive values, stored in UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def format_stored(moment: datetime | None) -> str | None:
+    """A stored timestamp (or NULL) as the API writes times: ISO 8601 UTC, or None."""
+    return None if moment is None else format_timestamp(as_utc(moment))

@@ -29,9 +29,9 @@ from pollwatch.observe.reports import FIGURE_FIELDS, ProtocolReport, format_time
 from pollwatch.results.schema import COUNT_FIELDS
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
-from pollwatch.store.dashboard import forget_summaries
 from pollwatch.store.elections import get_election, station_table
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.tables import elections, official_results, pvt_sample, reports
 from pollwatch.store.views import load_resolutions, parse_stored_body
 

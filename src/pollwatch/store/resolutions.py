@@ -20,8 +20,8 @@ from pollwatch.observe.master import Resolution, merge_station_reports
 from pollwatch.observe.reports import TEXT_LIMIT, format_timestamp
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
-from pollwatch.store.dashboard import forget_summaries
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import resolutions, stations
 from pollwatch.store.views import STATION_ID, load_resolutions, parse_stored_body

@@ -4,7 +4,7 @@ The master record, turnout estimate and comparison are computed on read by
 :mod:`pollwatch.observe` from the accepted reports and the coordinators' stored resolutions,
 so nothing derived is ever stored (and nothing derived can go stale when a late report
 arrives). :func:`station_figures` is the one place that turns a station's parsed reports into
-those figures; the station page and the dashboard (:mod:`pollwatch.store.dashboard`) both
+those figures; the station page and the dashboard (:mod:`pollwatch.store.comparison`) both
 call it, so they cannot disagree.
 """
 

@@ -2,7 +2,7 @@
 
 Everything under ``/api/v1/elections/{election}/``; coordinators only (bearer session token or
 the session cookie), except ``public``. Handlers translate HTTP to one
-:mod:`pollwatch.store.dashboard` (or ``resolutions``/``pvt``) call in the thread pool. A
+read-model call of :mod:`pollwatch.store` (or ``resolutions``/``pvt``) in the thread pool. A
 state change authenticated by the cookie must echo the ``pollwatch_csrf`` cookie in
 ``X-CSRF-Token`` (:func:`csrf_protect`); every change is in the audit log.
 

@@ -472,7 +472,7 @@
       pending = window.setTimeout(function () { pending = null; refreshNow(); }, 400);
     }
     // The server reuses its activity summary for up to 10 s after the ledger moves
-    // (store/dashboard.py SUMMARY_MAX_AGE); one later refresh picks up the charts then.
+    // (store/read_models.py SUMMARY_MAX_AGE); one later refresh picks up the charts then.
     if (trailing) { window.clearTimeout(trailing); }
     trailing = window.setTimeout(function () { trailing = null; refreshNow(); }, 11000);
   }
