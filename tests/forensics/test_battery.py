@@ -10,14 +10,9 @@ import pandas as pd
 import pytest
 
 from pollwatch.errors import InputError, NotFoundError
-from pollwatch.forensics.battery import (
-    ForensicsReport,
-    integer_hit,
-    rank_regions,
-    rank_stations,
-    run_battery,
-)
+from pollwatch.forensics.battery import ForensicsReport, run_battery
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.rankings import integer_hit, rank_regions, rank_stations
 from pollwatch.forensics.registry import method_names
 from pollwatch.forensics.shpilkin import shpilkin
 from pollwatch.forensics.synthetic import synthetic_election

@@ -86,6 +86,8 @@ __all__ = [
     "IntegerCount",
     "IntegerPercentagesResult",
     "RegionIntegerCount",
+    "integer_percentage",
+    "integer_percentage_chance",
     "integer_percentages",
 ]
 
@@ -244,8 +246,44 @@ def _regions(
     return tuple(sorted(rows, key=lambda row: (row.p_value, -row.excess)))
 
 
+def _is_whole(bins: np.ndarray) -> np.ndarray:
+    """Whether a 0.1 % bin (:func:`per_mille_bin`) is centred on a whole percent."""
+    return np.asarray(bins % 10 == 0)
+
+
+def integer_percentage(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Whether ``k / n`` is an integer percentage (the module's definition); false for n ≤ 0.
+
+    ``k / n`` rounded to 0.1 % (half up) is a whole percent: the value lies in
+    ``[j − 0.05, j + 0.05)`` percent for an integer ``j``, so 4.95 % counts as 5 % and
+    5.05 % does not.
+
+    >>> integer_percentage(np.array([99, 101, 0, 3]), np.array([2000, 2000, 10, 0])).tolist()
+    [True, False, True, False]
+    """
+    positive = np.asarray(n) > 0
+    return np.asarray(positive & _is_whole(per_mille_bin(k, np.where(positive, n, 1))))
+
+
+def integer_percentage_chance(n: np.ndarray) -> np.ndarray:
+    """The chance that ``k / n`` is an integer percentage when ``k`` is smooth (no preference
+    for any residue), by :func:`integer_percentage`'s definition.
+
+    With ``g = gcd(n, 100)`` the fractional part of ``100 k / n`` is ``r / n`` with ``r`` one
+    of the ``n / g`` multiples of ``g``, equally likely; the chance is the share of those in
+    ``[0, 0.05) ∪ [0.95, 1)``: about 0.1 for large stations, 1 for ``n = 100`` (every count
+    is a whole percent). ``n ≤ 0`` is read as 1.
+    """
+    d = np.maximum(np.asarray(n, dtype=np.int64), 1)
+    g = np.gcd(d, 100)
+    m = d // g
+    low = (d + 20 * g - 1) // (20 * g)  # multiples t·g with 20·t·g < d
+    high = m - (19 * d + 20 * g - 1) // (20 * g)  # and with 20·t·g ≥ 19·d
+    return np.asarray(np.minimum((low + high) / m, 1.0))
+
+
 def _at_integer(bins: np.ndarray) -> np.ndarray:
-    on = bins % 10 == 0
+    on = _is_whole(bins)
     return np.bincount(bins[on] // 10, minlength=101)[:101]
 
 
@@ -361,8 +399,8 @@ def integer_percentages(
     t_bin = per_mille_bin(iss, reg)
     s_bin = per_mille_bin(lead, cast)
     observed = {
-        "turnout": t_bin % 10 == 0,
-        "leader": s_bin % 10 == 0,
+        "turnout": _is_whole(t_bin),
+        "leader": _is_whole(s_bin),
         "turnout_5": t_bin % 50 == 0,
         "leader_5": s_bin % 50 == 0,
     }
