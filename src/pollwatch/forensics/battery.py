@@ -165,9 +165,7 @@ class NotApplicableResult(MethodResult):
 def _not_applicable(
     method: Method, data: StationArrays, seed: int | None, note: str
 ) -> MethodResult:
-    return NotApplicableResult(
-        n_stations=data.n, applicable=False, note=note, seed=seed, method_name=method.name
-    )
+    return NotApplicableResult.not_applicable(data.n, note, seed=seed, method_name=method.name)
 
 
 def usable_stations(data: StationArrays) -> np.ndarray:

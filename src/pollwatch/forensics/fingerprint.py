@@ -154,10 +154,9 @@ def fingerprint(data: StationArrays, *, resolution: float = 0.001) -> Fingerprin
     empty_coarse = np.zeros(101)
     centres = np.arange(size) / per_unit
     if n_used == 0:
-        return FingerprintResult(
-            n_stations=data.n,
-            applicable=False,
-            note="No station has registered voters and ballots cast with consistent counts.",
+        return FingerprintResult.not_applicable(
+            data.n,
+            "No station has registered voters and ballots cast with consistent counts.",
             seed=None,
             resolution=float(resolution),
             turnout=float("nan"),

@@ -49,6 +49,7 @@ falsification fingerprints. Annals of Applied Statistics 10(1), 54–73.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -455,41 +456,40 @@ def identical_protocols(
     counts = np.column_stack([data.votes[idx], invalid, data.issued[idx]]).astype(np.int64)
     pct = np.column_stack([data.votes[idx], invalid]) / cast[:, None]
 
-    def result(applicable: bool, note: str, **found: object) -> IdenticalResult:
-        defaults: dict[str, object] = {
-            "identical_groups": 0,
-            "identical_stations": 0,
-            "identical_pairs": 0,
-            "expected_identical_pairs": float("nan"),
-            "p_identical": float("nan"),
-            "near_groups": 0,
-            "near_stations": 0,
-            "near_pairs": 0,
-            "expected_near_pairs": float("nan"),
-            "p_near": float("nan"),
-            "groups": (),
-        }
-        defaults.update(found)
-        return IdenticalResult(
-            n_stations=data.n,
-            applicable=applicable,
-            note=note,
+    echoed: dict[str, Any] = {
+        "n_eligible": n,
+        "n_small": data.n - n,
+        "min_cast": min_cast,
+        "near": float(near),
+        "near_votes": near_votes,
+        "resamples": resamples,
+    }
+
+    def not_applicable(note: str) -> IdenticalResult:
+        nan = float("nan")
+        return IdenticalResult.not_applicable(
+            data.n,
+            note,
             seed=seed,
-            n_eligible=n,
-            n_small=data.n - n,
-            min_cast=min_cast,
-            near=float(near),
-            near_votes=near_votes,
-            resamples=resamples,
-            **defaults,  # type: ignore[arg-type]
+            **echoed,
+            identical_groups=0,
+            identical_stations=0,
+            identical_pairs=0,
+            expected_identical_pairs=nan,
+            p_identical=nan,
+            near_groups=0,
+            near_stations=0,
+            near_pairs=0,
+            expected_near_pairs=nan,
+            p_near=nan,
+            groups=(),
         )
 
     if n < 2:
-        return result(False, f"Only {n} station(s) with at least {min_cast} ballots cast.")
+        return not_applicable(f"Only {n} station(s) with at least {min_cast} ballots cast.")
     q = _same_district_chance(region, district)
     if not (q < 1).any():
-        return result(
-            False,
+        return not_applicable(
             "Every region has a single district, so within-district coincidences cannot be "
             "told from chance (no district information?).",
         )
@@ -523,9 +523,12 @@ def identical_protocols(
         f"protocols among {n} stations with at least {min_cast} ballots cast "
         f"({data.n - n} smaller stations left out)."
     )
-    return result(
-        True,
-        note,
+    return IdenticalResult(
+        n_stations=data.n,
+        applicable=True,
+        note=note,
+        seed=seed,
+        **echoed,
         identical_groups=len(same_keep),
         identical_stations=int((same_label >= 0).sum()),
         identical_pairs=test_same.observed,

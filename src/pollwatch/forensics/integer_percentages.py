@@ -300,10 +300,9 @@ def _not_applicable(
 ) -> IntegerPercentagesResult:
     nan = float("nan")
     zeros = np.zeros(101)
-    return IntegerPercentagesResult(
-        n_stations=data.n,
-        applicable=False,
-        note=note,
+    return IntegerPercentagesResult.not_applicable(
+        data.n,
+        note,
         seed=seed,
         resamples=resamples,
         min_registered=min_registered,

@@ -394,10 +394,9 @@ def _not_applicable(
 ) -> KlimekResult:
     nan = float("nan")
     empty = np.zeros((0, 0))
-    return KlimekResult(
-        n_stations=n,
-        applicable=False,
-        note=note,
+    return KlimekResult.not_applicable(
+        n,
+        note,
         seed=seed,
         f_i=nan,
         f_e=nan,

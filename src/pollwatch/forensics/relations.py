@@ -177,10 +177,9 @@ def relations(
 
     if n < min_stations:
         nat = _empty_row("national", n)
-        return RelationsResult(
-            n_stations=data.n,
-            applicable=False,
-            note=f"only {n} stations with registered voters and ballots cast; at least "
+        return RelationsResult.not_applicable(
+            data.n,
+            f"only {n} stations with registered voters and ballots cast; at least "
             f"{min_stations} are needed",
             seed=None,
             correlation=float("nan"),

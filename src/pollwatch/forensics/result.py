@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -50,6 +50,20 @@ class MethodResult:
     applicable: bool
     note: str
     seed: int | None
+
+    @classmethod
+    def not_applicable(cls, n_stations: int, note: str, *, seed: int | None, **fields: Any) -> Self:
+        """The answer of a method that could not run on these data.
+
+        ``note`` says why, for the report's reader (too few stations, no ballots-issued
+        line, ...). ``fields`` are the method's own: its settings echoed, what it counted
+        before it stopped (stations used, left out), and blanks for the figures it could not
+        compute (NaN, shown as null in JSON; empty arrays and tuples). Every method answers
+        this way, so ``applicable`` is false exactly when a note says why.
+        """
+        if not note:
+            raise ValueError("a not-applicable result needs a note saying why")
+        return cls(n_stations=n_stations, applicable=False, note=note, seed=seed, **fields)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data; fields declared with ``metadata={"json": False}`` are left out

@@ -417,10 +417,9 @@ def _not_applicable(
 ) -> ShpilkinResult:
     nan = float("nan")
     empty = np.zeros(N_BINS)
-    return ShpilkinResult(
-        n_stations=data.n,
-        applicable=False,
-        note=note,
+    return ShpilkinResult.not_applicable(
+        data.n,
+        note,
         seed=seed,
         reference_choice=reference,
         by_region=by_region,

@@ -634,10 +634,9 @@ def spikes(
 
     def not_applicable(note: str) -> SpikesResult:
         nan = float("nan")
-        return SpikesResult(
-            n_stations=data.n,
-            applicable=False,
-            note=note,
+        return SpikesResult.not_applicable(
+            data.n,
+            note,
             seed=seed,
             variable=variable,
             excess_share=nan,
