@@ -357,7 +357,7 @@ def test_events_deliver_new_reports_and_resume_from_last_event_id(live: Live) ->
         started = time.monotonic()
         threading.Thread(target=later, daemon=True).start()
         events = _read_events(response, 1, time.monotonic() + 8)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 8  # one 1-s poll, with slack for a loaded machine
     (event,) = [e for e in events if e["event"] == "report"]
     data = json.loads(event["data"])
     assert data["seq"] == sent["ledger"]["seq"] == int(event["id"])
