@@ -90,6 +90,13 @@ SETTINGS: tuple[Setting, ...] = (
         "(0 to 50). `0` keeps only a count: a seized phone then holds no report the server "
         "already has.",
     ),
+    Setting(
+        "redis_url",
+        "POLLWATCH_REDIS_URL",
+        "unset (limits are counted in the database)",
+        "`redis://HOST:6379/0`: count rate limits and failed logins in Redis instead of the "
+        "database; every server process and machine must use the same one.",
+    ),
 )
 
 
@@ -121,6 +128,7 @@ class Settings:
     public_url: str | None = None
     trusted_proxies: str = ""
     observer_keep_sent: int = 0
+    redis_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
@@ -143,6 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env.get("POLLWATCH_PUBLIC_URL", "")),
         trusted_proxies=env.get("POLLWATCH_TRUSTED_PROXIES", ""),
         observer_keep_sent=_observer_keep_sent(env.get("POLLWATCH_OBSERVER_KEEP_SENT", "0")),
+        redis_url=env.get("POLLWATCH_REDIS_URL") or None,
     )
 
 

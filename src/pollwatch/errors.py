@@ -9,7 +9,10 @@
     ├── NotFoundError         a named thing (dataset, file, election, argument) does not exist
     ├── InviteExpired         an observer invite older than its time to live (HTTP 410)
     ├── ServiceBusy           a bounded resource is in use; retry shortly (HTTP 503)
-    └── MethodNotApplicable   a forensic method cannot run on these data (too few stations, ...)
+    ├── MethodNotApplicable   a forensic method cannot run on these data (too few stations, ...)
+    ├── RateLimited           too many requests from one token or address; retry later (429)
+    │   └── LoginThrottled    too many failed logins for a name or from an address (429)
+    └── LimitsUnavailable     the shared store of the limits (database, Redis) does not answer
 
 Library code raises these; interfaces (CLI, web, bot) catch ``PollwatchError`` and
 turn it into an exit code, an HTTP status or a plain reply. No traceback for bad input.
@@ -22,9 +25,12 @@ __all__ = [
     "DataFormatError",
     "InputError",
     "InviteExpired",
+    "LimitsUnavailable",
+    "LoginThrottled",
     "MethodNotApplicable",
     "NotFoundError",
     "PollwatchError",
+    "RateLimited",
     "ServiceBusy",
 ]
 
@@ -103,3 +109,26 @@ class MethodNotApplicable(PollwatchError):
     """A forensic method cannot be applied to these data; the message says why."""
 
     status = 422
+
+
+class RateLimited(PollwatchError):
+    """Too many requests; ``retry_after`` is the whole number of seconds to wait (HTTP 429).
+
+    The web layer sends it as the ``Retry-After`` header, so clients need not parse the message.
+    """
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message)
+
+
+class LoginThrottled(RateLimited):
+    """Logins for this name, or from this address, are paused after repeated failures."""
+
+
+class LimitsUnavailable(PollwatchError):
+    """The shared store of the limits (the database or Redis) does not answer (HTTP 503)."""
+
+    status = 503

@@ -1,87 +1,76 @@
-"""Rate limits (per token and per address) and the request-size cap of the observation API."""
+"""Rate limits (per token and per address) and login throttling over HTTP, on real servers.
+
+* One server: a token over its limit gets 429 with ``Retry-After``; an address's limit is
+  generous but finite; failed logins pause the name on both login routes (the JSON API and
+  the form), with ``Retry-After`` and when to try again, the right password included.
+* Two `pollwatch serve` processes on one database (SQLite, PostgreSQL) or one Redis enforce
+  ONE limit: 60 a minute lets about 60 through, not 120; and failed logins counted on one
+  process pause the name on the other.
+"""
 
 from __future__ import annotations
 
-import threading
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from tests.limits.stores import redis_url, require_redis
+from tests.observe.test_crash import Server
+from tests.store.databases import database_url
+from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
-from pollwatch.store import create_election, create_invites, open_store, redeem_invite
+from pollwatch.limits.rate import LOCAL_BURST
+from pollwatch.store import (
+    add_coordinator,
+    create_election,
+    create_invites,
+    open_store,
+    redeem_invite,
+)
 from pollwatch.web.app import create_app
-from pollwatch.web.observe_api import ADDRESS_FACTOR, RateLimiter
+from pollwatch.web.observe_api import ADDRESS_FACTOR
+
+PASSWORD = "correct horse battery"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_bucket_allows_the_limit_then_refills() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(60, clock=clock)
-    assert all(limiter.allow("k", 60) == 0 for _ in range(60))
-    wait = limiter.allow("k", 60)
-    assert wait == pytest.approx(1.0)  # one request per second refills
-    clock.now += 1.0
-    assert limiter.allow("k", 60) == 0
-    assert limiter.allow("other", 60) == 0  # buckets are per key
-
-
-def test_zero_turns_limiting_off() -> None:
-    limiter = RateLimiter(0)
-    assert all(limiter.allow("k", 1) == 0 for _ in range(1000))
+def _prepare(url: str) -> str:
+    """An election, a coordinator ``anna`` and one observer; returns the observer's token."""
+    engine = open_store(url)
+    create_election(engine, "e")
+    add_coordinator(engine, "anna", PASSWORD)
+    token = redeem_invite(engine, create_invites(engine, "e", 1)[0].code).token
+    engine.dispose()
+    return token
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     folder: Path = tmp_path_factory.mktemp("limits")
     url = f"sqlite:///{folder / 'db.sqlite'}"
-    engine = open_store(url)
-    create_election(engine, "e")
-    codes = [i.code for i in create_invites(engine, "e", 2)]
-    token = redeem_invite(engine, codes[0]).token
-    engine.dispose()
+    token = _prepare(url)
     settings = Settings(data_dir=folder, home=folder, database_url=url, rate_limit=5)
     app = create_app(settings)
-    sock_port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=sock_port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock_port}", token
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base, token
     app.state.engine.dispose()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_token_over_its_limit_gets_429(server: tuple[str, str]) -> None:
+def test_token_over_its_limit_gets_429_with_retry_after(server: tuple[str, str]) -> None:
     base, token = server
     headers = {"authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base) as client:
-        codes = [
-            client.post("/api/v1/reports", json={}, headers=headers).status_code for _ in range(7)
-        ]
-    assert codes[:5] == [400] * 5  # {} is bad input, answered until the bucket is empty
+        answers = [client.post("/api/v1/reports", json={}, headers=headers) for _ in range(7)]
+    codes = [a.status_code for a in answers]
+    assert codes[:5] == [400] * 5  # {} is bad input, answered until the limit is reached
     assert codes[5:] == [429, 429]
-    assert ADDRESS_FACTOR * 5 > 7  # it was the token's bucket, not the address's
+    assert ADDRESS_FACTOR * 5 > 7  # it was the token's limit, not the address's
+    wait = int(answers[-1].headers["retry-after"])
+    assert 1 <= wait <= 61
+    assert answers[-1].json()["error"]["message"] == f"too many requests; retry in {wait} s"
 
 
 def test_address_limit_is_generous_but_finite(server: tuple[str, str]) -> None:
@@ -94,3 +83,102 @@ def test_address_limit_is_generous_but_finite(server: tuple[str, str]) -> None:
     assert codes.count(429) >= 5 and codes.count(401) >= ADDRESS_FACTOR * 5 - 12
     r = httpx.post(f"{base}/api/v1/invites/unknown/redeem")
     assert r.status_code == 429 and r.json()["error"]["status"] == 429
+    assert int(r.headers["retry-after"]) >= 1
+
+
+# --- login throttling ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def login_base(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _prepare(url)
+    settings = Settings(data_dir=tmp_path, home=tmp_path, database_url=url, rate_limit=0)
+    app = create_app(settings)
+    with serve_in_thread(app) as base:
+        yield base
+    app.state.engine.dispose()
+
+
+def _wait_out(attempt: object, deadline_seconds: float = 10) -> httpx.Response:
+    """Repeat ``attempt`` until it is not a 429 (the pause ends by itself)."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        answer: httpx.Response = attempt()  # type: ignore[operator]
+        if answer.status_code != 429:
+            return answer
+        assert time.monotonic() < deadline, "the pause did not end"
+        time.sleep(0.05)
+
+
+def test_api_login_pauses_a_guessed_name(login_base: str) -> None:
+    with httpx.Client(base_url=login_base, timeout=60) as client:
+
+        def attempt(password: str) -> httpx.Response:
+            return client.post("/api/v1/login", json={"name": "anna", "password": password})
+
+        assert [attempt(f"guess {i}").status_code for i in range(5)] == [401] * 5
+        paused = attempt(PASSWORD)
+        assert paused.status_code == 429, "even the right password waits"
+        assert paused.headers["retry-after"] == "1"
+        message = paused.json()["error"]["message"]
+        assert re.fullmatch(
+            r"too many failed logins for this name or from this address; "
+            r"try again in 1 s \(at \d\d:\d\d:\d\d UTC\)",
+            message,
+        )
+        assert _wait_out(lambda: attempt(PASSWORD)).status_code == 200
+
+
+def test_form_login_pauses_a_guessed_name(login_base: str) -> None:
+    with httpx.Client(base_url=login_base, timeout=60) as client:
+        client.get("/coordinate/login")
+        csrf = client.cookies["pollwatch_csrf"]
+
+        def attempt(password: str) -> httpx.Response:
+            data = {"name": "anna", "password": password, "csrf": csrf}
+            return client.post("/coordinate/login?lang=en", data=data)
+
+        assert [attempt(f"guess {i}").status_code for i in range(5)] == [401] * 5
+        paused = attempt(PASSWORD)
+        assert paused.status_code == 429 and paused.headers["retry-after"] == "1"
+        assert "Too many failed logins. Try again in 1 s." in paused.text
+        assert _wait_out(lambda: attempt(PASSWORD)).status_code == 303
+
+
+# --- two server processes, one limit --------------------------------------------------------
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql", "redis"])
+def test_two_server_processes_enforce_one_limit(store: str, tmp_path: Path) -> None:
+    env = {"POLLWATCH_RATE_LIMIT": "60"}
+    if store == "redis":
+        require_redis()
+        env["POLLWATCH_REDIS_URL"] = redis_url()
+    with database_url("sqlite" if store == "redis" else store, tmp_path) as url:
+        token = _prepare(url)
+        servers = [Server(url, tmp_path, env) for _ in range(2)]
+        try:
+            for server in servers:
+                server.start()
+            clients = [httpx.Client(base_url=s.base, timeout=60) for s in servers]
+            headers = {"authorization": f"Bearer {token}"}
+            codes = [
+                clients[i % 2].post("/api/v1/reports", json={}, headers=headers).status_code
+                for i in range(150)
+            ]
+            # Failed logins on one process pause the name on the other.
+            for i in range(5):
+                login = {"name": "anna", "password": f"guess {i}"}
+                assert clients[i % 2].post("/api/v1/login", json=login).status_code == 401
+            login = {"name": "anna", "password": PASSWORD}
+            paused = clients[1].post("/api/v1/login", json=login)
+            for client in clients:
+                client.close()
+        finally:
+            for server in servers:
+                server.stop()
+    allowed = codes.count(400)
+    assert codes.count(429) == 150 - allowed
+    assert 60 <= allowed <= 60 + 60 * LOCAL_BURST, f"{allowed} of 60 a minute let through"
+    assert paused.status_code == 429 and paused.headers["retry-after"] == "1"

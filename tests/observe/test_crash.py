@@ -41,9 +41,10 @@ def _free_port() -> int:
 class Server:
     """`pollwatch serve` as a child process."""
 
-    def __init__(self, url: str, home: Path) -> None:
+    def __init__(self, url: str, home: Path, env: dict[str, str] | None = None) -> None:
         self.url = url
         self.home = home
+        self.env = env or {}
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -54,6 +55,7 @@ class Server:
             "POLLWATCH_DATABASE_URL": self.url,
             "POLLWATCH_HOME": str(self.home),
             "POLLWATCH_RATE_LIMIT": "0",
+            **self.env,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pollwatch", "serve", "--port", str(self.port)],

@@ -540,6 +540,7 @@ def _page_msgids() -> set[str]:
     found = set(dashboard.CLIENT_STRINGS)
     found |= set(dashboard.CATEGORY_LABELS.values()) | set(dashboard.STATUS_LABELS.values())
     found.add("Wrong name or password.")
+    found.add(dashboard.THROTTLED_MESSAGE)
     for template in [*templates.glob("coordinate_*.html"), templates / "press.html"]:
         for _quote, msgid in re.findall(r"""_\((['"])(.*?)(?<!\\)\1\)""", template.read_text()):
             found.add(msgid.replace("\\'", "'"))

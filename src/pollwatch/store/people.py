@@ -12,10 +12,11 @@ also stored hashed. Roles: ``admin`` (everything, manages coordinators) and
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,9 @@ from pollwatch.store.tables import (
     sessions,
     stations,
 )
+
+if TYPE_CHECKING:
+    from pollwatch.limits.login import LoginThrottle
 
 __all__ = [
     "INVITE_TTL",
@@ -418,22 +422,71 @@ def add_coordinator(
     return Coordinator(int(pk[0]) if pk else 0, name, role)
 
 
-def login(engine: Engine, name: str, password: str) -> tuple[Coordinator, str]:
-    """Check a coordinator's password; returns the coordinator and a new session token."""
+@functools.cache
+def _unknown_name_hash() -> str:
+    """An argon2 hash of a random password, made once per process: checked for unknown names.
+
+    Verifying a real hash of the same parameters costs an unknown name exactly what a known
+    name costs, so the answer's timing does not tell whether an account exists (hashing
+    anew for each unknown name, as well as verifying, would double its time).
+    """
+    return str(_hasher().hash(new_secret()))
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    """One argon2 verification, against the account's hash or the unknown-name hash."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
+    try:
+        _hasher().verify(password_hash or _unknown_name_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
+
+
+def login(
+    engine: Engine,
+    name: str,
+    password: str,
+    *,
+    throttle: LoginThrottle | None = None,
+    address: str | None = None,
+) -> tuple[Coordinator, str]:
+    """Check a coordinator's password; returns the coordinator and a new session token.
+
+    With a ``throttle`` (the web routes pass theirs, with the client's ``address``), a name
+    or address paused after repeated failures is refused with
+    :class:`pollwatch.errors.LoginThrottled` before the password is looked at, and each
+    failure is counted (the rule: :mod:`pollwatch.limits.login`). Known and unknown names
+    cost the same (:func:`_unknown_name_hash`) and get the same answer. Every failure is
+    audited (``login.failed``): the name if it exists, never the password or the address.
+    """
+    if throttle is not None:
+        throttle.check(name, address)
     with engine.connect() as conn:
         row = (
             conn.execute(select(coordinators).where(coordinators.c.name == name)).mappings().first()
         )
-    hasher = _hasher()
-    try:
-        if row is None:
-            hasher.verify(hasher.hash("timing-equaliser"), password + "\x00")
-            raise AuthError("wrong name or password")
-        hasher.verify(row["password_hash"], password)
-    except (VerificationError, InvalidHashError):
-        raise AuthError("wrong name or password") from None
+    stored = None if row is None else str(row["password_hash"])
+    matches = _password_matches(stored, password)  # one argon2 verification either way
+    if row is None or not matches:
+        failure = throttle.failed(name, address) if throttle is not None else None
+        with write_transaction(engine) as conn:
+            record_audit(
+                conn,
+                "anonymous",
+                "login.failed",
+                str(row["name"]) if row is not None else "(unknown name)",
+                None
+                if failure is None
+                else {
+                    "failures_for_name": failure.failures_for_name,
+                    "paused_seconds": failure.paused_for,
+                },
+            )
+        raise AuthError("wrong name or password")
+    if throttle is not None:
+        throttle.succeeded(name)
     coordinator = Coordinator(int(row["id"]), str(row["name"]), str(row["role"]))
     token = new_secret()
     now = utcnow()

@@ -30,6 +30,7 @@ __all__ = [
     "elections",
     "invites",
     "ledger",
+    "limit_counters",
     "metadata",
     "observers",
     "official_results",
@@ -166,6 +167,18 @@ audit_log = Table(
     Column("target", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("detail", JSON, nullable=True),
+)
+
+limit_counters = Table(
+    "limit_counters",
+    metadata,
+    # Hits of a key (a kind and a SHA-256 digest, never a raw token or address) in the fixed
+    # window starting at window_start (epoch seconds); window_start -1 is a hold whose end
+    # (epoch milliseconds) is in hits. Rows are deleted after expires_at (epoch seconds).
+    Column("name", String(100), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("hits", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
 )
 
 photos = Table(

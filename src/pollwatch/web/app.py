@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ingest.stop()
+            app.state.rate_limiter.close()  # hands its last counts to the shared store
+            app.state.limit_counters.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -80,12 +82,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogues = load_catalogues()
     app.state.templates = Jinja2Templates(directory=str(_package_dir("templates")))
     install_error_handlers(app)
+    from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
     from pollwatch.store import open_store
-    from pollwatch.web.observe_api import BodyLimits, RateLimiter, ReportsFastPath
+    from pollwatch.web.observe_api import BodyLimits, ReportsFastPath
 
     # The observation store: migrated here, at start, so every process finds its schema.
     app.state.engine = open_store(settings.resolved_database_url())
-    app.state.rate_limiter = RateLimiter(settings.rate_limit)
+    # Limits count in the database or in Redis, shared by every process (pollwatch.limits).
+    app.state.limit_counters = open_counters(settings, app.state.engine)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit, app.state.limit_counters)
+    app.state.login_throttle = LoginThrottle(app.state.limit_counters)
     from pollwatch.web.ingest import IngestWriter, ObserverCache
 
     app.state.ingest = IngestWriter(app.state.engine)

@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import InputError, NotFoundError
+from pollwatch.errors import InputError, LoginThrottled, NotFoundError
+from pollwatch.limits import LoginThrottle, client_address
 from pollwatch.store import (
     AuthError,
     Coordinator,
@@ -55,13 +56,23 @@ from pollwatch.web.security import (
     set_csrf_cookie,
 )
 
-__all__ = ["CATEGORY_LABELS", "CLIENT_STRINGS", "MAX_INVITES", "STATUS_LABELS", "router"]
+__all__ = [
+    "CATEGORY_LABELS",
+    "CLIENT_STRINGS",
+    "MAX_INVITES",
+    "STATUS_LABELS",
+    "THROTTLED_MESSAGE",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False)
 
 MAX_INVITES = 500
 """Invites one form submission may create (the QR codes of all of them are on one page)."""
 
+
+THROTTLED_MESSAGE = "Too many failed logins. Try again in {seconds} s."
+"""The login form's answer while the name or the address is paused (pollwatch.limits.login)."""
 
 CLIENT_STRINGS: tuple[str, ...] = (
     "live",
@@ -243,13 +254,33 @@ async def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     """Check the password; success opens a session and goes to the elections list."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(request, None)
+    await limiter.check(request, None)
     form = await _read_form(request)
     check_login(request, _field(form, "csrf"))
     name = _text_field(form, "name")
     password = _text_field(form, "password")
+    throttle: LoginThrottle = request.app.state.login_throttle
     try:
-        _who, session = await run_in_threadpool(login, _engine(request), name, password)
+        _who, session = await run_in_threadpool(
+            lambda: login(
+                _engine(request),
+                name,
+                password,
+                throttle=throttle,
+                address=client_address(request),
+            )
+        )
+    except LoginThrottled as exc:
+        _ = _gettext(request)
+        page = _login_page(
+            request,
+            request.cookies.get(CSRF_COOKIE, ""),
+            error=_(THROTTLED_MESSAGE).format(seconds=exc.retry_after),
+            name=name,
+            status=429,
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except AuthError:
         _ = _gettext(request)
         return _login_page(

@@ -13,13 +13,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pollwatch.errors import InputError, PollwatchError
+from pollwatch.errors import InputError, PollwatchError, RateLimited
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = ["error_body", "error_headers", "install_error_handlers"]
 
 
 def error_body(status: int, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"status": status, "message": message, "field": field}}
+
+
+def error_headers(exc: PollwatchError) -> dict[str, str] | None:
+    """``Retry-After`` for a 429 (RFC 9110, section 10.2.3): clients wait without parsing text."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -29,7 +36,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _pollwatch_error(request: Request, exc: PollwatchError) -> JSONResponse:
         field = exc.column if isinstance(exc, InputError) else None
         message = exc.reason if isinstance(exc, InputError) else str(exc)
-        return JSONResponse(error_body(exc.status, message, field), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.status, message, field),
+            status_code=exc.status,
+            headers=error_headers(exc),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

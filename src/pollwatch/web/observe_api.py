@@ -25,19 +25,17 @@ they run in the thread pool. Reports are the hot path (thousands per second on e
 the handler validates the body in the event loop, finds the observer through a short-lived
 per-process token cache, and hands the report to the process's group-commit writer
 (:mod:`pollwatch.web.ingest`), which stores the reports of concurrent requests in one
-transaction and answers each request after that transaction committed. Rate limits: a token
-bucket per observer token and per client address (``POLLWATCH_RATE_LIMIT`` per minute per
-token, 20× per address; 0 = off), in memory per process (several processes behind a load
-balancer each apply it).
+transaction and answers each request after that transaction committed. Rate limits: per observer
+token and per client address (``POLLWATCH_RATE_LIMIT`` per minute per token, 20× per
+address; 0 = off), shared by every process through the database or Redis
+(:mod:`pollwatch.limits`); failed logins pause the name and the address
+(:mod:`pollwatch.limits.login`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -48,7 +46,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.errors import InputError, NotFoundError, PollwatchError, RateLimited
+from pollwatch.limits import ADDRESS_FACTOR, LoginThrottle, RateLimiter, client_address
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     AuthError,
@@ -74,7 +73,7 @@ from pollwatch.store import (
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
 from pollwatch.store.views import station_record
-from pollwatch.web.errors import error_body
+from pollwatch.web.errors import error_body, error_headers
 from pollwatch.web.ingest import IngestWriter, ObserverCache
 from pollwatch.web.security import (
     SESSION_COOKIE,
@@ -86,6 +85,7 @@ from pollwatch.web.security import (
 )
 
 __all__ = [
+    "ADDRESS_FACTOR",
     "BodyLimits",
     "RateLimited",
     "RateLimiter",
@@ -93,58 +93,8 @@ __all__ = [
     "router",
 ]
 
-ADDRESS_FACTOR = 20
-"""An address may send this many times the per-token limit (observers behind one carrier NAT)."""
 
 router = APIRouter(prefix="/api/v1", tags=["observe"])
-
-
-class RateLimited(PollwatchError):
-    """Too many requests from one token or address (HTTP 429)."""
-
-    status = 429
-
-
-class RateLimiter:
-    """Token buckets keyed by token or address: ``per_minute`` requests, bursts up to that.
-
-    In memory and per process; thread-safe. ``per_minute == 0`` turns limiting off.
-    """
-
-    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, capacity: int) -> float:
-        """Take one request from ``key``'s bucket; returns 0, or seconds to wait when empty."""
-        if self.per_minute <= 0:
-            return 0.0
-        rate = capacity / 60.0
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(capacity), now))
-            tokens = min(float(capacity), tokens + (now - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                return (1.0 - tokens) / rate
-            self._buckets[key] = (tokens - 1.0, now)
-            if len(self._buckets) > 100_000:  # forget idle keys; keeps memory bounded
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
-            return 0.0
-
-    def check(self, request: Request, token: str | None) -> None:
-        """Raise :class:`RateLimited` when the address or the token is over its limit."""
-        if self.per_minute <= 0:
-            return
-        address = request.client.host if request.client else "unknown"
-        waits = [self.allow(f"a:{address}", self.per_minute * ADDRESS_FACTOR)]
-        if token:
-            waits.append(self.allow(f"t:{token}", self.per_minute))
-        wait = max(waits)
-        if wait > 0:
-            raise RateLimited(f"too many requests; retry in {math.ceil(wait)} s")
 
 
 class BodyLimits:
@@ -179,9 +129,10 @@ def _bearer(request: Request) -> str | None:
 
 
 async def _limit(request: Request) -> None:
-    # async: the check is a few dict operations; a sync dependency would cost a thread hop.
+    # async: far from the limit the check is a few dict operations; a sync dependency
+    # would cost a thread hop (near the limit it asks the shared store from a thread).
     limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(request, _bearer(request))
+    await limiter.check(request, _bearer(request))
 
 
 async def _observer(request: Request) -> Observer:
@@ -359,7 +310,11 @@ class ReportsFastPath:
         except PollwatchError as exc:
             field = exc.column if isinstance(exc, InputError) else None
             message = exc.reason if isinstance(exc, InputError) else str(exc)
-            response = JSONResponse(error_body(exc.status, message, field), status_code=exc.status)
+            response = JSONResponse(
+                error_body(exc.status, message, field),
+                status_code=exc.status,
+                headers=error_headers(exc),
+            )
         await response(scope, receive, send)
 
 
@@ -535,7 +490,16 @@ async def post_login(request: Request) -> JSONResponse:
     for field, value in (("name", name), ("password", password)):
         if not isinstance(value, str) or not value or len(value) > 1000:
             raise InputError(f"'{field}' must be a non-empty string", column=field)
-    who, token = await run_in_threadpool(login, _engine(request), str(name), str(password))
+    throttle: LoginThrottle = request.app.state.login_throttle
+    who, token = await run_in_threadpool(
+        lambda: login(
+            _engine(request),
+            str(name),
+            str(password),
+            throttle=throttle,
+            address=client_address(request),
+        )
+    )
     response = JSONResponse({"token": token, "coordinator": who.name, "role": who.role})
     open_session(response, request, token)
     return response
