@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready
 
-.PHONY: run test lint bench clean browser postgres
+.PHONY: run test lint bench clean browser postgres redis
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +27,15 @@ browser:
 postgres:
 	@sh scripts/ensure-postgres.sh
 
+redis:
+	@sh scripts/ensure-redis.sh
+
 lint: $(READY)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: $(READY) browser postgres lint
+test: $(READY) browser postgres redis lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(READY)
