@@ -39,7 +39,7 @@ PURGE_INTERVAL = 60.0
 """Seconds between two deletions of expired rows by one process."""
 
 _CHUNK = 500
-"""Rows per upsert statement (4 parameters each: well under SQLite's 32,766)."""
+"""Keys per ``IN (...)`` list (well under SQLite's 32,766 parameters)."""
 
 _table = limit_counters
 _c = limit_counters.c
@@ -68,13 +68,13 @@ class DatabaseCounters:
             raise _unavailable(exc) from exc
 
     def _upsert(self, conn: Connection, rows: list[dict[str, int | str]], hits: Any) -> Any:
-        stmt = self._insert(_table).values(rows)
-        return conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[_c.name, _c.window_start],
-                set_={"hits": hits(stmt.excluded), "expires_at": stmt.excluded.expires_at},
-            ).returning(_c.name, _c.window_start, _c.hits)
-        )
+        """One upsert statement (compiled once, cached) run over all rows (executemany)."""
+        stmt = self._insert(_table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_c.name, _c.window_start],
+            set_={"hits": hits(stmt.excluded), "expires_at": stmt.excluded.expires_at},
+        ).returning(_c.name, _c.window_start, _c.hits)
+        return conn.execute(stmt, rows)
 
     def add(self, hits: Mapping[tuple[str, int], int], size: int) -> dict[tuple[str, int], int]:
         """Upsert-increment the counters (sorted: two processes lock rows in one order)."""
@@ -86,9 +86,8 @@ class DatabaseCounters:
         ]
         totals: dict[tuple[str, int], int] = {}
         with self._write() as conn:
-            for i in range(0, len(rows), _CHUNK):
-                answer = self._upsert(conn, rows[i : i + _CHUNK], lambda new: _c.hits + new.hits)
-                totals.update(((str(n), int(w)), int(h)) for n, w, h in answer)
+            answer = self._upsert(conn, rows, lambda new: _c.hits + new.hits)
+            totals.update(((str(n), int(w)), int(h)) for n, w, h in answer)
             before = {(key, window - size) for key, window in hits} - set(hits)
             keys = sorted({key for key, _ in before})
             for i in range(0, len(keys), _CHUNK):
