@@ -24,7 +24,7 @@ from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
-from pollwatch.limits.rate import LOCAL_BURST
+from pollwatch.limits.rate import ADDRESS_FACTOR, LOCAL_BURST
 from pollwatch.store import (
     add_coordinator,
     create_election,
@@ -33,7 +33,6 @@ from pollwatch.store import (
     redeem_invite,
 )
 from pollwatch.web.app import create_app
-from pollwatch.web.observe_api import ADDRESS_FACTOR
 
 PASSWORD = "correct horse battery"
 

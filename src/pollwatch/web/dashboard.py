@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from pollwatch.errors import InputError, LoginThrottled, NotFoundError
-from pollwatch.limits import LoginThrottle, client_address
+from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.store import (
     AuthError,
     Coordinator,
@@ -42,7 +42,6 @@ from pollwatch.store import (
 )
 from pollwatch.web.app import render_page
 from pollwatch.web.i18n import Catalogues, pick_language
-from pollwatch.web.observe_api import RateLimiter
 from pollwatch.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,

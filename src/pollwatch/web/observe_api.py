@@ -46,8 +46,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError, RateLimited
-from pollwatch.limits import ADDRESS_FACTOR, LoginThrottle, RateLimiter, client_address
+from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     AuthError,
@@ -85,10 +85,7 @@ from pollwatch.web.security import (
 )
 
 __all__ = [
-    "ADDRESS_FACTOR",
     "BodyLimits",
-    "RateLimited",
-    "RateLimiter",
     "ReportsFastPath",
     "router",
 ]
