@@ -198,3 +198,27 @@ def test_two_server_processes_enforce_one_limit(store: str, tmp_path: Path) -> N
     assert codes.count(429) == 150 - allowed
     assert 60 <= allowed <= 60 + 60 * LOCAL_BURST, f"{allowed} of 60 a minute let through"
     assert paused.status_code == 429 and paused.headers["retry-after"] == "1"
+
+
+def test_a_redis_that_is_down_stops_logins_clearly_but_not_reports(tmp_path: Path) -> None:
+    """Reports are still taken (each process counts alone); logins answer 503, naming Redis."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    token = _prepare(url)
+    settings = Settings(
+        data_dir=tmp_path,
+        home=tmp_path,
+        database_url=url,
+        rate_limit=5,
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    app = create_app(settings)
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as client:
+        headers = {"authorization": f"Bearer {token}"}
+        codes = [
+            client.post("/api/v1/reports", json={}, headers=headers).status_code for _ in range(7)
+        ]
+        login = client.post("/api/v1/login", json={"name": "anna", "password": PASSWORD})
+    app.state.engine.dispose()
+    assert codes == [400] * 5 + [429] * 2, "the limit of one process still holds"
+    assert login.status_code == 503
+    assert "POLLWATCH_REDIS_URL" in login.json()["error"]["message"]
