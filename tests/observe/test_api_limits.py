@@ -69,7 +69,7 @@ def test_token_over_its_limit_gets_429_with_retry_after(server: tuple[str, str])
     assert codes[5:] == [429, 429]
     assert ADDRESS_FACTOR * 5 > 7  # it was the token's limit, not the address's
     wait = int(answers[-1].headers["retry-after"])
-    assert 1 <= wait <= 61
+    assert 1 <= wait <= 2 * 60  # until the minute holding these requests has slid out
     assert answers[-1].json()["error"]["message"] == f"too many requests; retry in {wait} s"
 
 
