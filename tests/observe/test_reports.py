@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pollwatch.errors import InputError
+from pollwatch.observe.ids import ID_PATTERN
 from pollwatch.observe.reports import (
     FIGURE_FIELDS,
     INCIDENT_CATEGORIES,
@@ -112,10 +113,15 @@ def test_clock_skew_of_up_to_a_day_is_tolerated() -> None:
     assert report.observed_at == NOW + timedelta(hours=23)
 
 
-def test_non_ascii_identifiers_and_text_are_kept() -> None:
-    report = parse(body("incident", station="УИК-8001", text="Давление на избирателей\n"))
-    assert report.station == "УИК-8001"
+def test_non_ascii_text_is_kept() -> None:
+    report = parse(body("incident", text="Давление на избирателей\n"))
     assert "Давление" in canonical_json(report)
+
+
+def test_non_ascii_ids_are_refused_with_a_transliteration() -> None:
+    with pytest.raises(InputError, match="try 'UIK-8001'") as caught:
+        parse(body("incident", station="УИК-8001"))
+    assert caught.value.column == "station"
 
 
 def test_protocol_inconsistency_is_accepted_but_flagged() -> None:
@@ -210,7 +216,7 @@ def test_naive_now_is_refused() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
-ids = st.from_regex(r"[A-Za-z0-9_.:~-]{1,64}", fullmatch=True)
+ids = st.from_regex(ID_PATTERN, fullmatch=True)
 counts = st.integers(min_value=0, max_value=1_000_000)
 moments = st.datetimes(
     min_value=datetime(2001, 1, 1),
@@ -312,8 +318,8 @@ def test_property_mutated_payload_parses_or_raises_input_error(
 def test_docstring_examples_run() -> None:
     import doctest
 
-    from pollwatch.observe import ledger, reports
+    from pollwatch.observe import ids, ledger, reports
 
-    for module in (reports, ledger):
+    for module in (reports, ledger, ids):
         outcome = doctest.testmod(module)
         assert outcome.attempted > 0 and outcome.failed == 0, module.__name__

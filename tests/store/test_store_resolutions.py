@@ -151,11 +151,17 @@ def test_bad_resolutions_name_the_field(
 
 
 def test_unknown_or_silent_stations(station: Engine) -> None:
-    for unknown in ("nope", "bad\x00id", "x" * 65, ""):
-        with pytest.raises(NotFoundError):
-            resolve_conflict(station, "e", unknown, "valid", 1, "anna")
-        with pytest.raises(NotFoundError):
-            station_record(station, "e", unknown)
+    with pytest.raises(NotFoundError):
+        resolve_conflict(station, "e", "nope", "valid", 1, "anna")
+    with pytest.raises(NotFoundError):
+        station_record(station, "e", "nope")
+    for malformed in ("bad\x00id", "x" * 65, "", "уик-1"):
+        with pytest.raises(InputError) as refused:
+            resolve_conflict(station, "e", malformed, "valid", 1, "anna")
+        assert refused.value.column == "station"
+        with pytest.raises(InputError) as refused:
+            station_record(station, "e", malformed)
+        assert refused.value.column == "station"
     with pytest.raises(InputError) as silent:
         resolve_conflict(station, "e", "2", "valid", 1, "anna")
     assert silent.value.column == "field"

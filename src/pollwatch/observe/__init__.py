@@ -18,6 +18,7 @@ from pollwatch.observe.estimates import (
     day_curve_from_windows,
     turnout_estimate,
 )
+from pollwatch.observe.ids import ID_LIMIT, check_election_id, check_station_id
 from pollwatch.observe.ledger import (
     GENESIS,
     LedgerEntry,
@@ -58,6 +59,7 @@ from pollwatch.observe.reports import (
 
 __all__ = [
     "GENESIS",
+    "ID_LIMIT",
     "INCIDENT_CATEGORIES",
     "REPORT_KINDS",
     "STATUSES",
@@ -87,6 +89,8 @@ __all__ = [
     "allocate_proportional",
     "append_entry",
     "canonical_json",
+    "check_election_id",
+    "check_station_id",
     "compare_with_official",
     "day_curve_from_windows",
     "draw_stratified_sample",

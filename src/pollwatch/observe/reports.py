@@ -1,6 +1,6 @@
 """Observer reports: the four kinds, strict validation of the HTTP body, canonical JSON.
 
-An observer's phone sends one JSON object per report (see issue 3 and ``docs/observe.md``)::
+An observer's phone sends one JSON object per report (see ``docs/observe.md``)::
 
     {"id": "<client UUID>", "election": "ru-2024", "station": "8001", "kind": "count",
      "observed_at": "2024-03-17T09:00:00+03:00",
@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from pollwatch.errors import InputError
+from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.results.schema import COUNT_FIELDS
 
 __all__ = [
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 REPORT_KINDS: tuple[str, ...] = ("count", "incident", "protocol", "status")
-"""The report kinds of issue 3."""
+"""The report kinds an observer can send."""
 
 INCIDENT_CATEGORIES: tuple[str, ...] = (
     "ballot_shortage",
@@ -95,9 +96,6 @@ COUNT_LIMIT = 1_000_000
 TEXT_LIMIT = 4_000
 """Longest incident text, in characters."""
 
-ID_LIMIT = 64
-"""Longest election or station identifier."""
-
 MAX_CANDIDATES = 200
 """Most vote lines in one protocol (ballots with a few dozen parties exist; 200 is ample)."""
 
@@ -114,7 +112,6 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """Timestamps before this are a broken clock (and far-past dates overflow UTC conversion)."""
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SAFE_ID = re.compile(r"[\w.:~-]+")
 
 _COMMON = ("id", "election", "station", "kind", "observed_at")
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -350,17 +347,6 @@ def _string(value: Any, path: str) -> str:
     return value
 
 
-def _identifier(value: Any, path: str) -> str:
-    text = _string(value, path)
-    if not text or len(text) > ID_LIMIT or not _SAFE_ID.fullmatch(text):
-        raise _fail(
-            path,
-            f"'{path}' must be 1 to {ID_LIMIT} letters, digits or the characters . : ~ - _; "
-            f"got {_describe(value)} instead",
-        )
-    return text
-
-
 def _uuid(value: Any, path: str) -> str:
     text = _string(value, path)
     if not _UUID.fullmatch(text):
@@ -506,8 +492,8 @@ def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> 
     _check_fields(payload, (*_COMMON, *_KIND_FIELDS[kind]), "")
     header: dict[str, Any] = {
         "id": _uuid(_required(payload, "id"), "id"),
-        "election": _identifier(_required(payload, "election"), "election"),
-        "station": _identifier(_required(payload, "station"), "station"),
+        "election": check_election_id(_required(payload, "election")),
+        "station": check_station_id(_required(payload, "station")),
         "observed_at": _timestamp(_required(payload, "observed_at"), "observed_at", now),
     }
     if kind == "count":

@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pollwatch.errors import DataFormatError, InputError, NotFoundError
-from pollwatch.observe.reports import ID_LIMIT
+from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.results import ElectionResults, read_table
 from pollwatch.results.schema import COUNT_FIELDS
 from pollwatch.store._util import utcnow
@@ -71,20 +71,9 @@ class ImportSummary:
         return {"election": self.election, "stations": self.stations, "source": self.source}
 
 
-def _check_id(value: str, what: str) -> str:
-    import re
-
-    if not value or len(value) > ID_LIMIT or not re.fullmatch(r"[\w.:~-]+", value):
-        raise InputError(
-            f"{what} must be 1 to {ID_LIMIT} letters, digits or . : ~ - _; got {value!r}",
-            column=what,
-        )
-    return value
-
-
 def create_election(engine: Engine, election: str, *, name: str | None = None) -> dict[str, Any]:
-    """Create an election; raises :class:`InputError` if it exists already."""
-    _check_id(election, "election")
+    """Create an election; :class:`InputError` if the id is malformed or exists already."""
+    check_election_id(election)
     with write_transaction(engine) as conn:
         if conn.execute(select(elections.c.id).where(elections.c.id == election)).first():
             raise InputError(f"election {election!r} exists already", column="election")
@@ -95,7 +84,7 @@ def create_election(engine: Engine, election: str, *, name: str | None = None) -
 
 
 def _ensure(conn: Connection, election: str, name: str | None = None) -> None:
-    _check_id(election, "election")
+    check_election_id(election)
     if not conn.execute(select(elections.c.id).where(elections.c.id == election)).first():
         conn.execute(
             insert(elections).values(id=election, name=name or election, created_at=utcnow())
@@ -109,7 +98,12 @@ def ensure_election(engine: Engine, election: str, *, name: str | None = None) -
 
 
 def get_election(engine: Engine, election: str) -> dict[str, Any]:
-    """One election as a dict (id, name, created_at, stations); :class:`NotFoundError` if absent."""
+    """One election as a dict (id, name, created_at, stations).
+
+    :class:`InputError` if the id is malformed (:mod:`pollwatch.observe.ids`),
+    :class:`NotFoundError` if no such election exists.
+    """
+    check_election_id(election)
     with engine.connect() as conn:
         row = conn.execute(select(elections).where(elections.c.id == election)).mappings().first()
         if row is None:
@@ -196,7 +190,7 @@ def parse_stations(
                 if not value:
                     raise where.error("the station id is empty")
                 try:
-                    _check_id(value, "station")
+                    check_station_id(value)
                 except InputError as exc:
                     raise where.error(exc.reason) from None
                 if value in seen:
@@ -327,7 +321,7 @@ def attach_results(
     figure_rows: list[dict[str, Any]] = []
     registry: list[dict[str, Any]] = []
     for record in frame.to_dict("records"):
-        station = _check_id(str(record["station"]), "station")
+        station = check_station_id(str(record["station"]))
         figures: dict[str, Any] = {f: _json_int(record[f]) for f in counts}
         figures["votes"] = {c: _json_int(record[c]) for c in results.candidates}
         for key in ("region", "district", "station_name"):

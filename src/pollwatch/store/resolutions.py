@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 
 from pollwatch.errors import InputError, NotFoundError
+from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.observe.master import Resolution, merge_station_reports
 from pollwatch.observe.reports import TEXT_LIMIT, format_timestamp
 from pollwatch.store._util import as_utc, utcnow
@@ -24,7 +25,7 @@ from pollwatch.store.engine import write_transaction
 from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import resolutions, stations
-from pollwatch.store.views import STATION_ID, load_resolutions, parse_stored_body
+from pollwatch.store.views import load_resolutions, parse_stored_body
 
 __all__ = ["FIELD_LIMIT", "list_resolutions", "resolve_conflict"]
 
@@ -93,13 +94,13 @@ def resolve_conflict(
     Raises
     ------
     InputError
-        The field is not a conflict of the station (column ``field``), or the value does not
-        fit it (column ``value``).
+        A malformed election or station id, the field is not a conflict of the station
+        (column ``field``), or the value does not fit it (column ``value``).
     NotFoundError
         No such station, or it has no reports.
     """
-    if not STATION_ID.fullmatch(station):
-        raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
+    check_election_id(election)
+    check_station_id(station)
     field = _check_text(field, "field", FIELD_LIMIT, required=True)
     note = _check_text(note, "note", TEXT_LIMIT, required=False)
     try:

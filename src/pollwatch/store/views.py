@@ -11,7 +11,6 @@ call it, so they cannot disagree.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,15 +26,15 @@ from pollwatch.observe.estimates import (
     compare_with_official,
     turnout_estimate,
 )
+from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
-from pollwatch.observe.reports import ID_LIMIT, CountReport, Report, StatusReport, parse_report
+from pollwatch.observe.reports import CountReport, Report, StatusReport, parse_report
 from pollwatch.store.elections import official_row
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import elections, resolutions, stations
 
 __all__ = [
     "DEFAULT_TOLERANCE",
-    "STATION_ID",
     "StationFigures",
     "election_tolerance",
     "figures_from_master",
@@ -50,9 +49,6 @@ __all__ = [
 
 DEFAULT_TOLERANCE = 0.05
 """Relative turnout slack when the coordinators have not set one (``elections.tolerance``)."""
-
-STATION_ID = re.compile(rf"[\w.:~-]{{1,{ID_LIMIT}}}")
-"""What a registry station id looks like (:func:`pollwatch.store.elections.parse_stations`)."""
 
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 """Stored reports were validated on arrival; re-reading them must not judge clock skew again."""
@@ -210,10 +206,10 @@ def station_record(
 
     The coordinators' stored resolutions are applied to the master record (and so to the
     estimate and comparison). ``tolerance`` (relative turnout slack) defaults to the
-    election's setting.
+    election's setting. A malformed id is an :class:`InputError` (:mod:`pollwatch.observe.ids`).
     """
-    if not STATION_ID.fullmatch(station):  # ids are checked on import; NUL would upset PG
-        raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
+    check_election_id(election)
+    check_station_id(station)
     with engine.connect() as conn:
         row = (
             conn.execute(

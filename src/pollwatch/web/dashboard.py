@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import InputError, LoginThrottled, NotFoundError
+from pollwatch.errors import InputError, LoginThrottled
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
+from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.store import (
     AuthError,
     Coordinator,
@@ -123,7 +124,6 @@ STATUS_LABELS: dict[str, str] = {
     "resumed": "Resumed",
 }
 
-_ID = re.compile(r"[\w.:~-]{1,64}", re.ASCII)
 _STATION_SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -166,8 +166,7 @@ def _to_login(request: Request) -> RedirectResponse:
 
 async def _election(request: Request, election: str) -> dict[str, Any]:
     """The path's election (id checked before it reaches the database)."""
-    if not _ID.fullmatch(election):
-        raise NotFoundError(f"no election {election[:80]!r}")
+    check_election_id(election)
     result: dict[str, Any] = await run_in_threadpool(get_election, _engine(request), election)
     return result
 
@@ -368,8 +367,7 @@ def _parse_stations(form: FormData, *, name: str = "stations", most: int = 0) ->
     raw = _text_field(form, name, limit=8000, required=False)
     found = [s for s in _STATION_SPLIT.split(raw) if s]
     for station in found:
-        if not _ID.fullmatch(station):
-            raise InputError(f"not a station id: {station[:80]!r}", column=name)
+        check_station_id(station, name)
     if most and len(found) > most:
         raise InputError(f"'{name}' takes at most {most} station id(s)", column=name)
     return found

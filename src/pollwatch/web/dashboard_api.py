@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.errors import InputError
+from pollwatch.observe.ids import check_station_id
 from pollwatch.store import (
     Coordinator,
     activity,
@@ -40,7 +41,6 @@ from pollwatch.store import (
     set_tolerance,
 )
 from pollwatch.web.observe_api import (
-    _ID,
     _coordinator,
     _election,
     _engine,
@@ -271,8 +271,7 @@ async def post_resolution(
     election: str = Depends(_election),
 ) -> JSONResponse:
     """The field must be a current conflict of the station and the value one it allows."""
-    if not _ID.fullmatch(station):
-        raise InputError(f"no station {station[:80]!r}", column="station")
+    check_station_id(station)
     body = _object(await _json_body(request), ("field", "value", "note"), ("field", "value"))
     answer = await run_in_threadpool(
         lambda: resolve_conflict(

@@ -35,7 +35,6 @@ address; 0 = off), shared by every process through the database or Redis
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -46,8 +45,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.errors import InputError, PollwatchError
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
+from pollwatch.observe.ids import check_election_id
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     AuthError,
@@ -149,13 +149,9 @@ async def _coordinator(request: Request) -> Coordinator:
     return await run_in_threadpool(coordinator_for_session, _engine(request), token)
 
 
-_ID = re.compile(r"[\w.:~-]{1,64}", re.ASCII)
-
-
 async def _election(request: Request, election: str) -> str:
     """The path's election, which must be a well-formed id of an existing election."""
-    if not _ID.fullmatch(election):
-        raise NotFoundError(f"no election {election[:80]!r}")
+    check_election_id(election)
     await run_in_threadpool(get_election, _engine(request), election)
     return election
 
