@@ -3,6 +3,9 @@
 #                then serve the report, the coach and the observation service
 #   make test  - set up, install what the tests need (Chromium), run the whole suite
 PYTHON ?= python3
+# The public election data; the library has no default of its own beyond pollwatch-data/.
+POLLWATCH_DATA ?= $(abspath ../shared/data)
+export POLLWATCH_DATA
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.ready

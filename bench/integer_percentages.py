@@ -8,7 +8,7 @@ stations whose turnout or leader's share lands on an integer percentage — here
 1,000 resamples, and the time scaled ×10 for a like-for-like figure.
 
 Run: ``.venv/bin/python bench/integer_percentages.py`` (data from ``POLLWATCH_DATA``,
-default ``../shared/data``). Prints figures; it is not a test.
+e.g. ``POLLWATCH_DATA=../shared/data``). Prints figures; it is not a test.
 """
 
 from __future__ import annotations

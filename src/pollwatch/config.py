@@ -1,135 +1,54 @@
 """Settings: one typed, documented list, read from ``POLLWATCH_*`` environment variables.
 
-Nothing is read at import time; call :func:`load_settings` where a setting is needed,
-so tests and tools can pass their own environment.
+:data:`SETTINGS` declares every setting once (its field of :class:`Settings`, environment
+variable, parser and help); the defaults are the :class:`Settings` fields' own, so the
+class, :func:`load_settings` and the table in ``docs/deploy.md`` (written from this list by
+``scripts/write_settings_docs.py`` and checked by a test) cannot disagree.
+
+Nothing is read at import time; call :func:`load_settings` where a setting is needed, so
+tests and tools can pass their own environment. The library knows no development folder:
+``make run`` and ``make test`` point ``POLLWATCH_DATA`` at the checkout's data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from pollwatch.errors import InputError
 
 __all__ = ["SETTINGS", "Setting", "Settings", "default_data_dir", "load_settings"]
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One documented setting: environment variable, default and help text."""
-
-    name: str
-    env: str
-    default: str
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "data_dir",
-        "POLLWATCH_DATA",
-        "../shared/data when it exists, else ./pollwatch-data/datasets",
-        "Folder of public election data (ru/, uganda/), read-only; `pollwatch data fetch` "
-        "downloads into it.",
-    ),
-    Setting(
-        "home",
-        "POLLWATCH_HOME",
-        "./pollwatch-data",
-        "Folder where pollwatch keeps its own files (reports, fetched data, opt-in counts).",
-    ),
-    Setting(
-        "coach_stats",
-        "POLLWATCH_COACH_STATS",
-        "off",
-        "`on` keeps anonymous counts of which coach arguments were asked (never the text).",
-    ),
-    Setting(
-        "database_url",
-        "POLLWATCH_DATABASE_URL",
-        "sqlite:///pollwatch-data/pollwatch.db (inside POLLWATCH_HOME)",
-        "Database of the observation service, for the server and every CLI command alike: "
-        "`sqlite:///PATH` (embedded, WAL mode) or `postgresql+psycopg://USER@HOST/DB` for "
-        "production and several server processes.",
-    ),
-    Setting(
-        "rate_limit",
-        "POLLWATCH_RATE_LIMIT",
-        "600",
-        "API requests per minute allowed per observer token; one network address gets 20 "
-        "times as many (many observers share a carrier's address). `0` turns limiting off.",
-    ),
-    Setting(
-        "invite_ttl_hours",
-        "POLLWATCH_INVITE_TTL_HOURS",
-        "72",
-        "Hours an observer invite can be redeemed after it was created; later it answers "
-        "410 'invite expired' (an unused invite lying around is likelier in the wrong hands).",
-    ),
-    Setting(
-        "public_url",
-        "POLLWATCH_PUBLIC_URL",
-        "(none: links are built from the request)",
-        "The address people reach the service at, e.g. `https://observe.example.org`. Invite "
-        "links are built from it (never from a request's Host header); when it is https, "
-        "every answer carries HSTS and cookies are `Secure`; form posts must come from it.",
-    ),
-    Setting(
-        "trusted_proxies",
-        "POLLWATCH_TRUSTED_PROXIES",
-        "(none)",
-        "Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` and "
-        "`X-Forwarded-Proto` are believed (e.g. `127.0.0.1` for nginx on the same machine). "
-        "From anyone else these headers are ignored.",
-    ),
-    Setting(
-        "observer_keep_sent",
-        "POLLWATCH_OBSERVER_KEEP_SENT",
-        "0",
-        "Sent reports the observer app keeps on the phone for reference, newest first "
-        "(0 to 50). `0` keeps only a count: a seized phone then holds no report the server "
-        "already has.",
-    ),
-    Setting(
-        "redis_url",
-        "POLLWATCH_REDIS_URL",
-        "unset (limits are counted in the database)",
-        "`redis://HOST:6379/0`: count rate limits and failed logins in Redis instead of the "
-        "database; every server process and machine must use the same one.",
-    ),
-)
-
-
-def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the public election data live: ``POLLWATCH_DATA``, else ``../shared/data``."""
-    env = os.environ if environ is None else environ
-    if env.get("POLLWATCH_DATA"):
-        return Path(env["POLLWATCH_DATA"]).expanduser()
-    shared = Path("../shared/data")
-    if shared.is_dir():
-        return shared.resolve()
-    return Path(env.get("POLLWATCH_HOME", "pollwatch-data")) / "datasets"
+DEFAULT_HOME = Path("pollwatch-data")
+"""Where pollwatch keeps its own files when ``POLLWATCH_HOME`` is not set."""
 
 
 @dataclass(frozen=True)
 class Settings:
     """The resolved settings of one process.
 
-    ``database_url`` ``None`` means the SQLite file ``pollwatch.db`` inside ``home``
-    (see :meth:`resolved_database_url`).
+    ``data_dir`` defaults to ``datasets`` inside ``home`` (:func:`load_settings`);
+    ``database_url`` ``None`` means the SQLite file ``pollwatch.db`` inside ``home`` (see
+    :meth:`resolved_database_url`).
     """
 
     data_dir: Path
-    home: Path
+    home: Path = DEFAULT_HOME
     coach_stats: bool = False
     database_url: str | None = None
     rate_limit: int = 600
+    events_poll_seconds: float = 1.0
+    events_keepalive_seconds: float = 15.0
+    events_max_seconds: float = 3600.0
     invite_ttl_hours: int = 72
     public_url: str | None = None
     trusted_proxies: str = ""
     observer_keep_sent: int = 0
     redis_url: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -138,84 +57,236 @@ class Settings:
         return f"sqlite:///{self.home / 'pollwatch.db'}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve every setting from the environment (or the mapping given)."""
-    env = os.environ if environ is None else environ
-    return Settings(
-        data_dir=default_data_dir(env),
-        home=Path(env.get("POLLWATCH_HOME", "pollwatch-data")).expanduser(),
-        coach_stats=env.get("POLLWATCH_COACH_STATS", "off").lower() in {"1", "on", "true", "yes"},
-        database_url=env.get("POLLWATCH_DATABASE_URL") or None,
-        rate_limit=_rate_limit(env.get("POLLWATCH_RATE_LIMIT", "600")),
-        invite_ttl_hours=_invite_ttl_hours(env.get("POLLWATCH_INVITE_TTL_HOURS", "72")),
-        public_url=_public_url(env.get("POLLWATCH_PUBLIC_URL", "")),
-        trusted_proxies=env.get("POLLWATCH_TRUSTED_PROXIES", ""),
-        observer_keep_sent=_observer_keep_sent(env.get("POLLWATCH_OBSERVER_KEEP_SENT", "0")),
-        redis_url=env.get("POLLWATCH_REDIS_URL") or None,
-    )
+def _path(value: str, env: str) -> Path:
+    return Path(value).expanduser()
 
 
-def _public_url(value: str) -> str | None:
-    text = value.strip().rstrip("/")
-    if not text:
-        return None
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        from pollwatch.errors import InputError
-
-        raise InputError(
-            f"POLLWATCH_PUBLIC_URL must be an http(s) address such as "
-            f"https://observe.example.org; got {value[:100]!r} instead"
-        )
-    return text
+def _text(value: str, env: str) -> str:
+    return value
 
 
-def _rate_limit(value: str) -> int:
+def _flag(value: str, env: str) -> bool:
+    if value.lower() in {"1", "on", "true", "yes"}:
+        return True
+    if value.lower() in {"0", "off", "false", "no"}:
+        return False
+    raise InputError(f"{env} must be on or off; got {value!r} instead", column=env)
+
+
+def _whole(value: str, env: str) -> int:
     try:
-        limit = int(value)
+        number = int(value)
     except ValueError:
-        limit = -1
-    if limit < 0:
-        from pollwatch.errors import InputError
-
-        raise InputError(
-            f"POLLWATCH_RATE_LIMIT must be a whole number of requests per minute (0 = off); "
-            f"got {value!r} instead"
-        )
-    return limit
-
-
-def _invite_ttl_hours(value: str) -> int:
-    try:
-        hours = int(value)
-    except ValueError:
-        hours = 0
-    if not 1 <= hours <= 24 * 365:
-        from pollwatch.errors import InputError
-
-        raise InputError(
-            f"POLLWATCH_INVITE_TTL_HOURS must be a whole number of hours from 1 to 8760; "
-            f"got {value!r} instead"
-        )
-    return hours
+        number = -1
+    if number < 0:
+        raise InputError(f"{env} must be a whole number ≥ 0; got {value!r} instead", column=env)
+    return number
 
 
 MAX_KEEP_SENT = 50
 """Most sent reports a phone may be told to keep: a reference list, not an archive."""
 
 
-def _observer_keep_sent(value: str) -> int:
+def _keep_sent(value: str, env: str) -> int:
     try:
         keep = int(value)
     except ValueError:
         keep = -1
     if not 0 <= keep <= MAX_KEEP_SENT:
-        from pollwatch.errors import InputError
-
         raise InputError(
-            f"POLLWATCH_OBSERVER_KEEP_SENT must be a whole number from 0 to {MAX_KEEP_SENT}; "
-            f"got {value!r} instead"
+            f"{env} must be a whole number from 0 to {MAX_KEEP_SENT}; got {value!r} instead",
+            column=env,
         )
     return keep
+
+
+def _hours(value: str, env: str) -> int:
+    try:
+        hours = int(value)
+    except ValueError:
+        hours = 0
+    if not 1 <= hours <= 24 * 365:
+        raise InputError(
+            f"{env} must be a whole number of hours from 1 to 8760; got {value!r} instead",
+            column=env,
+        )
+    return hours
+
+
+def _public_url(value: str, env: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    text = value.strip().rstrip("/")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise InputError(
+            f"{env} must be an http(s) address such as https://observe.example.org; "
+            f"got {value[:100]!r} instead",
+            column=env,
+        )
+    return text
+
+
+def _seconds(value: str, env: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= 86_400:
+        raise InputError(
+            f"{env} must be a number of seconds above 0 and at most 86400; got {value!r} instead",
+            column=env,
+        )
+    return number
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: its :class:`Settings` field, environment variable and help.
+
+    ``default_text`` (Markdown) describes a default that is derived rather than a plain
+    value (the data folder lives inside the home folder); otherwise the field's default is
+    shown.
+    """
+
+    name: str
+    env: str
+    help: str
+    parse: Callable[[str, str], Any]
+    default_text: str | None = None
+
+    @property
+    def default(self) -> str:
+        """The default as the documentation shows it."""
+        if self.default_text is not None:
+            return self.default_text
+        value = _FIELDS[self.name].default
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        "POLLWATCH_DATA",
+        "Folder of public election data (ru/, uganda/), read-only; `pollwatch data fetch` "
+        "downloads into it. `make run` and `make test` set it to `../shared/data`.",
+        _path,
+        default_text="`datasets` inside `POLLWATCH_HOME`",
+    ),
+    Setting(
+        "home",
+        "POLLWATCH_HOME",
+        "Folder where pollwatch keeps its own files (reports, fetched data, opt-in counts, "
+        "the SQLite database).",
+        _path,
+    ),
+    Setting(
+        "coach_stats",
+        "POLLWATCH_COACH_STATS",
+        "`on` keeps anonymous counts of which coach arguments were asked (never the text).",
+        _flag,
+    ),
+    Setting(
+        "database_url",
+        "POLLWATCH_DATABASE_URL",
+        "Database of the observation service, for the server and every CLI command alike: "
+        "`sqlite:///PATH` (embedded, WAL mode) or `postgresql+psycopg://USER@HOST/DB` for "
+        "production and several server processes.",
+        _text,
+        default_text="SQLite: `pollwatch.db` inside `POLLWATCH_HOME`",
+    ),
+    Setting(
+        "rate_limit",
+        "POLLWATCH_RATE_LIMIT",
+        "API requests per minute allowed per observer token; one network address gets 20 "
+        "times as many (many observers share a carrier's address). `0` turns limiting off.",
+        _whole,
+    ),
+    Setting(
+        "events_poll_seconds",
+        "POLLWATCH_EVENTS_POLL_SECONDS",
+        "How often the dashboard's live feed (server-sent events) asks the ledger for new "
+        "reports; each open dashboard costs one small query per interval.",
+        _seconds,
+    ),
+    Setting(
+        "events_keepalive_seconds",
+        "POLLWATCH_EVENTS_KEEPALIVE_SECONDS",
+        "Longest silence on the live feed before a keep-alive comment, so that proxies do not "
+        "close a quiet connection.",
+        _seconds,
+    ),
+    Setting(
+        "events_max_seconds",
+        "POLLWATCH_EVENTS_MAX_SECONDS",
+        "Longest life of one live-feed connection; the browser reconnects where it left off "
+        "(Last-Event-ID), which spreads long streams over server processes.",
+        _seconds,
+    ),
+    Setting(
+        "invite_ttl_hours",
+        "POLLWATCH_INVITE_TTL_HOURS",
+        "Hours an observer invite can be redeemed after it was created; later it answers "
+        "410 'invite expired' (an unused invite lying around is likelier in the wrong hands).",
+        _hours,
+    ),
+    Setting(
+        "public_url",
+        "POLLWATCH_PUBLIC_URL",
+        "The address people reach the service at, e.g. `https://observe.example.org`. Invite "
+        "links are built from it (never from a request's Host header); when it is https, "
+        "every answer carries HSTS and cookies are `Secure`; form posts must come from it.",
+        _public_url,
+        default_text="none: links are built from the request",
+    ),
+    Setting(
+        "trusted_proxies",
+        "POLLWATCH_TRUSTED_PROXIES",
+        "Comma-separated addresses or networks of reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` are believed (e.g. `127.0.0.1` for nginx on the same machine). "
+        "From anyone else these headers are ignored.",
+        _text,
+        default_text="none",
+    ),
+    Setting(
+        "observer_keep_sent",
+        "POLLWATCH_OBSERVER_KEEP_SENT",
+        "Sent reports the observer app keeps on the phone for reference, newest first "
+        "(0 to 50). `0` keeps only a count: a seized phone then holds no report the server "
+        "already has.",
+        _keep_sent,
+    ),
+    Setting(
+        "redis_url",
+        "POLLWATCH_REDIS_URL",
+        "`redis://HOST:6379/0`: count rate limits and failed logins in Redis instead of the "
+        "database; every server process and machine must use the same one.",
+        _text,
+        default_text="none: limits are counted in the database",
+    ),
+)
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the public election data live: ``POLLWATCH_DATA``, else inside the home folder."""
+    return load_settings(environ).data_dir
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting from the environment (or the mapping given).
+
+    An empty variable counts as unset; a malformed one is an :class:`InputError` naming it.
+    """
+    env = os.environ if environ is None else environ
+    values = {s.name: s.parse(env[s.env], s.env) for s in SETTINGS if env.get(s.env)}
+    home = values.setdefault("home", DEFAULT_HOME)
+    values.setdefault("data_dir", home / "datasets")
+    return Settings(**values)

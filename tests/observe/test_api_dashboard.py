@@ -89,10 +89,15 @@ def live(
         import_stations(engine, E, [{"station": s, "name": f"Name of {s}"} for s in STATIONS])
         add_coordinator(engine, "coord", PASSWORD)
         engine.dispose()
-        settings = Settings(data_dir=folder / "data", home=folder, database_url=url, rate_limit=0)
+        settings = Settings(
+            data_dir=folder / "data",
+            home=folder,
+            database_url=url,
+            rate_limit=0,
+            events_poll_seconds=0.1,
+            events_keepalive_seconds=0.5,
+        )
         app = create_app(settings)
-        app.state.events_poll_seconds = 0.1
-        app.state.events_keepalive_seconds = 0.5
         with serve_in_thread(app) as base:
             yield Live(base, url)
         app.state.engine.dispose()

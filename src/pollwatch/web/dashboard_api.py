@@ -7,7 +7,7 @@ state change authenticated by the cookie must echo the ``pollwatch_csrf`` cookie
 ``X-CSRF-Token`` (:func:`csrf_protect`); every change is in the audit log.
 
 The live feed (``events``) is a ``text/event-stream`` that polls the election's ledger
-every ``app.state.events_poll_seconds`` (1 s): stateless, so it works the same with several
+every ``events_poll_seconds`` (a setting, 1 s): stateless, so it works the same with several
 server processes behind a load balancer, and resumable through ``Last-Event-ID`` (the
 ledger seq), which browsers' ``EventSource`` sends when it reconnects.
 """
@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from pollwatch.config import Settings
 from pollwatch.errors import InputError
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store import (
@@ -347,10 +348,9 @@ async def get_events(
 ) -> StreamingResponse:
     """Polls the ledger (stateless across processes); ends when the client goes away."""
     engine = _engine(request)
-    state = request.app.state
-    poll = float(getattr(state, "events_poll_seconds", 1.0))
-    keepalive = float(getattr(state, "events_keepalive_seconds", 15.0))
-    lifetime = float(getattr(state, "events_max_seconds", 3600.0))
+    settings: Settings = request.app.state.settings
+    poll, keepalive = settings.events_poll_seconds, settings.events_keepalive_seconds
+    lifetime = settings.events_max_seconds
     resume = _resume_from(last_event_id)
     start = resume if resume is not None else await run_in_threadpool(ledger_seq, engine, election)
 
