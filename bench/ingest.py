@@ -33,7 +33,7 @@ Run: ``.venv/bin/python bench/ingest.py --db both --observers 2000 --duration 60
 installed (``uvicorn[standard]``); the table says which HTTP stack ran. On a machine shared
 with other work, give the benchmark's processes priority (they stay in one session):
 ``echo -10 > /proc/self/autogroup`` before running it.
-Goal (issue 3, on a 2-core machine): >= 1,000 accepted reports/s for 60 s with p99 < 200 ms,
+Goal (on a 2-core machine): >= 1,000 accepted reports/s for 60 s with p99 < 200 ms,
 zero lost, zero duplicated; the station table over 1,000,000 reports in < 300 ms.
 """
 

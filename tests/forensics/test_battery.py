@@ -51,7 +51,7 @@ def report(results: ElectionResults) -> ForensicsReport:
 def test_every_method_runs_and_is_timed(report: ForensicsReport) -> None:
     assert list(report.results) == list(method_names())
     assert set(report.timings) == set(method_names())
-    assert all(t >= 0 for t in report.timings.values())
+    assert sum(report.timings.values()) > 0  # measured (each is rounded to 0.1 ms)
     assert report.leader == "Leader"
 
 

@@ -121,7 +121,8 @@ def test_all_locally_in_processes(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_all_on_a_dask_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a dependency (dask[distributed]): missing must fail, not skip
+
     data = tmp_path / "data"
     data.mkdir()
     _write_csv(data / "a.csv", seed=3)

@@ -156,7 +156,7 @@ def test_no_ratio_stations_do_not_crash(election: StationArrays) -> None:
     )
     for m in METHODS:
         res = m.run(zero, seed=0, resamples=50)
-        assert res.n_stations >= 0
+        assert res.n_stations == len(zero.registered), m.name  # the input echoed, all stations
         assert not any(math.isnan(p) for p in _p_values(res.to_dict()))
 
 

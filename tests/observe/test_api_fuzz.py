@@ -7,7 +7,6 @@ everything accepted still verifies (no stored garbage).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from tests.web.servers import free_port
 
 from pollwatch.config import Settings
 from pollwatch.observe.ledger import verify_ledger
@@ -36,12 +36,6 @@ from pollwatch.web.app import create_app
 STATE: dict[str, Any] = {}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder: Path = tmp_path_factory.mktemp("fuzz")
@@ -54,7 +48,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     session = login(engine, "fuzz", "a long passphrase")[1]
     engine.dispose()
     app = create_app(Settings(data_dir=folder, home=folder, database_url=url, rate_limit=0))
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

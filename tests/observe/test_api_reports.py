@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ import pandas as pd
 import pytest
 import uvicorn
 from tests.store.databases import database_url
+from tests.web.servers import free_port
 
 from pollwatch.config import Settings
 from pollwatch.observe.ledger import verify_ledger
@@ -36,12 +36,6 @@ from pollwatch.store import (
 from pollwatch.web.app import create_app
 
 ELECTION = "api-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Live:
@@ -80,7 +74,7 @@ def live(
         add_coordinator(engine, "coord", "a long passphrase")
         engine.dispose()
         settings = Settings(data_dir=folder / "data", home=folder, database_url=url, rate_limit=0)
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
         )

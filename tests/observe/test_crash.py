@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,17 +24,12 @@ from typing import Any
 import httpx
 import pytest
 from tests.store.databases import database_url
+from tests.web.servers import free_port
 
 from pollwatch.observe.ledger import verify_ledger
 from pollwatch.store import create_election, create_invites, import_stations, open_store
 
 ELECTION = "crash-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -45,7 +39,7 @@ class Server:
         self.url = url
         self.home = home
         self.env = env or {}
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -9,7 +9,6 @@ and names the file and field of any error.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -225,8 +224,3 @@ class SourcesFile(_Strict):
                 raise ValueError(f"source id {s.id!r} appears twice")
             seen.add(s.id)
         return value
-
-
-def is_slug(text: str) -> bool:
-    """True for an ASCII slug such as ``no-alternative``."""
-    return re.match(SLUG_PATTERN, text) is not None

@@ -30,7 +30,6 @@ __all__ = [
     "ImportSummary",
     "attach_results",
     "create_election",
-    "ensure_election",
     "get_election",
     "import_stations",
     "list_elections",
@@ -89,12 +88,6 @@ def _ensure(conn: Connection, election: str, name: str | None = None) -> None:
         conn.execute(
             insert(elections).values(id=election, name=name or election, created_at=utcnow())
         )
-
-
-def ensure_election(engine: Engine, election: str, *, name: str | None = None) -> None:
-    """Create the election unless it exists (importing into an unknown election creates it)."""
-    with write_transaction(engine) as conn:
-        _ensure(conn, election, name)
 
 
 def get_election(engine: Engine, election: str) -> dict[str, Any]:

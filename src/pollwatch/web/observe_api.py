@@ -1,6 +1,6 @@
 """The observation service's JSON API (``/api/v1``): reports, invites, station records, exports.
 
-Contract (issue 3; other parts build on it, keep it):
+Contract (other parts build on it, keep it):
 
 * ``POST /api/v1/reports`` (observer bearer token): 201 stored, 200 identical retry, 409
   same id with another body or from another observer (no author revealed), 4xx naming the
