@@ -8,17 +8,24 @@ POLLWATCH_DATA ?= $(abspath ../shared/data)
 export POLLWATCH_DATA
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-READY  := $(VENV)/.ready
+# One stamp per install: `make run` needs only the package, `make test` adds the test tools,
+# so `make test` after `make run` still installs them.
+READY_RUN  := $(VENV)/.ready-run
+READY_TEST := $(VENV)/.ready-test
 
 .PHONY: run test lint bench clean browser postgres redis
 
-$(READY): pyproject.toml
+$(READY_RUN): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(READY_TEST): $(READY_RUN)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-run: $(READY)
+run: $(READY_RUN)
 	$(BIN)/pollwatch demo
 	$(BIN)/pollwatch demo-observe
 	@echo "Starting the web app on http://127.0.0.1:8000: the report at /reports/, the coach at /coach, the observation service at /coordinate (Ctrl-C stops it)"
@@ -33,15 +40,15 @@ postgres:
 redis:
 	@sh scripts/ensure-redis.sh
 
-lint: $(READY)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(READY_TEST)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
-test: $(READY) browser postgres redis lint
+test: $(READY_TEST) browser postgres redis lint
 	$(BIN)/python -m pytest -n 2 -q
 
-bench: $(READY)
+bench: $(READY_TEST)
 	$(BIN)/python bench/forensics.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/coach.py
