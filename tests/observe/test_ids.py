@@ -157,3 +157,29 @@ def test_the_cli_says_what_to_type_instead(
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "try 'uik-1'" in err
     assert main(["elections", "create", "uik-1"]) == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "ledger", "--out", "{out}.jsonl"],
+        ["export", "reports", "--out", "{out}.csv"],
+        ["observers", "invite"],
+        ["pvt", "estimate"],
+        ["pvt", "sample", "--size", "1", "--strata", "country", "--seed", "1"],
+    ],
+)
+def test_every_command_naming_an_election_answers_as_the_api_does(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """A malformed id is refused by the rule, an unknown one is "no election" (exit 1 both)."""
+    monkeypatch.setenv("POLLWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    args = [a.replace("{out}", str(tmp_path / "out")) for a in command]
+    for election, says in (("уик-1", "try 'uik-1'"), ("nowhere", "no election 'nowhere'")):
+        assert main([*args, "--election", election]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("Error: ") and says in err, err
+    assert not list(tmp_path.glob("out*")), "nothing written for an election that is not there"

@@ -34,12 +34,18 @@ pvt_app = typer.Typer(help="Quick count (parallel vote tabulation).", no_args_is
 
 
 @contextlib.contextmanager
-def _engine() -> Iterator[Engine]:
-    """The migrated database of ``POLLWATCH_DATABASE_URL``, closed when the command ends."""
-    from pollwatch.store import open_store
+def _engine(election: str | None = None) -> Iterator[Engine]:
+    """The migrated database of ``POLLWATCH_DATABASE_URL``, closed when the command ends.
+
+    With ``election``, that election must exist (a malformed id is refused by the id rule,
+    an unknown one is "no election"), as the web API answers for the same id.
+    """
+    from pollwatch.store import get_election, open_store
 
     engine = open_store(load_settings().resolved_database_url())
     try:
+        if election is not None:
+            get_election(engine, election)
         yield engine
     finally:
         engine.dispose()
@@ -127,7 +133,7 @@ def observers_invite(
     from pollwatch.store import create_invites
 
     bound = [s for item in stations for s in item.split(",") if s.strip()]
-    with _engine() as engine:
+    with _engine(election) as engine:
         invites = create_invites(engine, election, count, stations_=bound)
     data = [i.to_dict(base_url) for i in invites]
     if as_json:
@@ -189,7 +195,7 @@ def export_reports_cmd(
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("csv", "parquet"):
         raise InputError("--out must end in .csv or .parquet", column="--out")
-    with _engine() as engine:
+    with _engine(election) as engine:
         frame = export_reports(engine, election)
     out.write_bytes(reports_to_bytes(frame, fmt))
     typer.echo(f"wrote {len(frame)} reports to {out}")
@@ -204,7 +210,7 @@ def export_ledger_cmd(
     from pollwatch.store import export_ledger_lines
 
     n = 0
-    with out.open("w", encoding="utf-8", newline="\n") as fh, _engine() as engine:
+    with _engine(election) as engine, out.open("w", encoding="utf-8", newline="\n") as fh:
         for line in export_ledger_lines(engine, election):
             fh.write(line + "\n")
             n += 1
@@ -250,7 +256,7 @@ def pvt_sample(
     from pollwatch.observe.pvt import draw_stratified_sample
     from pollwatch.store import station_table, store_sample
 
-    with _engine() as engine:
+    with _engine(election) as engine:
         frame = station_table(engine, election)
         sample = draw_stratified_sample(frame, size=size, strata=strata, seed=seed)
         store_sample(engine, election, sample, strata_column=strata, seed=seed, actor="cli")
@@ -288,7 +294,7 @@ def pvt_estimate_cmd(
 
     if denominator not in ("valid", "cast"):
         raise InputError("--denominator must be 'valid' or 'cast'", column="--denominator")
-    with _engine() as engine:
+    with _engine(election) as engine:
         result = pvt_estimate(
             engine, election, denominator="cast" if denominator == "cast" else "valid"
         )
