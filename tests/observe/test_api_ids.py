@@ -120,6 +120,25 @@ def test_the_routes_with_ids_are_found(api: Api) -> None:
     assert len(api.routes) >= 15, api.routes
 
 
+def test_the_api_documents_the_rule(api: Api) -> None:
+    """Clients that validate against /openapi.json refuse what the server refuses."""
+    patterns: dict[str, set[str]] = {"election": set(), "station": set()}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, value in node.get("properties", {}).items():
+                if name in patterns and isinstance(value, dict) and "pattern" in value:
+                    patterns[name].add(value["pattern"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(httpx.get(f"{api.base}/openapi.json").json())
+    assert patterns == {"election": {f"^{ID_PATTERN}$"}, "station": {f"^{ID_PATTERN}$"}}
+
+
 def test_the_reported_bug_a_cyrillic_id_is_refused_the_same_way_everywhere(api: Api) -> None:
     with httpx.Client(base_url=api.base, timeout=30) as client:
         ledger = client.get(f"/api/v1/elections/{quote('уик-1')}/ledger")

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pollwatch.errors import InputError, PollwatchError
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
-from pollwatch.observe.ids import check_election_id
+from pollwatch.observe.ids import ID_PATTERN, check_election_id
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     AuthError,
@@ -172,8 +172,8 @@ _COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
 _TIME = {"type": "string", "format": "date-time"}
 _HEADER_PROPS: dict[str, Any] = {
     "id": {"type": "string", "format": "uuid", "description": "client-generated UUID"},
-    "election": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
-    "station": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
+    "election": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
+    "station": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
     "observed_at": {**_TIME, "description": "ISO-8601 with timezone"},
 }
 
