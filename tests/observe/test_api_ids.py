@@ -38,6 +38,7 @@ from pollwatch.store import (
     redeem_invite,
 )
 from pollwatch.web.app import create_app
+from pollwatch.web.security import csrf_token_for
 
 KNOWN = "known"
 STATION = "8001"
@@ -58,7 +59,8 @@ class Api:
         self.routes = routes
         self.observer = {"authorization": f"Bearer {token}"}
         self.coordinator = {"authorization": f"Bearer {session}"}
-        self.cookies = {"pollwatch_session": session, "pollwatch_csrf": "c" * 32}
+        self.csrf = csrf_token_for(session)
+        self.cookies = {"pollwatch_session": session, "pollwatch_csrf": self.csrf}
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +180,8 @@ def test_every_route_accepts_and_refuses_the_ids_the_rule_does(api: Api, ident: 
                 answer = client.request(
                     method,
                     url,
-                    headers={**api.coordinator, "x-csrf-token": "c" * 32},
-                    data={"csrf": "c" * 32} if path.startswith("/coordinate") else None,
+                    headers={**api.coordinator, "x-csrf-token": api.csrf},
+                    data={"csrf": api.csrf} if path.startswith("/coordinate") else None,
                 )
                 assert answer.status_code < 500, (method, url, answer.text)
                 refused = _refused_by_the_rule(answer, field)
