@@ -25,10 +25,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import InputError, LoginThrottled, NotFoundError
+from pollwatch.errors import AuthError, InputError, LoginThrottled, NotFoundError
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.store import (
-    AuthError,
     Coordinator,
     coordinator_for_session,
     create_invites,

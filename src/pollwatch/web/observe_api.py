@@ -46,11 +46,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.errors import AuthError, InputError, NotFoundError, PollwatchError
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
-    AuthError,
     Coordinator,
     DecodeSlots,
     Observer,
@@ -73,7 +72,7 @@ from pollwatch.store import (
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
 from pollwatch.store.views import station_record
-from pollwatch.web.errors import error_body, error_headers
+from pollwatch.web.errors import error_response
 from pollwatch.web.ingest import IngestWriter, ObserverCache
 from pollwatch.web.security import (
     SESSION_COOKIE,
@@ -284,7 +283,8 @@ class ReportsFastPath:
     everything the report itself needs, so this wrapper answers exactly that method and
     path with the same function the documented route uses (:func:`post_report`, which
     stays in the OpenAPI schema and answers if this wrapper is not installed), and turns
-    :class:`PollwatchError` into the usual error body. Everything else passes through.
+    :class:`PollwatchError` into the usual error body (:func:`error_response`). Everything
+    else passes through.
     Install it inside the security middleware, so its headers and body cap still apply.
     """
 
@@ -305,13 +305,7 @@ class ReportsFastPath:
         try:
             response: Response = await _accept_report(request)
         except PollwatchError as exc:
-            field = exc.column if isinstance(exc, InputError) else None
-            message = exc.reason if isinstance(exc, InputError) else str(exc)
-            response = JSONResponse(
-                error_body(exc.status, message, field),
-                status_code=exc.status,
-                headers=error_headers(exc),
-            )
+            response = error_response(exc)
         await response(scope, receive, send)
 
 

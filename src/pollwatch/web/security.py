@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import json
 import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -32,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pollwatch.errors import CsrfError, InputError
-from pollwatch.web.errors import error_body
+from pollwatch.errors import CsrfError, InputError, PayloadTooLarge
+from pollwatch.web.errors import error_response
 
 __all__ = [
     "CSRF_COOKIE",
@@ -250,20 +249,6 @@ class SecurityMiddleware:
         extra = dict(SECURITY_HEADERS)
         if scope.get("scheme") == "https" or self.public_https:
             extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._too_large(send, extra)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -275,26 +260,28 @@ class SecurityMiddleware:
                 message = {**message, "headers": raw}
             await send(message)
 
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await error_response(self._too_large())(scope, receive, send_with_headers)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise self._too_large()
+            return message
+
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
-            await self._too_large(send, extra)
+        except PayloadTooLarge as exc:  # raised while the app read the body
+            await error_response(exc)(scope, receive, send_with_headers)
 
-    async def _too_large(self, send: Send, extra: dict[str, str]) -> None:
-        body = json.dumps(
-            error_body(413, f"request body larger than {self.max_body} bytes")
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *((k.encode(), v.encode()) for k, v in extra.items()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body larger than {self.max_body} bytes")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
