@@ -84,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
     from pollwatch.store import open_store
-    from pollwatch.web.observe_api import BodyLimits, ReportsFastPath
+    from pollwatch.web.observe_api import ReportsFastPath
+    from pollwatch.web.security import BodyLimits
 
     # The observation store: migrated here, at start, so every process finds its schema.
     app.state.engine = open_store(settings.resolved_database_url())

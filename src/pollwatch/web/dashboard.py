@@ -21,18 +21,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import AuthError, InputError, LoginThrottled, NotFoundError
+from pollwatch.errors import AuthError, InputError, LoginThrottled
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.store import (
     Coordinator,
-    coordinator_for_session,
     create_invites,
     dashboard_stations,
-    get_election,
     list_elections,
     login,
     logout,
@@ -40,6 +37,7 @@ from pollwatch.store import (
     revoke_observers,
 )
 from pollwatch.web.app import render_page
+from pollwatch.web.deps import election_row, session_coordinator, store_engine, well_formed_id
 from pollwatch.web.i18n import Catalogues, pick_language
 from pollwatch.web.security import (
     CSRF_COOKIE,
@@ -122,16 +120,10 @@ STATUS_LABELS: dict[str, str] = {
     "resumed": "Resumed",
 }
 
-_ID = re.compile(r"[\w.:~-]{1,64}", re.ASCII)
 _STATION_SPLIT = re.compile(r"[\s,;]+")
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
 
 
 def _lang(request: Request) -> str:
@@ -148,27 +140,8 @@ def _with_lang(request: Request, path: str) -> str:
     return f"{path}?lang={lang}" if lang in ("en", "ru", "sr") else path
 
 
-async def _current(request: Request) -> Coordinator | None:
-    """The logged-in coordinator (session cookie), or None."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return await run_in_threadpool(coordinator_for_session, _engine(request), token)
-    except AuthError:
-        return None
-
-
 def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(_with_lang(request, "/coordinate/login"), status_code=303)
-
-
-async def _election(request: Request, election: str) -> dict[str, Any]:
-    """The path's election (id checked before it reaches the database)."""
-    if not _ID.fullmatch(election):
-        raise NotFoundError(f"no election {election[:80]!r}")
-    result: dict[str, Any] = await run_in_threadpool(get_election, _engine(request), election)
-    return result
 
 
 def _login_token(request: Request) -> tuple[str, bool]:
@@ -239,7 +212,7 @@ def _login_page(
 @router.get("/coordinate/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
     """The login form, with its login token in a cookie and in a hidden field."""
-    if await _current(request) is not None:
+    if await session_coordinator(request) is not None:
         return RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
     token, fresh = _login_token(request)
     response = _login_page(request, token)
@@ -261,7 +234,7 @@ async def login_submit(request: Request) -> Response:
     try:
         _who, session = await run_in_threadpool(
             lambda: login(
-                _engine(request),
+                store_engine(request),
                 name,
                 password,
                 throttle=throttle,
@@ -299,7 +272,7 @@ async def logout_submit(request: Request) -> Response:
     await _form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await run_in_threadpool(logout, _engine(request), token)
+        await run_in_threadpool(logout, store_engine(request), token)
     response = _to_login(request)
     close_session(response)
     return response
@@ -311,10 +284,10 @@ async def logout_submit(request: Request) -> Response:
 @router.get("/coordinate", response_class=HTMLResponse)
 async def elections_page(request: Request) -> Response:
     """The elections this service holds, with links to each one's dashboard and invites."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    elections = await run_in_threadpool(list_elections, _engine(request))
+    elections = await run_in_threadpool(list_elections, store_engine(request))
     return render_page(
         request,
         "coordinate_elections.html",
@@ -325,13 +298,13 @@ async def elections_page(request: Request) -> Response:
 @router.get("/coordinate/{election}", response_class=HTMLResponse)
 async def dashboard_page(request: Request, election: str) -> Response:
     """The live dashboard; the station registry is rendered here, live figures by script."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
-    table = await run_in_threadpool(dashboard_stations, _engine(request), election)
+    table = await run_in_threadpool(dashboard_stations, store_engine(request), election)
     _ = _gettext(request)
     return render_page(
         request,
@@ -367,7 +340,7 @@ def _parse_stations(form: FormData, *, name: str = "stations", most: int = 0) ->
     raw = _text_field(form, name, limit=8000, required=False)
     found = [s for s in _STATION_SPLIT.split(raw) if s]
     for station in found:
-        if not _ID.fullmatch(station):
+        if not well_formed_id(station):
             raise InputError(f"not a station id: {station[:80]!r}", column=name)
     if most and len(found) > most:
         raise InputError(f"'{name}' takes at most {most} station id(s)", column=name)
@@ -406,10 +379,10 @@ def _invites_page(
 @router.get("/coordinate/{election}/invites", response_class=HTMLResponse)
 async def invites_form(request: Request, election: str) -> Response:
     """The form that creates one-time invites for observers."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     return _invites_page(request, who, info, [])
 
 
@@ -420,15 +393,17 @@ async def invites_submit(request: Request, election: str) -> Response:
     The codes are shown once, on this answer only (the store keeps their hashes); the page
     is sent with ``Cache-Control: no-store``.
     """
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     count = _parse_count(form)
     bound = _parse_stations(form)
     invites = await run_in_threadpool(
-        lambda: create_invites(_engine(request), election, count, stations_=bound, actor=who.name)
+        lambda: create_invites(
+            store_engine(request), election, count, stations_=bound, actor=who.name
+        )
     )
     base = public_base_url(request) + "/"
     created = []
@@ -449,11 +424,11 @@ async def revoke_submit(request: Request, election: str) -> Response:
     (with ``station``) or ``all`` (with ``confirm`` set to the election id, so a slip of the
     mouse cannot end every observer's access).
     """
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     what = _text_field(form, "what", limit=20)
     ask: dict[str, Any]
     if what == "code_name":
@@ -472,7 +447,7 @@ async def revoke_submit(request: Request, election: str) -> Response:
     else:
         raise InputError("'what' must be code_name, station or all", column="what")
     names = await run_in_threadpool(
-        lambda: revoke_observers(_engine(request), election=election, actor=who.name, **ask)
+        lambda: revoke_observers(store_engine(request), election=election, actor=who.name, **ask)
     )
     return _invites_page(request, who, info, [], revoked=names)
 
@@ -483,8 +458,8 @@ async def revoke_submit(request: Request, election: str) -> Response:
 @router.get("/press/{election}", response_class=HTMLResponse)
 async def press_page(request: Request, election: str) -> Response:
     """Aggregated, non-identifying figures and the ledger head; no login, no script."""
-    info = await _election(request, election)
-    summary = await run_in_threadpool(public_summary, _engine(request), election)
+    info = await election_row(request, election)
+    summary = await run_in_threadpool(public_summary, store_engine(request), election)
     base = public_base_url(request)
     return render_page(
         request,

@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pollwatch.errors import CsrfError, InputError, PayloadTooLarge
+from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.web.errors import error_response
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "SESSION_COOKIE",
     "SESSION_MAX_AGE",
+    "BodyLimits",
     "SecurityMiddleware",
     "TrustedProxies",
     "check_csrf",
@@ -282,6 +284,23 @@ class SecurityMiddleware:
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+
+
+class BodyLimits:
+    """The security middleware with a larger body cap for photo uploads only (pure ASGI)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
+    ) -> None:
+        self.default = SecurityMiddleware(app, max_body=max_body, public_https=public_https)
+        self.photos = SecurityMiddleware(
+            app, max_body=MAX_PHOTO_BYTES + 64 * 1024, public_https=public_https
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
+        is_photo = path.startswith("/api/v1/reports/") and path.endswith("/photo")
+        await (self.photos if is_photo else self.default)(scope, receive, send)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
