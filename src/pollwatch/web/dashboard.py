@@ -16,7 +16,6 @@ before anything else is read. A session opened here is the same session as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -36,9 +35,8 @@ from pollwatch.store import (
     public_summary,
     revoke_observers,
 )
-from pollwatch.web.app import render_page
 from pollwatch.web.deps import election_row, session_coordinator, store_engine, well_formed_id
-from pollwatch.web.i18n import Catalogues, pick_language
+from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -126,22 +124,8 @@ _STATION_SPLIT = re.compile(r"[\s,;]+")
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _lang(request: Request) -> str:
-    return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-
-
-def _gettext(request: Request) -> Callable[[str], str]:
-    catalogues: Catalogues = request.app.state.catalogues
-    return catalogues.gettext(_lang(request))
-
-
-def _with_lang(request: Request, path: str) -> str:
-    lang = request.query_params.get("lang")
-    return f"{path}?lang={lang}" if lang in ("en", "ru", "sr") else path
-
-
 def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(_with_lang(request, "/coordinate/login"), status_code=303)
+    return RedirectResponse(with_lang(request, "/coordinate/login"), status_code=303)
 
 
 def _login_token(request: Request) -> tuple[str, bool]:
@@ -187,7 +171,7 @@ def _text_field(form: FormData, name: str, *, limit: int = 1000, required: bool 
 
 def _client_strings(request: Request) -> dict[str, str]:
     """Translated messages for the script, and labels keyed by category and status ids."""
-    _ = _gettext(request)
+    _ = translator(request)
     strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
     for key, label in (CATEGORY_LABELS | STATUS_LABELS).items():
         strings[key] = _(label)
@@ -213,7 +197,7 @@ def _login_page(
 async def login_form(request: Request) -> Response:
     """The login form, with its login token in a cookie and in a hidden field."""
     if await session_coordinator(request) is not None:
-        return RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+        return RedirectResponse(with_lang(request, "/coordinate"), status_code=303)
     token, fresh = _login_token(request)
     response = _login_page(request, token)
     if fresh:
@@ -242,7 +226,7 @@ async def login_submit(request: Request) -> Response:
             )
         )
     except LoginThrottled as exc:
-        _ = _gettext(request)
+        _ = translator(request)
         page = _login_page(
             request,
             request.cookies.get(CSRF_COOKIE, ""),
@@ -253,7 +237,7 @@ async def login_submit(request: Request) -> Response:
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     except AuthError:
-        _ = _gettext(request)
+        _ = translator(request)
         return _login_page(
             request,
             request.cookies.get(CSRF_COOKIE, ""),
@@ -261,7 +245,7 @@ async def login_submit(request: Request) -> Response:
             name=name,
             status=401,
         )
-    response = RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+    response = RedirectResponse(with_lang(request, "/coordinate"), status_code=303)
     open_session(response, request, session)
     return response
 
@@ -305,7 +289,7 @@ async def dashboard_page(request: Request, election: str) -> Response:
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
     table = await run_in_threadpool(dashboard_stations, store_engine(request), election)
-    _ = _gettext(request)
+    _ = translator(request)
     return render_page(
         request,
         "coordinate_dashboard.html",
