@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 # The store's refusals, raised by the functions below; they live in the one exception tree.
 from pollwatch.errors import AuthError, ConflictError, Forbidden, PVTUnavailable
+from pollwatch.store._util import secret_hash
 from pollwatch.store.audit import list_audit, record_audit
 from pollwatch.store.comparison import comparison_rows, set_tolerance
 from pollwatch.store.conflict_list import conflicts
@@ -137,6 +138,7 @@ __all__ = [
     "reports_to_bytes",
     "resolve_conflict",
     "revoke_observers",
+    "secret_hash",
     "set_tolerance",
     "station_record",
     "station_rows",
