@@ -46,7 +46,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pollwatch.errors import InputError, PollwatchError
 from pollwatch.limits import LoginThrottle, client_address
-from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
 from pollwatch.store import (
     Coordinator,
     DecodeSlots,
@@ -79,6 +78,7 @@ from pollwatch.web.deps import (
 )
 from pollwatch.web.errors import error_response, error_responses
 from pollwatch.web.ingest import IngestWriter
+from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
 
 __all__ = ["ReportsFastPath", "router"]
@@ -86,72 +86,6 @@ __all__ = ["ReportsFastPath", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["observe"])
 
-
-# --- OpenAPI documentation of the report body ------------------------------------------------
-
-_COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
-_TIME = {"type": "string", "format": "date-time"}
-_HEADER_PROPS: dict[str, Any] = {
-    "id": {"type": "string", "format": "uuid", "description": "client-generated UUID"},
-    "election": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
-    "station": {"type": "string", "pattern": r"^[\w.:~-]{1,64}$"},
-    "observed_at": {**_TIME, "description": "ISO-8601 with timezone"},
-}
-
-
-def _kind_schema(kind: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "title": f"{kind} report",
-        "additionalProperties": False,
-        "required": ["id", "election", "station", "kind", "observed_at", *required],
-        "properties": {**_HEADER_PROPS, "kind": {"const": kind}, **props},
-    }
-
-
-REPORT_SCHEMA: dict[str, Any] = {
-    "oneOf": [
-        _kind_schema(
-            "count",
-            {
-                "window_start": _TIME,
-                "window_end": _TIME,
-                "entered": _COUNT,
-                "ballots_issued": _COUNT,
-                "queue": _COUNT,
-                "wait_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
-            },
-            ["window_start", "window_end", "entered"],
-        ),
-        _kind_schema(
-            "incident",
-            {
-                "category": {"enum": list(INCIDENT_CATEGORIES)},
-                "text": {"type": "string", "maxLength": 4000},
-            },
-            ["category"],
-        ),
-        _kind_schema(
-            "protocol",
-            {
-                "figures": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        **{name: _COUNT for name in FIGURE_FIELDS},
-                        "votes": {"type": "object", "additionalProperties": _COUNT},
-                    },
-                }
-            },
-            ["figures"],
-        ),
-        _kind_schema(
-            "status",
-            {"status": {"enum": list(STATUSES)}, "queue": _COUNT},
-            ["status"],
-        ),
-    ]
-}
 
 # --- routes ---------------------------------------------------------------------------------
 
