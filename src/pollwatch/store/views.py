@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from pollwatch.errors import NotFoundError, PollwatchError
+from pollwatch.observe.comparison_table import check_tolerance
 from pollwatch.observe.estimates import (
     Comparison,
     Tolerance,
@@ -50,6 +51,7 @@ __all__ = [
 
 DEFAULT_TOLERANCE = 0.05
 """Relative turnout slack when the coordinators have not set one (``elections.tolerance``)."""
+
 
 STATION_ID = re.compile(rf"[\w.:~-]{{1,{ID_LIMIT}}}")
 """What a registry station id looks like (:func:`pollwatch.store.elections.parse_stations`)."""
@@ -209,9 +211,11 @@ def station_record(
     """Registry row, reports, master record, turnout estimate and comparison of one station.
 
     The coordinators' stored resolutions are applied to the master record (and so to the
-    estimate and comparison). ``tolerance`` (relative turnout slack) defaults to the
+    estimate and comparison). ``tolerance`` (relative turnout slack, 0…1) defaults to the
     election's setting.
     """
+    if tolerance is not None:
+        tolerance = check_tolerance(tolerance)
     if not STATION_ID.fullmatch(station):  # ids are checked on import; NUL would upset PG
         raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
     with engine.connect() as conn:

@@ -182,12 +182,12 @@ async def get_dashboard_conflicts(
 async def get_dashboard_comparison(
     request: Request,
     tolerance: float | None = Query(
-        None, ge=0, le=1, description="relative turnout slack (default: the election's)"
+        None, description="relative turnout slack, 0…1 (default: the election's)"
     ),
     _who: Coordinator = Depends(current_coordinator),
     election: str = Depends(election_id),
 ) -> JSONResponse:
-    """Flagged stations first, then by the relative difference; cached per station."""
+    """Flagged stations first, then by the relative difference; the store checks ``tolerance``."""
     async with _one_at_a_time(request, election):
         data = await run_in_threadpool(
             lambda: comparison_rows(store_engine(request), election, tolerance=tolerance)
@@ -288,7 +288,9 @@ async def post_resolution(
         200: {"description": "{election, tolerance}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=_json_schema({"tolerance": {"type": "number", "minimum": 0, "maximum": 1}}, []),
+    openapi_extra=_json_schema(
+        {"tolerance": {"type": "number", "description": "relative turnout slack, 0…1"}}, []
+    ),
 )
 async def put_settings(
     request: Request,

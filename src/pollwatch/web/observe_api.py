@@ -39,7 +39,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -344,13 +344,13 @@ async def post_logout(
 async def get_station(
     request: Request,
     station: str,
-    tolerance: float = 0.05,
+    tolerance: float | None = Query(
+        None, description="relative turnout slack, 0…1 (default: the election's)"
+    ),
     _who: Coordinator = Depends(current_coordinator),
     election: str = Depends(election_id),
 ) -> JSONResponse:
-    """Everything known about one station; ``tolerance`` is the relative turnout slack."""
-    if not 0 <= tolerance <= 1:
-        raise InputError("'tolerance' must be between 0 and 1", column="tolerance")
+    """Everything known about one station; the store checks ``tolerance``."""
     record = await run_in_threadpool(
         lambda: station_record(store_engine(request), election, station, tolerance=tolerance)
     )
