@@ -30,7 +30,8 @@ token and per client address (``POLLWATCH_RATE_LIMIT`` per minute per token, 20Ã
 address; 0 = off), shared by every process through the database or Redis
 (:mod:`pollwatch.limits`); failed logins pause the name and the address
 (:mod:`pollwatch.limits.login`). The dependencies every router shares (who is calling,
-which election, the JSON body) live in :mod:`pollwatch.web.deps`.
+which election, the JSON body) live in :mod:`pollwatch.web.deps`, the report body's
+documented schema in :mod:`pollwatch.web.report_schema`.
 """
 
 from __future__ import annotations
