@@ -14,6 +14,7 @@ from pollwatch.store import create_election, create_invites, open_store, redeem_
 from pollwatch.web.app import create_app
 
 REPORT_ID = "00000000-0000-4000-8000-000000000001"
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_a_body_that_is_not_json_names_the_field_alike_on_both_paths(
     client: httpx.Client,
 ) -> None:
     fast = client.post("/api/v1/reports", content=b"{nope")
-    routed = client.post("/api/v1/login", content=b"{nope")
+    routed = client.post("/api/v1/login", content=b"{nope", headers=JSON)
     assert fast.status_code == routed.status_code == 400
     assert fast.json() == routed.json()
     assert fast.json()["error"]["field"] == "body"
@@ -64,8 +65,8 @@ def test_the_body_cap_answers_alike_whether_the_size_is_declared_or_streamed(
         for start in range(0, len(big), 8192):
             yield big[start : start + 8192]
 
-    declared = client.post("/api/v1/login", content=big)
-    streamed = client.post("/api/v1/login", content=chunks())  # no Content-Length
+    declared = client.post("/api/v1/login", content=big, headers=JSON)
+    streamed = client.post("/api/v1/login", content=chunks(), headers=JSON)  # no length
     fast = client.post("/api/v1/reports", content=chunks())
     for answer in (declared, streamed, fast):
         assert answer.status_code == 413
