@@ -17,7 +17,7 @@ import pytest
 
 import pollwatch
 import pollwatch.errors
-from pollwatch.errors import InputError, PollwatchError
+from pollwatch.errors import InputError, PollwatchError, RateLimited
 
 SRC = Path(pollwatch.__file__).resolve().parent
 
@@ -191,9 +191,17 @@ def test_the_errors_docstring_draws_the_whole_tree_with_each_status() -> None:
 def test_every_error_becomes_its_status_and_the_one_body(cls: type[PollwatchError]) -> None:
     from pollwatch.web.errors import error_response
 
-    exc = cls("what went wrong", column="field") if issubclass(cls, InputError) else cls("nope")
+    exc: PollwatchError
+    if issubclass(cls, InputError):
+        exc = cls("what went wrong", column="field")
+    elif issubclass(cls, RateLimited):
+        exc = cls("nope", retry_after=7)
+    else:
+        exc = cls("nope")
     response = error_response(exc)
     assert response.status_code == cls.status
+    retry_after = response.headers.get("retry-after")
+    assert retry_after == ("7" if issubclass(cls, RateLimited) else None)
     error = __import__("json").loads(response.body)["error"]
     if issubclass(cls, InputError):
         assert error == {"status": cls.status, "message": "what went wrong", "field": "field"}
