@@ -2,33 +2,45 @@
 
 ::
 
-    PollwatchError            base; the CLI prints "Error: <message>" and exits 1
-    ├── InputError            bad user input: a file, a row, a column, an option
-    │   ├── DataFormatError   a data file that cannot be read as election results
-    │   └── CsrfError         a state change riding a session cookie without its token (403)
-    ├── NotFoundError         a named thing (dataset, file, election, argument) does not exist
-    ├── InviteExpired         an observer invite older than its time to live (HTTP 410)
-    ├── ServiceBusy           a bounded resource is in use; retry shortly (HTTP 503)
-    ├── MethodNotApplicable   a forensic method cannot run on these data (too few stations, ...)
-    ├── RateLimited           too many requests from one token or address; retry later (429)
-    │   └── LoginThrottled    too many failed logins for a name or from an address (429)
-    └── LimitsUnavailable     the shared store of the limits (database, Redis) does not answer
+    PollwatchError            500  base; the CLI prints "Error: <message>" and exits 1
+    ├── InputError            400  bad user input: a file, a row, a column, a field, an option
+    │   ├── DataFormatError   400  a data file that cannot be read as election results
+    │   └── CsrfError         403  a state change riding a session cookie without its token
+    ├── AuthError             401  missing, unknown, used or expired credentials
+    ├── Forbidden             403  known credentials that do not allow this action
+    ├── NotFoundError         404  a named thing (dataset, file, election, argument) does not exist
+    ├── ConflictError         409  a report id already stored with a different body
+    ├── PVTUnavailable        409  no quick count yet (no sample, too few sampled protocols)
+    ├── InviteExpired         410  an observer invite older than its time to live
+    ├── PayloadTooLarge       413  a request body over the size cap
+    ├── MethodNotApplicable   422  a forensic method cannot run on these data (too few stations)
+    ├── RateLimited           429  too many requests from one token or address; retry later
+    │   └── LoginThrottled    429  too many failed logins for a name or from an address
+    ├── ServiceBusy           503  a bounded resource is in use; retry shortly
+    └── LimitsUnavailable     503  the shared store of the limits (database, Redis) does not answer
 
 Library code raises these; interfaces (CLI, web, bot) catch ``PollwatchError`` and
 turn it into an exit code, an HTTP status or a plain reply. No traceback for bad input.
+The number is ``status``, the HTTP status the web layer answers with
+(:func:`pollwatch.web.errors.error_response`, the one translation to HTTP).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
+    "ConflictError",
     "CsrfError",
     "DataFormatError",
+    "Forbidden",
     "InputError",
     "InviteExpired",
     "LimitsUnavailable",
     "LoginThrottled",
     "MethodNotApplicable",
     "NotFoundError",
+    "PVTUnavailable",
+    "PayloadTooLarge",
     "PollwatchError",
     "RateLimited",
     "ServiceBusy",
@@ -83,10 +95,34 @@ class CsrfError(InputError):
     status = 403
 
 
+class AuthError(PollwatchError):
+    """Missing, unknown, used or expired credentials (HTTP 401)."""
+
+    status = 401
+
+
+class Forbidden(PollwatchError):
+    """Known credentials that do not allow this action (HTTP 403)."""
+
+    status = 403
+
+
 class NotFoundError(PollwatchError):
     """A named thing does not exist."""
 
     status = 404
+
+
+class ConflictError(PollwatchError):
+    """A report id already stored with a different body (HTTP 409)."""
+
+    status = 409
+
+
+class PVTUnavailable(PollwatchError):
+    """No quick count yet: no sample drawn, or too few sampled protocols (HTTP 409)."""
+
+    status = 409
 
 
 class InviteExpired(PollwatchError):
@@ -99,10 +135,10 @@ class InviteExpired(PollwatchError):
     status = 410
 
 
-class ServiceBusy(PollwatchError):
-    """A deliberately bounded resource (e.g. photo decoding) is in use; retry (HTTP 503)."""
+class PayloadTooLarge(PollwatchError):
+    """A request body larger than the server accepts (HTTP 413); refused before it is read."""
 
-    status = 503
+    status = 413
 
 
 class MethodNotApplicable(PollwatchError):
@@ -126,6 +162,12 @@ class RateLimited(PollwatchError):
 
 class LoginThrottled(RateLimited):
     """Logins for this name, or from this address, are paused after repeated failures."""
+
+
+class ServiceBusy(PollwatchError):
+    """A deliberately bounded resource (e.g. photo decoding) is in use; retry (HTTP 503)."""
+
+    status = 503
 
 
 class LimitsUnavailable(PollwatchError):

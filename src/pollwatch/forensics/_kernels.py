@@ -22,8 +22,10 @@ import numpy as np
 __all__ = [
     "integer_counts_monte_carlo",
     "integer_probabilities",
+    "normal_pair",
     "per_mille_bin",
     "poisson_binomial_sf",
+    "poisson_one",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -228,7 +230,7 @@ def integer_counts_monte_carlo(
 
 
 @_njit
-def _poisson_one(state: np.ndarray) -> int:
+def poisson_one(state: np.ndarray) -> int:
     """A Poisson(1) draw by inversion."""
     u = _uniform(state)
     k = 0
@@ -242,7 +244,7 @@ def _poisson_one(state: np.ndarray) -> int:
 
 
 @_njit
-def _normal_pair(state: np.ndarray) -> tuple[float, float]:
+def normal_pair(state: np.ndarray) -> tuple[float, float]:
     """Two independent standard normals (Box–Muller)."""
     u1 = 1.0 - _uniform(state)
     u2 = _uniform(state)

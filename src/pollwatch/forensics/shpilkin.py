@@ -110,7 +110,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
-from pollwatch.forensics._kernels import _normal_pair, _poisson_one
+from pollwatch.forensics._kernels import normal_pair, poisson_one
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_choice, check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
@@ -285,12 +285,12 @@ def _bootstrap(
             lead[c] = 0.0
             oth[c] = 0.0
             if count[c] >= dense:
-                z1, z2 = _normal_pair(state)
+                z1, z2 = normal_pair(state)
                 lead[c] = max(s_l[c] + a_ll[c] * z1, 0.0)
                 oth[c] = max(s_o[c] + a_lo[c] * z1 + a_oo[c] * z2, 0.0)
         for t in range(n_sparse):
             i = sparse[t]
-            w = _poisson_one(state)
+            w = poisson_one(state)
             if w > 0:
                 lead[cell[i]] += w * leader[i]
                 oth[cell[i]] += w * others[i]

@@ -46,18 +46,27 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from pollwatch.errors import InputError
-from pollwatch.observe.ids import check_election_id, check_station_id
+from pollwatch.observe.ids import ID_LIMIT, ID_PATTERN, check_election_id, check_station_id
 from pollwatch.results.schema import COUNT_FIELDS
 
 __all__ = [
+    "CANDIDATE_NAME_LIMIT",
+    "COMMON_FIELDS",
     "COUNT_LIMIT",
     "FIGURE_FIELDS",
+    "ID_LIMIT",
+    "ID_PATTERN",
     "INCIDENT_CATEGORIES",
+    "KIND_FIELDS",
+    "MAX_CANDIDATES",
     "MAX_CLOCK_SKEW",
     "MAX_WINDOW",
     "REPORT_KINDS",
+    "REQUIRED_FIELDS",
     "STATUSES",
     "TEXT_LIMIT",
+    "UUID_PATTERN",
+    "WAIT_LIMIT",
     "CountReport",
     "IncidentReport",
     "ProtocolFigures",
@@ -93,6 +102,9 @@ protocol copy and the published result are compared line by line."""
 COUNT_LIMIT = 1_000_000
 """Largest count accepted anywhere in a report; no polling station has more voters."""
 
+WAIT_LIMIT = 24 * 60
+"""Longest wait an observer can estimate, in minutes: one polling day."""
+
 TEXT_LIMIT = 4_000
 """Longest incident text, in characters."""
 
@@ -111,15 +123,29 @@ MAX_WINDOW = timedelta(hours=24)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 """Timestamps before this are a broken clock (and far-past dates overflow UTC conversion)."""
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+"""A report id: a UUID in its 8-4-4-4-12 hex form (match it in full)."""
 
-_COMMON = ("id", "election", "station", "kind", "observed_at")
-_KIND_FIELDS: dict[str, tuple[str, ...]] = {
+_UUID = re.compile(UUID_PATTERN)
+
+COMMON_FIELDS: tuple[str, ...] = ("id", "election", "station", "kind", "observed_at")
+"""Fields of every report, all required."""
+
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "count": ("window_start", "window_end", "entered", "ballots_issued", "queue", "wait_minutes"),
     "incident": ("category", "text"),
     "protocol": ("figures",),
     "status": ("status", "queue"),
 }
+"""Each kind's own fields; no other field is accepted."""
+
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "count": ("window_start", "window_end", "entered"),
+    "incident": ("category",),
+    "protocol": ("figures",),
+    "status": ("status",),
+}
+"""The kind's fields that must be present (the others may be absent or ``null``)."""
 
 Kind: TypeAlias = Literal["count", "incident", "protocol", "status"]
 
@@ -489,7 +515,9 @@ def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> 
     if not isinstance(payload, Mapping):
         raise _fail("body", f"a report must be a JSON object; got {_describe(payload)} instead")
     kind = _choice(_required(payload, "kind"), "kind", REPORT_KINDS)
-    _check_fields(payload, (*_COMMON, *_KIND_FIELDS[kind]), "")
+    _check_fields(payload, (*COMMON_FIELDS, *KIND_FIELDS[kind]), "")
+    for name in (*COMMON_FIELDS, *REQUIRED_FIELDS[kind]):
+        _required(payload, name)
     header: dict[str, Any] = {
         "id": _uuid(_required(payload, "id"), "id"),
         "election": check_election_id(_required(payload, "election")),
@@ -510,7 +538,7 @@ def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> 
             entered=_count(_required(payload, "entered"), "entered"),
             ballots_issued=_optional_count(payload.get("ballots_issued"), "ballots_issued"),
             queue=_optional_count(payload.get("queue"), "queue"),
-            wait_minutes=_optional_count(payload.get("wait_minutes"), "wait_minutes", 24 * 60),
+            wait_minutes=_optional_count(payload.get("wait_minutes"), "wait_minutes", WAIT_LIMIT),
         )
     if kind == "incident":
         text = payload.get("text")

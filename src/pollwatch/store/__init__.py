@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+# The store's refusals, raised by the functions below; they live in the one exception tree.
+from pollwatch.errors import AuthError, ConflictError, Forbidden, PVTUnavailable
+from pollwatch.store._util import secret_hash
 from pollwatch.store.audit import list_audit, record_audit
 from pollwatch.store.comparison import comparison_rows, set_tolerance
 from pollwatch.store.conflict_list import conflicts
@@ -32,9 +35,7 @@ from pollwatch.store.migrate import current_revision, head_revision, upgrade_dat
 from pollwatch.store.people import (
     INVITE_TTL,
     ROLES,
-    AuthError,
     Coordinator,
-    Forbidden,
     Invite,
     Observer,
     Redeemed,
@@ -56,10 +57,9 @@ from pollwatch.store.photos import (
     store_photo,
 )
 from pollwatch.store.press import public_summary
-from pollwatch.store.pvt import PVTSample, PVTUnavailable, load_sample, pvt_estimate, store_sample
+from pollwatch.store.pvt import PVTSample, load_sample, pvt_estimate, store_sample
 from pollwatch.store.reports import (
     EXPORT_COLUMNS,
-    ConflictError,
     StoredReport,
     export_ledger_lines,
     export_reports,
@@ -136,6 +136,7 @@ __all__ = [
     "reports_to_bytes",
     "resolve_conflict",
     "revoke_observers",
+    "secret_hash",
     "set_tolerance",
     "station_record",
     "station_rows",

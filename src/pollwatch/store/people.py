@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pollwatch.errors import InputError, InviteExpired, NotFoundError, PollwatchError
+from pollwatch.errors import AuthError, InputError, InviteExpired, NotFoundError, PollwatchError
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
@@ -42,9 +42,7 @@ __all__ = [
     "INVITE_TTL",
     "ROLES",
     "SESSION_LIFETIME",
-    "AuthError",
     "Coordinator",
-    "Forbidden",
     "Invite",
     "Observer",
     "Redeemed",
@@ -82,18 +80,6 @@ _ANIMALS = (
 _NAME_DRAWS = 50
 """Draws of a free code name before giving up (each is taken with probability < 1 %
 below 90,000 observers per election)."""
-
-
-class AuthError(PollwatchError):
-    """Missing, unknown, used or expired credentials (HTTP 401)."""
-
-    status = 401
-
-
-class Forbidden(PollwatchError):
-    """Known credentials that do not allow this action (HTTP 403)."""
-
-    status = 403
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from pollwatch.errors import InputError, NotFoundError, ServiceBusy
+from pollwatch.errors import ConflictError, Forbidden, InputError, NotFoundError, ServiceBusy
 from pollwatch.store._util import utcnow
 from pollwatch.store.engine import write_transaction
-from pollwatch.store.people import Forbidden, Observer
-from pollwatch.store.reports import ConflictError
+from pollwatch.store.people import Observer
 from pollwatch.store.tables import photos, reports
 
 __all__ = [

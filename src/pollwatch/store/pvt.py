@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
-from pollwatch.errors import InputError, PollwatchError
+from pollwatch.errors import InputError, PVTUnavailable
 from pollwatch.observe.master import merge_station_reports
 from pollwatch.observe.pvt import stratified_ratio_estimate
 from pollwatch.observe.reports import FIGURE_FIELDS, ProtocolReport, format_timestamp
@@ -35,15 +35,9 @@ from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.tables import elections, official_results, pvt_sample, reports
 from pollwatch.store.views import load_resolutions, parse_stored_body
 
-__all__ = ["PVTSample", "PVTUnavailable", "load_sample", "pvt_estimate", "store_sample"]
+__all__ = ["load_sample", "pvt_estimate", "store_sample"]
 
 _TURNOUT_COLUMNS = ("registered", "issued_early", "issued_premises", "issued_outside", "invalid")
-
-
-class PVTUnavailable(PollwatchError):
-    """No quick count yet: no sample drawn, or too few sampled protocols (HTTP 409)."""
-
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from pollwatch.errors import InputError, NotFoundError, PollwatchError
+from pollwatch.errors import ConflictError, Forbidden, InputError, NotFoundError, PollwatchError
 from pollwatch.observe.ledger import GENESIS, LedgerEntry, entry_hash
 from pollwatch.observe.reports import (
     Report,
@@ -55,7 +55,7 @@ from pollwatch.observe.reports import (
 )
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.engine import is_sqlite, write_transaction
-from pollwatch.store.people import Forbidden, Observer
+from pollwatch.store.people import Observer
 from pollwatch.store.tables import (
     elections,
     ledger,
@@ -68,7 +68,6 @@ from pollwatch.store.tables import (
 
 __all__ = [
     "EXPORT_COLUMNS",
-    "ConflictError",
     "Outcome",
     "PreparedReport",
     "StoredReport",
@@ -110,12 +109,6 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 name, no personal data (the export is open data, like the ledger)."""
 
 _INT_COLUMNS = ("ledger_seq", "entered", "ballots_issued", "queue", "wait_minutes")
-
-
-class ConflictError(PollwatchError):
-    """A report id already stored with a different body (HTTP 409)."""
-
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from pollwatch.errors import NotFoundError, PollwatchError
+from pollwatch.observe.comparison_table import check_tolerance
 from pollwatch.observe.estimates import (
     Comparison,
     Tolerance,
@@ -205,11 +206,13 @@ def station_record(
     """Registry row, reports, master record, turnout estimate and comparison of one station.
 
     The coordinators' stored resolutions are applied to the master record (and so to the
-    estimate and comparison). ``tolerance`` (relative turnout slack) defaults to the
+    estimate and comparison). ``tolerance`` (relative turnout slack, 0…1) defaults to the
     election's setting. A malformed id is an :class:`InputError` (:mod:`pollwatch.observe.ids`).
     """
     check_election_id(election)
     check_station_id(station)
+    if tolerance is not None:
+        tolerance = check_tolerance(tolerance)
     with engine.connect() as conn:
         row = (
             conn.execute(

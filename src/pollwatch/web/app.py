@@ -1,8 +1,10 @@
 """The pollwatch web application: ``create_app(settings)`` builds it; nothing at import time.
 
-Routers live one module per part (``web/coach.py``, ...). Pages are server-rendered Jinja2
+Routers live one module per part (``web/coach.py``, ...) and share the request
+dependencies of ``web/deps.py``; pages are rendered by ``web/pages.py``, server-side Jinja2
 with a little vanilla JavaScript served from ``web/static`` (no CDN, no build step); every
-page has a JSON twin built from the same data.
+page has a JSON twin built from the same data. The app module stands above all of them and
+none imports it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -20,32 +21,21 @@ from fastapi.templating import Jinja2Templates
 
 from pollwatch import __version__
 from pollwatch.config import Settings, load_settings
+from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
+from pollwatch.store import DecodeSlots, open_store
+from pollwatch.web import coach, dashboard, dashboard_api, observe_api, observer
 from pollwatch.web.errors import install_error_handlers
-from pollwatch.web.i18n import LANGUAGES, load_catalogues, pick_language
+from pollwatch.web.i18n import load_catalogues
+from pollwatch.web.ingest import IngestWriter, ObserverCache
+from pollwatch.web.observe_api import ReportsFastPath
+from pollwatch.web.pages import render_page
+from pollwatch.web.security import BodyLimits, TrustedProxies, parse_trusted_proxies
 
-__all__ = ["create_app", "render_page"]
+__all__ = ["create_app"]
 
 
 def _package_dir(name: str) -> Path:
     return Path(str(resources.files("pollwatch.web") / name))
-
-
-def render_page(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-    """Render a page in the request's interface language (``?lang=`` or Accept-Language)."""
-    app = request.app
-    lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-    templates: Jinja2Templates = app.state.templates
-    return templates.TemplateResponse(
-        request,
-        template,
-        {
-            **context,
-            "lang": lang,
-            "languages": LANGUAGES,
-            "_": app.state.catalogues.gettext(lang),
-            "version": __version__,
-        },
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,25 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogues = load_catalogues()
     app.state.templates = Jinja2Templates(directory=str(_package_dir("templates")))
     install_error_handlers(app)
-    from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
-    from pollwatch.store import open_store
-    from pollwatch.web.observe_api import BodyLimits, ReportsFastPath
-
     # The observation store: migrated here, at start, so every process finds its schema.
     app.state.engine = open_store(settings.resolved_database_url())
     # Limits count in the database or in Redis, shared by every process (pollwatch.limits).
     app.state.limit_counters = open_counters(settings, app.state.engine)
     app.state.rate_limiter = RateLimiter(settings.rate_limit, app.state.limit_counters)
     app.state.login_throttle = LoginThrottle(app.state.limit_counters)
-    from pollwatch.web.ingest import IngestWriter, ObserverCache
-
     app.state.ingest = IngestWriter(app.state.engine)
     app.state.observers = ObserverCache(app.state.engine)
-    from pollwatch.store.photos import DecodeSlots
-
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
-    from pollwatch.web.security import TrustedProxies, parse_trusted_proxies
-
     app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
     public_https = (settings.public_url or "").startswith("https://")
     # the security middleware, with room for photo uploads
@@ -126,8 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__})
-
-    from pollwatch.web import coach, dashboard, dashboard_api, observe_api, observer
 
     app.include_router(coach.router)
     app.include_router(observe_api.router)

@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pollwatch.coach import AskResult, Coach, PracticeSession, default_coach
 from pollwatch.coach.stats import record_ask
 from pollwatch.coach.text import Lang
-from pollwatch.web.app import render_page
-from pollwatch.web.i18n import pick_language
+from pollwatch.web.pages import render_page, request_language, translator
 
 __all__ = ["router"]
 
@@ -69,8 +68,7 @@ def _arguments(lang: Lang) -> list[dict[str, Any]]:
 
 
 def _page_data(request: Request, q: str | None, argument: str | None) -> dict[str, Any]:
-    lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-    clang = content_lang(lang)
+    clang = content_lang(request_language(request))
     result: dict[str, Any] | None = None
     if argument:
         answer = _coach().answer(argument, clang)
@@ -81,8 +79,7 @@ def _page_data(request: Request, q: str | None, argument: str | None) -> dict[st
 
 
 def _js_strings(request: Request) -> dict[str, str]:
-    lang = pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-    _ = request.app.state.catalogues.gettext(lang)
+    _ = translator(request)
     return {
         "error": _("Something went wrong:"),
         "bridge": _("Bridge"),

@@ -16,33 +16,28 @@ before anything else is read. A session opened here is the same session as
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import InputError, LoginThrottled
+from pollwatch.errors import AuthError, InputError, LoginThrottled
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
-from pollwatch.observe.ids import check_election_id, check_station_id
+from pollwatch.observe.ids import check_station_id
 from pollwatch.store import (
-    AuthError,
     Coordinator,
-    coordinator_for_session,
     create_invites,
     dashboard_stations,
-    get_election,
     list_elections,
     login,
     logout,
     public_summary,
     revoke_observers,
 )
-from pollwatch.web.app import render_page
-from pollwatch.web.i18n import Catalogues, pick_language
+from pollwatch.web.deps import election_row, session_coordinator, store_engine
+from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -130,45 +125,8 @@ _STATION_SPLIT = re.compile(r"[\s,;]+")
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _lang(request: Request) -> str:
-    return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-
-
-def _gettext(request: Request) -> Callable[[str], str]:
-    catalogues: Catalogues = request.app.state.catalogues
-    return catalogues.gettext(_lang(request))
-
-
-def _with_lang(request: Request, path: str) -> str:
-    lang = request.query_params.get("lang")
-    return f"{path}?lang={lang}" if lang in ("en", "ru", "sr") else path
-
-
-async def _current(request: Request) -> Coordinator | None:
-    """The logged-in coordinator (session cookie), or None."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    try:
-        return await run_in_threadpool(coordinator_for_session, _engine(request), token)
-    except AuthError:
-        return None
-
-
 def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(_with_lang(request, "/coordinate/login"), status_code=303)
-
-
-async def _election(request: Request, election: str) -> dict[str, Any]:
-    """The path's election (id checked before it reaches the database)."""
-    check_election_id(election)
-    result: dict[str, Any] = await run_in_threadpool(get_election, _engine(request), election)
-    return result
+    return RedirectResponse(with_lang(request, "/coordinate/login"), status_code=303)
 
 
 def _login_token(request: Request) -> tuple[str, bool]:
@@ -214,7 +172,7 @@ def _text_field(form: FormData, name: str, *, limit: int = 1000, required: bool 
 
 def _client_strings(request: Request) -> dict[str, str]:
     """Translated messages for the script, and labels keyed by category and status ids."""
-    _ = _gettext(request)
+    _ = translator(request)
     strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
     for key, label in (CATEGORY_LABELS | STATUS_LABELS).items():
         strings[key] = _(label)
@@ -239,8 +197,8 @@ def _login_page(
 @router.get("/coordinate/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
     """The login form, with its login token in a cookie and in a hidden field."""
-    if await _current(request) is not None:
-        return RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+    if await session_coordinator(request) is not None:
+        return RedirectResponse(with_lang(request, "/coordinate"), status_code=303)
     token, fresh = _login_token(request)
     response = _login_page(request, token)
     if fresh:
@@ -261,7 +219,7 @@ async def login_submit(request: Request) -> Response:
     try:
         _who, session = await run_in_threadpool(
             lambda: login(
-                _engine(request),
+                store_engine(request),
                 name,
                 password,
                 throttle=throttle,
@@ -269,7 +227,7 @@ async def login_submit(request: Request) -> Response:
             )
         )
     except LoginThrottled as exc:
-        _ = _gettext(request)
+        _ = translator(request)
         page = _login_page(
             request,
             request.cookies.get(CSRF_COOKIE, ""),
@@ -280,7 +238,7 @@ async def login_submit(request: Request) -> Response:
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     except AuthError:
-        _ = _gettext(request)
+        _ = translator(request)
         return _login_page(
             request,
             request.cookies.get(CSRF_COOKIE, ""),
@@ -288,7 +246,7 @@ async def login_submit(request: Request) -> Response:
             name=name,
             status=401,
         )
-    response = RedirectResponse(_with_lang(request, "/coordinate"), status_code=303)
+    response = RedirectResponse(with_lang(request, "/coordinate"), status_code=303)
     open_session(response, request, session)
     return response
 
@@ -299,7 +257,7 @@ async def logout_submit(request: Request) -> Response:
     await _form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await run_in_threadpool(logout, _engine(request), token)
+        await run_in_threadpool(logout, store_engine(request), token)
     response = _to_login(request)
     close_session(response)
     return response
@@ -311,10 +269,10 @@ async def logout_submit(request: Request) -> Response:
 @router.get("/coordinate", response_class=HTMLResponse)
 async def elections_page(request: Request) -> Response:
     """The elections this service holds, with links to each one's dashboard and invites."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    elections = await run_in_threadpool(list_elections, _engine(request))
+    elections = await run_in_threadpool(list_elections, store_engine(request))
     return render_page(
         request,
         "coordinate_elections.html",
@@ -325,14 +283,14 @@ async def elections_page(request: Request) -> Response:
 @router.get("/coordinate/{election}", response_class=HTMLResponse)
 async def dashboard_page(request: Request, election: str) -> Response:
     """The live dashboard; the station registry is rendered here, live figures by script."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
-    table = await run_in_threadpool(dashboard_stations, _engine(request), election)
-    _ = _gettext(request)
+    table = await run_in_threadpool(dashboard_stations, store_engine(request), election)
+    _ = translator(request)
     return render_page(
         request,
         "coordinate_dashboard.html",
@@ -405,10 +363,10 @@ def _invites_page(
 @router.get("/coordinate/{election}/invites", response_class=HTMLResponse)
 async def invites_form(request: Request, election: str) -> Response:
     """The form that creates one-time invites for observers."""
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     return _invites_page(request, who, info, [])
 
 
@@ -419,15 +377,17 @@ async def invites_submit(request: Request, election: str) -> Response:
     The codes are shown once, on this answer only (the store keeps their hashes); the page
     is sent with ``Cache-Control: no-store``.
     """
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     count = _parse_count(form)
     bound = _parse_stations(form)
     invites = await run_in_threadpool(
-        lambda: create_invites(_engine(request), election, count, stations_=bound, actor=who.name)
+        lambda: create_invites(
+            store_engine(request), election, count, stations_=bound, actor=who.name
+        )
     )
     base = public_base_url(request) + "/"
     created = []
@@ -448,11 +408,11 @@ async def revoke_submit(request: Request, election: str) -> Response:
     (with ``station``) or ``all`` (with ``confirm`` set to the election id, so a slip of the
     mouse cannot end every observer's access).
     """
-    who = await _current(request)
+    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
-    info = await _election(request, election)
+    info = await election_row(request, election)
     what = _text_field(form, "what", limit=20)
     ask: dict[str, Any]
     if what == "code_name":
@@ -471,7 +431,7 @@ async def revoke_submit(request: Request, election: str) -> Response:
     else:
         raise InputError("'what' must be code_name, station or all", column="what")
     names = await run_in_threadpool(
-        lambda: revoke_observers(_engine(request), election=election, actor=who.name, **ask)
+        lambda: revoke_observers(store_engine(request), election=election, actor=who.name, **ask)
     )
     return _invites_page(request, who, info, [], revoked=names)
 
@@ -482,8 +442,8 @@ async def revoke_submit(request: Request, election: str) -> Response:
 @router.get("/press/{election}", response_class=HTMLResponse)
 async def press_page(request: Request, election: str) -> Response:
     """Aggregated, non-identifying figures and the ledger head; no login, no script."""
-    info = await _election(request, election)
-    summary = await run_in_threadpool(public_summary, _engine(request), election)
+    info = await election_row(request, election)
+    summary = await run_in_threadpool(public_summary, store_engine(request), election)
     base = public_base_url(request)
     return render_page(
         request,

@@ -1,10 +1,10 @@
 """The coordinators' dashboard API and the public summary (JSON and server-sent events).
 
 Everything under ``/api/v1/elections/{election}/``; coordinators only (bearer session token or
-the session cookie), except ``public``. Handlers translate HTTP to one
-read-model call of :mod:`pollwatch.store` (or ``resolutions``/``pvt``) in the thread pool. A
-state change authenticated by the cookie must echo the ``pollwatch_csrf`` cookie in
-``X-CSRF-Token`` (:func:`csrf_protect`); every change is in the audit log.
+the session cookie), except ``public``. Handlers translate HTTP to one read-model call of
+:mod:`pollwatch.store` in the thread pool. A state change authenticated by the cookie must
+echo the ``pollwatch_csrf`` cookie in ``X-CSRF-Token``
+(:func:`pollwatch.web.deps.csrf_checked_coordinator`); every change is in the audit log.
 
 The live feed (``events``) is a ``text/event-stream`` that polls the election's ledger
 every ``events_poll_seconds`` (a setting, 1 s): stateless, so it works the same with several
@@ -41,17 +41,17 @@ from pollwatch.store import (
     resolve_conflict,
     set_tolerance,
 )
-from pollwatch.web.observe_api import (
-    _coordinator,
-    _election,
-    _engine,
-    _errors,
-    _json_body,
-    _limit,
+from pollwatch.web.deps import (
+    csrf_checked_coordinator,
+    current_coordinator,
+    election_id,
+    json_body,
+    rate_limit,
+    store_engine,
 )
-from pollwatch.web.security import check_csrf
+from pollwatch.web.errors import error_responses
 
-__all__ = ["EVENT_BATCH", "csrf_protect", "router"]
+__all__ = ["EVENT_BATCH", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -59,16 +59,6 @@ EVENT_BATCH = 200
 """Report events sent per poll; beyond that one ``refresh`` event tells the page to reload."""
 
 _E = "/elections/{election}"
-
-
-async def csrf_protect(request: Request, who: Coordinator = Depends(_coordinator)) -> Coordinator:
-    """The logged-in coordinator, after the double-submit CSRF check of a state change.
-
-    Authentication comes first (401 without a session), then the CSRF token (403 naming
-    ``X-CSRF-Token`` when a cookie-authenticated change lacks it).
-    """
-    check_csrf(request)
-    return who
 
 
 def _object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
@@ -127,19 +117,19 @@ def _one_at_a_time(request: Request, election: str) -> asyncio.Lock:
     summary="Every station with status, last report, counters and sample membership; totals",
     responses={
         200: {"description": "{election, generated_at, tolerance, totals, stations: [...]}"},
-        **_errors(401, 404, 422),
+        **error_responses(401, 404, 422),
     },
 )
 async def get_dashboard_stations(
     request: Request,
     limit: int | None = Query(None, ge=1, le=100_000, description="page size"),
     offset: int = Query(0, ge=0, le=10_000_000, description="stations to skip"),
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """Reads the per-station counters, never the reports: fast with millions of reports."""
     data = await run_in_threadpool(
-        lambda: dashboard_stations(_engine(request), election, limit=limit, offset=offset)
+        lambda: dashboard_stations(store_engine(request), election, limit=limit, offset=offset)
     )
     return JSONResponse(data)
 
@@ -149,17 +139,17 @@ async def get_dashboard_stations(
     summary="Reports and incidents per hour, people entered per hour, newest incidents",
     responses={
         200: {"description": "{reports_per_hour, entered_per_hour, incidents}"},
-        **_errors(401, 404),
+        **error_responses(401, 404),
     },
 )
 async def get_dashboard_activity(
     request: Request,
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """Hours are UTC; count windows are spread evenly over the hours they cover."""
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(activity, _engine(request), election)
+        data = await run_in_threadpool(activity, store_engine(request), election)
     return JSONResponse(data)
 
 
@@ -168,37 +158,40 @@ async def get_dashboard_activity(
     summary="Fields where observers disagree, open and resolved",
     responses={
         200: {"description": "{conflicts: [{station, field, values, resolved}]}"},
-        **_errors(401, 404),
+        **error_responses(401, 404),
     },
 )
 async def get_dashboard_conflicts(
     request: Request,
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """Open conflicts (``resolved: null``) are left out of every estimate until resolved."""
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(conflicts, _engine(request), election)
+        data = await run_in_threadpool(conflicts, store_engine(request), election)
     return JSONResponse({"election": election, "conflicts": data})
 
 
 @router.get(
     f"{_E}/dashboard/comparison",
     summary="Independent turnout against official figures, largest discrepancy first",
-    responses={200: {"description": "{tolerance, rows: [...]}"}, **_errors(400, 401, 404, 422)},
+    responses={
+        200: {"description": "{tolerance, rows: [...]}"},
+        **error_responses(400, 401, 404, 422),
+    },
 )
 async def get_dashboard_comparison(
     request: Request,
     tolerance: float | None = Query(
-        None, ge=0, le=1, description="relative turnout slack (default: the election's)"
+        None, description="relative turnout slack, 0…1 (default: the election's)"
     ),
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
-    """Flagged stations first, then by the relative difference; cached per station."""
+    """Flagged stations first, then by the relative difference; the store checks ``tolerance``."""
     async with _one_at_a_time(request, election):
         data = await run_in_threadpool(
-            lambda: comparison_rows(_engine(request), election, tolerance=tolerance)
+            lambda: comparison_rows(store_engine(request), election, tolerance=tolerance)
         )
     return JSONResponse(data)
 
@@ -208,7 +201,7 @@ async def get_dashboard_comparison(
     summary="Quick count of the stored sample: shares and turnout with 95%/99% margins",
     responses={
         200: {"description": "PVT result with sample_size and reported"},
-        **_errors(400, 401, 404, 409, 422),
+        **error_responses(400, 401, 404, 409, 422),
     },
 )
 async def get_pvt(
@@ -216,12 +209,12 @@ async def get_pvt(
     denominator: Literal["valid", "cast"] = Query(
         "valid", description="shares of valid ballots, or of valid plus invalid"
     ),
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """409 when no sample is drawn or fewer than two sampled protocols are usable."""
     data = await run_in_threadpool(
-        lambda: pvt_estimate(_engine(request), election, denominator=denominator)
+        lambda: pvt_estimate(store_engine(request), election, denominator=denominator)
     )
     return JSONResponse(data)
 
@@ -229,16 +222,16 @@ async def get_pvt(
 @router.get(
     f"{_E}/public",
     summary="Aggregated, non-identifying figures for the press (no login)",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(rate_limit)],
     responses={
         200: {"description": "stations, reports, incidents by category, turnout, pvt, ledger"},
-        **_errors(404, 429),
+        **error_responses(404, 429),
     },
 )
-async def get_public(request: Request, election: str = Depends(_election)) -> JSONResponse:
+async def get_public(request: Request, election: str = Depends(election_id)) -> JSONResponse:
     """No station ids of incidents, no texts, no observer names; the ledger head to verify."""
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(public_summary, _engine(request), election)
+        data = await run_in_threadpool(public_summary, store_engine(request), election)
     return JSONResponse(data)
 
 
@@ -251,7 +244,7 @@ async def get_public(request: Request, election: str = Depends(_election)) -> JS
     summary="Resolve a conflicting field of a station's master record (audited)",
     responses={
         201: {"description": "{station, field, value, by, at, note}"},
-        **_errors(400, 401, 403, 404, 413),
+        **error_responses(400, 401, 403, 404, 413),
     },
     openapi_extra=_json_schema(
         {
@@ -268,15 +261,15 @@ async def get_public(request: Request, election: str = Depends(_election)) -> JS
 async def post_resolution(
     request: Request,
     station: str,
-    who: Coordinator = Depends(csrf_protect),
-    election: str = Depends(_election),
+    who: Coordinator = Depends(csrf_checked_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """The field must be a current conflict of the station and the value one it allows."""
     check_station_id(station)
-    body = _object(await _json_body(request), ("field", "value", "note"), ("field", "value"))
+    body = _object(await json_body(request), ("field", "value", "note"), ("field", "value"))
     answer = await run_in_threadpool(
         lambda: resolve_conflict(
-            _engine(request),
+            store_engine(request),
             election,
             station,
             body["field"],
@@ -291,18 +284,23 @@ async def post_resolution(
 @router.put(
     f"{_E}/settings",
     summary="Set the election's turnout tolerance (audited)",
-    responses={200: {"description": "{election, tolerance}"}, **_errors(400, 401, 403, 404, 413)},
-    openapi_extra=_json_schema({"tolerance": {"type": "number", "minimum": 0, "maximum": 1}}, []),
+    responses={
+        200: {"description": "{election, tolerance}"},
+        **error_responses(400, 401, 403, 404, 413),
+    },
+    openapi_extra=_json_schema(
+        {"tolerance": {"type": "number", "description": "relative turnout slack, 0…1"}}, []
+    ),
 )
 async def put_settings(
     request: Request,
-    who: Coordinator = Depends(csrf_protect),
-    election: str = Depends(_election),
+    who: Coordinator = Depends(csrf_checked_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
     """``tolerance``: relative slack before a station's turnout is flagged (0…1)."""
-    body = _object(await _json_body(request), ("tolerance",), ("tolerance",))
+    body = _object(await json_body(request), ("tolerance",), ("tolerance",))
     answer = await run_in_threadpool(
-        lambda: set_tolerance(_engine(request), election, body["tolerance"], by=who.name)
+        lambda: set_tolerance(store_engine(request), election, body["tolerance"], by=who.name)
     )
     return JSONResponse(answer)
 
@@ -335,7 +333,7 @@ def _event(name: str, seq: int, data: dict[str, Any]) -> str:
             "received_at}), `event: refresh` after a burst, `: keepalive` comments",
             "content": {"text/event-stream": {}},
         },
-        **_errors(400, 401, 404),
+        **error_responses(400, 401, 404),
     },
 )
 async def get_events(
@@ -343,11 +341,11 @@ async def get_events(
     last_event_id: str | None = Header(
         None, alias="Last-Event-ID", description="resume after this ledger seq"
     ),
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> StreamingResponse:
     """Polls the ledger (stateless across processes); ends when the client goes away."""
-    engine = _engine(request)
+    engine = store_engine(request)
     settings: Settings = request.app.state.settings
     poll, keepalive = settings.events_poll_seconds, settings.events_keepalive_seconds
     lifetime = settings.events_max_seconds

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
-from pollwatch.store._util import secret_hash
+from pollwatch.store import secret_hash
 from pollwatch.store.people import Observer, observer_for_token
 from pollwatch.store.reports import Outcome, PreparedReport, StoredReport, store_prepared
 from pollwatch.store.tables import observers

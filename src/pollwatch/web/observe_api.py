@@ -29,41 +29,35 @@ transaction and answers each request after that transaction committed. Rate limi
 token and per client address (``POLLWATCH_RATE_LIMIT`` per minute per token, 20× per
 address; 0 = off), shared by every process through the database or Redis
 (:mod:`pollwatch.limits`); failed logins pause the name and the address
-(:mod:`pollwatch.limits.login`).
+(:mod:`pollwatch.limits.login`). The dependencies every router shares (who is calling,
+which election, the JSON body) live in :mod:`pollwatch.web.deps`, the report body's
+documented schema in :mod:`pollwatch.web.report_schema`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pollwatch.errors import InputError, PollwatchError
-from pollwatch.limits import LoginThrottle, RateLimiter, client_address
-from pollwatch.observe.ids import ID_PATTERN, check_election_id
-from pollwatch.observe.reports import FIGURE_FIELDS, INCIDENT_CATEGORIES, STATUSES
+from pollwatch.limits import LoginThrottle, client_address
 from pollwatch.store import (
-    AuthError,
     Coordinator,
     DecodeSlots,
     Observer,
     clean_photo,
-    coordinator_for_session,
     export_ledger_lines,
     export_reports,
-    get_election,
     get_photo,
     ledger_head,
     login,
     logout,
-    observer_for_token,
     photo_target,
     redeem_invite,
     reports_to_bytes,
@@ -73,189 +67,25 @@ from pollwatch.store import (
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
 from pollwatch.store.views import station_record
-from pollwatch.web.errors import error_body, error_headers
-from pollwatch.web.ingest import IngestWriter, ObserverCache
-from pollwatch.web.security import (
-    SESSION_COOKIE,
-    SecurityMiddleware,
-    check_csrf,
-    check_origin,
-    close_session,
-    open_session,
+from pollwatch.web.deps import (
+    bearer_token,
+    csrf_checked_coordinator,
+    current_coordinator,
+    current_observer,
+    election_id,
+    json_body,
+    rate_limit,
+    store_engine,
 )
+from pollwatch.web.errors import error_response, error_responses
+from pollwatch.web.ingest import IngestWriter
+from pollwatch.web.report_schema import REPORT_SCHEMA
+from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
 
-__all__ = [
-    "BodyLimits",
-    "ReportsFastPath",
-    "router",
-]
+__all__ = ["ReportsFastPath", "router"]
 
 
 router = APIRouter(prefix="/api/v1", tags=["observe"])
-
-
-class BodyLimits:
-    """The security middleware with a larger body cap for photo uploads only (pure ASGI)."""
-
-    def __init__(
-        self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
-    ) -> None:
-        self.default = SecurityMiddleware(app, max_body=max_body, public_https=public_https)
-        self.photos = SecurityMiddleware(
-            app, max_body=MAX_PHOTO_BYTES + 64 * 1024, public_https=public_https
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
-        is_photo = path.startswith("/api/v1/reports/") and path.endswith("/photo")
-        await (self.photos if is_photo else self.default)(scope, receive, send)
-
-
-# --- dependencies ---------------------------------------------------------------------------
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-async def _limit(request: Request) -> None:
-    # async: far from the limit the check is a few dict operations; a sync dependency
-    # would cost a thread hop (near the limit it asks the shared store from a thread).
-    limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.check(request, _bearer(request))
-
-
-async def _observer(request: Request) -> Observer:
-    token = _bearer(request)
-    if token is None:
-        raise AuthError("an observer token is required: Authorization: Bearer <token>")
-    cache: ObserverCache | None = getattr(request.app.state, "observers", None)
-    if cache is None:
-        return await run_in_threadpool(observer_for_token, _engine(request), token)
-    return await cache.observer(token)
-
-
-async def _coordinator(request: Request) -> Coordinator:
-    token = _bearer(request) or request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise AuthError("coordinator login required (bearer session token or cookie)")
-    return await run_in_threadpool(coordinator_for_session, _engine(request), token)
-
-
-async def _election(request: Request, election: str) -> str:
-    """The path's election, which must be a well-formed id of an existing election."""
-    check_election_id(election)
-    await run_in_threadpool(get_election, _engine(request), election)
-    return election
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise InputError("the request body must be a JSON object", column="body")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InputError(f"the body is not valid JSON ({exc})"[:200], column="body") from None
-
-
-# --- OpenAPI documentation of the report body ------------------------------------------------
-
-_COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
-_TIME = {"type": "string", "format": "date-time"}
-_HEADER_PROPS: dict[str, Any] = {
-    "id": {"type": "string", "format": "uuid", "description": "client-generated UUID"},
-    "election": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
-    "station": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
-    "observed_at": {**_TIME, "description": "ISO-8601 with timezone"},
-}
-
-
-def _kind_schema(kind: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "title": f"{kind} report",
-        "additionalProperties": False,
-        "required": ["id", "election", "station", "kind", "observed_at", *required],
-        "properties": {**_HEADER_PROPS, "kind": {"const": kind}, **props},
-    }
-
-
-REPORT_SCHEMA: dict[str, Any] = {
-    "oneOf": [
-        _kind_schema(
-            "count",
-            {
-                "window_start": _TIME,
-                "window_end": _TIME,
-                "entered": _COUNT,
-                "ballots_issued": _COUNT,
-                "queue": _COUNT,
-                "wait_minutes": {"type": "integer", "minimum": 0, "maximum": 1440},
-            },
-            ["window_start", "window_end", "entered"],
-        ),
-        _kind_schema(
-            "incident",
-            {
-                "category": {"enum": list(INCIDENT_CATEGORIES)},
-                "text": {"type": "string", "maxLength": 4000},
-            },
-            ["category"],
-        ),
-        _kind_schema(
-            "protocol",
-            {
-                "figures": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        **{name: _COUNT for name in FIGURE_FIELDS},
-                        "votes": {"type": "object", "additionalProperties": _COUNT},
-                    },
-                }
-            },
-            ["figures"],
-        ),
-        _kind_schema(
-            "status",
-            {"status": {"enum": list(STATUSES)}, "queue": _COUNT},
-            ["status"],
-        ),
-    ]
-}
-
-_ERROR = {
-    "description": "error: {'error': {'status', 'message', 'field'}}",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "properties": {
-                            "status": {"type": "integer"},
-                            "message": {"type": "string"},
-                            "field": {"type": ["string", "null"]},
-                        },
-                    }
-                },
-            }
-        }
-    },
-}
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: _ERROR for code in codes}
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -263,9 +93,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 async def _accept_report(request: Request) -> JSONResponse:
     """Rate limit, observer, body, validation, then the group-commit writer; 201 or 200."""
-    await _limit(request)
-    observer = await _observer(request)
-    payload = await _json_body(request)
+    await rate_limit(request)
+    observer = await current_observer(request)
+    payload = await json_body(request)
     prepared = prepare_report(payload, observer=observer)  # pure and quick: no thread hop
     writer: IngestWriter = request.app.state.ingest
     stored = await writer.submit(prepared)
@@ -280,7 +110,8 @@ class ReportsFastPath:
     everything the report itself needs, so this wrapper answers exactly that method and
     path with the same function the documented route uses (:func:`post_report`, which
     stays in the OpenAPI schema and answers if this wrapper is not installed), and turns
-    :class:`PollwatchError` into the usual error body. Everything else passes through.
+    :class:`PollwatchError` into the usual error body (:func:`error_response`). Everything
+    else passes through.
     Install it inside the security middleware, so its headers and body cap still apply.
     """
 
@@ -301,13 +132,7 @@ class ReportsFastPath:
         try:
             response: Response = await _accept_report(request)
         except PollwatchError as exc:
-            field = exc.column if isinstance(exc, InputError) else None
-            message = exc.reason if isinstance(exc, InputError) else str(exc)
-            response = JSONResponse(
-                error_body(exc.status, message, field),
-                status_code=exc.status,
-                headers=error_headers(exc),
-            )
+            response = error_response(exc)
         await response(scope, receive, send)
 
 
@@ -318,7 +143,7 @@ class ReportsFastPath:
     responses={
         200: {"description": "the same report was stored before (a retry); the stored report"},
         201: {"description": "stored; the report with received_at, observer and ledger entry"},
-        **_errors(400, 401, 403, 409, 413, 422, 429),
+        **error_responses(400, 401, 403, 409, 413, 422, 429),
     },
     openapi_extra={
         "requestBody": {
@@ -336,24 +161,24 @@ async def post_report(request: Request) -> JSONResponse:
     "/reports/{report_id}/photo",
     status_code=201,
     summary="Attach a photo to one's own incident or protocol report",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(rate_limit)],
     responses={
         200: {"description": "the same photo was stored before"},
-        **_errors(400, 401, 403, 404, 409, 413, 422, 429, 503),
+        **error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
     },
 )
 async def post_photo(
     request: Request,
     report_id: str,
     photo: UploadFile = File(..., description="JPEG, PNG or WebP; re-encoded without EXIF/GPS"),
-    observer: Observer = Depends(_observer),
+    observer: Observer = Depends(current_observer),
 ) -> JSONResponse:
     """Check the report, then the image, re-encode it as JPEG without metadata and store it.
 
     The report is checked first, so an unknown or foreign id costs no decoding; decodes are
     bounded per process (``app.state.photo_slots``, :class:`pollwatch.store.DecodeSlots`).
     """
-    engine = _engine(request)
+    engine = store_engine(request)
     await run_in_threadpool(lambda: photo_target(engine, report_id, observer=observer))
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     slots: DecodeSlots = request.app.state.photo_slots
@@ -369,13 +194,13 @@ async def post_photo(
     "/reports/{report_id}/photo",
     summary="A report's photo (coordinators)",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}, **_errors(401, 404)},
+    responses={200: {"content": {"image/jpeg": {}}}, **error_responses(401, 404)},
 )
 async def get_report_photo(
-    request: Request, report_id: str, _who: Coordinator = Depends(_coordinator)
+    request: Request, report_id: str, _who: Coordinator = Depends(current_coordinator)
 ) -> Response:
     """The re-encoded JPEG."""
-    data = await run_in_threadpool(get_photo, _engine(request), report_id)
+    data = await run_in_threadpool(get_photo, store_engine(request), report_id)
     return Response(data, media_type="image/jpeg")
 
 
@@ -383,29 +208,29 @@ async def get_report_photo(
     "/invites/{code}/redeem",
     status_code=201,
     summary="Redeem a one-time invite: get an observer token",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(rate_limit)],
     responses={
         201: {"description": "{'token', 'observer', 'election', 'stations'}"},
-        **_errors(401, 410, 429),
+        **error_responses(401, 410, 429),
     },
 )
 async def post_redeem(request: Request, code: str) -> JSONResponse:
     """An invite works once; the token is shown only in this answer."""
     ttl = timedelta(hours=request.app.state.settings.invite_ttl_hours)
-    redeemed = await run_in_threadpool(lambda: redeem_invite(_engine(request), code, ttl=ttl))
+    redeemed = await run_in_threadpool(lambda: redeem_invite(store_engine(request), code, ttl=ttl))
     return JSONResponse(redeemed.to_dict(), status_code=201)
 
 
 @router.get(
     "/observer",
     summary="The observer holding this token (the app checks it was not revoked)",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(rate_limit)],
     responses={
         200: {"description": "{'observer', 'election', 'stations'}"},
-        **_errors(401, 429),
+        **error_responses(401, 429),
     },
 )
-async def get_observer(observer: Observer = Depends(_observer)) -> JSONResponse:
+async def get_observer(observer: Observer = Depends(current_observer)) -> JSONResponse:
     """Code name, election and stations of the token's observer; 401 when revoked."""
     return JSONResponse(
         {
@@ -424,12 +249,14 @@ Data): the app deletes it too, but the browser also reaches what a script cannot
 @router.post(
     "/observer/forget",
     summary="Revoke one's own observer token (the app's 'leave no trace')",
-    dependencies=[Depends(_limit)],
-    responses={200: {"description": "{'revoked': true}"}, **_errors(401, 429)},
+    dependencies=[Depends(rate_limit)],
+    responses={200: {"description": "{'revoked': true}"}, **error_responses(401, 429)},
 )
-async def post_forget(request: Request, observer: Observer = Depends(_observer)) -> JSONResponse:
+async def post_forget(
+    request: Request, observer: Observer = Depends(current_observer)
+) -> JSONResponse:
     """Revoke the token at its holder's request, so a copy of it left anywhere is useless."""
-    engine = _engine(request)
+    engine = store_engine(request)
     await run_in_threadpool(
         lambda: revoke_observers(
             engine,
@@ -444,10 +271,10 @@ async def post_forget(request: Request, observer: Observer = Depends(_observer))
 @router.post(
     "/login",
     summary="Coordinator login: a session token (and an HttpOnly cookie)",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(rate_limit)],
     responses={
         200: {"description": "{'token', 'coordinator', 'role'}"},
-        **_errors(400, 401, 429),
+        **error_responses(400, 401, 429),
     },
     openapi_extra={
         "requestBody": {
@@ -476,7 +303,7 @@ async def post_login(request: Request) -> JSONResponse:
         raise InputError(
             "the login body must be JSON (Content-Type: application/json)", column="Content-Type"
         )
-    body = await _json_body(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise InputError("the body must be {'name': ..., 'password': ...}", column="body")
     name, password = body.get("name"), body.get("password")
@@ -486,7 +313,7 @@ async def post_login(request: Request) -> JSONResponse:
     throttle: LoginThrottle = request.app.state.login_throttle
     who, token = await run_in_threadpool(
         lambda: login(
-            _engine(request),
+            store_engine(request),
             str(name),
             str(password),
             throttle=throttle,
@@ -498,12 +325,13 @@ async def post_login(request: Request) -> JSONResponse:
     return response
 
 
-@router.post("/logout", summary="End the coordinator session", responses=_errors(401))
-async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator)) -> JSONResponse:
+@router.post("/logout", summary="End the coordinator session", responses=error_responses(401))
+async def post_logout(
+    request: Request, _who: Coordinator = Depends(csrf_checked_coordinator)
+) -> JSONResponse:
     """Forget the session token (bearer or cookie; with the cookie it needs the CSRF token)."""
-    check_csrf(request)
-    token = _bearer(request) or request.cookies.get(SESSION_COOKIE) or ""
-    await run_in_threadpool(logout, _engine(request), token)
+    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE) or ""
+    await run_in_threadpool(logout, store_engine(request), token)
     response = JSONResponse({"ok": True})
     close_session(response)
     return response
@@ -512,28 +340,28 @@ async def post_logout(request: Request, _who: Coordinator = Depends(_coordinator
 @router.get(
     "/elections/{election}/stations/{station}",
     summary="A station's master record, reports, estimate and comparison (coordinators)",
-    responses=_errors(401, 404, 422),
+    responses=error_responses(401, 404, 422),
 )
 async def get_station(
     request: Request,
     station: str,
-    tolerance: float = 0.05,
-    _who: Coordinator = Depends(_coordinator),
-    election: str = Depends(_election),
+    tolerance: float | None = Query(
+        None, description="relative turnout slack, 0…1 (default: the election's)"
+    ),
+    _who: Coordinator = Depends(current_coordinator),
+    election: str = Depends(election_id),
 ) -> JSONResponse:
-    """Everything known about one station; ``tolerance`` is the relative turnout slack."""
-    if not 0 <= tolerance <= 1:
-        raise InputError("'tolerance' must be between 0 and 1", column="tolerance")
+    """Everything known about one station; the store checks ``tolerance``."""
     record = await run_in_threadpool(
-        lambda: station_record(_engine(request), election, station, tolerance=tolerance)
+        lambda: station_record(store_engine(request), election, station, tolerance=tolerance)
     )
     return JSONResponse(record)
 
 
 def _export(fmt: str, media: str) -> Callable[..., Any]:
-    async def export(request: Request, election: str = Depends(_election)) -> Response:
+    async def export(request: Request, election: str = Depends(election_id)) -> Response:
         def build() -> bytes:
-            return reports_to_bytes(export_reports(_engine(request), election), fmt)
+            return reports_to_bytes(export_reports(store_engine(request), election), fmt)
 
         data = await run_in_threadpool(build)
         return Response(
@@ -570,11 +398,11 @@ router.add_api_route(
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-async def get_ledger(request: Request, election: str = Depends(_election)) -> Response:
+async def get_ledger(request: Request, election: str = Depends(election_id)) -> Response:
     """One JSON object per line: seq, report_id, prev_hash, hash, recorded_at, report."""
 
     def build() -> str:
-        return "".join(f"{line}\n" for line in export_ledger_lines(_engine(request), election))
+        return "".join(f"{line}\n" for line in export_ledger_lines(store_engine(request), election))
 
     text = await run_in_threadpool(build)
     return Response(text, media_type="application/x-ndjson")
@@ -584,7 +412,7 @@ async def get_ledger(request: Request, election: str = Depends(_election)) -> Re
     "/elections/{election}/ledger/head",
     summary="The ledger's head hash and its time (publish it)",
 )
-async def get_ledger_head(request: Request, election: str = Depends(_election)) -> JSONResponse:
+async def get_ledger_head(request: Request, election: str = Depends(election_id)) -> JSONResponse:
     """Entries, head hash and when the head entry was recorded."""
-    head = await run_in_threadpool(ledger_head, _engine(request), election)
+    head = await run_in_threadpool(ledger_head, store_engine(request), election)
     return JSONResponse(head)

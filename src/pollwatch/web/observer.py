@@ -30,7 +30,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pollwatch import __version__
-from pollwatch.web.i18n import LANGUAGES, pick_language, read_catalogues
+from pollwatch.web.i18n import LANGUAGES, read_catalogues
+from pollwatch.web.pages import render_page, request_language
 
 __all__ = [
     "CLIENT_STRINGS",
@@ -108,30 +109,20 @@ def observer_gettext(lang: str) -> Callable[[str], str]:
     return _
 
 
-def _lang(request: Request) -> str:
-    return pick_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-
-
 def _page(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-    """Render an observer page with its own catalogue over the site's (as ``render_page``)."""
-    lang = _lang(request)
-    _ = observer_gettext(lang)
+    """Render an observer page with its own catalogue over the site's, and the script's strings."""
+    _ = observer_gettext(request_language(request))
     strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
-    templates = request.app.state.templates
-    response: HTMLResponse = templates.TemplateResponse(
+    return render_page(
         request,
         template,
         {
             **context,
-            "lang": lang,
-            "languages": LANGUAGES,
-            "_": _,
-            "version": __version__,
             "client_strings": strings,
             "keep_sent": request.app.state.settings.observer_keep_sent,
         },
+        gettext=_,
     )
-    return response
 
 
 @router.get("/observe", response_class=HTMLResponse, include_in_schema=False)
@@ -165,7 +156,7 @@ async def observer_service_worker() -> Response:
 @router.get("/observe/manifest.webmanifest", include_in_schema=False)
 async def observer_manifest(request: Request) -> JSONResponse:
     """Web app manifest so the app can be added to a phone's home screen."""
-    _ = observer_gettext(_lang(request))
+    _ = observer_gettext(request_language(request))
     manifest = {
         "name": _("pollwatch observer"),
         "short_name": "pollwatch",

@@ -23,7 +23,6 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import json
 import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -32,8 +31,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pollwatch.errors import CsrfError, InputError
-from pollwatch.web.errors import error_body
+from pollwatch.errors import CsrfError, InputError, PayloadTooLarge
+from pollwatch.store.photos import MAX_PHOTO_BYTES
+from pollwatch.web.errors import error_response
 
 __all__ = [
     "CSRF_COOKIE",
@@ -42,6 +42,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "SESSION_COOKIE",
     "SESSION_MAX_AGE",
+    "BodyLimits",
     "SecurityMiddleware",
     "TrustedProxies",
     "check_csrf",
@@ -250,20 +251,6 @@ class SecurityMiddleware:
         extra = dict(SECURITY_HEADERS)
         if scope.get("scheme") == "https" or self.public_https:
             extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._too_large(send, extra)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -275,26 +262,45 @@ class SecurityMiddleware:
                 message = {**message, "headers": raw}
             await send(message)
 
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await error_response(self._too_large())(scope, receive, send_with_headers)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise self._too_large()
+            return message
+
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
-            await self._too_large(send, extra)
+        except PayloadTooLarge as exc:  # raised while the app read the body
+            await error_response(exc)(scope, receive, send_with_headers)
 
-    async def _too_large(self, send: Send, extra: dict[str, str]) -> None:
-        body = json.dumps(
-            error_body(413, f"request body larger than {self.max_body} bytes")
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *((k.encode(), v.encode()) for k, v in extra.items()),
-        ]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body larger than {self.max_body} bytes")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyLimits:
+    """The security middleware with a larger body cap for photo uploads only (pure ASGI)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
+    ) -> None:
+        self.default = SecurityMiddleware(app, max_body=max_body, public_https=public_https)
+        self.photos = SecurityMiddleware(
+            app, max_body=MAX_PHOTO_BYTES + 64 * 1024, public_https=public_https
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", "")) if scope["type"] == "http" else ""
+        is_photo = path.startswith("/api/v1/reports/") and path.endswith("/photo")
+        await (self.photos if is_photo else self.default)(scope, receive, send)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
