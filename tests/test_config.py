@@ -78,6 +78,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_TRUSTED_PROXIES": "127.0.0.1",
         "POLLWATCH_OBSERVER_KEEP_SENT": "5",
         "POLLWATCH_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "POLLWATCH_METRICS_FROM": "10.0.0.0/8",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -94,6 +95,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         trusted_proxies="127.0.0.1",
         observer_keep_sent=5,
         redis_url="redis://127.0.0.1:6379/0",
+        metrics_from="10.0.0.0/8",
     )
 
 

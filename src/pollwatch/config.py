@@ -49,6 +49,7 @@ class Settings:
     trusted_proxies: str = ""
     observer_keep_sent: int = 0
     redis_url: str | None = None
+    metrics_from: str = "127.0.0.1/32, ::1/128"
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -271,6 +272,13 @@ SETTINGS: tuple[Setting, ...] = (
         "database; every server process and machine must use the same one.",
         _text,
         default_text="none: limits are counted in the database",
+    ),
+    Setting(
+        "metrics_from",
+        "POLLWATCH_METRICS_FROM",
+        "Comma-separated addresses or networks that may read `/metrics` without logging in "
+        "(a Prometheus on the same machine or network); anyone else needs an admin's session.",
+        _text,
     ),
 )
 

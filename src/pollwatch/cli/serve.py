@@ -20,6 +20,8 @@ def serve(
     """Start the pollwatch web app: the coach, the observer app and the observe API."""
     import uvicorn
 
+    from pollwatch.logs import logging_config
+
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1;
     # the app believes forwarded headers only from the trusted_proxies setting
     # (web/security.py TrustedProxies).
@@ -30,6 +32,8 @@ def serve(
         "log_level": "warning",
         "proxy_headers": False,
         "server_header": False,
+        # JSON lines on stderr, nothing that identifies a person (pollwatch/logs.py)
+        "log_config": logging_config(),
     }
     if workers == 1:
         from pollwatch.web.app import create_app

@@ -23,10 +23,11 @@ from pollwatch import __version__
 from pollwatch.config import Settings, load_settings
 from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
 from pollwatch.store import DecodeSlots, open_store
-from pollwatch.web import coach, dashboard, dashboard_api, observe_api, observer
+from pollwatch.web import coach, dashboard, dashboard_api, metrics, observe_api, observer
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.i18n import load_catalogues
 from pollwatch.web.ingest import IngestWriter, ObserverCache
+from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.observe_api import ReportsFastPath
 from pollwatch.web.pages import render_page
 from pollwatch.web.security import BodyLimits, TrustedProxies, parse_trusted_proxies
@@ -78,7 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limit_counters = open_counters(settings, app.state.engine)
     app.state.rate_limiter = RateLimiter(settings.rate_limit, app.state.limit_counters)
     app.state.login_throttle = LoginThrottle(app.state.limit_counters)
-    app.state.ingest = IngestWriter(app.state.engine)
+    app.state.metrics = ServiceMetrics()
+    app.state.metrics_from = parse_trusted_proxies(settings.metrics_from, setting="metrics_from")
+    app.state.ingest = IngestWriter(app.state.engine, on_batch=app.state.metrics.batch)
+    app.state.metrics.watch_queue(app.state.ingest.queue_depth)
     app.state.observers = ObserverCache(app.state.engine)
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
     app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
@@ -103,10 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def index_json() -> JSONResponse:
         return JSONResponse({"reports": [f"/reports/{name}" for name in report_files()]})
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"ok": True, "version": __version__})
-
+    app.include_router(metrics.router)
     app.include_router(coach.router)
     app.include_router(observe_api.router)
     app.include_router(observer.router)

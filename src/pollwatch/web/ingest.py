@@ -97,8 +97,10 @@ class IngestWriter:
         *,
         max_batch: int = MAX_BATCH,
         store: Callable[[Engine, Sequence[PreparedReport]], list[Outcome]] | None = None,
+        on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self.engine = engine
+        self._on_batch = on_batch  # (reports, seconds) after each batch, e.g. for /metrics
         self.max_batch = max_batch
         self._stations: set[tuple[str, str]] = set()  # registered stations seen so far
         self._store = store or self._store_prepared
@@ -138,6 +140,15 @@ class IngestWriter:
         self._queue.put(_Job(item, future, loop))
         return await future
 
+    def queue_depth(self) -> int:
+        """Reports waiting for the writer (approximate, as any queue size read)."""
+        return self._queue.qsize()
+
+    def running(self) -> bool:
+        """Whether the writer thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
@@ -156,7 +167,10 @@ class IngestWriter:
                 batch.append(more)
             started = time.perf_counter()
             outcomes = self._outcomes([j.item for j in batch])
-            self.busy += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.busy += took
+            if self._on_batch is not None:
+                self._on_batch(len(batch), took)
             self.batches += 1
             self.stored += len(batch)
             by_loop: dict[

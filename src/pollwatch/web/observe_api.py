@@ -79,6 +79,7 @@ from pollwatch.web.deps import (
 )
 from pollwatch.web.errors import error_response, error_responses
 from pollwatch.web.ingest import IngestWriter
+from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
 
@@ -93,12 +94,18 @@ router = APIRouter(prefix="/api/v1", tags=["observe"])
 
 async def _accept_report(request: Request) -> JSONResponse:
     """Rate limit, observer, body, validation, then the group-commit writer; 201 or 200."""
-    await rate_limit(request)
-    observer = await current_observer(request)
-    payload = await json_body(request)
-    prepared = prepare_report(payload, observer=observer)  # pure and quick: no thread hop
-    writer: IngestWriter = request.app.state.ingest
-    stored = await writer.submit(prepared)
+    metrics: ServiceMetrics = request.app.state.metrics
+    try:
+        await rate_limit(request)
+        observer = await current_observer(request)
+        payload = await json_body(request)
+        prepared = prepare_report(payload, observer=observer)  # pure and quick: no thread hop
+        writer: IngestWriter = request.app.state.ingest
+        stored = await writer.submit(prepared)
+    except PollwatchError as error:
+        metrics.refused(error)
+        raise
+    metrics.answered(stored.status)
     return JSONResponse(stored.report, status_code=stored.status)
 
 

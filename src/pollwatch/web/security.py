@@ -306,8 +306,10 @@ class BodyLimits:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_trusted_proxies(value: str | Iterable[str]) -> tuple[Network, ...]:
-    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``) of trusted proxies."""
+def parse_trusted_proxies(
+    value: str | Iterable[str], *, setting: str = "trusted_proxies"
+) -> tuple[Network, ...]:
+    """Addresses or networks (``10.0.0.5``, ``10.0.0.0/24``, ``::1``), e.g. trusted proxies."""
     items = value.split(",") if isinstance(value, str) else list(value)
     networks: list[Network] = []
     for item in (i.strip() for i in items):
@@ -317,9 +319,9 @@ def parse_trusted_proxies(value: str | Iterable[str]) -> tuple[Network, ...]:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
             raise InputError(
-                f"trusted_proxies must be IP addresses or networks separated by commas; "
+                f"{setting} must be IP addresses or networks separated by commas; "
                 f"got {item[:60]!r} instead",
-                column="trusted_proxies",
+                column=setting,
             ) from None
     return tuple(networks)
 
