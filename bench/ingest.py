@@ -665,7 +665,7 @@ def coordinator_token(base: str, url: str) -> str | None:
 
     engine = open_store(url)
     with contextlib.suppress(Exception):
-        add_coordinator(engine, "bench", "bench passphrase 123")
+        add_coordinator(engine, "bench", "bench passphrase 123", role="admin")
     engine.dispose()
     r = httpx.post(
         f"{base}/api/v1/login", json={"name": "bench", "password": "bench passphrase 123"}

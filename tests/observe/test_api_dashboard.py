@@ -87,7 +87,7 @@ def live(
         engine = open_store(url)
         create_election(engine, E, name="Dashboard test")
         import_stations(engine, E, [{"station": s, "name": f"Name of {s}"} for s in STATIONS])
-        add_coordinator(engine, "coord", PASSWORD)
+        add_coordinator(engine, "coord", PASSWORD, role="admin")  # also changes settings
         engine.dispose()
         settings = Settings(
             data_dir=folder / "data",

@@ -24,6 +24,7 @@ from pollwatch.config import Settings
 from pollwatch.observe.ledger import verify_ledger
 from pollwatch.store import (
     add_coordinator,
+    add_scope,
     create_election,
     create_invites,
     import_stations,
@@ -45,6 +46,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     import_stations(engine, "e", [{"station": s} for s in ("0", "1", "A")])
     token = redeem_invite(engine, create_invites(engine, "e", 1)[0].code).token
     add_coordinator(engine, "fuzz", "a long passphrase")
+    add_scope(engine, "fuzz", "e", actor="test")
     session = login(engine, "fuzz", "a long passphrase")[1]
     engine.dispose()
     app = create_app(Settings(data_dir=folder, home=folder, database_url=url, rate_limit=0))

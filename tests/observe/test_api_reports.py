@@ -28,6 +28,7 @@ from pollwatch.config import Settings
 from pollwatch.observe.ledger import verify_ledger
 from pollwatch.store import (
     add_coordinator,
+    add_scope,
     create_election,
     create_invites,
     import_stations,
@@ -72,6 +73,7 @@ def live(
         create_election(engine, ELECTION, name="API test")
         import_stations(engine, ELECTION, [{"station": str(i)} for i in range(1, 11)])
         add_coordinator(engine, "coord", "a long passphrase")
+        add_scope(engine, "coord", ELECTION, actor="test")
         engine.dispose()
         settings = Settings(data_dir=folder / "data", home=folder, database_url=url, rate_limit=0)
         port = free_port()

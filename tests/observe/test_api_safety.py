@@ -32,6 +32,7 @@ from pollwatch.store import (
     AuthError,
     DecodeSlots,
     add_coordinator,
+    add_scope,
     create_election,
     create_invites,
     import_stations,
@@ -77,6 +78,7 @@ def live(
         create_election(engine, ELECTION, name="Safety API")
         import_stations(engine, ELECTION, [{"station": str(i)} for i in range(1, 6)])
         add_coordinator(engine, "coord", PASSWORD)
+        add_scope(engine, "coord", ELECTION, actor="test")
         engine.dispose()
         settings = Settings(data_dir=folder / "data", home=folder, database_url=url, rate_limit=0)
         app = create_app(settings)

@@ -71,7 +71,7 @@ def dashboard_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def engine(dashboard_settings: Settings) -> Any:
     engine = open_database(dashboard_settings.resolved_database_url())
-    add_coordinator(engine, "coord", PASSWORD)
+    add_coordinator(engine, "coord", PASSWORD, role="admin")  # also changes the tolerance
     create_election(engine, ELECTION, name="Live test election")
     import_stations(engine, ELECTION, STATIONS)
     create_election(engine, DISPUTED, name="Disputed test election")

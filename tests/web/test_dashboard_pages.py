@@ -26,6 +26,7 @@ from tests.web.servers import serve_in_thread
 from pollwatch.config import Settings
 from pollwatch.store import (
     add_coordinator,
+    add_scope,
     create_election,
     create_invites,
     import_stations,
@@ -60,6 +61,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
             {"station": "8103", "name": HOSTILE_NAME, "city": "<b>Town</b>"},
         ],
     )
+    add_scope(engine, "coord", ELECTION, actor="test")
     engine.info_home = home  # type: ignore[attr-defined]
     return engine
 
@@ -306,6 +308,7 @@ def test_dashboard_page_renders_the_live_figures_on_the_server(
 ) -> None:
     create_election(engine, "render-2026")
     import_stations(engine, "render-2026", [{"station": "r1"}, {"station": "r2"}])
+    add_scope(engine, "coord", "render-2026", actor="test")
     token = redeem_invite(engine, create_invites(engine, "render-2026", 1)[0].code).token
     now = datetime.now(UTC).isoformat()
     for body in (
@@ -330,8 +333,10 @@ def test_dashboard_page_renders_the_live_figures_on_the_server(
     assert 'id="tolerance" name="tolerance" min="0" max="100" step="0.5" value="5"' in text
 
 
-def test_unknown_or_hostile_election_ids_are_404_and_escaped(coordinator: httpx.Client) -> None:
-    assert coordinator.get("/coordinate/no-such-election").status_code == 404
+def test_unknown_or_hostile_election_ids_are_refused_and_escaped(coordinator: httpx.Client) -> None:
+    # Outside the coordinator's scopes: 403 whether the election exists or not (an id
+    # cannot be probed).
+    assert coordinator.get("/coordinate/no-such-election").status_code == 403
     hostile = "<script>alert(1)</script>"
     for path in (f"/coordinate/{hostile}", f"/coordinate/{hostile}/invites", f"/press/{hostile}"):
         answer = coordinator.get(path)

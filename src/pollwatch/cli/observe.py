@@ -167,7 +167,7 @@ def observers_revoke(
 @coordinators_app.command("add")
 def coordinators_add(
     name: str = typer.Argument(..., help="Login name."),
-    role: str = typer.Option("coordinator", "--role", help="coordinator or admin."),
+    role: str = typer.Option("coordinator", "--role", help="admin, coordinator or viewer."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
@@ -182,6 +182,47 @@ def coordinators_add(
     with _engine() as engine:
         who = add_coordinator(engine, name, password, role=role)
     typer.echo(f"added {who.role} {who.name}")
+
+
+@coordinators_app.command("scope")
+def coordinators_scope(
+    name: str = typer.Argument(..., help="Login name of a coordinator or viewer."),
+    election: str = typer.Option(..., "--election", help="Election id."),
+    country: str | None = typer.Option(None, "--country", help="Only this country's stations."),
+    region: str | None = typer.Option(None, "--region", help="Only this region's stations."),
+    remove: bool = typer.Option(False, "--remove", help="Take this scope away instead."),
+) -> None:
+    """Let a coordinator or viewer work in an election (or one country / region of it)."""
+    from pollwatch.store import add_scope, remove_scope
+
+    with _engine() as engine:
+        if remove:
+            remove_scope(engine, name, election, country=country, region=region, actor="cli")
+        else:
+            add_scope(engine, name, election, country=country, region=region, actor="cli")
+    scope = "/".join(v for v in (election, country, region) if v)
+    typer.echo(f"{'removed' if remove else 'added'} scope {scope} of {name}")
+
+
+@coordinators_app.command("list")
+def coordinators_list(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Coordinators with their roles, scopes and live sessions."""
+    from pollwatch.store import list_coordinators
+
+    with _engine() as engine:
+        people = list_coordinators(engine)
+    if as_json:
+        typer.echo(json.dumps(people, ensure_ascii=False, indent=2))
+        return
+    for c in people:
+        scopes = ", ".join(
+            "/".join(v for v in (s["election"], s["country"], s["region"]) if v)
+            for s in c["scopes"]
+        )  # election/country/region, as `coordinators scope` prints it
+        shown = "every election" if c["role"] == "admin" else scopes or "no election"
+        typer.echo(f"{c['name']:20} {c['role']:12} {c['sessions']:3} sessions  {shown}")
 
 
 @export_app.command("reports")

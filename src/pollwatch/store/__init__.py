@@ -16,6 +16,18 @@ from pollwatch.store._util import secret_hash
 from pollwatch.store.audit import list_audit, record_audit
 from pollwatch.store.comparison import comparison_rows, set_tolerance
 from pollwatch.store.conflict_list import conflicts
+from pollwatch.store.coordinators import (
+    add_scope,
+    create_coordinator,
+    end_sessions,
+    list_coordinators,
+    remove_scope,
+    reset_password,
+    session_coordinator,
+    set_role,
+    station_place,
+    visible_stations,
+)
 from pollwatch.store.day_activity import activity, incidents_feed
 from pollwatch.store.elections import (
     STATION_COLUMNS,
@@ -94,15 +106,18 @@ __all__ = [
     "StoredReport",
     "activity",
     "add_coordinator",
+    "add_scope",
     "attach_results",
     "clean_photo",
     "comparison_rows",
     "conflicts",
     "coordinator_for_session",
+    "create_coordinator",
     "create_election",
     "create_invites",
     "current_revision",
     "dashboard_stations",
+    "end_sessions",
     "events_after",
     "export_ledger_lines",
     "export_reports",
@@ -116,6 +131,7 @@ __all__ = [
     "ledger_head",
     "ledger_seq",
     "list_audit",
+    "list_coordinators",
     "list_elections",
     "list_reports",
     "list_resolutions",
@@ -133,11 +149,16 @@ __all__ = [
     "rebuild_activity",
     "record_audit",
     "redeem_invite",
+    "remove_scope",
     "reports_to_bytes",
+    "reset_password",
     "resolve_conflict",
     "revoke_observers",
     "secret_hash",
+    "session_coordinator",
+    "set_role",
     "set_tolerance",
+    "station_place",
     "station_record",
     "station_rows",
     "station_table",
@@ -146,6 +167,7 @@ __all__ = [
     "store_report",
     "store_sample",
     "upgrade_database",
+    "visible_stations",
     "write_transaction",
 ]
 

@@ -51,10 +51,12 @@ STATION_COLUMNS: tuple[str, ...] = (
     "registered",
     "ballots_received",
     "hours",
+    "region",
 )
-"""Columns of a station registry file; only ``station`` is required."""
+"""Columns of a station registry file; only ``station`` is required. ``country`` and
+``region`` are what coordinators' scopes narrow by (:mod:`pollwatch.observe.permissions`)."""
 
-_TEXT = ("name", "country", "city", "address", "hours")
+_TEXT = ("name", "country", "city", "address", "hours", "region")
 _INT = ("registered", "ballots_received")
 
 
@@ -327,6 +329,7 @@ def attach_results(
                 "name": str(record.get("station_name") or record.get("district") or "") or None,
                 "registered": figures.get("registered"),
                 "ballots_received": figures.get("ballots_received"),
+                "region": figures.get("region"),
             }
         )
     with write_transaction(engine) as conn:
@@ -347,6 +350,7 @@ def attach_results(
                 "name": r["name"],
                 "registered": r["registered"],
                 "ballots_received": r["ballots_received"],
+                "region": r["region"],
             }
             for r in registry
             if r["station"] not in known
@@ -372,7 +376,8 @@ def official_row(engine: Engine, election: str, station: str) -> dict[str, Any] 
 def station_table(engine: Engine, election: str) -> pd.DataFrame:
     """The station registry as a table, with ``region`` and ``district`` from official results.
 
-    One row per station (the registry's columns); the sampling frame of a quick count.
+    One row per station (the registry's columns); the sampling frame of a quick count. The
+    registry's own ``region`` wins over the official results' one.
     """
     get_election(engine, election)
     registry = pd.DataFrame(list_stations(engine, election), columns=list(STATION_COLUMNS))
@@ -384,9 +389,11 @@ def station_table(engine: Engine, election: str) -> pd.DataFrame:
         ).all()
     extra = pd.DataFrame(
         [
-            {"station": r[0], "region": r[1].get("region"), "district": r[1].get("district")}
+            {"station": r[0], "_region": r[1].get("region"), "district": r[1].get("district")}
             for r in rows
         ],
-        columns=["station", "region", "district"],
+        columns=["station", "_region", "district"],
     )
-    return registry.merge(extra, on="station", how="left")
+    merged = registry.merge(extra, on="station", how="left")
+    merged["region"] = merged["region"].where(merged["region"].notna(), merged.pop("_region"))
+    return merged

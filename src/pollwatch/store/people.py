@@ -6,8 +6,7 @@ name, unique in its election, and returns a bearer token, shown once and stored 
 SHA-256. :func:`revoke_observers` ends observers' tokens (one code name, a station's
 observers, or a whole election's), audited. Coordinators log in with a password
 (argon2id, the Password Hashing Competition winner, RFC 9106) and get a session token,
-also stored hashed. Roles: ``admin`` (everything, manages coordinators) and
-``coordinator`` (sees reports, resolves conflicts).
+also stored hashed. Roles and what they allow: :mod:`pollwatch.observe.permissions`.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import AuthError, InputError, InviteExpired, NotFoundError, PollwatchError
+from pollwatch.observe.permissions import ROLES, Scope
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
@@ -56,7 +56,6 @@ __all__ = [
     "revoke_observers",
 ]
 
-ROLES: tuple[str, ...] = ("admin", "coordinator")
 SESSION_LIFETIME = timedelta(hours=12)
 
 INVITE_TTL = timedelta(hours=72)
@@ -133,11 +132,12 @@ class Observer:
 
 @dataclass(frozen=True)
 class Coordinator:
-    """A logged-in coordinator or admin."""
+    """A logged-in coordinator, viewer or admin, with the scopes of their access."""
 
     id: int
     name: str
     role: str
+    scopes: tuple[Scope, ...] = ()
 
 
 def create_invites(

@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 __all__ = [
     "audit_log",
+    "coordinator_scopes",
     "coordinators",
     "elections",
     "invites",
@@ -77,6 +78,7 @@ stations = Table(
     Column("registered", Integer),
     Column("ballots_received", Integer),
     Column("hours", Text),
+    Column("region", Text),
 )
 
 official_results = Table(
@@ -121,6 +123,19 @@ coordinators = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+coordinator_scopes = Table(
+    "coordinator_scopes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coordinator_id", Integer, ForeignKey("coordinators.id"), nullable=False, index=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("country", Text, nullable=True),
+    Column("region", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""The elections (optionally one country and/or region of each) a coordinator or viewer works
+in (:mod:`pollwatch.observe.permissions`); admins need none."""
 
 sessions = Table(
     "sessions",

@@ -18,14 +18,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from pollwatch.errors import AuthError, InputError, LoginThrottled
+from pollwatch.errors import AuthError, Forbidden, InputError, LoginThrottled
 from pollwatch.limits import LoginThrottle, RateLimiter, client_address
 from pollwatch.observe.ids import check_station_id
+from pollwatch.observe.permissions import PERMISSIONS, can
 from pollwatch.store import (
     Coordinator,
     create_invites,
@@ -36,6 +37,7 @@ from pollwatch.store import (
     public_summary,
     revoke_observers,
 )
+from pollwatch.web.access import authorized, only_visible, visible
 from pollwatch.web.deps import election_row, session_coordinator, store_engine
 from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.security import (
@@ -267,29 +269,43 @@ async def logout_submit(request: Request) -> Response:
 
 
 @router.get("/coordinate", response_class=HTMLResponse)
-async def elections_page(request: Request) -> Response:
-    """The elections this service holds, with links to each one's dashboard and invites."""
-    who = await session_coordinator(request)
+async def elections_page(
+    request: Request, who: Coordinator | None = Depends(authorized("elections.list", page=True))
+) -> Response:
+    """The elections of one's scopes, with links to each one's dashboard and invites."""
     if who is None:
         return _to_login(request)
     elections = await run_in_threadpool(list_elections, store_engine(request))
+    if who.role != "admin":
+        mine = {scope.election for scope in who.scopes}
+        elections = [e for e in elections if e["id"] in mine]
     return render_page(
         request,
         "coordinate_elections.html",
-        {"who": who, "elections": elections, "csrf": _page_csrf(request)},
+        {
+            "who": who,
+            "elections": elections,
+            "csrf": _page_csrf(request),
+            # every listed election is in the scopes, so the role decides
+            "may_invite": all(can(who, "invites.create", e["id"]) for e in elections),
+        },
     )
 
 
 @router.get("/coordinate/{election}", response_class=HTMLResponse)
-async def dashboard_page(request: Request, election: str) -> Response:
+async def dashboard_page(
+    request: Request,
+    election: str,
+    who: Coordinator | None = Depends(authorized("dashboard.read", page=True)),
+) -> Response:
     """The live dashboard; the station registry is rendered here, live figures by script."""
-    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
     info = await election_row(request, election)
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
     table = await run_in_threadpool(dashboard_stations, store_engine(request), election)
+    table["stations"] = only_visible(table["stations"], await visible(request, who, election))
     _ = translator(request)
     return render_page(
         request,
@@ -298,6 +314,10 @@ async def dashboard_page(request: Request, election: str) -> Response:
             "who": who,
             "election": info,
             "table": table,
+            "may_change_settings": can(who, "election.settings", election),
+            "may_invite": can(who, "invites.create", election),
+            # the listed conflicts are all inside the scope, so the role decides
+            "may_resolve": who.role in PERMISSIONS["conflicts.resolve"].roles,
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
             "csrf": _page_csrf(request),
             "client_strings": _client_strings(request),
@@ -361,9 +381,12 @@ def _invites_page(
 
 
 @router.get("/coordinate/{election}/invites", response_class=HTMLResponse)
-async def invites_form(request: Request, election: str) -> Response:
+async def invites_form(
+    request: Request,
+    election: str,
+    who: Coordinator | None = Depends(authorized("invites.create", page=True)),
+) -> Response:
     """The form that creates one-time invites for observers."""
-    who = await session_coordinator(request)
     if who is None:
         return _to_login(request)
     info = await election_row(request, election)
@@ -371,19 +394,34 @@ async def invites_form(request: Request, election: str) -> Response:
 
 
 @router.post("/coordinate/{election}/invites", response_class=HTMLResponse)
-async def invites_submit(request: Request, election: str) -> Response:
+async def invites_submit(
+    request: Request,
+    election: str,
+    who: Coordinator | None = Depends(authorized("invites.create", page=True)),
+) -> Response:
     """Create the invites (audited under the coordinator's name) and show each link and QR.
 
     The codes are shown once, on this answer only (the store keeps their hashes); the page
-    is sent with ``Cache-Control: no-store``.
+    is sent with ``Cache-Control: no-store``. A coordinator whose scope is part of the
+    election binds every invite to stations of that part (an unbound invite would let its
+    observer report anywhere in the election).
     """
-    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
     info = await election_row(request, election)
     count = _parse_count(form)
     bound = _parse_stations(form)
+    allowed = await visible(request, who, election)
+    if allowed is not None:
+        if not bound:
+            raise InputError(
+                "your scope is part of this election: bind the invites to its stations",
+                column="stations",
+            )
+        outside = [s for s in bound if s not in allowed]
+        if outside:
+            raise Forbidden(f"station {outside[0]!r} is outside your scope")
     invites = await run_in_threadpool(
         lambda: create_invites(
             store_engine(request), election, count, stations_=bound, actor=who.name
@@ -401,14 +439,18 @@ async def invites_submit(request: Request, election: str) -> Response:
 
 
 @router.post("/coordinate/{election}/observers/revoke", response_class=HTMLResponse)
-async def revoke_submit(request: Request, election: str) -> Response:
+async def revoke_submit(
+    request: Request,
+    election: str,
+    who: Coordinator | None = Depends(authorized("observers.revoke", page=True)),
+) -> Response:
     """Revoke one code name, a station's observers or all (audited under the coordinator).
 
     The form's ``what`` field says which: ``code_name`` (with ``code_name``), ``station``
     (with ``station``) or ``all`` (with ``confirm`` set to the election id, so a slip of the
-    mouse cannot end every observer's access).
+    mouse cannot end every observer's access). A coordinator whose scope is part of the
+    election revokes by station, one of the scope's.
     """
-    who = await session_coordinator(request)
     if who is None:
         raise AuthError("coordinator login required")
     form = await _form(request)
@@ -430,6 +472,11 @@ async def revoke_submit(request: Request, election: str) -> Response:
         ask = {"everyone": True}
     else:
         raise InputError("'what' must be code_name, station or all", column="what")
+    allowed = await visible(request, who, election)
+    if allowed is not None and ask.get("station") not in allowed:
+        raise Forbidden(
+            "your scope is part of this election: revoke the observers of one of its stations"
+        )
     names = await run_in_threadpool(
         lambda: revoke_observers(store_engine(request), election=election, actor=who.name, **ask)
     )

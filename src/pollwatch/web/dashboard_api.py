@@ -4,7 +4,7 @@ Everything under ``/api/v1/elections/{election}/``; coordinators only (bearer se
 the session cookie), except ``public``. Handlers translate HTTP to one read-model call of
 :mod:`pollwatch.store` in the thread pool. A state change authenticated by the cookie must
 echo the ``pollwatch_csrf`` cookie in ``X-CSRF-Token``
-(:func:`pollwatch.web.deps.csrf_checked_coordinator`); every change is in the audit log.
+(:func:`pollwatch.web.access.csrf_protected`); every change is in the audit log.
 
 The live feed (``events``) is a ``text/event-stream`` that polls the election's ledger
 every ``events_poll_seconds`` (a setting, 1 s): stateless, so it works the same with several
@@ -41,9 +41,8 @@ from pollwatch.store import (
     resolve_conflict,
     set_tolerance,
 )
+from pollwatch.web.access import authorized, csrf_protected, only_visible, visible
 from pollwatch.web.deps import (
-    csrf_checked_coordinator,
-    current_coordinator,
     election_id,
     json_body,
     rate_limit,
@@ -124,13 +123,16 @@ async def get_dashboard_stations(
     request: Request,
     limit: int | None = Query(None, ge=1, le=100_000, description="page size"),
     offset: int = Query(0, ge=0, le=10_000_000, description="stations to skip"),
-    _who: Coordinator = Depends(current_coordinator),
+    who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Reads the per-station counters, never the reports: fast with millions of reports."""
     data = await run_in_threadpool(
         lambda: dashboard_stations(store_engine(request), election, limit=limit, offset=offset)
     )
+    # A scope that is part of the election sees its stations only (a page may then hold
+    # fewer than ``limit``); the totals stay the election's.
+    data["stations"] = only_visible(data["stations"], await visible(request, who, election))
     return JSONResponse(data)
 
 
@@ -144,12 +146,13 @@ async def get_dashboard_stations(
 )
 async def get_dashboard_activity(
     request: Request,
-    _who: Coordinator = Depends(current_coordinator),
+    who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Hours are UTC; count windows are spread evenly over the hours they cover."""
     async with _one_at_a_time(request, election):
         data = await run_in_threadpool(activity, store_engine(request), election)
+    data["incidents"] = only_visible(data["incidents"], await visible(request, who, election))
     return JSONResponse(data)
 
 
@@ -163,12 +166,13 @@ async def get_dashboard_activity(
 )
 async def get_dashboard_conflicts(
     request: Request,
-    _who: Coordinator = Depends(current_coordinator),
+    who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Open conflicts (``resolved: null``) are left out of every estimate until resolved."""
     async with _one_at_a_time(request, election):
         data = await run_in_threadpool(conflicts, store_engine(request), election)
+    data = only_visible(data, await visible(request, who, election))
     return JSONResponse({"election": election, "conflicts": data})
 
 
@@ -185,7 +189,7 @@ async def get_dashboard_comparison(
     tolerance: float | None = Query(
         None, description="relative turnout slack, 0…1 (default: the election's)"
     ),
-    _who: Coordinator = Depends(current_coordinator),
+    who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Flagged stations first, then by the relative difference; the store checks ``tolerance``."""
@@ -193,6 +197,7 @@ async def get_dashboard_comparison(
         data = await run_in_threadpool(
             lambda: comparison_rows(store_engine(request), election, tolerance=tolerance)
         )
+    data = {**data, "rows": only_visible(data["rows"], await visible(request, who, election))}
     return JSONResponse(data)
 
 
@@ -209,7 +214,7 @@ async def get_pvt(
     denominator: Literal["valid", "cast"] = Query(
         "valid", description="shares of valid ballots, or of valid plus invalid"
     ),
-    _who: Coordinator = Depends(current_coordinator),
+    _who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """409 when no sample is drawn or fewer than two sampled protocols are usable."""
@@ -261,7 +266,7 @@ async def get_public(request: Request, election: str = Depends(election_id)) -> 
 async def post_resolution(
     request: Request,
     station: str,
-    who: Coordinator = Depends(csrf_checked_coordinator),
+    who: Coordinator = Depends(csrf_protected("conflicts.resolve")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """The field must be a current conflict of the station and the value one it allows."""
@@ -294,7 +299,7 @@ async def post_resolution(
 )
 async def put_settings(
     request: Request,
-    who: Coordinator = Depends(csrf_checked_coordinator),
+    who: Coordinator = Depends(csrf_protected("election.settings")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """``tolerance``: relative slack before a station's turnout is flagged (0…1)."""
@@ -341,11 +346,12 @@ async def get_events(
     last_event_id: str | None = Header(
         None, alias="Last-Event-ID", description="resume after this ledger seq"
     ),
-    _who: Coordinator = Depends(current_coordinator),
+    who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> StreamingResponse:
     """Polls the ledger (stateless across processes); ends when the client goes away."""
     engine = store_engine(request)
+    allowed = await visible(request, who, election)  # a narrowed scope: its stations only
     settings: Settings = request.app.state.settings
     poll, keepalive = settings.events_poll_seconds, settings.events_keepalive_seconds
     lifetime = settings.events_max_seconds
@@ -362,7 +368,7 @@ async def get_events(
             )
             now = time.monotonic()
             if batch:
-                for item in batch[:EVENT_BATCH]:
+                for item in only_visible(batch[:EVENT_BATCH], allowed):
                     yield _event("report", item["seq"], item)
                 last = batch[:EVENT_BATCH][-1]["seq"]
                 if len(batch) > EVENT_BATCH:

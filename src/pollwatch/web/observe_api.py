@@ -42,6 +42,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -55,6 +56,7 @@ from pollwatch.store import (
     export_ledger_lines,
     export_reports,
     get_photo,
+    get_report,
     ledger_head,
     login,
     logout,
@@ -67,10 +69,9 @@ from pollwatch.store import (
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
 from pollwatch.store.views import station_record
+from pollwatch.web.access import authorized, csrf_protected
 from pollwatch.web.deps import (
     bearer_token,
-    csrf_checked_coordinator,
-    current_coordinator,
     current_observer,
     election_id,
     json_body,
@@ -197,6 +198,12 @@ async def post_photo(
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
 
+def _report_place(engine: Engine, request: Request) -> tuple[str, str | None]:
+    """Where the path's report was made: its photo is as private as the station's reports."""
+    report = get_report(engine, str(request.path_params["report_id"])[:100].lower())
+    return str(report["election"]), str(report["station"])
+
+
 @router.get(
     "/reports/{report_id}/photo",
     summary="A report's photo (coordinators)",
@@ -204,7 +211,9 @@ async def post_photo(
     responses={200: {"content": {"image/jpeg": {}}}, **error_responses(401, 404)},
 )
 async def get_report_photo(
-    request: Request, report_id: str, _who: Coordinator = Depends(current_coordinator)
+    request: Request,
+    report_id: str,
+    _who: Coordinator = Depends(authorized("photos.read", locate=_report_place)),
 ) -> Response:
     """The re-encoded JPEG."""
     data = await run_in_threadpool(get_photo, store_engine(request), report_id)
@@ -334,7 +343,7 @@ async def post_login(request: Request) -> JSONResponse:
 
 @router.post("/logout", summary="End the coordinator session", responses=error_responses(401))
 async def post_logout(
-    request: Request, _who: Coordinator = Depends(csrf_checked_coordinator)
+    request: Request, _who: Coordinator = Depends(csrf_protected("session.end"))
 ) -> JSONResponse:
     """Forget the session token (bearer or cookie; with the cookie it needs the CSRF token)."""
     token = bearer_token(request) or request.cookies.get(SESSION_COOKIE) or ""
@@ -355,7 +364,7 @@ async def get_station(
     tolerance: float | None = Query(
         None, description="relative turnout slack, 0…1 (default: the election's)"
     ),
-    _who: Coordinator = Depends(current_coordinator),
+    _who: Coordinator = Depends(authorized("stations.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Everything known about one station; the store checks ``tolerance``."""

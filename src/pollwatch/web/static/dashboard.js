@@ -14,6 +14,8 @@
   if (!root) { return; }
   var election = root.getAttribute("data-election");
   var lang = root.getAttribute("data-lang") || "en";
+  // Viewers read conflicts but cannot resolve them (the server refuses; no button offers it).
+  var mayResolve = root.getAttribute("data-may-resolve") === "yes";
   var api = "/api/v1/elections/" + encodeURIComponent(election);
   var strings = {};
   try { strings = JSON.parse(document.getElementById("dashboard-i18n").textContent); } catch (e) { strings = {}; }
@@ -302,7 +304,7 @@
         if (seen[key]) { return; }
         seen[key] = true;
         values.appendChild(el("span", { "class": "value" }, show(v.value)));
-        if (!c.resolved) {
+        if (!c.resolved && mayResolve) {
           var button = el("button", { type: "button", "class": "small secondary resolve" }, t("Use this value"));
           button.addEventListener("click", function () { resolve(c, byReport ? v.report_id : v.value, box); });
           values.appendChild(button);
