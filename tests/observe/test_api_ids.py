@@ -71,7 +71,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     create_election(engine, KNOWN)
     import_stations(engine, KNOWN, [{"station": STATION}])
     token = redeem_invite(engine, create_invites(engine, KNOWN, 1)[0].code).token
-    add_coordinator(engine, "ids", "a long passphrase")
+    add_coordinator(engine, "ids", "a long passphrase", role="admin")  # no scope in the way
     session = login(engine, "ids", "a long passphrase")[1]
     engine.dispose()
     app = create_app(Settings(data_dir=folder, home=folder, database_url=url, rate_limit=0))

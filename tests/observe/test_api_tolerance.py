@@ -24,7 +24,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     engine = open_store(url)
     create_election(engine, E)
     import_stations(engine, E, [{"station": "1"}])
-    add_coordinator(engine, "coord", "a long passphrase")
+    add_coordinator(engine, "coord", "a long passphrase", role="admin")  # settings: admins
     engine.dispose()
     app = create_app(Settings(data_dir=home, home=home, database_url=url, rate_limit=0))
     with serve_in_thread(app) as base, httpx.Client(base_url=base) as http:
