@@ -179,6 +179,8 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "GET /": "anyone",
         "GET /index.json": "anyone",
         "GET /healthz": "anyone",
+        "GET /readyz": "anyone (names the failing check, nothing about people)",
+        "GET /metrics": "an address in metrics_from, else an admin's session (web/metrics.py)",
         "GET /openapi.json": "anyone",
         "HEAD /openapi.json": "anyone",
         "MOUNT /static": "anyone",
