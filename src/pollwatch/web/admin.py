@@ -41,7 +41,7 @@ from pollwatch.store import (
     set_role,
 )
 from pollwatch.web.access import authorized
-from pollwatch.web.dashboard import _form, _page_csrf, _text_field, _to_login
+from pollwatch.web.forms import checked_form, page_csrf, text_field, to_login
 from pollwatch.web.pages import render_page, translator
 
 __all__ = ["DONE", "OPERATIONS", "router"]
@@ -100,7 +100,7 @@ def _page(
             "who": who,
             "done": done,
             "password": password,
-            "csrf": _page_csrf(request),
+            "csrf": page_csrf(request),
         },
     )
     response.status_code = status
@@ -111,7 +111,7 @@ def _page(
 async def admin_page(request: Request, who: Coordinator | None = Depends(_manage)) -> Response:
     """Coordinators with their roles, scopes and sessions; forms to change them."""
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     state = await run_in_threadpool(_state, _engine(request))
     return _page(request, who, state)
 
@@ -125,7 +125,7 @@ async def admin_json(request: Request, who: Coordinator | None = Depends(_manage
 
 
 def _optional(form: FormData, name: str) -> str | None:
-    return _text_field(form, name, limit=200, required=False) or None
+    return text_field(form, name, limit=200, required=False) or None
 
 
 @dataclass(frozen=True)
@@ -137,18 +137,18 @@ class _Done:
 
 def _apply(engine: Engine, form: FormData, actor: str) -> _Done:
     """Run the form's operation (one store call, audited under ``actor``)."""
-    op = _text_field(form, "op", limit=20)
+    op = text_field(form, "op", limit=20)
     if op not in OPERATIONS:
         raise InputError(f"'op' must be one of {', '.join(OPERATIONS)}", column="op")
-    name = _text_field(form, "name", limit=100).strip()
+    name = text_field(form, "name", limit=100).strip()
     if op == "add":
-        role = _text_field(form, "role", limit=20)
+        role = text_field(form, "role", limit=20)
         added, password = create_coordinator(engine, name, role=role, actor=actor)
         return _Done(op, (added.name, password))
     if op == "role":
-        set_role(engine, name, _text_field(form, "role", limit=20), actor=actor)
+        set_role(engine, name, text_field(form, "role", limit=20), actor=actor)
     elif op in ("scope-add", "scope-remove"):
-        election = _text_field(form, "election", limit=100)
+        election = text_field(form, "election", limit=100)
         change = add_scope if op == "scope-add" else remove_scope
         change(
             engine,
@@ -170,7 +170,7 @@ async def admin_submit(request: Request, who: Coordinator | None = Depends(_mana
     """One change (``op``), audited under the admin's name; the page again, with the result."""
     if who is None:
         raise AuthError("coordinator login required")
-    form = await _form(request)
+    form = await checked_form(request)
     engine = _engine(request)
     result = await run_in_threadpool(_apply, engine, form, who.name)
     message = translator(request)(DONE[result.op])

@@ -39,14 +39,20 @@ from pollwatch.store import (
 )
 from pollwatch.web.access import authorized, only_visible, visible
 from pollwatch.web.deps import election_row, session_coordinator, store_engine
+from pollwatch.web.forms import (
+    checked_form,
+    form_field,
+    page_csrf,
+    read_form,
+    text_field,
+    to_login,
+)
 from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
-    check_csrf,
     check_login,
     close_session,
-    csrf_token_for,
     new_csrf_token,
     open_session,
     public_base_url,
@@ -127,49 +133,12 @@ _STATION_SPLIT = re.compile(r"[\s,;]+")
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(with_lang(request, "/coordinate/login"), status_code=303)
-
-
 def _login_token(request: Request) -> tuple[str, bool]:
     """The login form's token from its cookie, or a new one (and whether it must be set)."""
     existing = request.cookies.get(CSRF_COOKIE, "")
     if 20 <= len(existing) <= 100:
         return existing, False
     return new_csrf_token(), True
-
-
-def _page_csrf(request: Request) -> str:
-    """The CSRF token of the logged-in session, for the page's forms and scripts."""
-    return csrf_token_for(request.cookies.get(SESSION_COOKIE, ""))
-
-
-async def _read_form(request: Request) -> FormData:
-    try:
-        return await request.form(max_files=0, max_fields=20, max_part_size=16 * 1024)
-    except Exception as exc:  # malformed multipart or too many fields: the client's fault
-        raise InputError(f"the form could not be read ({exc})"[:200], column="body") from None
-
-
-def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
-async def _form(request: Request) -> FormData:
-    """The submitted form of a logged-in page, its csrf field checked against the session."""
-    form = await _read_form(request)
-    check_csrf(request, submitted=_field(form, "csrf"))
-    return form
-
-
-def _text_field(form: FormData, name: str, *, limit: int = 1000, required: bool = True) -> str:
-    value = form.get(name, "")
-    if not isinstance(value, str) or len(value) > limit:
-        raise InputError(f"'{name}' must be text of at most {limit} characters", column=name)
-    if required and not value:
-        raise InputError(f"'{name}' is required", column=name)
-    return value
 
 
 def _client_strings(request: Request) -> dict[str, str]:
@@ -213,10 +182,10 @@ async def login_submit(request: Request) -> Response:
     """Check the password; success opens a session and goes to the elections list."""
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.check(request, None)
-    form = await _read_form(request)
-    check_login(request, _field(form, "csrf"))
-    name = _text_field(form, "name")
-    password = _text_field(form, "password")
+    form = await read_form(request)
+    check_login(request, form_field(form, "csrf"))
+    name = text_field(form, "name")
+    password = text_field(form, "password")
     throttle: LoginThrottle = request.app.state.login_throttle
     try:
         _who, session = await run_in_threadpool(
@@ -256,11 +225,11 @@ async def login_submit(request: Request) -> Response:
 @router.post("/coordinate/logout")
 async def logout_submit(request: Request) -> Response:
     """End the session (the form carries the CSRF token) and go back to the login form."""
-    await _form(request)
+    await checked_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await run_in_threadpool(logout, store_engine(request), token)
-    response = _to_login(request)
+    response = to_login(request)
     close_session(response)
     return response
 
@@ -274,7 +243,7 @@ async def elections_page(
 ) -> Response:
     """The elections of one's scopes, with links to each one's dashboard and invites."""
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     elections = await run_in_threadpool(list_elections, store_engine(request))
     if who.role != "admin":
         mine = {scope.election for scope in who.scopes}
@@ -285,7 +254,7 @@ async def elections_page(
         {
             "who": who,
             "elections": elections,
-            "csrf": _page_csrf(request),
+            "csrf": page_csrf(request),
             # every listed election is in the scopes, so the role decides
             "may_invite": all(can(who, "invites.create", e["id"]) for e in elections),
         },
@@ -300,7 +269,7 @@ async def dashboard_page(
 ) -> Response:
     """The live dashboard; the station registry is rendered here, live figures by script."""
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     info = await election_row(request, election)
     # The same answer as GET .../dashboard/stations (activity counters, no report scan), so
     # the table and totals are right before the script runs, or without it.
@@ -319,14 +288,14 @@ async def dashboard_page(
             # the listed conflicts are all inside the scope, so the role decides
             "may_resolve": who.role in PERMISSIONS["conflicts.resolve"].roles,
             "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
-            "csrf": _page_csrf(request),
+            "csrf": page_csrf(request),
             "client_strings": _client_strings(request),
         },
     )
 
 
 def _parse_count(form: FormData) -> int:
-    raw = _text_field(form, "count", limit=12)
+    raw = text_field(form, "count", limit=12)
     if not re.fullmatch(r"\s*\d{1,6}\s*", raw):
         raise InputError(
             f"'count' must be a whole number from 1 to {MAX_INVITES}; got {raw[:20]!r}",
@@ -342,7 +311,7 @@ def _parse_count(form: FormData) -> int:
 
 def _parse_stations(form: FormData, *, name: str = "stations", most: int = 0) -> list[str]:
     """Station ids from a form field (separated by spaces, commas or semicolons)."""
-    raw = _text_field(form, name, limit=8000, required=False)
+    raw = text_field(form, name, limit=8000, required=False)
     found = [s for s in _STATION_SPLIT.split(raw) if s]
     for station in found:
         check_station_id(station, name)
@@ -375,7 +344,7 @@ def _invites_page(
             "revoked": revoked,
             "max_invites": MAX_INVITES,
             "invite_ttl_hours": request.app.state.settings.invite_ttl_hours,
-            "csrf": _page_csrf(request),
+            "csrf": page_csrf(request),
         },
     )
 
@@ -388,7 +357,7 @@ async def invites_form(
 ) -> Response:
     """The form that creates one-time invites for observers."""
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     info = await election_row(request, election)
     return _invites_page(request, who, info, [])
 
@@ -408,7 +377,7 @@ async def invites_submit(
     """
     if who is None:
         raise AuthError("coordinator login required")
-    form = await _form(request)
+    form = await checked_form(request)
     info = await election_row(request, election)
     count = _parse_count(form)
     bound = _parse_stations(form)
@@ -453,19 +422,19 @@ async def revoke_submit(
     """
     if who is None:
         raise AuthError("coordinator login required")
-    form = await _form(request)
+    form = await checked_form(request)
     info = await election_row(request, election)
-    what = _text_field(form, "what", limit=20)
+    what = text_field(form, "what", limit=20)
     ask: dict[str, Any]
     if what == "code_name":
-        ask = {"code_name": _text_field(form, "code_name", limit=100).strip()}
+        ask = {"code_name": text_field(form, "code_name", limit=100).strip()}
     elif what == "station":
         station = _parse_stations(form, name="station", most=1)
         if not station:
             raise InputError("'station' is required", column="station")
         ask = {"station": station[0]}
     elif what == "all":
-        if _text_field(form, "confirm", limit=100, required=False).strip() != election:
+        if text_field(form, "confirm", limit=100, required=False).strip() != election:
             raise InputError(
                 "to revoke every observer, type the election id into 'confirm'", column="confirm"
             )
