@@ -50,6 +50,7 @@ class Settings:
     observer_keep_sent: int = 0
     redis_url: str | None = None
     metrics_from: str = "127.0.0.1/32, ::1/128"
+    public_delay_minutes: int = 10
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -112,6 +113,19 @@ def _hours(value: str, env: str) -> int:
             column=env,
         )
     return hours
+
+
+def _minutes_of_a_day(value: str, env: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = -1
+    if not 0 <= minutes <= 24 * 60:
+        raise InputError(
+            f"{env} must be a whole number of minutes from 0 to 1440; got {value!r} instead",
+            column=env,
+        )
+    return minutes
 
 
 def _public_url(value: str, env: str) -> str | None:
@@ -279,6 +293,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated addresses or networks that may read `/metrics` without logging in "
         "(a Prometheus on the same machine or network); anyone else needs an admin's session.",
         _text,
+    ),
+    Setting(
+        "public_delay_minutes",
+        "POLLWATCH_PUBLIC_DELAY_MINUTES",
+        "Minutes before a report may show in public figures (press page, public station "
+        "status, public ledger head), 0 to 1440; times are also rounded to 10 minutes, so a "
+        "watcher cannot tell where observers stand right now (docs/observe.md, 'What is "
+        "public, when').",
+        _minutes_of_a_day,
     ),
 )
 

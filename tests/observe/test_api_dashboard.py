@@ -33,6 +33,7 @@ from pollwatch.store import (
     create_invites,
     import_stations,
     list_audit,
+    observer_for_token,
     open_store,
     station_table,
     store_report,
@@ -422,6 +423,14 @@ def test_public_summary_names_no_station_text_or_observer(live: Live) -> None:
         token,
         _report("PS-alpha", "incident", category="pressure", text="Ivanov threatened voters"),
     )
+    earlier = _now() - timedelta(minutes=30)  # older than the publication delay: on the page
+    engine = open_store(live.url)
+    body = {
+        **_report("PS-bravo", "incident", category="pressure", text="Ivanov again"),
+        "observed_at": earlier.isoformat(),
+    }
+    store_report(engine, body, observer=observer_for_token(engine, token), now=earlier)
+    engine.dispose()
     r = httpx.get(f"{live.base}/api/v1/elections/{E}/public")
     assert r.status_code == 200
     data = r.json()

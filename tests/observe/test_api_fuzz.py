@@ -97,6 +97,9 @@ def test_no_server_errors(api_schema: Any) -> None:
 
 
 def test_ledger_still_verifies_after_fuzzing(fuzz_server: dict[str, Any]) -> None:
-    r = httpx.get(f"{fuzz_server['base']}/api/v1/elections/e/ledger")
+    r = httpx.get(
+        f"{fuzz_server['base']}/api/v1/elections/e/ledger",
+        headers={"authorization": f"Bearer {fuzz_server['session']}"},
+    )
     assert r.status_code == 200
     assert verify_ledger(r.text.splitlines()).ok

@@ -62,6 +62,18 @@ class Live:
         assert r.status_code == 200, r.text
         return str(r.json()["token"])
 
+    def session(self) -> str:
+        """One coordinator session for the module (the full ledger and exports need one)."""
+        if not hasattr(self, "_session"):  # logged in apart: no cookie left in self.client
+            r = httpx.post(
+                f"{self.base}/api/v1/login",
+                json={"name": "coord", "password": "a long passphrase"},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+            self._session = str(r.json()["token"])
+        return self._session
+
 
 @pytest.fixture(params=["sqlite", "postgresql"], scope="module")
 def live(
@@ -115,7 +127,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _ledger(live: Live) -> list[str]:
-    r = live.client.get(f"/api/v1/elections/{ELECTION}/ledger")
+    r = live.client.get(f"/api/v1/elections/{ELECTION}/ledger", headers=_auth(live.session()))
     assert r.status_code == 200
     return r.text.splitlines()
 
@@ -259,15 +271,18 @@ def test_exports_have_every_report_and_no_secrets(live: Live) -> None:
     token = live.observer()
     body = count(station="2", entered=9)
     live.client.post("/api/v1/reports", json=body, headers=_auth(token))
-    csv = live.client.get(f"/api/v1/elections/{ELECTION}/export/reports.csv")
+    coordinator = _auth(live.session())
+    csv = live.client.get(f"/api/v1/elections/{ELECTION}/export/reports.csv", headers=coordinator)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert token not in csv.text
     frame = pd.read_csv(io.StringIO(csv.text))
     assert body["id"] in set(frame["id"]) and frame["id"].is_unique
-    pq = live.client.get(f"/api/v1/elections/{ELECTION}/export/reports.parquet")
+    pq = live.client.get(
+        f"/api/v1/elections/{ELECTION}/export/reports.parquet", headers=coordinator
+    )
     assert pq.status_code == 200
     assert set(pd.read_parquet(io.BytesIO(pq.content))["id"]) == set(frame["id"])
-    head = live.client.get(f"/api/v1/elections/{ELECTION}/ledger/head").json()
+    head = live.client.get(f"/api/v1/elections/{ELECTION}/ledger/head", headers=coordinator).json()
     assert head["entries"] == len(frame)
 
 

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from pollwatch.cli import main
 from pollwatch.store import (
+    import_stations,
+    list_audit,
     list_stations,
     observer_for_token,
     official_row,
@@ -151,3 +153,52 @@ def test_pvt_sample_is_reproducible(
     assert len(sample) == 8 and sample["country"].value_counts().to_dict() == {"LT": 6, "LV": 2}
     other = run([*args[:-1], "8"], capsys)[1]
     assert other != first
+
+
+def test_embargo_redacted_exports_verify_and_reveal(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["elections", "create", "e1"], capsys)[0] == 0
+    engine = open_store(db)
+    import_stations(engine, "e1", [{"station": "A"}])
+    secret = "the consul's driver films observers"
+    incident = {
+        "id": str(uuid.uuid4()), "election": "e1", "station": "A", "kind": "incident",
+        "observed_at": "2024-03-17T10:00:00Z", "category": "pressure", "text": secret,
+    }  # fmt: skip
+    store_report(engine, incident, observer=None, now=datetime(2024, 3, 17, 12, tzinfo=UTC))
+    code, out, _ = run(
+        ["elections", "embargo", "e1", "--until", "2024-03-17T21:00:00+03:00"], capsys
+    )
+    assert code == 0 and "2024-03-17T18:00:00Z" in out
+    assert [a["actor"] for a in list_audit(engine) if a["action"] == "set_embargo"] == ["cli"]
+    code, _, err = run(["elections", "embargo", "e1"], capsys)
+    assert code == 1 and "--until" in err
+    code, _, err = run(["elections", "embargo", "e1", "--until", "tonight"], capsys)
+    assert code == 1 and "embargo_until" in err
+    engine.dispose()
+    full, public = tmp_path / "full.jsonl", tmp_path / "public.jsonl"
+    assert run(["export", "ledger", "--election", "e1", "--out", str(full)], capsys)[0] == 0
+    args = ["export", "ledger", "--election", "e1", "--out", str(public), "--redacted"]
+    assert run(args, capsys)[0] == 0
+    assert secret in full.read_text(encoding="utf-8")
+    assert secret not in public.read_text(encoding="utf-8")
+    code, out, _ = run(["ledger", "verify", str(public), "--json"], capsys)
+    assert code == 0 and json.loads(out)["withheld"] == 1
+    csv = tmp_path / "public.csv"
+    args = ["export", "reports", "--election", "e1", "--out", str(csv), "--redacted"]
+    assert run(args, capsys)[0] == 0 and secret not in csv.read_text(encoding="utf-8")
+    salt = json.loads(full.read_text(encoding="utf-8"))["salts"]["text"]
+    reveal = ["ledger", "reveal", str(public), "--seq", "1", "--salt", salt]
+    code, out, _ = run([*reveal, "--value", secret], capsys)
+    assert code == 0 and "matches" in out
+    code, out, _ = run([*reveal, "--value", "nothing happened"], capsys)
+    assert code == 1 and "NOT" in out
+    code, _, err = run([*reveal[:-4], "--seq", "1", "--field", "category", "--value", "x",
+                        "--salt", salt], capsys)  # fmt: skip
+    assert code == 1 and "does not withhold" in err
+    data = json.loads(public.read_text(encoding="utf-8"))
+    data["recorded_at"] = "2024-03-17T12:00:01Z"
+    public.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    code, out, _ = run(["ledger", "verify", str(public)], capsys)
+    assert code == 1 and "line 1" in out and "recorded_at" in out

@@ -90,11 +90,13 @@ class Server:
 
 
 def _prepare(url: str, observers: int) -> list[str]:
-    """An election with stations and redeemed observer tokens."""
-    from pollwatch.store import observer_for_token, redeem_invite
+    """An election with stations and redeemed observer tokens, its ledger public (embargo
+    over), so the servers' ledgers can be read without a coordinator."""
+    from pollwatch.store import observer_for_token, redeem_invite, set_embargo
 
     engine = open_store(url)
     create_election(engine, ELECTION)
+    set_embargo(engine, ELECTION, "2000-01-01T00:00:00Z", by="test")
     import_stations(engine, ELECTION, [{"station": str(i)} for i in range(1, 21)])
     tokens = []
     for invite in create_invites(engine, ELECTION, observers):

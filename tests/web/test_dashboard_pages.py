@@ -30,10 +30,10 @@ from pollwatch.store import (
     create_election,
     create_invites,
     import_stations,
-    ledger_head,
     list_audit,
     observer_for_token,
     open_store,
+    public_ledger_head,
     redeem_invite,
     store_report,
 )
@@ -441,12 +441,17 @@ def test_oversized_and_malformed_form_bodies_are_refused(coordinator: httpx.Clie
 
 
 def seed_quick_count(engine: Any, election: str) -> None:
-    """An election whose stored sample has four protocol copies: the quick count answers."""
+    """An election whose stored sample has four protocol copies: the quick count answers.
+
+    Polls have closed everywhere (the embargo is over), so the press page shows it.
+    """
     import pandas as pd
 
+    from pollwatch.store import set_embargo
     from pollwatch.store.pvt import store_sample
 
     create_election(engine, election, name="Quick count election")
+    set_embargo(engine, election, "2024-01-01T00:00:00Z", by="test")
     import_stations(
         engine,
         election,
@@ -487,15 +492,14 @@ def test_press_page_shows_the_quick_count_with_margins(base_url: str, engine: An
         assert "7001" not in page.text
 
 
-def _report(engine: Any, token: str, **fields: Any) -> None:
-    now = datetime.now(UTC)
+def _report(engine: Any, token: str, at: datetime, **fields: Any) -> None:
     body = {
         "id": str(uuid.uuid4()),
         "election": ELECTION,
-        "observed_at": now.isoformat(),
+        "observed_at": at.isoformat(),
         **fields,
     }
-    store_report(engine, body, observer=observer_for_token(engine, token))
+    store_report(engine, body, observer=observer_for_token(engine, token), now=at)
 
 
 def test_press_page_shows_the_ledger_head_and_nothing_identifying(
@@ -503,19 +507,21 @@ def test_press_page_shows_the_ledger_head_and_nothing_identifying(
 ) -> None:
     invite = create_invites(engine, ELECTION, 1)[0]
     redeemed = redeem_invite(engine, invite.code)
-    now = datetime.now(UTC)
-    _report(engine, redeemed.token, station="8102", kind="incident", category="pressure",
+    now = datetime.now(UTC) - timedelta(minutes=30)  # older than the publication delay
+    _report(engine, redeemed.token, now, station="8102", kind="incident", category="pressure",
             text=INCIDENT_TEXT)  # fmt: skip
     _report(
         engine,
         redeemed.token,
+        now,
         station="8101",
         kind="count",
         window_start=(now - timedelta(hours=1)).isoformat(),
         window_end=now.isoformat(),
         entered=57,
     )
-    head = ledger_head(engine, ELECTION)
+    head = public_ledger_head(engine, ELECTION, datetime.now(UTC))
+    assert head["entries"] >= 2
     with httpx.Client(base_url=base_url) as anyone:
         page = anyone.get(f"/press/{ELECTION}")
         assert page.status_code == 200

@@ -85,6 +85,28 @@ def elections_list() -> None:
         typer.echo(f"{e['id']:20} {e['stations']:7} stations  {e['name']}")
 
 
+@elections_app.command("embargo")
+def elections_embargo(
+    election: str = typer.Argument(..., help="Election id."),
+    until: str | None = typer.Option(
+        None,
+        "--until",
+        help="ISO-8601 time with a timezone when polls have closed everywhere, "
+        "e.g. 2024-03-17T21:00:00Z.",
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the embargo end (never public)."),
+) -> None:
+    """Set when the full ledger and exports become public (redacted); audited, actor `cli`."""
+    from pollwatch.store import set_embargo
+
+    if (until is None) == (not clear):
+        raise InputError("give either --until TIME or --clear", column="--until")
+    with _engine() as engine:
+        answer = set_embargo(engine, election, None if clear else until, by="cli")
+    when = answer["embargo_until"] or "never (coordinators only)"
+    typer.echo(f"{election}: full ledger and exports public from {when}")
+
+
 @stations_app.command("import")
 def stations_import(
     file: Path = typer.Argument(..., help="CSV (plain, .gz, .zip), Parquet, Excel or JSON."),
@@ -229,6 +251,11 @@ def coordinators_list(
 def export_reports_cmd(
     election: str = typer.Option(..., "--election", help="Election id."),
     out: Path = typer.Option(..., "--out", help="FILE.csv or FILE.parquet."),
+    redacted: bool = typer.Option(
+        False,
+        "--redacted",
+        help="The public version: texts of incidents not marked public left out.",
+    ),
 ) -> None:
     """Write every accepted report, one row each with its id (no token, no observer names)."""
     from pollwatch.store import export_reports, reports_to_bytes
@@ -237,7 +264,7 @@ def export_reports_cmd(
     if fmt not in ("csv", "parquet"):
         raise InputError("--out must end in .csv or .parquet", column="--out")
     with _engine(election) as engine:
-        frame = export_reports(engine, election)
+        frame = export_reports(engine, election, redacted=redacted)
     out.write_bytes(reports_to_bytes(frame, fmt))
     typer.echo(f"wrote {len(frame)} reports to {out}")
 
@@ -246,13 +273,22 @@ def export_reports_cmd(
 def export_ledger_cmd(
     election: str = typer.Option(..., "--election", help="Election id."),
     out: Path = typer.Option(..., "--out", help="FILE.jsonl."),
+    redacted: bool = typer.Option(
+        False,
+        "--redacted",
+        help="The public version: texts of incidents not marked public replaced by their "
+        "commitments (it still verifies).",
+    ),
 ) -> None:
-    """Write the election's ledger as JSON lines (check it with `pollwatch ledger verify`)."""
+    """Write the election's ledger as JSON lines (check it with `pollwatch ledger verify`).
+
+    Without --redacted the file holds every salt and text: it is for coordinators.
+    """
     from pollwatch.store import export_ledger_lines
 
     n = 0
     with _engine(election) as engine, out.open("w", encoding="utf-8", newline="\n") as fh:
-        for line in export_ledger_lines(engine, election):
+        for line in export_ledger_lines(engine, election, redacted=redacted):
             fh.write(line + "\n")
             n += 1
     typer.echo(f"wrote {n} ledger entries to {out}")
@@ -277,6 +313,38 @@ def ledger_verify(
     typer.echo(json.dumps(result.to_dict()) if as_json else result.describe())
     if not result.ok:
         raise typer.Exit(1)
+
+
+@ledger_app.command("reveal")
+def ledger_reveal(
+    file: Path = typer.Argument(
+        ..., help="An exported ledger (JSON lines) that withholds the field."
+    ),
+    seq: int = typer.Option(..., "--seq", help="The entry's seq."),
+    field: str = typer.Option("text", "--field", help="The withheld field."),
+    value: str = typer.Option(..., "--value", help="The revealed value (a text)."),
+    salt: str = typer.Option(..., "--salt", help="The revealed salt (32 hex digits)."),
+) -> None:
+    """Check a revealed field against the commitment in a verified ledger. Exit 1 if not."""
+    from pollwatch.errors import NotFoundError
+    from pollwatch.observe.ledger import LedgerEntry, check_reveal, verify_ledger
+
+    if not file.is_file():
+        raise NotFoundError(f"{file}: no such file")
+    lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    result = verify_ledger(lines)
+    if not result.ok:
+        typer.echo(result.describe())
+        raise typer.Exit(1)
+    if not 1 <= seq <= len(lines):
+        raise NotFoundError(f"no entry with seq {seq} (the ledger has {len(lines)})")
+    entry = LedgerEntry.from_json_line(lines[seq - 1])
+    if field not in entry.redacted:
+        raise InputError(f"entry {seq} does not withhold {field!r}", column="--field")
+    if not check_reveal(entry, field, value, salt):
+        typer.echo(f"NOT the committed value: seq {seq} field {field!r} committed to another value")
+        raise typer.Exit(1)
+    typer.echo(f"revealed value matches the commitment of seq {seq} field {field!r}")
 
 
 @pvt_app.command("sample")

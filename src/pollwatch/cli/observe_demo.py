@@ -44,6 +44,7 @@ def demo_observe(
         observer_for_token,
         open_store,
         redeem_invite,
+        set_embargo,
         station_table,
     )
     from pollwatch.store.pvt import store_sample
@@ -80,6 +81,8 @@ def demo_observe(
             failed = [o for o in outcomes if isinstance(o, Exception)]
             if failed:
                 raise failed[0]
+            # The simulated day is over: its press page, ledger and exports are public.
+            set_embargo(engine, election, now, by="demo")
             typer.echo(
                 f"stored the simulated election {election!r}: {len(sim.registry)} stations, "
                 f"{len(sim.reports)} reports (official figures inflated at "

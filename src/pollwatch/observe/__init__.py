@@ -24,6 +24,7 @@ from pollwatch.observe.ledger import (
     LedgerEntry,
     LedgerVerification,
     append_entry,
+    check_reveal,
     entry_hash,
     verify_ledger,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "append_entry",
     "canonical_json",
     "check_election_id",
+    "check_reveal",
     "check_station_id",
     "compare_with_official",
     "day_curve_from_windows",

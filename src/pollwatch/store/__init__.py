@@ -69,6 +69,15 @@ from pollwatch.store.photos import (
     store_photo,
 )
 from pollwatch.store.press import public_summary
+from pollwatch.store.public import (
+    election_embargo,
+    ledger_access,
+    press_summary,
+    public_ledger_head,
+    public_station_status,
+    set_embargo,
+    set_incident_public,
+)
 from pollwatch.store.pvt import PVTSample, load_sample, pvt_estimate, store_sample
 from pollwatch.store.reports import (
     EXPORT_COLUMNS,
@@ -117,6 +126,7 @@ __all__ = [
     "create_invites",
     "current_revision",
     "dashboard_stations",
+    "election_embargo",
     "end_sessions",
     "events_after",
     "export_ledger_lines",
@@ -128,6 +138,7 @@ __all__ = [
     "import_stations",
     "incidents_feed",
     "is_sqlite",
+    "ledger_access",
     "ledger_head",
     "ledger_seq",
     "list_audit",
@@ -144,6 +155,9 @@ __all__ = [
     "official_row",
     "open_store",
     "photo_target",
+    "press_summary",
+    "public_ledger_head",
+    "public_station_status",
     "public_summary",
     "pvt_estimate",
     "rebuild_activity",
@@ -156,6 +170,8 @@ __all__ = [
     "revoke_observers",
     "secret_hash",
     "session_coordinator",
+    "set_embargo",
+    "set_incident_public",
     "set_role",
     "set_tolerance",
     "station_place",

@@ -4,8 +4,9 @@
 write transaction: looks the ids up (same sender and canonical JSON → the stored report, a
 retry; different JSON, or an id another sender stored → :class:`ConflictError`, which says
 nothing about the stored report or its author: ids are public in the ledger), inserts the
-new reports, appends their ledger entries (each hash covers the previous entry's hash and
-the canonical JSON) and updates the stations' activity counters. The transaction commits
+new reports, appends their ledger entries (format version 2: each hash covers the previous
+entry's hash, ``recorded_at`` and salted commitments of the report's fields, whose salts are
+stored with the entry) and updates the stations' activity counters. The transaction commits
 before the caller acknowledges, so a 2xx answer means the report is on disk (SQLite
 ``synchronous=FULL``; PostgreSQL's default ``synchronous_commit=on``). Batching is what
 makes this fast: one commit (one fsync) for many reports — the web service's group-commit
@@ -45,7 +46,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import ConflictError, Forbidden, InputError, NotFoundError, PollwatchError
-from pollwatch.observe.ledger import GENESIS, LedgerEntry, entry_hash
+from pollwatch.observe.ledger import GENESIS, LedgerEntry, new_salts, seal_entry
+from pollwatch.observe.publication import withheld_fields
 from pollwatch.observe.reports import (
     Report,
     StatusReport,
@@ -104,9 +106,11 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "status",
     "figures",
     "photo",
+    "withheld",
 )
 """Columns of the reports export, one row per accepted report: no token, no observer code
-name, no personal data (the export is open data, like the ledger)."""
+name, no personal data. Coordinators only until the election's embargo ends, then open data
+with the withheld fields empty and named in ``withheld`` (:mod:`pollwatch.observe.publication`)."""
 
 _INT_COLUMNS = ("ledger_seq", "entered", "ballots_issued", "queue", "wait_minutes")
 
@@ -172,6 +176,7 @@ def _head(conn: Connection, election: str) -> LedgerEntry | None:
         hash=str(row["hash"]),
         recorded_at=str(row["recorded_at"]),
         report={},
+        version=int(row["version"]),
     )
 
 
@@ -474,20 +479,10 @@ def _store_batch(
                 )
             )
             continue
-        # append_entry's own check that the JSON is canonical is skipped: canonical_json
+        # seal_entry skips append_entry's check that the JSON is canonical: canonical_json
         # made it from a validated report (the hashing is the same function).
-        prev = heads[report.election]
-        seq = 1 if prev is None else prev.seq + 1
-        prev_hash = GENESIS if prev is None else prev.hash
         body = json.loads(item.canonical)
-        entry = LedgerEntry(
-            seq=seq,
-            report_id=report.id,
-            prev_hash=prev_hash,
-            hash=entry_hash(prev_hash, seq, item.canonical),
-            recorded_at=recorded_at,
-            report=body,
-        )
+        entry = seal_entry(heads[report.election], body, recorded_at, new_salts(body))
         heads[report.election] = entry
         observer = item.observer
         report_rows.append(
@@ -511,6 +506,8 @@ def _store_batch(
                 "prev_hash": entry.prev_hash,
                 "hash": entry.hash,
                 "recorded_at": entry.recorded_at,
+                "version": entry.version,
+                "salts": entry.salts,
             }
         )
         accepted.append((report, entry.seq))
@@ -684,11 +681,32 @@ def list_reports(
     return out
 
 
-def export_reports(engine: Engine, election: str) -> pd.DataFrame:
-    """One row per accepted report, :data:`EXPORT_COLUMNS`, in ledger order."""
+def _public_ids(engine: Engine, election: str) -> set[str]:
+    """Ids of the election's reports a coordinator marked public."""
+    with engine.connect() as conn:
+        return {
+            str(r[0])
+            for r in conn.execute(
+                select(reports.c.id).where(reports.c.election == election, reports.c.public)
+            )
+        }
+
+
+def export_reports(engine: Engine, election: str, *, redacted: bool = False) -> pd.DataFrame:
+    """One row per accepted report, :data:`EXPORT_COLUMNS`, in ledger order.
+
+    ``redacted``: the public export after the embargo — the fields the publication policy
+    withholds (:func:`pollwatch.observe.publication.withheld_fields`: an incident's text
+    unless a coordinator marked it public) are empty, and ``withheld`` names them.
+    """
+    public = _public_ids(engine, election) if redacted else set()
     records = []
     for data in list_reports(engine, election):
+        hidden = withheld_fields(data["kind"], data["id"] in public) if redacted else ()
+        for name in hidden:
+            data.pop(name, None)
         row = {col: data.get(col) for col in EXPORT_COLUMNS}
+        row["withheld"] = ",".join(hidden) or None
         row["ledger_seq"] = data["ledger"]["seq"]
         row["ledger_hash"] = data["ledger"]["hash"]
         if "figures" in data:
@@ -734,10 +752,16 @@ def reports_to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     raise InputError(f"export format must be csv or parquet; got {fmt!r}", column="format")
 
 
-def export_ledger_lines(engine: Engine, election: str) -> Iterator[str]:
-    """The election's ledger as JSON lines (one :class:`LedgerEntry` each), oldest first."""
+def export_ledger_lines(engine: Engine, election: str, *, redacted: bool = False) -> Iterator[str]:
+    """The election's ledger as JSON lines (one :class:`LedgerEntry` each), oldest first.
+
+    Version-2 entries carry their salts. ``redacted``: the public ledger after the embargo —
+    the fields the publication policy withholds are replaced by their commitments
+    (:meth:`LedgerEntry.redact`), so the file still verifies against the published heads.
+    Version-1 entries (written before version 2) can only be published whole.
+    """
     query = (
-        select(ledger, reports.c.canonical)
+        select(ledger, reports.c.canonical, reports.c.kind, reports.c.public)
         .join(reports, reports.c.id == ledger.c.report_id)
         .where(ledger.c.election == election)
         .order_by(ledger.c.seq)
@@ -752,7 +776,11 @@ def export_ledger_lines(engine: Engine, election: str) -> Iterator[str]:
             hash=str(row["hash"]),
             recorded_at=str(row["recorded_at"]),
             report=json.loads(row["canonical"]),
+            version=int(row["version"]),
+            salts=dict(row["salts"] or {}),
         )
+        if redacted and entry.version > 1:
+            entry = entry.redact(withheld_fields(str(row["kind"]), bool(row["public"])))
         yield entry.to_json_line()
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
+    text,
 )
 
 __all__ = [
@@ -62,6 +64,9 @@ elections = Table(
     Column("candidates", JSON, nullable=True),
     # The relative turnout slack a coordinator accepts before a station is flagged.
     Column("tolerance", Float, nullable=True),
+    # When polls have closed everywhere: before it, the full ledger and the exports are for
+    # coordinators only; after it, public with withheld texts (observe/publication.py).
+    Column("embargo_until", DateTime(timezone=True), nullable=True),
 )
 
 stations = Table(
@@ -158,6 +163,8 @@ reports = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("canonical", Text, nullable=False),
     Column("body", JSON, nullable=False),
+    # A coordinator marked this incident for publication (its text is then not withheld).
+    Column("public", Boolean, nullable=False, server_default=false()),
     Index("ix_reports_election_station", "election", "station"),
     Index("ix_reports_election_received", "election", "received_at"),
 )
@@ -171,6 +178,10 @@ ledger = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("recorded_at", String(40), nullable=False),
+    # Ledger format (observe/ledger.py): 1 for entries written before version 2.
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    # Version 2: the salt of each report field, secret until the field is published.
+    Column("salts", JSON, nullable=True),
 )
 
 audit_log = Table(

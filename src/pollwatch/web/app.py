@@ -23,7 +23,16 @@ from pollwatch import __version__
 from pollwatch.config import Settings, load_settings
 from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
 from pollwatch.store import DecodeSlots, open_store
-from pollwatch.web import admin, coach, dashboard, dashboard_api, metrics, observe_api, observer
+from pollwatch.web import (
+    admin,
+    coach,
+    dashboard,
+    dashboard_api,
+    metrics,
+    observe_api,
+    observer,
+    public_api,
+)
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.i18n import load_catalogues
 from pollwatch.web.ingest import IngestWriter, ObserverCache
@@ -114,4 +123,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_api.router)
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
     app.include_router(dashboard.router)
+    app.include_router(public_api.router)
     return app

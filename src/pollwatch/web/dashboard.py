@@ -34,7 +34,7 @@ from pollwatch.store import (
     list_elections,
     login,
     logout,
-    public_summary,
+    press_summary,
     revoke_observers,
 )
 from pollwatch.web.access import authorized, only_visible, visible
@@ -457,9 +457,13 @@ async def revoke_submit(
 
 @router.get("/press/{election}", response_class=HTMLResponse)
 async def press_page(request: Request, election: str) -> Response:
-    """Aggregated, non-identifying figures and the ledger head; no login, no script."""
+    """Aggregated, non-identifying figures and the ledger head under the publication policy
+    (delayed during voting); no login, no script."""
     info = await election_row(request, election)
-    summary = await run_in_threadpool(public_summary, store_engine(request), election)
+    delay = request.app.state.settings.public_delay_minutes
+    summary = await run_in_threadpool(
+        lambda: press_summary(store_engine(request), election, delay_minutes=delay)
+    )
     base = public_base_url(request)
     return render_page(
         request,
@@ -469,5 +473,6 @@ async def press_page(request: Request, election: str) -> Response:
             "summary": summary,
             "category_labels": CATEGORY_LABELS,
             "ledger_url": f"{base}/api/v1/elections/{election}/ledger",
+            "delay_minutes": delay,
         },
     )

@@ -36,9 +36,11 @@ from pollwatch.store import (
     dashboard_stations,
     events_after,
     ledger_seq,
-    public_summary,
+    press_summary,
     pvt_estimate,
     resolve_conflict,
+    set_embargo,
+    set_incident_public,
     set_tolerance,
 )
 from pollwatch.web.access import authorized, csrf_protected, only_visible, visible
@@ -234,10 +236,15 @@ async def get_pvt(
     },
 )
 async def get_public(request: Request, election: str = Depends(election_id)) -> JSONResponse:
-    """No station ids of incidents, no texts, no observer names; the ledger head to verify."""
+    """The press page's figures under the publication policy (``pollwatch.observe.
+    publication``): during voting as of the release time, delayed and without the turnout
+    comparison or quick count; no station ids, texts or observer names ever."""
+    delay = request.app.state.settings.public_delay_minutes
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(public_summary, store_engine(request), election)
-    return JSONResponse(data)
+        data = await run_in_threadpool(
+            lambda: press_summary(store_engine(request), election, delay_minutes=delay)
+        )
+    return JSONResponse(data, headers={"cache-control": "public, max-age=60"})
 
 
 # --- changes (audited, CSRF-checked) --------------------------------------------------------
@@ -288,13 +295,22 @@ async def post_resolution(
 
 @router.put(
     f"{_E}/settings",
-    summary="Set the election's turnout tolerance (audited)",
+    summary="Set the election's turnout tolerance and/or embargo end (audited)",
     responses={
-        200: {"description": "{election, tolerance}"},
+        200: {"description": "{election, tolerance?, embargo_until?}"},
         **error_responses(400, 401, 403, 404, 413),
     },
     openapi_extra=_json_schema(
-        {"tolerance": {"type": "number", "description": "relative turnout slack, 0…1"}}, []
+        {
+            "tolerance": {"type": "number", "minimum": 0, "maximum": 1},
+            "embargo_until": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "when the full ledger and exports become public (polls "
+                "closed everywhere); null: never (coordinators only)",
+            },
+        },
+        [],
     ),
 )
 async def put_settings(
@@ -302,10 +318,46 @@ async def put_settings(
     who: Coordinator = Depends(csrf_protected("election.settings")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
-    """``tolerance``: relative slack before a station's turnout is flagged (0…1)."""
-    body = _object(await json_body(request), ("tolerance",), ("tolerance",))
+    """``tolerance``: relative slack before a station's turnout is flagged (0…1);
+    ``embargo_until``: ISO-8601 time with a timezone, or null. At least one of them."""
+    body = _object(await json_body(request), ("tolerance", "embargo_until"), ())
+    if not body:
+        raise InputError("give 'tolerance' and/or 'embargo_until'", column="tolerance")
+    engine = store_engine(request)
+
+    def change() -> dict[str, Any]:
+        answer: dict[str, Any] = {"election": election}
+        if "embargo_until" in body:  # each change is validated and audited on its own
+            answer.update(set_embargo(engine, election, body["embargo_until"], by=who.name))
+        if "tolerance" in body:
+            answer.update(set_tolerance(engine, election, body["tolerance"], by=who.name))
+        return answer
+
+    return JSONResponse(await run_in_threadpool(change))
+
+
+@router.put(
+    f"{_E}/incidents/{{report_id}}/public",
+    summary="Publish an incident, or withdraw it (audited)",
+    responses={
+        200: {"description": "{election, report_id, public}"},
+        **error_responses(400, 401, 403, 404, 413),
+    },
+    openapi_extra=_json_schema({"public": {"type": "boolean"}}, ["public"]),
+)
+async def put_incident_public(
+    request: Request,
+    report_id: str,
+    who: Coordinator = Depends(csrf_protected("conflicts.resolve")),
+    election: str = Depends(election_id),
+) -> JSONResponse:
+    """A public incident's category, text and coarse time show in its station's public status
+    and its text in the public exports after the embargo; the ledger is unchanged."""
+    body = _object(await json_body(request), ("public",), ("public",))
     answer = await run_in_threadpool(
-        lambda: set_tolerance(store_engine(request), election, body["tolerance"], by=who.name)
+        lambda: set_incident_public(
+            store_engine(request), election, report_id, body["public"], by=who.name
+        )
     )
     return JSONResponse(answer)
 

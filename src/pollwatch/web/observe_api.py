@@ -17,8 +17,10 @@ Contract (other parts build on it, keep it):
 * ``POST /api/v1/login`` / ``logout`` for coordinators (session token and cookie).
 * ``GET /api/v1/elections/{e}/stations/{s}`` (coordinator): master record, reports,
   estimate, comparison.
-* ``GET /api/v1/elections/{e}/export/reports.csv|.parquet`` and ``/ledger`` (JSON lines),
-  ``/ledger/head``: open data, no tokens, no observer names.
+* ``GET /api/v1/elections/{e}/export/reports.csv|.parquet`` and ``/ledger`` (JSON lines):
+  coordinators only until the election's embargo ends, then open data with withheld incident
+  texts; ``/ledger/head`` always public (as of the release time during voting); never tokens
+  or observer names (:mod:`pollwatch.observe.publication`).
 
 Handlers only translate HTTP to one :mod:`pollwatch.store` call; the store functions block, so
 they run in the thread pool. Reports are the hot path (thousands per second on election day):
@@ -37,7 +39,7 @@ documented schema in :mod:`pollwatch.web.report_schema`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
@@ -46,8 +48,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pollwatch.errors import InputError, PollwatchError
+from pollwatch.errors import AuthError, InputError, PollwatchError
 from pollwatch.limits import LoginThrottle, client_address
+from pollwatch.observe.publication import Access
 from pollwatch.store import (
     Coordinator,
     DecodeSlots,
@@ -57,10 +60,12 @@ from pollwatch.store import (
     export_reports,
     get_photo,
     get_report,
+    ledger_access,
     ledger_head,
     login,
     logout,
     photo_target,
+    public_ledger_head,
     redeem_invite,
     reports_to_bytes,
     revoke_observers,
@@ -72,6 +77,7 @@ from pollwatch.store.views import station_record
 from pollwatch.web.access import authorized, csrf_protected
 from pollwatch.web.deps import (
     bearer_token,
+    current_coordinator,
     current_observer,
     election_id,
     json_body,
@@ -374,19 +380,54 @@ async def get_station(
     return JSONResponse(record)
 
 
+async def _export_access(request: Request, election: str) -> Access:
+    """What this reader gets of the full ledger and exports (the publication policy).
+
+    A coordinator (bearer session token or cookie; an invalid one is a 401) gets everything;
+    anyone else a 401 until the election's embargo ends, then the redacted version.
+    """
+    if bearer_token(request) or request.cookies.get(SESSION_COOKIE):
+        await current_coordinator(request)  # an invalid or expired session: 401
+        return "full"
+    access: Access = await run_in_threadpool(
+        lambda: ledger_access(store_engine(request), election, datetime.now(UTC), coordinator=False)
+    )
+    if access == "closed":
+        raise AuthError(
+            "the full ledger and the exports are for coordinators until the election's "
+            "embargo ends; the head hash is public: GET .../ledger/head"
+        )
+    return access
+
+
+def _cache_headers(access: Access) -> dict[str, str]:
+    # A coordinator's full copy must not sit in a shared cache; the public one may.
+    return {"cache-control": "no-store" if access == "full" else "public, max-age=60"}
+
+
 def _export(fmt: str, media: str) -> Callable[..., Any]:
     async def export(request: Request, election: str = Depends(election_id)) -> Response:
+        access = await _export_access(request, election)
+
         def build() -> bytes:
-            return reports_to_bytes(export_reports(store_engine(request), election), fmt)
+            frame = export_reports(store_engine(request), election, redacted=access != "full")
+            return reports_to_bytes(frame, fmt)
 
         data = await run_in_threadpool(build)
         return Response(
             data,
             media_type=media,
-            headers={"content-disposition": f'attachment; filename="{election}-reports.{fmt}"'},
+            headers={
+                "content-disposition": f'attachment; filename="{election}-reports.{fmt}"',
+                **_cache_headers(access),
+            },
         )
 
-    export.__doc__ = f"Every accepted report of the election, one row each ({fmt})."
+    export.__doc__ = (
+        f"Every accepted report of the election, one row each ({fmt}). Coordinators only "
+        "until the election's embargo ends; then public, with incident texts withheld unless "
+        "a coordinator marked them public (column `withheld`)."
+    )
     return export
 
 
@@ -394,41 +435,60 @@ router.add_api_route(
     "/elections/{election}/export/reports.csv",
     _export("csv", "text/csv; charset=utf-8"),
     methods=["GET"],
-    summary="Reports export, CSV (open data: no token, no observer names)",
+    summary="Reports export, CSV (coordinators; public and redacted after the embargo)",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 404)},
 )
 router.add_api_route(
     "/elections/{election}/export/reports.parquet",
     _export("parquet", "application/vnd.apache.parquet"),
     methods=["GET"],
-    summary="Reports export, Parquet",
+    summary="Reports export, Parquet (coordinators; public and redacted after the embargo)",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+    responses={
+        200: {"content": {"application/vnd.apache.parquet": {}}},
+        **error_responses(401, 404),
+    },
 )
 
 
 @router.get(
     "/elections/{election}/ledger",
-    summary="The election's hash-chained ledger, JSON lines (verify: pollwatch ledger verify)",
+    summary="The election's hash-chained ledger, JSON lines (coordinators; public and "
+    "redacted after the embargo; verify: pollwatch ledger verify)",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}}},
+    responses={200: {"content": {"application/x-ndjson": {}}}, **error_responses(401, 404)},
 )
 async def get_ledger(request: Request, election: str = Depends(election_id)) -> Response:
-    """One JSON object per line: seq, report_id, prev_hash, hash, recorded_at, report."""
+    """One JSON object per line (format version 2, see docs/observe.md); after the embargo
+    anyone gets it with the texts of incidents not marked public withheld (their salted
+    commitments stay, so it verifies against the published head hashes)."""
+    access = await _export_access(request, election)
 
     def build() -> str:
-        return "".join(f"{line}\n" for line in export_ledger_lines(store_engine(request), election))
+        lines = export_ledger_lines(store_engine(request), election, redacted=access != "full")
+        return "".join(f"{line}\n" for line in lines)
 
     text = await run_in_threadpool(build)
-    return Response(text, media_type="application/x-ndjson")
+    return Response(text, media_type="application/x-ndjson", headers=_cache_headers(access))
 
 
 @router.get(
     "/elections/{election}/ledger/head",
-    summary="The ledger's head hash and its time (publish it)",
+    summary="The ledger's head hash and its time (public; publish it)",
+    responses=error_responses(401, 404),
 )
 async def get_ledger_head(request: Request, election: str = Depends(election_id)) -> JSONResponse:
-    """Entries, head hash and when the head entry was recorded."""
-    head = await run_in_threadpool(ledger_head, store_engine(request), election)
-    return JSONResponse(head)
+    """Entries, head hash and when the head entry was recorded. Anyone gets the head as of
+    the release time during voting (``as_of``; live after the embargo), a coordinator the
+    live head."""
+    engine = store_engine(request)
+    if bearer_token(request) or request.cookies.get(SESSION_COOKIE):
+        await current_coordinator(request)  # an invalid or expired session: 401
+        head = await run_in_threadpool(ledger_head, engine, election)
+        return JSONResponse({**head, "as_of": None}, headers={"cache-control": "no-store"})
+    delay = request.app.state.settings.public_delay_minutes
+    head = await run_in_threadpool(
+        lambda: public_ledger_head(engine, election, datetime.now(UTC), delay_minutes=delay)
+    )
+    return JSONResponse(head, headers={"cache-control": "public, max-age=60"})

@@ -1,0 +1,325 @@
+"""The public faces' reads and the coordinators' publication settings.
+
+Everything here applies :mod:`pollwatch.observe.publication` (the policy) to stored rows:
+the press figures and the public station status as of the release time (reports received
+up to it, by the server's clock), the ledger head as of the release time, who may read the
+full ledger and exports, and the two settings coordinators change: an election's embargo
+end and whether an incident is public (both audited, in the same transaction).
+
+Figures as of a past release time do not change once that time is a delay old, so the press
+figures are kept per process by (database, election, release time, ledger head as of that
+time) — one computation per bucket, however often the page is polled.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from pollwatch.errors import InputError, NotFoundError
+from pollwatch.observe.ids import is_valid_id
+from pollwatch.observe.ledger import GENESIS
+from pollwatch.observe.publication import (
+    DEFAULT_DELAY_MINUTES,
+    Access,
+    PublicStationStatus,
+    derive_station_status,
+    embargo_over,
+    export_access,
+    press_view,
+    release_cutoff,
+)
+from pollwatch.observe.reports import format_timestamp
+from pollwatch.store._util import as_utc, utcnow
+from pollwatch.store.audit import record_audit
+from pollwatch.store.elections import get_election
+from pollwatch.store.engine import write_transaction
+from pollwatch.store.press import public_summary
+from pollwatch.store.tables import elections, ledger, reports, stations
+from pollwatch.store.views import load_stored_report
+
+__all__ = [
+    "election_embargo",
+    "ledger_access",
+    "press_summary",
+    "public_ledger_head",
+    "public_station_status",
+    "set_embargo",
+    "set_incident_public",
+]
+
+
+def election_embargo(engine: Engine, election: str) -> datetime | None:
+    """The election's embargo end (None while none is set); :class:`NotFoundError` if absent."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(elections.c.embargo_until).where(elections.c.id == election)
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no election {election!r}")
+    return None if row[0] is None else as_utc(row[0])
+
+
+def ledger_access(engine: Engine, election: str, now: datetime, *, coordinator: bool) -> Access:
+    """What the full ledger and the exports give this reader now (the policy's rule)."""
+    return export_access(election_embargo(engine, election), now, coordinator=coordinator)
+
+
+def _parse_moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise InputError(
+                f"'embargo_until' must be an ISO-8601 time with a timezone; got {value!r}",
+                column="embargo_until",
+            )
+    else:
+        raise InputError(
+            "'embargo_until' must be an ISO-8601 time with a timezone, or null",
+            column="embargo_until",
+        )
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise InputError(
+            "'embargo_until' needs a timezone (e.g. 2024-03-17T21:00:00Z)", column="embargo_until"
+        )
+    return moment.astimezone(UTC)  # SQLite keeps the wall-clock time: store it in UTC
+
+
+def set_embargo(engine: Engine, election: str, embargo_until: Any, *, by: str) -> dict[str, Any]:
+    """Set (or with None clear) when the election's full ledger and exports become public.
+
+    ``embargo_until`` is an aware datetime or an ISO-8601 string with a timezone ("when polls
+    close everywhere"). Audited as ``set_embargo`` with the previous value.
+    """
+    moment = _parse_moment(embargo_until)
+    previous = election_embargo(engine, election)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(elections).where(elections.c.id == election).values(embargo_until=moment)
+        )
+        record_audit(
+            conn,
+            by,
+            "set_embargo",
+            election,
+            {
+                "embargo_until": None if moment is None else format_timestamp(moment),
+                "previous": None if previous is None else format_timestamp(previous),
+            },
+        )
+    return {
+        "election": election,
+        "embargo_until": None if moment is None else format_timestamp(moment),
+    }
+
+
+def set_incident_public(
+    engine: Engine, election: str, report_id: str, public: Any, *, by: str
+) -> dict[str, Any]:
+    """Mark an incident report of the election public (or private again); audited.
+
+    A public incident's category, text and coarse time appear in its station's public status
+    and its text in public exports; the ledger entry stays the same (the text's commitment
+    was in the chain from the start). Raises :class:`InputError` naming ``public`` for a
+    non-boolean and :class:`NotFoundError` unless the report is an incident of the election.
+    """
+    if not isinstance(public, bool):
+        raise InputError("'public' must be true or false", column="public")
+    with write_transaction(engine) as conn:
+        row = conn.execute(
+            select(reports.c.kind, reports.c.public).where(
+                reports.c.id == report_id, reports.c.election == election
+            )
+        ).first()
+        if row is None or row[0] != "incident":
+            raise NotFoundError(f"no incident {report_id[:80]!r} in election {election!r}")
+        conn.execute(update(reports).where(reports.c.id == report_id).values(public=public))
+        record_audit(
+            conn,
+            by,
+            "set_incident_public",
+            report_id,
+            {"election": election, "public": public, "previous": bool(row[1])},
+        )
+    return {"election": election, "report_id": report_id, "public": public}
+
+
+def _head_as_of(conn: Connection, election: str, cutoff: datetime | None) -> dict[str, Any]:
+    query = (
+        select(ledger.c.seq, ledger.c.hash, ledger.c.recorded_at)
+        .where(ledger.c.election == election)
+        .order_by(ledger.c.seq.desc())
+        .limit(1)
+    )
+    if cutoff is not None:
+        query = query.join(reports, reports.c.id == ledger.c.report_id).where(
+            reports.c.received_at <= cutoff
+        )
+    row = conn.execute(query).first()
+    if row is None:
+        return {"entries": 0, "head_hash": GENESIS, "recorded_at": None}
+    return {"entries": int(row[0]), "head_hash": str(row[1]), "recorded_at": str(row[2])}
+
+
+def public_ledger_head(
+    engine: Engine, election: str, now: datetime, *, delay_minutes: int = DEFAULT_DELAY_MINUTES
+) -> dict[str, Any]:
+    """The ledger head anyone may see: as of the release time during voting, live after the
+    embargo; ``as_of`` says which (None for live)."""
+    after = embargo_over(election_embargo(engine, election), now)
+    cutoff = None if after else release_cutoff(now, delay_minutes)
+    with engine.connect() as conn:
+        head = _head_as_of(conn, election, cutoff)
+    return {**head, "as_of": None if cutoff is None else format_timestamp(cutoff)}
+
+
+def _press_as_of(engine: Engine, election: str, cutoff: datetime) -> dict[str, Any]:
+    """Press figures from the reports received up to ``cutoff``; a copy of the cached ones
+    while the ledger's head as of ``cutoff`` is the same (only a report stored with a past
+    time, as an import does, moves it)."""
+    with engine.connect() as conn:
+        head = _head_as_of(conn, election, cutoff)
+    key = (head["entries"], head["head_hash"], head["recorded_at"])
+    return copy.deepcopy(_press_figures(engine, election, cutoff, key))
+
+
+@functools.lru_cache(maxsize=64)
+def _press_figures(
+    engine: Engine, election: str, cutoff: datetime, head: tuple[int, str, str | None]
+) -> dict[str, Any]:
+    received = (reports.c.election == election) & (reports.c.received_at <= cutoff)
+    entries, head_hash, recorded_at = head
+    with engine.connect() as conn:
+        total = conn.execute(
+            select(func.count()).select_from(stations).where(stations.c.election == election)
+        ).scalar_one()
+        kinds = {
+            str(kind): int(n)
+            for kind, n in conn.execute(
+                select(reports.c.kind, func.count()).where(received).group_by(reports.c.kind)
+            )
+        }
+        observed = conn.execute(
+            select(func.count(func.distinct(reports.c.station))).where(received)
+        ).scalar_one()
+        category = reports.c.body["category"].as_string()
+        by_category = {
+            str(c): int(n)
+            for c, n in conn.execute(
+                select(category, func.count())
+                .where(received, reports.c.kind == "incident")
+                .group_by(category)
+            )
+        }
+        latest: dict[str, tuple[datetime, str]] = {}
+        status = reports.c.body["status"].as_string()
+        for station, value, observed_at in conn.execute(
+            select(reports.c.station, status, reports.c.observed_at)
+            .join(ledger, ledger.c.report_id == reports.c.id)
+            .where(received, reports.c.kind == "status")
+            .order_by(ledger.c.seq)
+        ):
+            when = as_utc(observed_at)
+            if station not in latest or latest[station][0] <= when:
+                latest[station] = (when, str(value))
+    states = [value for _, value in latest.values()]
+    return {
+        "election": election,
+        "generated_at": format_timestamp(cutoff),
+        "stations": {
+            "total": int(total),
+            "observed": int(observed),
+            "opened": states.count("opened"),
+            "closed": states.count("closed"),
+        },
+        "reports": {
+            "count": sum(kinds.values()),
+            "incidents": kinds.get("incident", 0),
+            "protocols": kinds.get("protocol", 0),
+        },
+        "incidents_by_category": dict(sorted(by_category.items())),
+        "ledger": (
+            None if not entries else {"seq": entries, "hash": head_hash, "recorded_at": recorded_at}
+        ),
+    }
+
+
+def press_summary(
+    engine: Engine,
+    election: str,
+    now: datetime | None = None,
+    *,
+    delay_minutes: int = DEFAULT_DELAY_MINUTES,
+) -> dict[str, Any]:
+    """The press page's figures under the publication policy.
+
+    During voting: the aggregates of :data:`~pollwatch.observe.publication.
+    PRESS_FIELDS_DURING_VOTING` as of the release time (``generated_at`` is that time);
+    after the embargo: the live :func:`~pollwatch.store.press.public_summary`, with the
+    turnout comparison and the quick count. ``delayed`` says which.
+    """
+    now = now or utcnow()
+    info = get_election(engine, election)
+    if embargo_over(election_embargo(engine, election), now):
+        return {
+            **press_view(public_summary(engine, election), after_embargo=True),
+            "delayed": False,
+        }
+    figures = _press_as_of(engine, election, release_cutoff(now, delay_minutes))
+    figures["name"] = info["name"]
+    return {**press_view(figures, after_embargo=False), "delayed": True}
+
+
+def public_station_status(
+    engine: Engine,
+    election: str,
+    station: str,
+    now: datetime | None = None,
+    *,
+    delay_minutes: int = DEFAULT_DELAY_MINUTES,
+) -> PublicStationStatus:
+    """A station's public status as of the release time (the policy's rules).
+
+    Reads the station's reports received up to the release time and which of its incidents
+    are public; :class:`NotFoundError` for an unknown election or station.
+    """
+    now = now or utcnow()
+    cutoff = release_cutoff(now, delay_minutes)
+    if not is_valid_id(station):
+        raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
+    with engine.connect() as conn:
+        registry = conn.execute(
+            select(stations.c.ballots_received).where(
+                stations.c.election == election, stations.c.station == station
+            )
+        ).first()
+        if registry is None:
+            get_election(engine, election)
+            raise NotFoundError(f"no station {station!r} in election {election!r}")
+        rows = conn.execute(
+            select(reports.c.canonical, reports.c.id, reports.c.public).where(
+                reports.c.election == election,
+                reports.c.station == station,
+                reports.c.received_at <= cutoff,
+            )
+        ).all()
+    parsed = [load_stored_report(row[0]) for row in rows]
+    return derive_station_status(
+        election,
+        station,
+        parsed,
+        as_of=cutoff,
+        ballots_received=registry[0],
+        public_ids={row[1] for row in rows if row[2]},
+    )
