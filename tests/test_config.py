@@ -79,6 +79,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_OBSERVER_KEEP_SENT": "5",
         "POLLWATCH_REDIS_URL": "redis://127.0.0.1:6379/0",
         "POLLWATCH_METRICS_FROM": "10.0.0.0/8",
+        "POLLWATCH_PUBLIC_DELAY_MINUTES": "0",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -96,6 +97,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         observer_keep_sent=5,
         redis_url="redis://127.0.0.1:6379/0",
         metrics_from="10.0.0.0/8",
+        public_delay_minutes=0,
     )
 
 
@@ -110,6 +112,8 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         ("POLLWATCH_INVITE_TTL_HOURS", "9000"),
         ("POLLWATCH_PUBLIC_URL", "observe.example.org"),
         ("POLLWATCH_OBSERVER_KEEP_SENT", "51"),
+        ("POLLWATCH_PUBLIC_DELAY_MINUTES", "1441"),
+        ("POLLWATCH_PUBLIC_DELAY_MINUTES", "ten"),
     ],
 )
 def test_a_malformed_variable_is_refused_by_name(variable: str, value: str) -> None:
