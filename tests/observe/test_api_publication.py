@@ -177,7 +177,8 @@ def test_3_public_faces_carry_no_ids_code_names_counts_or_kinds(live: Live) -> N
     for key in ("observers", "reports", "report_ids", "kind"):
         assert key not in c1, key
     assert _status(live, "C-404").status_code == 404
-    assert _status(live, "%3Cscript%3E").status_code == 404
+    hostile = _status(live, "%3Cscript%3E")
+    assert hostile.status_code == 400 and hostile.json()["error"]["field"] == "station"
     assert _get(live, "/api/v1/public/elections/none/stations/C-1/status").status_code == 404
 
 

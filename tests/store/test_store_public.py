@@ -292,6 +292,9 @@ def test_marking_an_incident_public_is_checked_and_audited(election: Engine) -> 
 
 
 def test_unknown_station_or_election_is_not_found(election: Engine) -> None:
-    for election_id, station in (("e1", "9999"), ("e1", "../x"), ("nope", "8001")):
+    for election_id, station in (("e1", "9999"), ("nope", "8001")):
         with pytest.raises(NotFoundError):
             public_station_status(election, election_id, station, T0)
+    with pytest.raises(InputError) as malformed:
+        public_station_status(election, "e1", "../x", T0)
+    assert malformed.value.column == "station"

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from pollwatch.errors import InputError, NotFoundError
-from pollwatch.observe.ids import is_valid_id
+from pollwatch.observe.ids import check_station_id
 from pollwatch.observe.ledger import GENESIS
 from pollwatch.observe.publication import (
     DEFAULT_DELAY_MINUTES,
@@ -292,12 +292,12 @@ def public_station_status(
     """A station's public status as of the release time (the policy's rules).
 
     Reads the station's reports received up to the release time and which of its incidents
-    are public; :class:`NotFoundError` for an unknown election or station.
+    are public; :class:`InputError` for a malformed station id, :class:`NotFoundError` for
+    an unknown election or station.
     """
     now = now or utcnow()
     cutoff = release_cutoff(now, delay_minutes)
-    if not is_valid_id(station):
-        raise NotFoundError(f"no station {station[:80]!r} in election {election!r}")
+    check_station_id(station)  # a malformed id: InputError naming "station"
     with engine.connect() as conn:
         registry = conn.execute(
             select(stations.c.ballots_received).where(
