@@ -457,8 +457,7 @@ async def revoke_submit(
 
 @router.get("/press/{election}", response_class=HTMLResponse)
 async def press_page(request: Request, election: str) -> Response:
-    """Aggregated, non-identifying figures and the ledger head under the publication policy
-    (delayed during voting); no login, no script."""
+    """Aggregated, non-identifying figures and the ledger head; no login, no script."""
     info = await election_row(request, election)
     delay = request.app.state.settings.public_delay_minutes
     summary = await run_in_threadpool(
