@@ -72,7 +72,7 @@ def live(
         import_stations(
             engine, E, [{"station": s, "ballots_received": 900} for s in ("C-1", "C-2", "C-3")]
         )
-        add_coordinator(engine, "coord", PASSWORD)
+        add_coordinator(engine, "coord", PASSWORD, role="admin")
         redeemed = redeem_invite(engine, create_invites(engine, E, 1)[0].code)
         observer = observer_for_token(engine, redeemed.token)
         earlier = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
