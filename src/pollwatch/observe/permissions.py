@@ -154,6 +154,12 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
         "photos.read": Rule(_ALL, "station", "the photo attached to a report"),
         "exports.read": Rule(_WRITERS, "election", "exports of an election that are not open data"),
         "conflicts.resolve": Rule(_WRITERS, "station", "resolve a station's conflicting field"),
+        "incidents.publish": Rule(
+            _WRITERS,
+            "station",
+            "mark an incident public (its category, text and coarse time in the station's "
+            "public status and, after the embargo, the exports) or withdraw it",
+        ),
         "invites.create": Rule(
             _WRITERS,
             "election",
@@ -173,6 +179,11 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
     }
 )
 """Action → rule. Admins may do everything: every rule lists ``admin``."""
+
+_EMBARGOED = (
+    "a coordinator with exports.read until the election's embargo ends, then anyone, "
+    "redacted (observe/publication.py; checked in web/observe_api.py)"
+)
 
 OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
     {
@@ -207,10 +218,15 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "POST /coordinate/logout": "anyone (ends the session the cookie names)",
         "GET /api/v1/elections/{election}/public": "anyone (aggregates only)",
         "GET /press/{election}": "anyone (aggregates only)",
-        "GET /api/v1/elections/{election}/export/reports.csv": "anyone (open data)",
-        "GET /api/v1/elections/{election}/export/reports.parquet": "anyone (open data)",
-        "GET /api/v1/elections/{election}/ledger": "anyone (open data)",
-        "GET /api/v1/elections/{election}/ledger/head": "anyone (open data)",
+        "GET /api/v1/elections/{election}/export/reports.csv": _EMBARGOED,
+        "GET /api/v1/elections/{election}/export/reports.parquet": _EMBARGOED,
+        "GET /api/v1/elections/{election}/ledger": _EMBARGOED,
+        "GET /api/v1/elections/{election}/ledger/head": (
+            "anyone (the head as of the release time; live after the embargo)"
+        ),
+        "GET /api/v1/public/elections/{election}/stations/{station}/status": (
+            "anyone (the public station status: derived, coarsened, delayed)"
+        ),
     }
 )
 """``"METHOD /path"`` (or ``"MOUNT /path"``) of each route that needs no coordinator → who

@@ -101,14 +101,16 @@ def authorized(
     return dependency
 
 
-def csrf_protected(action: str) -> Callable[[Request], Awaitable[Coordinator]]:
+def csrf_protected(
+    action: str, *, locate: Locate | None = None
+) -> Callable[[Request], Awaitable[Coordinator]]:
     """The coordinator allowed to take ``action``, after the CSRF check of a state change.
 
     Authentication and the permission come first (401 without a session, 403 without the
     right), then the CSRF token (403 naming ``X-CSRF-Token`` when a cookie-authenticated
     change lacks it).
     """
-    allowed = authorized(action)
+    allowed = authorized(action, locate=locate)
 
     async def dependency(request: Request) -> Coordinator:
         who = await allowed(request)

@@ -23,10 +23,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.config import Settings
-from pollwatch.errors import InputError
+from pollwatch.errors import InputError, NotFoundError
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store import (
     Coordinator,
@@ -35,6 +36,7 @@ from pollwatch.store import (
     conflicts,
     dashboard_stations,
     events_after,
+    get_report,
     ledger_seq,
     press_summary,
     pvt_estimate,
@@ -336,6 +338,16 @@ async def put_settings(
     return JSONResponse(await run_in_threadpool(change))
 
 
+def _incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
+    """The path's election and the station of the incident (the scope is the station's)."""
+    election = str(request.path_params["election"])
+    report = get_report(engine, str(request.path_params["report_id"])[:100].lower())
+    if report["election"] != election:
+        wanted = str(request.path_params["report_id"])[:80]
+        raise NotFoundError(f"no report {wanted!r} in election {election!r}")
+    return election, str(report["station"])
+
+
 @router.put(
     f"{_E}/incidents/{{report_id}}/public",
     summary="Publish an incident, or withdraw it (audited)",
@@ -348,7 +360,7 @@ async def put_settings(
 async def put_incident_public(
     request: Request,
     report_id: str,
-    who: Coordinator = Depends(csrf_protected("conflicts.resolve")),
+    who: Coordinator = Depends(csrf_protected("incidents.publish", locate=_incident_place)),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """A public incident's category, text and coarse time show in its station's public status

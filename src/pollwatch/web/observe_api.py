@@ -77,7 +77,6 @@ from pollwatch.store.views import station_record
 from pollwatch.web.access import authorized, csrf_protected
 from pollwatch.web.deps import (
     bearer_token,
-    current_coordinator,
     current_observer,
     election_id,
     json_body,
@@ -383,11 +382,12 @@ async def get_station(
 async def _export_access(request: Request, election: str) -> Access:
     """What this reader gets of the full ledger and exports (the publication policy).
 
-    A coordinator (bearer session token or cookie; an invalid one is a 401) gets everything;
-    anyone else a 401 until the election's embargo ends, then the redacted version.
+    A coordinator allowed ``exports.read`` in this election (bearer session token or cookie;
+    an invalid one is a 401, one outside its scope a 403) gets everything; anyone else a 401
+    until the election's embargo ends, then the redacted version.
     """
     if bearer_token(request) or request.cookies.get(SESSION_COOKIE):
-        await current_coordinator(request)  # an invalid or expired session: 401
+        await authorized("exports.read")(request)  # 401 invalid session, 403 outside scope
         return "full"
     access: Access = await run_in_threadpool(
         lambda: ledger_access(store_engine(request), election, datetime.now(UTC), coordinator=False)
@@ -484,7 +484,7 @@ async def get_ledger_head(request: Request, election: str = Depends(election_id)
     live head."""
     engine = store_engine(request)
     if bearer_token(request) or request.cookies.get(SESSION_COOKIE):
-        await current_coordinator(request)  # an invalid or expired session: 401
+        await authorized("dashboard.read")(request)  # 401 invalid session, 403 outside scope
         head = await run_in_threadpool(ledger_head, engine, election)
         return JSONResponse({**head, "as_of": None}, headers={"cache-control": "no-store"})
     delay = request.app.state.settings.public_delay_minutes
