@@ -40,6 +40,7 @@ from pollwatch.errors import InputError
 __all__ = [
     "MAX_SPOKEN_CHARS",
     "MAX_SPOKEN_WORDS",
+    "VERDICTS",
     "DimensionScore",
     "Feedback",
     "Verdict",
@@ -52,6 +53,19 @@ MAX_SPOKEN_CHARS = 400
 EMPATHIC_MIN_TOTAL = 6
 
 Verdict = Literal["empathic", "mixed", "hostile"]
+#: Every verdict (each is also an English message id in ``coach.po``).
+VERDICTS: tuple[Verdict, ...] = ("empathic", "mixed", "hostile")
+
+#: Each dimension's label (English message id in ``coach.po``).
+DIMENSION_LABELS = {
+    "acknowledge": "Acknowledges the feeling",
+    "common_ground": "Finds common ground",
+    "no_contempt": "No labels or contempt",
+    "i_statements": '"I" rather than "you always"',
+    "hedges": "Leaves room (hedges)",
+    "open_question": "Ends with an open question",
+    "short": "Short enough to say aloud",
+}
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,7 @@ def _words(found: tuple[str, ...]) -> str:
 def _dim(
     name: str, lang: Lang, score: int, max_score: int, reason: str, triggers: tuple[str, ...] = ()
 ) -> DimensionScore:
-    return DimensionScore(name, t(f"dim_{name}", lang), score, max_score, reason, triggers)
+    return DimensionScore(name, t(DIMENSION_LABELS[name], lang), score, max_score, reason, triggers)
 
 
 def find_toxic(text: str, lang: Lang) -> tuple[str, ...]:
@@ -127,7 +141,7 @@ def _presence(
 ) -> DimensionScore:
     found = find_phrases(lemmas, lex.phrases(name))
     if found:
-        return _dim(name, lang, 1, 1, t("r_found", lang, words=_words(found)), found)
+        return _dim(name, lang, 1, 1, t("found: {words}", lang, words=_words(found)), found)
     return _dim(name, lang, 0, 1, t(none_key, lang))
 
 
@@ -181,25 +195,44 @@ def score_reply(
     ]
     toxic = find_phrases(lem, lex.toxic)
     if toxic:
-        dims.append(_dim("no_contempt", use, 0, 1, t("r_toxic", use, words=_words(toxic)), toxic))
+        dims.append(
+            _dim(
+                "no_contempt",
+                use,
+                0,
+                1,
+                t("label or contempt: {words}", use, words=_words(toxic)),
+                toxic,
+            )
+        )
     else:
-        dims.append(_dim("no_contempt", use, 1, 1, t("r_toxic_none", use)))
+        dims.append(_dim("no_contempt", use, 1, 1, t("no labels", use)))
     you = find_phrases(lem, lex.you_statements)
     mine = find_phrases(lem, lex.i_words)
     if you:
-        dims.append(_dim("i_statements", use, 0, 2, t("r_you", use, words=_words(you)), you))
+        dims.append(
+            _dim(
+                "i_statements", use, 0, 2, t('blaming "you": {words}', use, words=_words(you)), you
+            )
+        )
     elif mine:
-        dims.append(_dim("i_statements", use, 2, 2, t("r_found", use, words=_words(mine)), mine))
+        dims.append(
+            _dim("i_statements", use, 2, 2, t("found: {words}", use, words=_words(mine)), mine)
+        )
     else:
-        dims.append(_dim("i_statements", use, 1, 2, t("r_i_none", use)))
+        dims.append(_dim("i_statements", use, 1, 2, t('no "I" statement; say how you see it', use)))
     dims.append(_presence("hedges", use, lem, lex, "r_hedge_none"))
     question = last_question(cleaned)
     if question is None:
-        dims.append(_dim("open_question", use, 0, 2, t("r_question_none", use)))
+        dims.append(
+            _dim("open_question", use, 0, 2, t("no question at the end; ask what/how/why", use))
+        )
     else:
         reason = closed_question_reason(cleaned, use)
         if reason is None:
-            dims.append(_dim("open_question", use, 2, 2, t("r_question_open", use), (question,)))
+            dims.append(
+                _dim("open_question", use, 2, 2, t("ends with an open question", use), (question,))
+            )
         else:
             dims.append(
                 _dim(
@@ -207,17 +240,26 @@ def score_reply(
                     use,
                     1,
                     2,
-                    t("r_question_closed", use),
+                    t("a yes/no question; ask what/how/why", use),
                     (question,),
                 )
             )
     n_words = len(analysis.tokens)
     n_chars = len(cleaned)
     if n_words <= MAX_SPOKEN_WORDS and n_chars <= MAX_SPOKEN_CHARS:
-        dims.append(_dim("short", use, 1, 1, t("r_short", use, words=n_words, chars=n_chars)))
+        dims.append(
+            _dim(
+                "short",
+                use,
+                1,
+                1,
+                t("{words} words, {chars} characters", use, words=n_words, chars=n_chars),
+            )
+        )
     else:
         reason = t(
-            "r_long",
+            "{words} words, {chars} characters: "
+            "too long to say aloud (max {max_words}/{max_chars})",
             use,
             words=n_words,
             chars=n_chars,

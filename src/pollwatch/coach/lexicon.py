@@ -22,7 +22,15 @@ from pollwatch.errors import InputError
 __all__ = ["DIMENSION_KEYS", "Lexicon", "Phrase", "find_phrases", "load_lexicon"]
 
 #: Lexicon keys holding phrase lists.
-DIMENSION_KEYS = ("acknowledge", "common_ground", "toxic", "you_statements", "i_words", "hedges")
+DIMENSION_KEYS = (
+    "acknowledge",
+    "common_ground",
+    "toxic",
+    "you_statements",
+    "i_words",
+    "hedges",
+    "war_statements",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class Lexicon:
     you_statements: tuple[Phrase, ...]
     i_words: tuple[Phrase, ...]
     hedges: tuple[Phrase, ...]
+    war_statements: tuple[Phrase, ...]
     question: QuestionRules
 
     def phrases(self, key: str) -> tuple[Phrase, ...]:
