@@ -19,7 +19,7 @@ from pollwatch.coach import (
     score_reply,
 )
 from pollwatch.coach.answer import Answer, build_answer
-from pollwatch.coach.questions import closed_question_reason
+from pollwatch.coach.questions import closed_question_reason, rhetorical_reason
 from pollwatch.coach.risk import STEPS, war_words
 from pollwatch.coach.safety import safety_note
 from pollwatch.coach.schema import Argument
@@ -189,3 +189,18 @@ def test_every_argument_says_who_reviewed_it_and_when(kb: KnowledgeBase) -> None
         for lang in LANGS:
             text = render_answer(build_answer(kb, arg, lang))
             assert arg.review_date.isoformat() in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize("arg_id", ARGUMENT_FILES)
+def test_no_rhetorical_question_in_answers_or_good_examples(kb: KnowledgeBase, arg_id: str) -> None:
+    """Every question the coach suggests, wherever it stands, asks rather than argues."""
+    arg = kb.get(arg_id)
+    for lang in LANGS:
+        texts = [
+            *getattr(arg.responses.bridge, lang),
+            *getattr(arg.responses.counterargument, lang),
+            *getattr(arg.responses.question, lang),
+            *getattr(arg.examples.good, lang),
+        ]
+        for text in texts:
+            assert rhetorical_reason(text, lang) is None, text

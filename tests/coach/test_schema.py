@@ -56,6 +56,8 @@ def _set(key: str, value: Any) -> Any:
         (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Что тебя пугает."),
          "responses.question.ru", "'?'"),
         (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Разве это честно?"),
+         "responses.question.ru", "rhetorical"),
+        (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Ты согласен, что это честно?"),
          "responses.question.ru", "yes/no"),
         (lambda d: d["responses"]["bridge"].pop("en"), "responses.bridge.en", "Field required"),
         (lambda d: d["sources"].append({"id": "fixture-survey", "supports": "claim"}),

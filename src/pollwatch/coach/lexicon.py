@@ -49,6 +49,10 @@ class QuestionRules:
     closed_openers: tuple[tuple[str, ...], ...]
     closed_particles: frozenset[str]
     skip: frozenset[str]
+    #: each pattern is a tuple of segments (word-form tuples) matched in order with gaps
+    rhetorical: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    hypothetical: frozenset[str] = frozenset()
+    rhetorical_tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,12 @@ def load_lexicon(lang: Lang) -> Lexicon:
         closed_openers=tuple(f for f in _forms(q.get("closed_openers"), lang) if f),
         closed_particles=frozenset(w for f in _forms(q.get("closed_particles"), lang) for w in f),
         skip=frozenset(w for f in _forms(q.get("skip"), lang) for w in f),
+        rhetorical=tuple(
+            tuple(seg for seg in _forms(str(p).split("..."), lang) if seg)
+            for p in (q.get("rhetorical") or [])
+        ),
+        hypothetical=frozenset(w for f in _forms(q.get("hypothetical"), lang) for w in f),
+        rhetorical_tags=frozenset(w for f in _forms(q.get("rhetorical_tags"), lang) for w in f),
     )
     return Lexicon(lang=lang, question=rules, **lists)
 
