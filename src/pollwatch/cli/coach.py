@@ -167,7 +167,7 @@ def practice(
 ) -> None:
     """Practise: the coach plays your relative; reply line by line, /quit to stop."""
     use: Literal["ru", "en"] = _lang(lang) or "ru"
-    session = PracticeSession.start(_coach().kb, argument, use, seed=seed)
+    session = PracticeSession.start(_coach().kb, argument, use, seed=seed, coach=_coach())
     typer.echo(t("Practice: I play your relative. Answer as you would; type /quit to stop.", use))
     typer.echo(
         t(

@@ -31,6 +31,7 @@ from pollwatch.coach.schema import (
     Argument,
     Law,
     LawsFile,
+    Reactions,
     SafetyNote,
     Source,
     SourcesFile,
@@ -61,6 +62,7 @@ class KnowledgeBase:
     path: str = ""
     laws: Mapping[str, Law] = field(default_factory=dict)
     safety: SafetyNote | None = None
+    reactions: Reactions | None = None
     _by_id: Mapping[str, Argument] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -318,10 +320,22 @@ def load_knowledge_base(path: str | Path | Traversable | None = None) -> Knowled
     """
     root = _as_traversable(path)
     arguments, sources, laws, safety, problems = _collect(root)
+    reactions = None
+    node = root.joinpath("reactions.yaml")
+    if node.is_file():  # optional: without it the relative only softens or hardens
+        try:
+            reactions = Reactions.model_validate(_read_yaml(node, "reactions.yaml"))
+        except ValidationError as exc:
+            problems.extend(_validation_problems("reactions.yaml", exc))
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise InputError(f"{first.message}{more}", file=first.file, column=first.field or None)
     return KnowledgeBase(
-        arguments=tuple(arguments), sources=sources, path=str(root), laws=laws, safety=safety
+        arguments=tuple(arguments),
+        sources=sources,
+        path=str(root),
+        laws=laws,
+        safety=safety,
+        reactions=reactions,
     )

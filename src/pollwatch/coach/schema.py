@@ -41,6 +41,7 @@ __all__ = [
     "Practice",
     "PracticeLines",
     "Questions",
+    "Reactions",
     "Responses",
     "Role",
     "SafetyNote",
@@ -249,6 +250,16 @@ class SafetyNote(_Strict):
     sources: list[Slug] = Field(default_factory=list)
     reviewed_by: list[Role] = Field(min_length=1)
     review_date: dt.date
+
+
+class Reactions(_Strict):
+    """How the simulated relative reacts to a kind of reply, whatever the argument
+    (``kb/reactions.yaml``); ``other_argument`` may name the other claim as ``{claim}``."""
+
+    agreeing: LangText
+    sarcastic: LangText
+    facts: LangText
+    other_argument: LangText
 
 
 class SourceRef(_Strict):

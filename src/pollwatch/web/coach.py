@@ -186,7 +186,7 @@ def argument_answer(
 def practice_start(body: PracticeStart) -> dict[str, Any]:
     """Start a practice: the relative's opening line and the state to send back."""
     session = PracticeSession.start(
-        _coach().kb, body.argument or None, content_lang(body.lang), seed=body.seed
+        _coach().kb, body.argument or None, content_lang(body.lang), seed=body.seed, coach=_coach()
     )
     argument = session.argument
     return {
@@ -200,7 +200,7 @@ def practice_start(body: PracticeStart) -> dict[str, Any]:
 @router.post("/api/v1/coach/practice/reply")
 def practice_reply(body: PracticeReply) -> dict[str, Any]:
     """Score a reply and give the relative's next line; the state comes back updated."""
-    session = PracticeSession.from_dict(body.state, _coach().kb)
+    session = PracticeSession.from_dict(body.state, _coach().kb, _coach())
     turn = session.reply(body.text)
     return {
         "state": turn.state.to_dict(),
