@@ -230,7 +230,7 @@ class Law(_Strict):
     """A statute that has been used against what people say (``kb/laws.yaml``)."""
 
     id: Slug
-    concerns: Literal["army", "authorities", "elections", "protest", "organisations"]
+    concerns: Literal["army", "authorities", "elections", "protest", "organisations", "territory"]
     title: LangText
     penalty: LangText
     source: Slug
