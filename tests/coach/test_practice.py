@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pollwatch.coach import KnowledgeBase, PracticeSession
+from pollwatch.coach import Coach, KnowledgeBase, PracticeSession
 from pollwatch.errors import InputError, NotFoundError
 
 KIND = "Понимаю, мне тоже обидно. Мне кажется, вместе можно что-то сделать. Что бы ты предложил?"
@@ -94,3 +94,42 @@ def test_every_shipped_argument_can_be_practised(kb: KnowledgeBase) -> None:
             good = getattr(arg.examples.good, lang)[0]
             turn = s.reply(good)
             assert turn.relative_line, (arg.id, lang)
+
+
+def test_the_relative_answers_what_was_said(kb: KnowledgeBase, coach: Coach) -> None:
+    """Same argument, same moment: the next line depends on the reply."""
+    reactions = kb.reactions
+    assert reactions is not None
+    lines = kb.get("sanctions-help").practice.ru
+
+    def first_line(text: str) -> tuple[str, str]:
+        s = PracticeSession.start(kb, "sanctions-help", "ru", coach=coach)
+        turn = s.reply(text)
+        return turn.track, turn.relative_line
+
+    empathic = first_line(
+        "Понимаю, ты гордишься, что люди справились. Мне тоже важно. Что для тебя изменилось?"
+    )
+    agreeing = first_line("Да, ты прав, санкции нам только на пользу.")
+    sarcastic = first_line("Ну конечно, санкции нам только на пользу, по ценам заметно.")
+    facts = first_line("Ты ошибаешься: инфляция 9,5%, ставка 21%.")
+    hostile = first_line("Ты всегда веришь телевизору, зомби.")
+    other = first_line("А вообще, если не Путин, то кто? Альтернативы-то нет.")
+    assert empathic == ("empathic", lines.empathic[0])
+    assert agreeing == ("reaction", reactions.agreeing.ru)
+    assert sarcastic[0] == "hostile" and sarcastic[1].startswith(reactions.sarcastic.ru)
+    assert facts == ("reaction", reactions.facts.ru)
+    assert hostile == ("hostile", lines.hostile[0])
+    claim = kb.get("no-alternative").claim.ru
+    assert other[0] == "reaction" and claim in other[1]
+    assert len({empathic[1], agreeing[1], sarcastic[1], facts[1], hostile[1], other[1]}) == 6
+
+
+def test_hostility_hardens_the_relative_faster_than_lecturing(kb: KnowledgeBase) -> None:
+    lines = kb.get("stability").practice.en
+    rude = PracticeSession.start(kb, "stability", "en")
+    rude.reply("You're brainwashed.")
+    preachy = PracticeSession.start(kb, "stability", "en")
+    preachy.reply("You're wrong, open your eyes.")
+    assert rude.state.hostile_step == 2 and preachy.state.hostile_step == 1
+    assert rude.reply("You're brainwashed.").relative_line == lines.hostile[2]

@@ -56,12 +56,19 @@ def _set(key: str, value: Any) -> Any:
         (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Что тебя пугает."),
          "responses.question.ru", "'?'"),
         (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Разве это честно?"),
+         "responses.question.ru", "rhetorical"),
+        (lambda d: d["responses"]["question"]["ru"].__setitem__(0, "Ты согласен, что это честно?"),
          "responses.question.ru", "yes/no"),
         (lambda d: d["responses"]["bridge"].pop("en"), "responses.bridge.en", "Field required"),
         (lambda d: d["sources"].append({"id": "fixture-survey", "supports": "claim"}),
          "sources[1].supports", "bridge"),
         (lambda d: d["practice"]["ru"].pop("closing"), "practice.ru.closing", "required"),
-        (_set("reviewed", "someday"), "reviewed", "date"),
+        (_set("review_date", "someday"), "review_date", "date"),
+        (_set("reviewed_by", ["Ivan Petrov"]), "reviewed_by[0]", "editor"),
+        (lambda d: d.pop("legal_risks"), "legal_risks", "required"),
+        (_set("legal_risks", [{"law": "fixture-army-law", "steps": ["claim"],
+                               "note": {"ru": "x", "en": "x"}, "source": "fixture-survey"}]),
+         "legal_risks[0].steps[0]", "bridge"),
     ],
 )  # fmt: skip
 def test_invalid_argument_names_file_and_field(
@@ -142,3 +149,70 @@ def test_retired_arguments_are_not_matched(kb_copy: Path) -> None:
 def test_unknown_argument_id(fixture_kb: Any) -> None:
     with pytest.raises(NotFoundError, match="roads-bad"):
         fixture_kb.get("no-such-argument")
+
+
+def test_source_without_date_or_with_a_malformed_link_is_refused(kb_copy: Path) -> None:
+    path = kb_copy / "sources.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["sources"][0]["date"]
+    data["sources"][1]["url"] = "https://example org/a page"
+    data["sources"][1]["archived_url"] = "https://example.org/copy"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    problems = {(p.file, p.field): p.message for p in check_knowledge_base(kb_copy)}
+    assert "required" in problems[("sources.yaml", "sources[0].date")]
+    assert ("sources.yaml", "sources[1].url") in problems
+    assert "web.archive.org" in problems[("sources.yaml", "sources[1].archived_url")]
+
+
+def test_a_statement_about_the_war_without_a_risk_note_is_refused(kb_copy: Path) -> None:
+    def speak_of_the_war(d: dict[str, Any]) -> None:
+        d["responses"]["counterargument"]["ru"][1] = "Мне кажется, деньги ушли на войну."
+        d["legal_risks"] = []
+
+    _edit(kb_copy, "roads-bad", speak_of_the_war)
+    problems = check_knowledge_base(kb_copy)
+    assert [(p.file, p.field) for p in problems] == [
+        ("arguments/roads-bad.yaml", "responses.counterargument.ru[1]")
+    ]
+    assert "disputes the official account of the war (война)" in problems[0].message
+
+    def with_note(d: dict[str, Any]) -> None:
+        d["legal_risks"] = [
+            {
+                "law": "fixture-army-law",
+                "steps": ["counterargument"],
+                "variants": [1],
+                "note": {"ru": "Штрафовали.", "en": "People were fined."},
+                "source": "fixture-survey",
+            }
+        ]
+
+    _edit(kb_copy, "roads-bad", with_note)
+    assert check_knowledge_base(kb_copy) == ()
+
+
+def test_a_risk_note_names_a_known_law_and_existing_variants(kb_copy: Path) -> None:
+    def bad_note(d: dict[str, Any]) -> None:
+        d["legal_risks"] = [
+            {
+                "law": "no-such-law",
+                "steps": ["question"],
+                "variants": [7],
+                "note": {"ru": "x", "en": "x"},
+                "source": "nope",
+            }
+        ]
+
+    _edit(kb_copy, "roads-bad", bad_note)
+    fields = {p.field for p in check_knowledge_base(kb_copy)}
+    assert fields == {"legal_risks[0].law", "legal_risks[0].source", "legal_risks[0].variants"}
+
+
+def test_sources_to_review_lists_home_pages(kb_copy: Path) -> None:
+    from pollwatch.coach.loader import sources_to_review
+
+    path = kb_copy / "sources.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["sources"][0]["url"] = "https://example.org/en/"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert [s.id for s in sources_to_review(load_knowledge_base(kb_copy))] == ["fixture-survey"]

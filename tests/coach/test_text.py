@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pollwatch.coach.questions import closed_question_reason, rhetorical_reason
 from pollwatch.coach.text import (
+    Lang,
     analyse,
     char_ngrams,
     clean_text,
@@ -85,3 +87,38 @@ def test_clean_text_rejects_oversized() -> None:
 
 def test_emoji_only_has_no_lemmas() -> None:
     assert analyse("😀🔥👍").lemmas == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Почему же ты тогда не видишь очевидного?", "ru"),
+        ("Понимаю, мне тоже страшно. Открой глаза. Разве ты не видишь, что происходит?", "ru"),
+        ("Как ты думаешь, почему Центробанк поднял ставку до 21%, если всё так хорошо?", "ru"),
+        ("Неужели тебе не стыдно это повторять?", "ru"),
+        ("Санкции нам только помогают, да?", "ru"),
+        ("Ну конечно, все вокруг врут, один телевизор говорит правду?", "ru"),
+        ("Don't you see what is happening?", "en"),
+        ("Why did the bank raise the rate if everything is so good?", "en"),
+        ("How can you believe this?", "en"),
+        ("Everything is fine, right?", "en"),
+    ],
+)
+def test_rhetorical_questions_are_not_open(text: str, lang: Lang) -> None:
+    assert rhetorical_reason(text, lang) is not None
+    assert closed_question_reason(text, lang) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Что бы ты увидел вокруг, если бы Запад хотел разделить Россию?", "ru"),
+        ("Как ты решаешь, что тебя касается, а что нет?", "ru"),
+        ("Что тебя тревожит больше всего?", "ru"),
+        ("What would it mean to you if it turned out to be true?", "en"),
+        ("What do you think most people want right now?", "en"),
+    ],
+)
+def test_open_questions_stay_open(text: str, lang: Lang) -> None:
+    assert rhetorical_reason(text, lang) is None
+    assert closed_question_reason(text, lang) is None

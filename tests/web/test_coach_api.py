@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,3 +152,58 @@ def test_practice_rejects_bad_seeds(client: httpx.Client, seed: object) -> None:
     r = client.post("/api/v1/coach/practice", json={"lang": "en", "seed": seed})
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "seed"
+
+
+def _article_text(html: str) -> str:
+    """The text of the answer article minus links (URLs and source titles may be in any
+    language)."""
+    article = html[html.index('<article class="answer"') : html.index("</article>")]
+    article = re.sub(r"<a\b[^>]*>.*?</a>", " ", article, flags=re.S)
+    sources = article.find('<ul class="sources">')
+    if sources >= 0:
+        article = article[:sources] + article[article.index("</ul>", sources) :]
+    return re.sub(r"<[^>]+>", " ", article)
+
+
+def test_every_answer_page_warns_first_in_the_readers_language(client: httpx.Client) -> None:
+    ids = [a["id"] for a in client.get("/api/v1/coach/arguments").json()["arguments"]]
+    latin = re.compile(r"(?<![\w/.-])[A-Za-z][A-Za-z'’-]*[A-Za-z](?![\w/-])")
+    for arg_id in ids:
+        page = client.get("/coach", params={"lang": "ru", "argument": arg_id}).text
+        article = page[page.index('<article class="answer"') :]
+        assert article.index('class="warnings"') < article.index('class="step bridge"')
+        assert "/coach/safety?lang=ru" in article
+        text = _article_text(page)
+        assert set(latin.findall(text)) <= {"VPN"}, (arg_id, latin.findall(text))
+        api = client.get(f"/api/v1/coach/arguments/{arg_id}", params={"lang": "ru"}).json()
+        for risk in api["answer"]["risks"]:
+            assert risk["text"] in html.unescape(page)
+
+
+def test_war_answers_carry_their_statute_in_every_interface(client: httpx.Client) -> None:
+    data = client.post("/api/v1/coach/ask", json={"text": "на Украине у власти нацисты"}).json()
+    risks = data["answer"]["risks"]
+    assert risks and risks[0]["law"] == "cao-20-3-3" and "КоАП" in risks[0]["text"]
+    assert data["answer"]["warnings"][0] == risks[0]["text"]
+    assert data["answer"]["reviewed_by"] and data["answer"]["review_date"]
+
+
+def test_safety_note_page_json_and_api(client: httpx.Client) -> None:
+    page = client.get("/coach/safety", params={"lang": "ru"})
+    assert page.status_code == 200 and "ст. 141 УК" in page.text
+    twin = client.get("/coach/safety.json", params={"lang": "en"}).json()["note"]
+    assert any("phone" in p for p in twin["points"])
+    api = client.get("/api/v1/coach/safety", params={"lang": "ru"}).json()["note"]
+    assert api["points"] and api["reviewed_by"]
+    assert client.get("/api/v1/coach/safety", params={"lang": "de"}).status_code == 422
+
+
+def test_out_of_scope_gets_the_general_answer(client: httpx.Client) -> None:
+    data = client.post("/api/v1/coach/ask", json={"text": "Миром правят рептилоиды"}).json()
+    assert data["status"] == "none" and data["general"]["question"].endswith("?")
+    mixed = client.post(
+        "/api/v1/coach/ask",
+        json={"text": "Санкции нам только на пользу. А те, кто уехал, — предатели"},
+    ).json()
+    assert mixed["status"] == "choose" and mixed["mixed"] is True
+    assert {"sanctions-help", "those-who-left"} <= {m["id"] for m in mixed["matches"]}

@@ -76,3 +76,30 @@ def test_page_works_without_javascript(browser: Any, live_server: str) -> None:
     pg.click("#ask-send")
     expect(pg.locator("article.answer")).to_have_attribute("data-argument", "no-alternative")
     context.close()
+
+
+def test_warnings_come_first_and_the_safety_note_is_one_tap_away(
+    page: Any, live_server: str, screenshot: Any
+) -> None:
+    page.goto(f"{live_server}/coach?lang=ru")
+    page.fill("#ask-text", "в Киеве нацисты у власти, бандеровцы")
+    page.click("#ask-send")
+    answer = page.locator("#ask-result article.answer")
+    expect(answer).to_have_attribute("data-argument", "ukraine-nazis", timeout=10_000)
+    first = answer.locator(":scope > *").first
+    expect(first).to_have_class("warnings")
+    expect(first.locator("li.risk").first).to_contain_text("КоАП")
+    expect(answer.locator(".reviewed")).to_contain_text("Проверено")
+    screenshot(page, "coach-risk-first-ru")
+    answer.locator("a.safety-link").click()
+    expect(page.locator("h1")).to_contain_text("Памятка о безопасности")
+    expect(page.locator(".safety-points li").nth(4)).to_contain_text("141")
+
+
+def test_out_of_scope_says_so_in_the_browser(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/coach?lang=en")
+    page.fill("#ask-text", "Covid vaccines have microchips in them")
+    page.click("#ask-send")
+    general = page.locator("#ask-result .none .general")
+    expect(general).to_contain_text("I have no answer for that yet", timeout=10_000)
+    expect(page.locator("#ask-result .none button.choice").first).to_be_visible()

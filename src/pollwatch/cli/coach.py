@@ -13,10 +13,13 @@ from pollwatch.coach import (
     PracticeSession,
     check_knowledge_base,
     default_coach,
+    load_knowledge_base,
     render_answer,
 )
 from pollwatch.coach.feedback import Feedback
 from pollwatch.coach.i18n import t
+from pollwatch.coach.loader import sources_to_review
+from pollwatch.coach.safety import render_safety_note, safety_note
 from pollwatch.coach.stats import forget_stats, read_stats, record_ask, stats_path
 from pollwatch.coach.text import Lang
 from pollwatch.config import load_settings
@@ -49,26 +52,40 @@ def _print_result(result: AskResult) -> None:
     lang = result.lang
     if result.status == "confident" and result.answer is not None:
         best = result.matches[0]
-        line = t("match", lang, claim=best.claim, id=best.id, score=best.score)
+        line = t(
+            "Closest argument: {claim} ({id}, score {score:.2f})",
+            lang,
+            claim=best.claim,
+            id=best.id,
+            score=best.score,
+        )
         if result.answer.status == "draft":
-            line += " " + t("draft", lang)
+            line += " " + t("(draft, not yet reviewed)", lang)
         typer.echo(line)
         typer.echo("")
         typer.echo(render_answer(result.answer))
     elif result.status == "choose":
-        typer.echo(t("choose", lang))
+        typer.echo(t("Not sure which one you mean. The closest arguments:", lang))
         for m in result.matches:
             typer.echo(f"  {m.id:24} {m.score:.2f}  {m.claim}")
-        typer.echo(t("choose_hint", lang))
+        typer.echo(t("Show one with: pollwatch coach show ID", lang))
     else:
-        typer.echo(t("none", lang))
+        typer.echo(t("No argument in the knowledge base is close to this. Topics we cover:", lang))
         for group in result.topics:
             typer.echo(f"  {group.label}")
             for arg_id, claim in group.arguments:
                 typer.echo(f"    {arg_id:24} {claim}")
-        typer.echo(t("none_hint", lang))
+        typer.echo(
+            t("Rephrase, or pick an argument from the list (pollwatch coach show ID).", lang)
+        )
     typer.echo("")
-    typer.echo(t("sample_note", lang))
+    typer.echo(
+        t(
+            "Starter content: a sample written for this project, "
+            "for organisations to review and extend.",
+            lang,
+        )
+    )
 
 
 @coach_app.command("ask")
@@ -115,17 +132,31 @@ def list_arguments(
         for arg_id, claim in group.arguments:
             typer.echo(f"  {arg_id:24} {claim}")
     typer.echo("")
-    typer.echo(t("sample_note", use))
+    typer.echo(
+        t(
+            "Starter content: a sample written for this project, "
+            "for organisations to review and extend.",
+            use,
+        )
+    )
 
 
 def _print_feedback(fb: Feedback) -> None:
     lang = fb.lang
-    verdict = t(f"verdict_{fb.verdict}", lang)
-    typer.echo(t("feedback", lang, total=fb.total, max_total=fb.max_total, verdict=verdict))
+    verdict = t(fb.verdict, lang)
+    typer.echo(
+        t(
+            "Feedback ({total}/{max_total}, {verdict})",
+            lang,
+            total=fb.total,
+            max_total=fb.max_total,
+            verdict=verdict,
+        )
+    )
     for d in fb.dimensions:
         typer.echo(f"  [{d.score}/{d.max_score}] {d.label}: {d.reason}")
     if fb.suggestion and not fb.is_empathic:
-        typer.echo(f"  {t('suggestion', lang)}: {fb.suggestion}")
+        typer.echo(f"  {t('You could say', lang)}: {fb.suggestion}")
 
 
 @coach_app.command("practice")
@@ -136,15 +167,21 @@ def practice(
 ) -> None:
     """Practise: the coach plays your relative; reply line by line, /quit to stop."""
     use: Literal["ru", "en"] = _lang(lang) or "ru"
-    session = PracticeSession.start(_coach().kb, argument, use, seed=seed)
-    typer.echo(t("practice_intro", use))
-    typer.echo(t("sample_note", use))
+    session = PracticeSession.start(_coach().kb, argument, use, seed=seed, coach=_coach())
+    typer.echo(t("Practice: I play your relative. Answer as you would; type /quit to stop.", use))
+    typer.echo(
+        t(
+            "Starter content: a sample written for this project, "
+            "for organisations to review and extend.",
+            use,
+        )
+    )
     typer.echo("")
-    typer.echo(f"{t('relative', use)}: {session.opening}")
+    typer.echo(f"{t('Relative', use)}: {session.opening}")
     stdin = typer.get_text_stream("stdin")
     max_total = 0
     while not session.finished:
-        typer.echo(f"{t('you', use)}: ", nl=False)
+        typer.echo(f"{t('You', use)}: ", nl=False)
         line = stdin.readline()
         if not line or line.strip() in {"/quit", "/exit", "/q"}:
             typer.echo("")
@@ -159,26 +196,53 @@ def practice(
         _print_feedback(turn.feedback)
         max_total = turn.feedback.max_total
         typer.echo("")
-        typer.echo(f"{t('relative', use)}: {turn.relative_line}")
+        typer.echo(f"{t('Relative', use)}: {turn.relative_line}")
         if turn.track == "abandoned":
-            typer.echo(t("practice_abandoned", use))
+            typer.echo(t("The relative changes the subject. Try again another time.", use))
     scores = session.state.scores
     if scores:
         avg = sum(scores) / len(scores)
-        typer.echo(t("practice_end", use, n=len(scores), avg=avg, max_total=max_total))
+        typer.echo(
+            t(
+                "End of practice. Replies: {n}; average score {avg:.1f}/{max_total}.",
+                use,
+                n=len(scores),
+                avg=avg,
+                max_total=max_total,
+            )
+        )
+
+
+@coach_app.command("safety")
+def safety(
+    lang: str = typer.Option("ru", "--lang", help="Language: ru or en."),
+    as_json: bool = typer.Option(False, "--json", help="Print the note as JSON."),
+) -> None:
+    """The safety note: phones are checked, remarks get reported, what the laws punish."""
+    view = safety_note(_coach().kb, _lang(lang) or "ru")
+    if as_json:
+        typer.echo(json.dumps(view.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_safety_note(view))
 
 
 @coach_app.command("check")
 def check(
     path: str | None = typer.Argument(None, help="Knowledge-base folder (default: shipped)."),
 ) -> None:
-    """Validate a knowledge-base folder and list every problem (exit 1 if any)."""
+    """Validate a knowledge-base folder and list every problem (exit 1 if any), then the
+    sources whose link names only a site, for a reviewer online to replace."""
     problems = check_knowledge_base(path)
     for p in problems:
         typer.echo(str(p))
     if problems:
         raise InputError(f"{len(problems)} problem(s) in the knowledge base")
     typer.echo("ok")
+    review = sources_to_review(load_knowledge_base(path))
+    if review:
+        typer.echo(f"{len(review)} source(s) link only to a site or a section; replace online:")
+        for src in review:
+            typer.echo(f"  {src.id:40} {src.url}")
 
 
 @coach_app.command("evaluate")
@@ -208,17 +272,23 @@ def stats(lang: str = typer.Option("en", "--lang", help="Language: ru or en.")) 
     use = _lang(lang) or "en"
     settings = load_settings()
     if not settings.coach_stats:
-        typer.echo(t("stats_off", use))
+        typer.echo(
+            t(
+                "Anonymous counts are off (set POLLWATCH_COACH_STATS=on to help curators; "
+                "no text is ever kept).",
+                use,
+            )
+        )
     counts = read_stats(settings)
-    typer.echo(t("stats_header", use, path=stats_path(settings)))
+    typer.echo(t("Anonymous counts (no text is kept) in {path}", use, path=stats_path(settings)))
     if not counts.asked and not counts.unsure and not counts.no_match:
-        typer.echo(t("stats_empty", use))
+        typer.echo(t("No counts recorded.", use))
         return
     for arg_id, n in sorted(counts.asked.items(), key=lambda kv: (-kv[1], kv[0])):
         typer.echo(f"  {arg_id:24} {n}")
     for arg_id, n in sorted(counts.unsure.items(), key=lambda kv: (-kv[1], kv[0])):
         typer.echo(f"  {arg_id:24} {n} (?)")
-    typer.echo(t("stats_no_match", use, n=counts.no_match))
+    typer.echo(t("Queries with no match: {n}", use, n=counts.no_match))
 
 
 @coach_app.command("forget")
@@ -227,9 +297,9 @@ def forget(lang: str = typer.Option("en", "--lang", help="Language: ru or en."))
     use = _lang(lang) or "en"
     settings = load_settings()
     if forget_stats(settings):
-        typer.echo(t("forgot", use, path=stats_path(settings)))
+        typer.echo(t("Removed {path}.", use, path=stats_path(settings)))
     else:
-        typer.echo(t("nothing_to_forget", use))
+        typer.echo(t("Nothing stored.", use))
 
 
 def register(app: typer.Typer) -> None:

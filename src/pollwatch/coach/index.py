@@ -307,6 +307,7 @@ class MatchIndex:
         doc = alpha * bm + (1.0 - alpha) * cos
         pos = doc[: self._n_pos]
         combined = np.maximum.reduceat(pos, self._pos_starts)
+        best_text = combined
         if self.params.centroid > 0:
             c_bm = np.minimum(self._apply(qt, self._c_bm25_t, norm_t), 1.0)
             c_cos = self._apply(qg, self._c_gram_t, norm_g)
@@ -315,7 +316,8 @@ class MatchIndex:
         if len(self._neg_starts):
             neg = np.maximum.reduceat(doc[self._n_pos :], self._neg_starts)
             penalty = np.zeros_like(combined)
-            penalty[self._neg_args] = np.maximum(neg - combined[self._neg_args], 0.0)
+            # closer to a near-miss than to any of the argument's own texts: lose the difference
+            penalty[self._neg_args] = np.maximum(neg - best_text[self._neg_args], 0.0)
             combined = combined - penalty
         return Scores(
             combined=combined,

@@ -19,10 +19,21 @@ import yaml
 from pollwatch.coach.text import Lang, lemmas, normalize, tokenize
 from pollwatch.errors import InputError
 
-__all__ = ["DIMENSION_KEYS", "Lexicon", "Phrase", "find_phrases", "load_lexicon"]
+__all__ = ["DIMENSION_KEYS", "Lexicon", "Phrase", "find_phrases", "load_lexicon", "phrase_spans"]
 
 #: Lexicon keys holding phrase lists.
-DIMENSION_KEYS = ("acknowledge", "common_ground", "toxic", "you_statements", "i_words", "hedges")
+DIMENSION_KEYS = (
+    "acknowledge",
+    "common_ground",
+    "toxic",
+    "you_statements",
+    "i_words",
+    "hedges",
+    "war_statements",
+    "agreement",
+    "lecturing",
+    "sarcasm",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,10 @@ class QuestionRules:
     closed_openers: tuple[tuple[str, ...], ...]
     closed_particles: frozenset[str]
     skip: frozenset[str]
+    #: each pattern is a tuple of segments (word-form tuples) matched in order with gaps
+    rhetorical: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    hypothetical: frozenset[str] = frozenset()
+    rhetorical_tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,13 @@ class Lexicon:
     you_statements: tuple[Phrase, ...]
     i_words: tuple[Phrase, ...]
     hedges: tuple[Phrase, ...]
+    war_statements: tuple[Phrase, ...]
+    agreement: tuple[Phrase, ...]
+    lecturing: tuple[Phrase, ...]
+    sarcasm: tuple[Phrase, ...]
     question: QuestionRules
+    negators: frozenset[str] = frozenset()
+    contrast: frozenset[str] = frozenset()
 
     def phrases(self, key: str) -> tuple[Phrase, ...]:
         """The phrase list of one dimension by name."""
@@ -96,8 +117,38 @@ def load_lexicon(lang: Lang) -> Lexicon:
         closed_openers=tuple(f for f in _forms(q.get("closed_openers"), lang) if f),
         closed_particles=frozenset(w for f in _forms(q.get("closed_particles"), lang) for w in f),
         skip=frozenset(w for f in _forms(q.get("skip"), lang) for w in f),
+        rhetorical=tuple(
+            tuple(seg for seg in _forms(str(p).split("..."), lang) if seg)
+            for p in (q.get("rhetorical") or [])
+        ),
+        hypothetical=frozenset(w for f in _forms(q.get("hypothetical"), lang) for w in f),
+        rhetorical_tags=frozenset(w for f in _forms(q.get("rhetorical_tags"), lang) for w in f),
     )
-    return Lexicon(lang=lang, question=rules, **lists)
+
+    def words(key: str) -> frozenset[str]:
+        return frozenset(lem for x in data.get(key) or [] for lem in lemmas(str(x), translit=False))
+
+    return Lexicon(
+        lang=lang,
+        question=rules,
+        negators=words("negators"),
+        contrast=words("contrast"),
+        **lists,
+    )
+
+
+def phrase_spans(
+    text_lemmas: Sequence[str], phrases: Sequence[Phrase]
+) -> list[tuple[str, int, int]]:
+    """Every occurrence of every phrase: ``(text as written, start, end)`` in lemma positions."""
+    spans: list[tuple[str, int, int]] = []
+    n = len(text_lemmas)
+    for ph in phrases:
+        k = len(ph.lemmas)
+        for i in range(n - k + 1):
+            if tuple(text_lemmas[i : i + k]) == ph.lemmas:
+                spans.append((ph.text, i, i + k))
+    return sorted(spans, key=lambda s: s[1])
 
 
 def find_phrases(text_lemmas: Sequence[str], phrases: Sequence[Phrase]) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Reading the knowledge base: ``kb/sources.yaml`` plus one ``kb/arguments/<id>.yaml`` each.
+"""Reading the knowledge base: ``kb/sources.yaml``, ``kb/laws.yaml``, ``kb/safety.yaml`` and one
+``kb/arguments/<id>.yaml`` per argument.
 
 Sources may be split over ``sources.yaml`` and further ``sources-<part>.yaml`` (or
 ``sources_<part>.yaml``) files, so that several curators can work at once; ids must be
@@ -6,7 +7,10 @@ unique across them.
 
 :func:`load_knowledge_base` stops at the first problem with an
 :class:`~pollwatch.errors.InputError` naming the file and the field; :func:`check_knowledge_base`
-collects every problem (for curators and for ``pollwatch coach check``).
+collects every problem (for curators and for ``pollwatch coach check``). Beyond the schema,
+the cross-file rules are checked here: every source, law and risk note an argument names
+exists, risk notes point at variants that exist, and every response that disputes the
+official account of the war carries a risk note (:mod:`pollwatch.coach.risk`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from pollwatch.coach.schema import Argument, Source, SourcesFile
+from pollwatch.coach.risk import unflagged_war_statements
+from pollwatch.coach.schema import (
+    Argument,
+    Law,
+    LawsFile,
+    Reactions,
+    SafetyNote,
+    Source,
+    SourcesFile,
+    is_home_page,
+)
 from pollwatch.errors import InputError, NotFoundError
 
 __all__ = [
@@ -31,6 +45,7 @@ __all__ = [
     "check_knowledge_base",
     "default_kb_path",
     "load_knowledge_base",
+    "sources_to_review",
 ]
 
 
@@ -45,6 +60,9 @@ class KnowledgeBase:
     arguments: tuple[Argument, ...]
     sources: Mapping[str, Source]
     path: str = ""
+    laws: Mapping[str, Law] = field(default_factory=dict)
+    safety: SafetyNote | None = None
+    reactions: Reactions | None = None
     _by_id: Mapping[str, Argument] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -147,7 +165,84 @@ def _as_traversable(path: str | Path | Traversable | None) -> Traversable:
     return path
 
 
-def _collect(root: Traversable) -> tuple[list[Argument], dict[str, Source], list[KBProblem]]:
+def _dates_to_date(raw: Any, *keys: str) -> Any:
+    # YAML reads "2026-12-05 10:00" as a datetime; the schema wants a date.
+    if isinstance(raw, dict):
+        for key in keys:
+            if isinstance(raw.get(key), dt.datetime):
+                raw[key] = raw[key].date()
+    return raw
+
+
+def _collect_laws(root: Traversable, problems: list[KBProblem]) -> dict[str, Law]:
+    node = root.joinpath("laws.yaml")
+    if not node.is_file():
+        problems.append(KBProblem("laws.yaml", "", "file is missing"))
+        return {}
+    laws: dict[str, Law] = {}
+    try:
+        for law in LawsFile.model_validate(_read_yaml(node, "laws.yaml")).laws:
+            if law.id in laws:
+                problems.append(KBProblem("laws.yaml", "laws", f"law id {law.id!r} is repeated"))
+            laws[law.id] = law
+    except InputError as exc:
+        problems.append(KBProblem("laws.yaml", "", exc.reason))
+    except ValidationError as exc:
+        problems.extend(_validation_problems("laws.yaml", exc))
+    return laws
+
+
+def _collect_safety(root: Traversable, problems: list[KBProblem]) -> SafetyNote | None:
+    node = root.joinpath("safety.yaml")
+    if not node.is_file():
+        problems.append(KBProblem("safety.yaml", "", "file is missing"))
+        return None
+    try:
+        raw = _dates_to_date(_read_yaml(node, "safety.yaml"), "review_date")
+        return SafetyNote.model_validate(raw)
+    except InputError as exc:
+        problems.append(KBProblem("safety.yaml", "", exc.reason))
+    except ValidationError as exc:
+        problems.extend(_validation_problems("safety.yaml", exc))
+    return None
+
+
+def _cross_problems(
+    name: str, arg: Argument, sources: Mapping[str, Source], laws: Mapping[str, Law]
+) -> list[KBProblem]:
+    """Rules across files: named sources and laws exist, risk notes fit the variants."""
+    out: list[KBProblem] = []
+    for i, ref in enumerate(arg.sources):
+        if sources and ref.id not in sources:
+            out.append(KBProblem(name, f"sources[{i}].id", f"{ref.id!r} is not in sources.yaml"))
+    for i, risk in enumerate(arg.legal_risks):
+        where = f"legal_risks[{i}]"
+        if laws and risk.law not in laws:
+            out.append(KBProblem(name, f"{where}.law", f"{risk.law!r} is not in laws.yaml"))
+        if sources and risk.source not in sources:
+            out.append(
+                KBProblem(name, f"{where}.source", f"{risk.source!r} is not in sources.yaml")
+            )
+        for step in risk.steps:
+            n = min(len(getattr(getattr(arg.responses, step), lang)) for lang in ("ru", "en"))
+            for v in risk.variants or ():
+                if v >= n:
+                    out.append(KBProblem(name, f"{where}.variants", f"{step} has no variant {v}"))
+    for flagged, variant, lang, words in unflagged_war_statements(arg, laws):
+        out.append(
+            KBProblem(
+                name,
+                f"responses.{flagged}.{lang}[{variant}]",
+                f"disputes the official account of the war ({words}) but no legal_risks "
+                "note about the army statutes covers it",
+            )
+        )
+    return out
+
+
+def _collect(
+    root: Traversable,
+) -> tuple[list[Argument], dict[str, Source], dict[str, Law], SafetyNote | None, list[KBProblem]]:
     problems: list[KBProblem] = []
     sources: dict[str, Source] = {}
     if not root.joinpath("sources.yaml").is_file():
@@ -164,6 +259,16 @@ def _collect(root: Traversable) -> tuple[list[Argument], dict[str, Source], list
             problems.append(KBProblem(name, "", exc.reason))
         except ValidationError as exc:
             problems.extend(_validation_problems(name, exc))
+    laws = _collect_laws(root, problems)
+    for law in laws.values():
+        if sources and law.source not in sources:
+            problems.append(
+                KBProblem("laws.yaml", f"{law.id}.source", f"{law.source!r} is not in sources")
+            )
+    safety = _collect_safety(root, problems)
+    for sid in safety.sources if safety else ():
+        if sources and sid not in sources:
+            problems.append(KBProblem("safety.yaml", "sources", f"{sid!r} is not in sources"))
     arguments: list[Argument] = []
     for node in _iter_argument_files(root):
         name = f"arguments/{node.name}"
@@ -172,8 +277,7 @@ def _collect(root: Traversable) -> tuple[list[Argument], dict[str, Source], list
         except InputError as exc:
             problems.append(KBProblem(name, "", exc.reason))
             continue
-        if isinstance(raw, dict) and isinstance(raw.get("reviewed"), dt.datetime):
-            raw["reviewed"] = raw["reviewed"].date()
+        raw = _dates_to_date(raw, "review_date")
         try:
             arg = Argument.model_validate(raw)
         except ValidationError as exc:
@@ -183,18 +287,25 @@ def _collect(root: Traversable) -> tuple[list[Argument], dict[str, Source], list
         if arg.id != stem:
             problems.append(KBProblem(name, "id", f"{arg.id!r} differs from the file name"))
             continue
-        for i, ref in enumerate(arg.sources):
-            if sources and ref.id not in sources:
-                problems.append(
-                    KBProblem(name, f"sources[{i}].id", f"{ref.id!r} is not in sources.yaml")
-                )
+        problems.extend(_cross_problems(name, arg, sources, laws))
         arguments.append(arg)
-    return arguments, sources, problems
+    return arguments, sources, laws, safety, problems
+
+
+def sources_to_review(kb: KnowledgeBase) -> tuple[Source, ...]:
+    """Sources whose link names only a site or a section (``url_is_exact: false`` or a
+    home-page URL): these machines have no internet, so a reviewer online replaces them
+    with the exact page and an archived copy."""
+    return tuple(
+        s
+        for s in sorted(kb.sources.values(), key=lambda s: s.id)
+        if not s.url_is_exact or is_home_page(s.url)
+    )
 
 
 def check_knowledge_base(path: str | Path | Traversable | None = None) -> tuple[KBProblem, ...]:
     """Every validation problem of a knowledge-base folder (empty when it is valid)."""
-    _, _, problems = _collect(_as_traversable(path))
+    *_, problems = _collect(_as_traversable(path))
     return tuple(problems)
 
 
@@ -208,9 +319,23 @@ def load_knowledge_base(path: str | Path | Traversable | None = None) -> Knowled
         ``arguments/fakes.yaml: paraphrases.en: List should have at least 15 items``.
     """
     root = _as_traversable(path)
-    arguments, sources, problems = _collect(root)
+    arguments, sources, laws, safety, problems = _collect(root)
+    reactions = None
+    node = root.joinpath("reactions.yaml")
+    if node.is_file():  # optional: without it the relative only softens or hardens
+        try:
+            reactions = Reactions.model_validate(_read_yaml(node, "reactions.yaml"))
+        except ValidationError as exc:
+            problems.extend(_validation_problems("reactions.yaml", exc))
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise InputError(f"{first.message}{more}", file=first.file, column=first.field or None)
-    return KnowledgeBase(arguments=tuple(arguments), sources=sources, path=str(root))
+    return KnowledgeBase(
+        arguments=tuple(arguments),
+        sources=sources,
+        path=str(root),
+        laws=laws,
+        safety=safety,
+        reactions=reactions,
+    )

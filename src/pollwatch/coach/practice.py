@@ -5,15 +5,24 @@ A pure state machine, no I/O: :class:`PracticeSession` holds a frozen, JSON-seri
 user's text), so the terminal, the web page and the Telegram bot can each keep it their way
 (in memory, a signed cookie, the bot's storage).
 
-Transitions (``reply(text)``):
+Transitions (``reply(text)``): the reply is scored by
+:func:`~pollwatch.coach.feedback.score_reply`, and the relative answers what was said:
 
-* the reply is scored by :func:`~pollwatch.coach.feedback.score_reply`;
+* a reply about *another* argument (the coach matches it confidently elsewhere) gets the
+  ``other_argument`` reaction naming that claim ("what has X got to do with it?");
 * an *empathic* reply moves along the ``empathic`` track (the relative softens and opens
   up); after the last empathic line, the next empathic reply gets the ``closing`` line and
   the session ends with outcome ``"closed"``;
-* any other reply gets the next ``hostile`` line (the relative gets defensive; the last one
-  repeats); after ``max_turns`` replies the relative changes the subject and the session ends
-  with outcome ``"abandoned"``.
+* *agreeing* with the claim gets the ``agreeing`` reaction (the relative feels confirmed;
+  nothing moves);
+* a *sarcastic* reply gets the ``sarcastic`` reaction and the relative hardens two steps;
+  a *hostile* one hardens two steps; *lecturing* with numbers or the argument's own facts
+  gets the ``facts`` reaction; anything else gets the next ``hostile`` line (the last one
+  repeats);
+* after ``max_turns`` replies the relative changes the subject (outcome ``"abandoned"``).
+
+Reactions are content (``kb/reactions.yaml``); without them the relative only softens or
+hardens.
 
 This is how deep canvassing and "Angry Uncle"-style bots train: the reward for listening is
 that the other person keeps talking.
@@ -22,19 +31,33 @@ that the other person keeps talking.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from pollwatch.coach.feedback import Feedback, score_reply
 from pollwatch.coach.loader import KnowledgeBase
-from pollwatch.coach.schema import Argument
-from pollwatch.coach.text import Lang
+from pollwatch.coach.schema import Argument, Reactions
+from pollwatch.coach.text import Lang, lemmas
 from pollwatch.errors import InputError
 
-__all__ = ["Outcome", "PracticeSession", "PracticeState", "PracticeTurn", "next_state"]
+if TYPE_CHECKING:
+    from pollwatch.coach.matching import Coach
+
+__all__ = [
+    "Outcome",
+    "PracticeSession",
+    "PracticeState",
+    "PracticeTurn",
+    "Track",
+    "TurnReading",
+    "next_state",
+]
 
 Outcome = Literal["open", "closed", "abandoned"]
+Track = Literal["empathic", "hostile", "closing", "abandoned", "reaction"]
+#: How many steps the relative hardens after each kind of reply.
+HARDEN = {"hostile": 2, "sarcastic": 2}
 STATE_VERSION = 1
 
 
@@ -70,7 +93,7 @@ class PracticeTurn:
 
     feedback: Feedback
     relative_line: str
-    track: Literal["empathic", "hostile", "closing", "abandoned"]
+    track: Track
     state: PracticeState
 
     @property
@@ -89,30 +112,75 @@ class PracticeTurn:
         }
 
 
+@dataclass(frozen=True)
+class TurnReading:
+    """What the relative reacts to in a reply: the rubric's verdict and score, another
+    argument's claim if the reply is about that one, and whether it throws facts."""
+
+    verdict: str
+    score: int
+    other_claim: str | None = None
+    facts: bool = False
+
+
+def _facts(text: str, argument: Argument, lang: Lang) -> bool:
+    """True when a reply cites numbers or the argument's own counterargument words."""
+    if any(ch.isdigit() for ch in text):
+        return True
+    said = {w for w in lemmas(text, translit=lang == "ru") if len(w) >= 5}
+    counter = {
+        w
+        for c in getattr(argument.responses.counterargument, lang)
+        for w in lemmas(c, translit=lang == "ru")
+        if len(w) >= 5
+    }
+    return len(said & counter) >= 3
+
+
 def next_state(
-    state: PracticeState, argument: Argument, empathic: bool, score: int
-) -> tuple[PracticeState, str, Literal["empathic", "hostile", "closing", "abandoned"]]:
-    """The pure transition: new state, the relative's line and which track it came from."""
+    state: PracticeState,
+    argument: Argument,
+    reading: TurnReading,
+    reactions: Reactions | None = None,
+) -> tuple[PracticeState, str, Track]:
+    """The pure transition: new state, the relative's line and where it came from."""
     if state.finished:
         raise InputError("This practice has ended; start a new one.")
-    lines = getattr(argument.practice, state.lang)
+    lang = state.lang
+    lines = getattr(argument.practice, lang)
     turns = state.turns + 1
-    scores = (*state.scores, score)
-    if empathic:
+    state = replace(state, turns=turns, scores=(*state.scores, reading.score))
+    last = turns >= state.max_turns
+    if reading.verdict == "empathic" and reading.other_claim is None:
         if state.empathic_step >= len(lines.empathic):
-            new = replace(state, turns=turns, scores=scores, outcome="closed")
-            return new, lines.closing, "closing"
+            return replace(state, outcome="closed"), lines.closing, "closing"
         line = lines.empathic[state.empathic_step]
-        new = replace(state, turns=turns, scores=scores, empathic_step=state.empathic_step + 1)
-        if turns >= state.max_turns:
-            new = replace(new, outcome="closed")
-            return new, f"{line} {lines.closing}", "closing"
-        return new, line, "empathic"
-    line = lines.hostile[min(state.hostile_step, len(lines.hostile) - 1)]
-    new = replace(state, turns=turns, scores=scores, hostile_step=state.hostile_step + 1)
-    if turns >= state.max_turns:
-        return replace(new, outcome="abandoned"), line, "abandoned"
-    return new, line, "hostile"
+        state = replace(state, empathic_step=state.empathic_step + 1)
+        if last:
+            return replace(state, outcome="closed"), f"{line} {lines.closing}", "closing"
+        return state, line, "empathic"
+    reaction: str | None = None
+    if reactions is not None:
+        if reading.other_claim is not None and reading.verdict != "hostile":
+            reaction = getattr(reactions.other_argument, lang).replace(
+                "{claim}", reading.other_claim
+            )
+        elif reading.verdict == "agreeing":
+            reaction = getattr(reactions.agreeing, lang)
+        elif reading.verdict == "lecturing" and reading.facts:
+            reaction = getattr(reactions.facts, lang)
+    if reaction is not None:
+        track: Track = "reaction"
+        line = reaction
+    else:
+        line = lines.hostile[min(state.hostile_step, len(lines.hostile) - 1)]
+        if reading.verdict == "sarcastic" and reactions is not None:
+            line = f"{getattr(reactions.sarcastic, lang)} {line}"
+        state = replace(state, hostile_step=state.hostile_step + HARDEN.get(reading.verdict, 1))
+        track = "hostile"
+    if last:
+        return replace(state, outcome="abandoned"), line, "abandoned"
+    return state, line, track
 
 
 class PracticeSession:
@@ -122,8 +190,9 @@ class PracticeSession:
     ``to_dict()``) between requests and rebuild with :meth:`from_dict`.
     """
 
-    def __init__(self, kb: KnowledgeBase, state: PracticeState) -> None:
+    def __init__(self, kb: KnowledgeBase, state: PracticeState, coach: Coach | None = None) -> None:
         self.kb = kb
+        self.coach = coach
         self.argument = kb.get(state.argument_id)
         if state.lang not in ("ru", "en"):
             raise InputError(f"The 'lang' must be 'ru' or 'en'; got {state.lang!r} instead.")
@@ -138,9 +207,11 @@ class PracticeSession:
         *,
         seed: int | None = None,
         max_turns: int | None = None,
+        coach: Coach | None = None,
     ) -> PracticeSession:
         """Begin a practice on ``argument_id`` (or a random active argument drawn with
-        ``seed``). ``max_turns`` defaults to the empathic lines + 3."""
+        ``seed``). ``max_turns`` defaults to the empathic lines + 3. With a ``coach``, the
+        relative notices when a reply is about another argument."""
         if lang not in ("ru", "en"):
             raise InputError(f"The 'lang' parameter must be 'ru' or 'en'; got {lang!r} instead.")
         if argument_id is None:
@@ -153,7 +224,8 @@ class PracticeSession:
             max_turns = len(getattr(argument.practice, lang).empathic) + 3
         if max_turns < 1:
             raise InputError(f"The 'max_turns' parameter must be at least 1; got {max_turns}.")
-        return cls(kb, PracticeState(argument_id=argument_id, lang=lang, max_turns=max_turns))
+        state = PracticeState(argument_id=argument_id, lang=lang, max_turns=max_turns)
+        return cls(kb, state, coach)
 
     @property
     def opening(self) -> str:
@@ -169,19 +241,33 @@ class PracticeSession:
         """Score the user's reply and advance; raises InputError once finished."""
         if self.state.finished:
             raise InputError("This practice has ended; start a new one.")
-        feedback = score_reply(text, self.state.lang, self.argument, variant=self.state.turns)
-        state, line, track = next_state(
-            self.state, self.argument, feedback.is_empathic, feedback.total
+        lang = self.state.lang
+        feedback = score_reply(text, lang, self.argument, variant=self.state.turns)
+        reading = TurnReading(
+            verdict=feedback.verdict,
+            score=feedback.total,
+            other_claim=self._other_claim(text),
+            facts=_facts(text, self.argument, lang),
         )
+        state, line, track = next_state(self.state, self.argument, reading, self.kb.reactions)
         self.state = state
         return PracticeTurn(feedback, line, track, state)
+
+    def _other_claim(self, text: str) -> str | None:
+        """The claim of another argument the reply is confidently about, if any."""
+        if self.coach is None:
+            return None
+        result = self.coach.ask(text, self.state.lang)
+        if result.status != "confident" or result.matches[0].id == self.argument.id:
+            return None
+        return result.matches[0].claim
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-ready data."""
         return self.state.to_dict()
 
     @classmethod
-    def from_dict(cls, data: Any, kb: KnowledgeBase) -> PracticeSession:
+    def from_dict(cls, data: Any, kb: KnowledgeBase, coach: Coach | None = None) -> PracticeSession:
         """Rebuild a session from :meth:`to_dict` output; bad data raises InputError."""
         if not isinstance(data, dict):
             raise InputError("Practice state must be a mapping.")
@@ -205,4 +291,4 @@ class PracticeSession:
             or min(state.empathic_step, state.hostile_step, state.turns) < 0
         ):
             raise InputError("Practice state is not valid: bad outcome or negative counter.")
-        return cls(kb, state)
+        return cls(kb, state, coach)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,23 +25,33 @@ from pollwatch.coach.questions import closed_question_reason
 from pollwatch.coach.text import Lang
 
 __all__ = [
+    "ARCHIVE_HOSTS",
     "MIN_PARAPHRASES",
+    "ROLES",
     "SLUG_PATTERN",
     "TOPICS",
     "Argument",
     "Examples",
     "LangList",
     "LangText",
+    "Law",
+    "LawsFile",
+    "LegalRisk",
     "Paraphrases",
     "Practice",
     "PracticeLines",
     "Questions",
+    "Reactions",
     "Responses",
+    "Role",
+    "SafetyNote",
     "Source",
     "SourceRef",
     "SourcesFile",
     "Status",
+    "Step",
     "Variants",
+    "is_home_page",
 ]
 
 #: Topics an argument may belong to (a fixed list so that interfaces can translate them).
@@ -74,9 +85,42 @@ Topic = Literal[
     "protest",
     "politics",
 ]
+#: Who writes and reviews content: roles, never names (authors may be at risk).
+ROLES: tuple[str, ...] = (
+    "economist",
+    "editor",
+    "fact-checker",
+    "historian",
+    "international lawyer",
+    "journalist",
+    "lawyer",
+    "political scientist",
+    "psychologist",
+    "sociologist",
+    "statistician",
+)
+Role = Literal[
+    "economist",
+    "editor",
+    "fact-checker",
+    "historian",
+    "international lawyer",
+    "journalist",
+    "lawyer",
+    "political scientist",
+    "psychologist",
+    "sociologist",
+    "statistician",
+]
+Step = Literal["bridge", "counterargument", "question"]
+#: Web archives whose copies a source's ``archived_url`` may point to.
+ARCHIVE_HOSTS: tuple[str, ...] = ("web.archive.org", "archive.ph", "archive.today", "archive.is")
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+# An absolute http(s) URL with a dotted host name, no spaces, no user info, no fragment-only
+# link: the format a reviewer without internet access can still check.
+_URL_PATTERN = r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?(/[^\s#]*)?(#\S*)?$"
+Url = Annotated[str, StringConstraints(pattern=_URL_PATTERN, max_length=2000)]
 
 
 class _Strict(BaseModel):
@@ -163,6 +207,61 @@ class Examples(_Strict):
     bad: LangList
 
 
+class LegalRisk(_Strict):
+    """The legal risk, in Russia, of saying or sharing some response variants of an argument.
+
+    A risk note follows the *statement*, whatever its sources: disputing the official account
+    of the war is what has been prosecuted, not citing a particular outlet. ``variants`` are
+    indices into each listed step's variants (both languages); ``None`` means all of them.
+    """
+
+    law: Slug
+    steps: list[Step] = Field(min_length=1)
+    variants: list[Annotated[int, Field(ge=0)]] | None = None
+    note: LangText
+    source: Slug
+
+    def covers(self, step: str, variant: int) -> bool:
+        """True when this note applies to ``variant`` of ``step``."""
+        return step in self.steps and (self.variants is None or variant in self.variants)
+
+
+class Law(_Strict):
+    """A statute that has been used against what people say (``kb/laws.yaml``)."""
+
+    id: Slug
+    concerns: Literal["army", "authorities", "elections", "protest", "organisations", "territory"]
+    title: LangText
+    penalty: LangText
+    source: Slug
+
+
+class LawsFile(_Strict):
+    """The shared ``laws.yaml``."""
+
+    laws: list[Law] = Field(min_length=1)
+
+
+class SafetyNote(_Strict):
+    """The general safety note (``kb/safety.yaml``), one tap away from every answer."""
+
+    title: LangText
+    points: list[LangText] = Field(min_length=3)
+    sources: list[Slug] = Field(default_factory=list)
+    reviewed_by: list[Role] = Field(min_length=1)
+    review_date: dt.date
+
+
+class Reactions(_Strict):
+    """How the simulated relative reacts to a kind of reply, whatever the argument
+    (``kb/reactions.yaml``); ``other_argument`` may name the other claim as ``{claim}``."""
+
+    agreeing: LangText
+    sarcastic: LangText
+    facts: LangText
+    other_argument: LangText
+
+
 class SourceRef(_Strict):
     """A reference to ``sources.yaml`` and the step it supports."""
 
@@ -184,8 +283,10 @@ class Argument(_Strict):
     practice: Practice
     examples: Examples
     sources: list[SourceRef] = Field(default_factory=list)
-    authors: list[Text] = Field(min_length=1)
-    reviewed: dt.date
+    legal_risks: list[LegalRisk]
+    authors: list[Role] = Field(min_length=1)
+    reviewed_by: list[Role] = Field(min_length=1)
+    review_date: dt.date
     licence: Text
 
     @field_validator("topics")
@@ -200,14 +301,23 @@ class Source(_Strict):
     """A publication a response relies on."""
 
     id: Slug
-    type: Literal["survey", "academic", "fact-check", "journalism", "official"]
+    type: Literal["survey", "academic", "fact-check", "journalism", "official", "reference"]
     title: Text
     publisher: Text
     url: Url
+    #: False when only the site or a section is known: a reviewer online should replace it.
+    url_is_exact: bool = True
     date: dt.date
     archived_url: Url | None = None
     quote: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    risk: Text | None = None
+    risk: LangText | None = None
+
+    @field_validator("archived_url")
+    @classmethod
+    def _archive(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).hostname not in ARCHIVE_HOSTS:
+            raise ValueError(f"archived copy must be on {', '.join(ARCHIVE_HOSTS)}")
+        return value
 
 
 class SourcesFile(_Strict):
@@ -224,3 +334,12 @@ class SourcesFile(_Strict):
                 raise ValueError(f"source id {s.id!r} appears twice")
             seen.add(s.id)
         return value
+
+
+def is_home_page(url: str) -> bool:
+    """True when ``url`` names only a site (no path beyond "/", no query): a reviewer online
+    should replace it with the exact page."""
+    parts = urlsplit(url)
+    segments = [seg for seg in parts.path.split("/") if seg]
+    # "/en/" or "/ru" is still the home page, in a language
+    return not parts.query and all(len(seg) == 2 and seg.isalpha() for seg in segments)

@@ -48,6 +48,7 @@ __all__ = [
     "lemma",
     "lemmas",
     "normalize",
+    "proper_names",
     "tokenize",
     "transliterate_word",
 ]
@@ -325,6 +326,31 @@ def char_ngrams(tokens: tuple[str, ...], lo: int = 3, hi: int = 5) -> tuple[str,
                 break
             grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return tuple(grams)
+
+
+_NAME_TAGS = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad"})
+_CAPITALISED_RE = re.compile(r"(?<![\w'])[A-Z][a-z]{3,}(?![\w'])")
+
+
+def proper_names(text: str) -> tuple[str, ...]:
+    """Lemmas of the names in a text: people, places, organisations.
+
+    Cyrillic tokens (after transliteration) whose likeliest pymorphy3 parse is a name,
+    surname, patronymic, place or organisation ("Крым", "Горбачёв", "Лукашенко"); Latin
+    words written with a capital ("China", "Gorbachev"), stemmed. A claim about a subject
+    the coach has never heard of must not be answered as if it were another one.
+    """
+    out: list[str] = []
+    tokens = list(tokenize(normalize(text, translit=False)))
+    translit = normalize(text)
+    if detect_language(translit) == "ru":  # Russian in Latin letters; not a stray "and"
+        tokens += [t for t in tokenize(translit) if len(t) >= 4]  # "and" is not "Анды"
+    for tok in tokens:
+        if _CYRILLIC_RE.search(tok) and _NAME_TAGS & set(_analyzer().parse(tok)[0].tag.grammemes):
+            out.append(lemma(tok))
+    for word in _CAPITALISED_RE.findall(text):
+        out.append(lemma(word.lower()))
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)

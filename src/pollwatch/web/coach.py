@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pollwatch.coach import AskResult, Coach, PracticeSession, default_coach
+from pollwatch.coach.i18n import t
+from pollwatch.coach.safety import safety_note
 from pollwatch.coach.stats import record_ask
 from pollwatch.coach.text import Lang
 from pollwatch.web.pages import render_page, request_language, translator
@@ -67,6 +69,21 @@ def _arguments(lang: Lang) -> list[dict[str, Any]]:
     ]
 
 
+def coach_labels(lang: Lang) -> dict[str, str]:
+    """Headings that travel with an answer, in the answer's own language (``coach.po``), so
+    that a warning never mixes the interface language into the content's."""
+    return {
+        "risk": t("Legal risk of saying or sharing this", lang),
+        "sharing": t("Sharing this source", lang),
+        "safety": t("Safety note", lang),
+        "safety_hint": t("Read this before you talk or share anything.", lang),
+        "reviewed": t("Reviewed by {roles}, {date}", lang, roles="{roles}", date="{date}"),
+        "draft": t("(draft, not yet reviewed)", lang),
+        "no_answer": t("I have no answer for that yet.", lang),
+        "mixed": t("You said two things at once; which one first?", lang),
+    }
+
+
 def _page_data(request: Request, q: str | None, argument: str | None) -> dict[str, Any]:
     clang = content_lang(request_language(request))
     result: dict[str, Any] | None = None
@@ -75,7 +92,13 @@ def _page_data(request: Request, q: str | None, argument: str | None) -> dict[st
         result = {"status": "confident", "matches": [], "answer": answer.to_dict(), "topics": []}
     elif q and q.strip():
         result = _ask(request, q[:MAX_TEXT], clang).to_dict()
-    return {"query": q, "result": result, "arguments": _arguments(clang), "content_lang": clang}
+    return {
+        "query": q,
+        "result": result,
+        "arguments": _arguments(clang),
+        "content_lang": clang,
+        "labels": coach_labels(clang),
+    }
 
 
 def _js_strings(request: Request) -> dict[str, str]:
@@ -92,6 +115,7 @@ def _js_strings(request: Request) -> dict[str, str]:
         "feedback": _("Feedback:"),
         "better": _("A reply that might work better:"),
         "done": _("Practice finished. Well done for keeping the conversation going."),
+        **coach_labels(content_lang(request_language(request))),
     }
 
 
@@ -114,6 +138,28 @@ def coach_page_json(
 ) -> JSONResponse:
     """The JSON twin of the coach page."""
     return JSONResponse(_page_data(request, q, argument))
+
+
+@router.get("/coach/safety", response_class=HTMLResponse, include_in_schema=False)
+def coach_safety_page(request: Request) -> HTMLResponse:
+    """The safety note (phones, reported remarks, the statutes), linked from every answer."""
+    clang = content_lang(request_language(request))
+    note = safety_note(_coach().kb, clang).to_dict()
+    return render_page(request, "coach_safety.html", {"note": note, "labels": coach_labels(clang)})
+
+
+@router.get("/coach/safety.json")
+def coach_safety_json(request: Request) -> JSONResponse:
+    """The JSON twin of the safety page."""
+    return JSONResponse(
+        {"note": safety_note(_coach().kb, content_lang(request_language(request))).to_dict()}
+    )
+
+
+@router.get("/api/v1/coach/safety")
+def safety(lang: Literal["ru", "en", "sr"] = "en") -> dict[str, Any]:
+    """The general safety note in ``lang`` (Serbian readers get the English content)."""
+    return {"note": safety_note(_coach().kb, content_lang(lang)).to_dict()}
 
 
 @router.post("/api/v1/coach/ask")
@@ -140,7 +186,7 @@ def argument_answer(
 def practice_start(body: PracticeStart) -> dict[str, Any]:
     """Start a practice: the relative's opening line and the state to send back."""
     session = PracticeSession.start(
-        _coach().kb, body.argument or None, content_lang(body.lang), seed=body.seed
+        _coach().kb, body.argument or None, content_lang(body.lang), seed=body.seed, coach=_coach()
     )
     argument = session.argument
     return {
@@ -154,7 +200,7 @@ def practice_start(body: PracticeStart) -> dict[str, Any]:
 @router.post("/api/v1/coach/practice/reply")
 def practice_reply(body: PracticeReply) -> dict[str, Any]:
     """Score a reply and give the relative's next line; the state comes back updated."""
-    session = PracticeSession.from_dict(body.state, _coach().kb)
+    session = PracticeSession.from_dict(body.state, _coach().kb, _coach())
     turn = session.reply(body.text)
     return {
         "state": turn.state.to_dict(),

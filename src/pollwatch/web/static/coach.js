@@ -36,8 +36,37 @@
     return box;
   }
 
+  function riskList(texts) {
+    var list = el("ul", { "class": "risks" });
+    texts.forEach(function (text) { list.appendChild(el("li", { "class": "risk" }, text)); });
+    return list;
+  }
+
+  // Safety first: the legal risk of saying or sharing this answer, before the answer.
+  function warnings(answer) {
+    var box = el("div", { "class": "warnings", role: "note" });
+    if (answer.risks && answer.risks.length) {
+      box.appendChild(el("h3", {}, "⚠ " + T.risk));
+      box.appendChild(riskList(answer.risks.map(function (r) { return r.text; })));
+    }
+    var shared = [];
+    (answer.sources || []).forEach(function (s) {
+      if (s.risk && shared.indexOf(s.risk) < 0) shared.push(s.risk);
+    });
+    if (shared.length) {
+      box.appendChild(el("h3", {}, "⚠ " + T.sharing));
+      box.appendChild(riskList(shared));
+    }
+    var p = el("p");
+    p.appendChild(el("a", { "class": "safety-link", href: "/coach/safety?lang=" + lang }, T.safety));
+    p.appendChild(document.createTextNode(" — " + T.safety_hint));
+    box.appendChild(p);
+    return box;
+  }
+
   function renderAnswer(answer) {
-    var art = el("article", { "class": "answer", "data-argument": answer.argument_id });
+    var art = el("article", { "class": "answer", "data-argument": answer.argument_id, lang: answer.lang });
+    art.appendChild(warnings(answer));
     art.appendChild(el("p", { "class": "claim" }, "«" + answer.claim + "»"));
     art.appendChild(step("bridge", T.bridge, answer.bridge));
     art.appendChild(step("counter", T.counterargument, answer.counterargument));
@@ -50,11 +79,14 @@
         var safe = /^https?:\/\//.test(s.url) ? s.url : "#";
         li.appendChild(el("a", { href: safe, rel: "noreferrer noopener", target: "_blank" }, s.title));
         li.appendChild(document.createTextNode(" — " + (s.publisher || "")));
-        if (s.risk) li.appendChild(el("div", { "class": "risk" }, "⚠ " + s.risk));
         list.appendChild(li);
       });
       art.appendChild(list);
     }
+    var reviewed = T.reviewed.replace("{roles}", (answer.reviewed_by || []).join(", "))
+      .replace("{date}", answer.review_date || "");
+    if (answer.status === "draft") reviewed += " " + T.draft;
+    art.appendChild(el("p", { "class": "reviewed" }, reviewed));
     return art;
   }
 
@@ -77,11 +109,15 @@
       out.replaceChildren(renderAnswer(data.answer));
     } else if (data.status === "choose") {
       var box = el("div", { "class": "choices" });
-      box.appendChild(el("p", {}, T.choose));
+      box.appendChild(el("p", {}, data.mixed ? T.mixed : T.choose));
       data.matches.forEach(function (m) { box.appendChild(choiceButton(m.id, m.claim)); });
       out.replaceChildren(box);
     } else {
       var none = el("div", { "class": "none" });
+      if (data.general) {
+        none.appendChild(el("p", { "class": "general" },
+          T.no_answer + " " + data.general.acknowledge + " " + data.general.question));
+      }
       none.appendChild(el("p", {}, T.none));
       (data.topics || []).forEach(function (t) {
         none.appendChild(el("h3", {}, t.label || t.topic));
