@@ -120,7 +120,7 @@ class ConflictError(PollwatchError):
 
 
 class PVTUnavailable(PollwatchError):
-    """No quick count yet: no sample drawn, or too few sampled protocols (HTTP 409)."""
+    """No quick count: no sample has been drawn for the election (HTTP 409)."""
 
     status = 409
 
