@@ -1,5 +1,5 @@
-"""The quick count keeps its promises on honest synthetic elections (small cells of the grid
-that ``bench/observe_stats.py`` prints in full)."""
+"""The quick count and door counts keep their promises on honest synthetic elections (small
+cells of the grids that ``bench/observe_stats.py`` prints in full)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import pytest
 
 from pollwatch.errors import InputError
 from pollwatch.observe.calibration import (
+    COVERAGE_PATTERNS,
     PVT_CANDIDATES,
     PVTCalibration,
+    door_count_calibration,
     pvt_calibration,
     synthetic_pvt_election,
 )
@@ -57,3 +59,19 @@ def test_the_joint_test_accuses_honest_elections_about_5_percent_of_the_time() -
     alarms = sum(r.false_alarms * r.estimated for r in results)
     total = sum(r.estimated for r in results)
     assert 0.02 <= alarms / total <= 0.08
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pattern", COVERAGE_PATTERNS)
+def test_door_counts_flag_at_most_5_percent_of_honest_stations(pattern: str) -> None:
+    result = door_count_calibration(pattern, stations=250, seed=5)
+    assert result.flag_rate[0.0] <= 0.05, result.flag_rate
+    assert result.coverage >= 0.93
+    assert result.flag_rate[0.4] >= result.flag_rate[0.0]  # stuffing is seen more often
+    if pattern == "full":  # a complete count sees +10 % stuffing at nearly every station
+        assert result.flag_rate[0.1] >= 0.9
+
+
+def test_door_count_calibration_refuses_an_unknown_pattern() -> None:
+    with pytest.raises(InputError, match="pattern"):
+        door_count_calibration("midnight", stations=1)

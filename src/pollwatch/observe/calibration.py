@@ -4,27 +4,48 @@ A margin of error is a promise: "95 %" must cover the truth 95 % of the time, an
 5 % must accuse an honest election 5 % of the time, no more. These functions check those
 promises by simulation, with the truth known: :func:`pvt_calibration` for the quick count
 (coverage of each 95 % interval, false-alarm rate of the joint test of the official
-figures). ``bench/observe_stats.py`` prints the full tables (``docs/observe.md`` keeps
-them); the test suite runs a few cells at a smaller size and asserts the same properties.
+figures) and :func:`door_count_calibration` for door counts (how often an honest station is
+flagged, and how often a stuffed one is, for each pattern of counted hours).
+``bench/observe_stats.py`` prints the full tables (``docs/observe.md`` keeps them); the test
+suite runs a few cells at a smaller size and asserts the same properties.
 
-The synthetic election is deliberately unkind: strata of unequal size whose turnout and
+The synthetic quick-count election is deliberately unkind: strata of unequal size whose turnout and
 candidate support differ, station sizes spread over a factor of ten, station-to-station
 variation of the vote (a Dirichlet around the stratum's mean) and candidates from 45 %
-down to 3 %. Randomness comes only from the seeds passed in.
+down to 3 %. The synthetic polling day has two peaks, stations whose days lean to the
+morning or the evening and are rough quarter-hour by quarter-hour, voters who arrive in
+groups, and observers who miss one person in a hundred and count a few staff. Randomness
+comes only from the seeds passed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pollwatch.errors import InputError
+from pollwatch.observe.estimates import (
+    Tolerance,
+    day_shapes_from_stations,
+    door_count_comparison,
+    turnout_estimate,
+)
+from pollwatch.observe.master import CountWindow
 from pollwatch.observe.pvt import PVTResult, draw_stratified_sample, stratified_ratio_estimate
 
-__all__ = ["PVT_CANDIDATES", "PVTCalibration", "pvt_calibration", "synthetic_pvt_election"]
+__all__ = [
+    "COVERAGE_PATTERNS",
+    "PVT_CANDIDATES",
+    "DoorCountCalibration",
+    "PVTCalibration",
+    "door_count_calibration",
+    "pvt_calibration",
+    "synthetic_pvt_election",
+]
 
 PVT_CANDIDATES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 """Candidates of the synthetic quick-count election, largest first."""
@@ -160,5 +181,141 @@ def pvt_calibration(
         pending=pending,
         coverage={k: v / estimated if estimated else float("nan") for k, v in hits.items()},
         false_alarms=alarms / estimated if estimated else float("nan"),
+        seed=seed,
+    )
+
+
+# --- door counts -------------------------------------------------------------------------------
+
+COVERAGE_PATTERNS: tuple[str, ...] = ("full", "morning", "evening", "random")
+"""Which hours observers counted at a station: all of 08–20, 08–14, 16–20, or two random
+two-hour windows."""
+
+_OPENS = datetime(2024, 3, 17, 8, 0, tzinfo=UTC)
+_BINS = 48  # quarter hours of a 12-hour day
+_HOURS = 8.125 + np.arange(_BINS) / 4  # quarter-hour centres in clock hours
+_MEAN_DAY = (
+    0.6
+    + np.exp(-0.5 * ((_HOURS - 11.0) / 1.5) ** 2)
+    + 0.9 * np.exp(-0.5 * ((_HOURS - 18.0) / 1.3) ** 2)
+)
+_MEAN_DAY = _MEAN_DAY / _MEAN_DAY.sum()
+
+
+def _station_day(rng: np.random.Generator) -> np.ndarray:
+    """One station's day: the mean two-peak day, tilted towards morning or evening and
+    roughened quarter-hour by quarter-hour, as stations' days differ."""
+    tilt = np.exp(rng.normal(0.0, 0.25) * np.linspace(-1, 1, _BINS))
+    rough = rng.gamma(60.0, 1 / 60.0, size=_BINS)
+    day = _MEAN_DAY * tilt * rough
+    return np.asarray(day / day.sum())
+
+
+def _arrivals(rng: np.random.Generator, voters: int, day: np.ndarray) -> np.ndarray:
+    """People entering per quarter hour: voters arrive in groups (families, friends)."""
+    sizes = 1 + rng.poisson(0.3, size=max(1, int(voters / 1.3)))
+    bins = rng.choice(_BINS, size=len(sizes), p=day)
+    return np.bincount(bins, weights=sizes, minlength=_BINS).astype(int)
+
+
+def _counted(rng: np.random.Generator, people: int) -> int:
+    """What a careful observer counts: a few missed, a few staff and observers added."""
+    return int(rng.binomial(people, 0.99) + rng.poisson(0.005 * people + 0.2))
+
+
+def _windows(rng: np.random.Generator, arrivals: np.ndarray, pattern: str) -> list[CountWindow]:
+    blocks = {
+        "full": list(range(6)),
+        "morning": [0, 1, 2],
+        "evening": [4, 5],
+        "random": sorted(rng.choice(6, size=2, replace=False).tolist()),
+    }[pattern]
+    out = []
+    for block in blocks:
+        start = _OPENS + timedelta(hours=2 * block)
+        people = int(arrivals[block * 8 : block * 8 + 8].sum())
+        out.append(CountWindow(start, start + timedelta(hours=2), _counted(rng, people), None, ()))
+    return out
+
+
+@dataclass(frozen=True)
+class DoorCountCalibration:
+    """Flag rates of door counts for one pattern of counted hours.
+
+    ``flag_rate[s]`` is the share of stations flagged when the official figure is the true
+    number of voters times ``1 + s`` (``s = 0``: honest, the false-alarm rate; ``0.1``,
+    ``0.2``, ``0.4``: ballots stuffed, the power); ``coverage`` is the share of honest
+    stations whose interval holds the true total; ``testable`` the share counted enough of
+    the day to be flagged at all.
+    """
+
+    pattern: str
+    stations: int
+    references: int
+    flag_rate: dict[float, float]
+    coverage: float
+    testable: float
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def door_count_calibration(
+    pattern: str,
+    *,
+    stations: int = 500,
+    references: int = 40,
+    stuffing: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4),
+    seed: int = 0,
+) -> DoorCountCalibration:
+    """Simulate ``stations`` observed stations counted by ``pattern`` and score the flags.
+
+    ``references`` other stations of the same election are counted all day: their day
+    shapes are what the estimate calibrates on, as the service does with an election's
+    fully covered stations. The default :class:`Tolerance` is applied.
+    """
+    if pattern not in COVERAGE_PATTERNS:
+        raise InputError(
+            f"'pattern' must be one of {', '.join(COVERAGE_PATTERNS)}; got {pattern!r}",
+            column="pattern",
+        )
+    rng = np.random.default_rng(seed)
+    day_hours = (_OPENS, _OPENS + timedelta(hours=12))
+
+    def voters() -> int:
+        return int(rng.integers(300, 3000) * rng.uniform(0.3, 0.7))
+
+    reference = []
+    for _ in range(references):
+        arrivals = _arrivals(rng, voters(), _station_day(rng))
+        reference.append((day_hours, _windows(rng, arrivals, "full")))
+    shapes = day_shapes_from_stations(reference)
+    tolerance = Tolerance()
+    flags = dict.fromkeys(stuffing, 0)
+    covered = testable = 0
+    for _ in range(stations):
+        arrivals = _arrivals(rng, voters(), _station_day(rng))
+        truth = int(arrivals.sum())
+        estimate = turnout_estimate(
+            _windows(rng, arrivals, pattern),
+            registered=None,
+            opening_hours=day_hours,
+            shapes=shapes,
+        )
+        assert estimate.low is not None and estimate.high is not None
+        covered += estimate.low <= truth <= estimate.high
+        testable += estimate.testable
+        for s in stuffing:
+            official = round(truth * (1 + s))
+            flags[s] += door_count_comparison(estimate, official, tolerance).flagged
+    return DoorCountCalibration(
+        pattern=pattern,
+        stations=stations,
+        references=references,
+        flag_rate={s: n / stations for s, n in flags.items()},
+        coverage=covered / stations,
+        testable=testable / stations,
         seed=seed,
     )
