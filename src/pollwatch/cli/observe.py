@@ -65,12 +65,21 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 def elections_create(
     election: str = typer.Argument(..., help="Election id, e.g. ru-2024."),
     name: str = typer.Option(None, "--name", help="Human-readable name."),
+    schedule: str = typer.Option(
+        None,
+        "--schedule",
+        help="Default opening hours of stations without their own, e.g. "
+        "'2024-03-17 08:00-20:00' (several days separated by ';').",
+    ),
+    timezone: str = typer.Option(
+        None, "--timezone", help="IANA time zone of --schedule, e.g. Europe/Berlin."
+    ),
 ) -> None:
-    """Create an election."""
+    """Create an election (optionally with the stations' default schedule)."""
     from pollwatch.store import create_election
 
     with _engine() as engine:
-        created = create_election(engine, election, name=name)
+        created = create_election(engine, election, name=name, schedule=schedule, timezone=timezone)
     typer.echo(f"created election {created['id']} ({created['name']})")
 
 

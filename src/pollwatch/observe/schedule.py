@@ -35,9 +35,11 @@ __all__ = [
     "SCHEDULE_LIMIT",
     "StationSchedule",
     "VotingDay",
+    "check_timezone",
     "open_hours_at",
     "parse_legacy_hours",
     "parse_schedule",
+    "resolve_schedule",
     "timezone_from_coordinates",
 ]
 
@@ -60,7 +62,15 @@ class VotingDay:
     closes: time
 
 
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone known here, else InputError naming ``timezone``."""
+    _zone(name)
+    return name
+
+
 def _zone(name: str) -> ZoneInfo:
+    if len(name) > 64 or "\x00" in name:
+        raise InputError("a time zone name is at most 64 characters", column="timezone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -218,6 +228,38 @@ def parse_legacy_hours(
         )
     except InputError:
         return None
+
+
+def resolve_schedule(
+    *,
+    timezone: str | None,
+    schedule: str | None,
+    hours: str | None,
+    default: StationSchedule | None,
+    counted_on: Sequence[datetime] = (),
+) -> StationSchedule | None:
+    """A station's schedule by the stated order of fallbacks.
+
+    1. its own ``schedule`` in its ``timezone``;
+    2. its legacy ``hours`` text where it parses, on the default schedule's voting days (or,
+       without one, on the local dates observers counted on: the day, never the hours);
+    3. the election's ``default`` schedule, flagged ``assumed``;
+    4. None: the caller says there is no schedule.
+    """
+    if schedule and timezone:
+        return parse_schedule(schedule, timezone)
+    zone = timezone or (default.timezone if default is not None else None)
+    if hours and zone:
+        if default is not None:
+            dates = [d.day for d in default.days]
+        else:
+            dates = sorted({moment.astimezone(_zone(zone)).date() for moment in counted_on})
+        legacy = parse_legacy_hours(hours, dates[:SCHEDULE_LIMIT], zone)
+        if legacy is not None:
+            return legacy
+    if default is not None:
+        return StationSchedule(default.timezone, default.days, "election default", True)
+    return None
 
 
 @cache
