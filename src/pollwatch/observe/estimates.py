@@ -79,6 +79,7 @@ __all__ = [
     "compare_with_official",
     "day_curve_from_windows",
     "day_shapes_from_stations",
+    "discrepancy_baseline",
     "door_count_comparison",
     "door_count_p_values",
     "turnout_estimate",
@@ -841,3 +842,25 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     out = np.empty_like(adjusted)
     out[order] = np.minimum(adjusted, 1.0)
     return [float(q) for q in out]
+
+
+def discrepancy_baseline(
+    p_values: Sequence[float], *, level: float = Tolerance().level
+) -> dict[str, Any]:
+    """What an honest election would show among stations tested at ``level``.
+
+    ``tested`` stations, ``expected_by_chance`` flags that honesty alone produces at that
+    level (``level × tested``: the calibrated bound on the honest flag rate), and
+    ``discoveries``: stations whose Benjamini–Hochberg q-value is below ``level``, i.e.
+    discrepancies among which at most a ``level`` share are expected to be false.
+
+    >>> discrepancy_baseline([0.0001, 0.2, 0.6, 0.03])["discoveries"]
+    1
+    """
+    q = benjamini_hochberg(p_values)
+    return {
+        "tested": len(q),
+        "expected_by_chance": round(level * len(q), 1),
+        "discoveries": sum(1 for v in q if v < level),
+        "level": level,
+    }

@@ -330,7 +330,7 @@ def logit_interval(estimate: float, se: float, quantile: float) -> tuple[float, 
     (0, 1) and is wider on the side where a skewed estimate errs (Korn & Graubard 1998).
 
     >>> [round(v, 4) for v in logit_interval(0.04, 0.01, 1.96)]
-    [0.0244, 0.0648]
+    [0.0244, 0.0649]
     """
     if se <= 0 or not 0 < estimate < 1:
         return estimate, estimate
@@ -390,6 +390,7 @@ class JointTest:
             "df1": self.df1,
             "df2": self.df2,
             "p_value": self.p_value,
+            "p_text": format_p(self.p_value),
             "level": self.level,
             "rejected": self.rejected,
             "wording": self.wording,
@@ -464,6 +465,8 @@ class NonResponseCheck:
                 for r in self.rows
             ],
             "p_value": self.p_value,
+            "p_text": None if self.p_value is None else format_p(self.p_value),
+            "doubtful": self.p_value is not None and self.p_value < 0.05,
             "wording": self.wording,
         }
 

@@ -19,7 +19,12 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from pollwatch.errors import PollwatchError
-from pollwatch.observe.comparison_table import check_tolerance, comparison_order, comparison_row
+from pollwatch.observe.comparison_table import (
+    check_tolerance,
+    comparison_order,
+    comparison_row,
+    turnout_totals,
+)
 from pollwatch.observe.estimates import DayShapes
 from pollwatch.observe.schedule import StationSchedule
 from pollwatch.store.audit import record_audit
@@ -120,7 +125,7 @@ def comparison_rows(
         )
         rows.append(masters.comparison_row(election, station, key, build))
     rows.sort(key=comparison_order)
-    return {"election": election, "tolerance": tol, "rows": rows}
+    return {"election": election, "tolerance": tol, "rows": rows, "totals": turnout_totals(rows)}
 
 
 def set_tolerance(engine: Engine, election: str, tolerance: Any, *, by: str) -> dict[str, Any]:
