@@ -54,11 +54,11 @@ def test_95_percent_intervals_cover_every_candidate_above_3_percent(
 
 
 @pytest.mark.slow
-def test_the_joint_test_accuses_honest_elections_about_5_percent_of_the_time() -> None:
+def test_the_joint_test_accuses_honest_elections_at_most_about_5_percent_of_the_time() -> None:
     results = [cell(*p.values) for p in CELLS]  # type: ignore[arg-type]
     alarms = sum(r.false_alarms * r.estimated for r in results)
     total = sum(r.estimated for r in results)
-    assert 0.02 <= alarms / total <= 0.08
+    assert 0.0 < alarms / total <= 0.06  # about 5 % or less: never crying wolf more often
 
 
 @pytest.mark.slow
