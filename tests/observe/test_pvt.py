@@ -218,7 +218,7 @@ def test_a_falsified_official_share_fails_the_joint_test() -> None:
     assert a.official is not None and a.official > TRUE_A + 0.01
     assert a.inside95 is False and a.inside99 is False
     assert result.joint is not None and result.joint.rejected
-    assert result.joint.method == "wald" and result.joint.p_value < 0.001
+    assert result.joint.method == "holm" and result.joint.p_value < 0.001
     assert result.joint.wording == (
         "The differences between the official figures and the quick count are larger than "
         "sampling error explains (p < 0.001)."
@@ -230,7 +230,9 @@ def test_honest_official_figures_pass_the_joint_test_with_a_p_value() -> None:
     result = estimate(sample)
     assert result.joint is not None and not result.joint.rejected
     assert result.joint.names == ("A", "B", "turnout (issued)")
-    assert result.joint.df1 == 2  # A and B sum to one: one direction has no variance
+    assert result.joint.df1 == 3  # Holm over the three rows
+    assert result.joint.statistic is not None
+    assert result.joint.p_value == pytest.approx(min(1.0, 3 * result.joint.statistic))
     assert "within what sampling error explains (p = " in result.joint.wording
 
 

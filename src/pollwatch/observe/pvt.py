@@ -45,11 +45,10 @@ Missing protocols (:data:`MISSING_AT_RANDOM`)
     (:class:`NonResponseCheck`).
 
 The official figures (:class:`JointTest`)
-    One joint test of all official shares and turnout against the estimate (Hotelling's T²
-    with the linearised covariance, referred to the F distribution), worded "larger than
-    sampling error explains (p = …)". Per-row "inside the interval" flags are kept for the
-    table only: with five rows at least one falls outside 95 % intervals by chance in about a
-    fifth of honest elections.
+    One joint test of all official shares and turnout against the estimate (Holm's
+    correction of the rows' t-tests), worded "larger than sampling error explains (p = …)".
+    Per-row "inside the interval" flags are kept for the table only: with five rows at
+    least one falls outside 95 % intervals by chance in about a fifth of honest elections.
 
 References
 ----------
@@ -60,8 +59,8 @@ Estimation*, 2nd ed. (2007), §2.5 (collapsed strata); Satterthwaite, "An approx
 distribution of estimates of variance components", Biometrics Bulletin 2 (1946) (effective
 degrees of freedom); Korn & Graubard, "Confidence intervals for proportions with small
 expected number of positive counts estimated from survey data", Survey Methodology 24 (1998)
-(logit intervals); Johnson & Wichern, *Applied Multivariate Statistical Analysis*, 6th ed.,
-§5.2 (Hotelling's T²); Manski, *Partial Identification of Probability Distributions* (2003),
+(logit intervals); Holm, "A simple sequentially rejective multiple test procedure", Scand. J.
+Statist. 6 (1979); Manski, *Partial Identification of Probability Distributions* (2003),
 ch. 1 (worst-case bounds under non-response); Estok, Nevitte & Cowan, *The Quick Count and
 Election Observation*, NDI (2002), ch. 5.
 """
@@ -348,11 +347,14 @@ def format_p(p: float) -> str:
 class JointTest:
     """One test of all official figures (shares and turnout) against the quick count.
 
-    ``method`` is ``"wald"``: Hotelling's T² of the differences with their linearised
-    covariance, referred to ``F(df1, df2)`` (``df2 = df − df1 + 1``: the covariance is itself
-    estimated with ``df`` degrees of freedom); ``"holm"`` when there are too few degrees of
-    freedom for that (each row's t-test, Holm-corrected, the smallest adjusted p reported);
-    ``"exact"`` when every stratum was sampled completely (no sampling error at all).
+    ``method`` is ``"holm"``: each official figure against its estimate with the interval's
+    own t-test (logit scale, the row's degrees of freedom), the smallest p-value times the
+    number of rows — Holm's adjusted p-value for "some official figure is off", so the test
+    rejects an honest election at most 5 % of the time whatever the rows' correlation;
+    ``statistic`` is that smallest unadjusted p and ``df1`` the number of rows. ``"exact"``
+    when every stratum was sampled completely (no sampling error at all). A Wald test with
+    the linearised covariance was tried and rejected: it accused honest elections 6–9 % of
+    the time at 100 of 5,000 stations in the simulation grid.
     """
 
     names: tuple[str, ...]
@@ -687,28 +689,29 @@ def _bounds(y: np.ndarray, x: np.ndarray, design: _Design) -> tuple[float, float
     return low, high
 
 
-def _joint_test(
-    names: Sequence[str], diffs: np.ndarray, cov: np.ndarray, df: int, level: float = 0.05
-) -> JointTest:
-    """Hotelling's T² of official − estimate (see :class:`JointTest`)."""
-    scale = float(np.max(np.diag(cov))) if len(diffs) else 0.0
-    if scale <= 0:
-        agree = bool(np.all(np.abs(diffs) < 1e-9))
-        return JointTest(tuple(names), "exact", None, None, None, 1.0 if agree else 0.0, level)
-    values, vectors = np.linalg.eigh(cov)
-    keep = values > scale * 1e-9  # shares of every candidate sum to one: a singular direction
-    rank = int(keep.sum())
-    projected = vectors[:, keep].T @ diffs
-    t2 = float(np.sum(projected**2 / values[keep]))
-    df2 = df - rank + 1
-    if df2 >= 1:
-        f = (df - rank + 1) / (df * rank) * t2
-        p = float(stats.f.sf(f, rank, df2))
-        return JointTest(tuple(names), "wald", f, rank, df2, p, level)
-    se = np.sqrt(np.diag(cov))
-    ps = np.where(se > 0, 2 * stats.t.sf(np.abs(diffs) / np.where(se > 0, se, 1), df), 1.0)
-    p = float(min(1.0, np.min(ps) * len(ps)))
-    return JointTest(tuple(names), "holm", None, None, None, p, level)
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def _joint_test(rows: Sequence[PVTEstimate], level: float = 0.05) -> JointTest:
+    """Holm's test of every official figure against its estimate (see :class:`JointTest`)."""
+    names = tuple(e.name for e in rows)
+    if all(e.se <= 0 for e in rows):
+        agree = all(abs((e.official or 0.0) - e.estimate) < 1e-9 for e in rows)
+        return JointTest(names, "exact", None, None, None, 1.0 if agree else 0.0, level)
+    ps = []
+    for e in rows:
+        assert e.official is not None
+        if e.se <= 0:
+            ps.append(1.0 if abs(e.official - e.estimate) < 1e-9 else 0.0)
+        elif not (0 < e.official < 1 and 0 < e.estimate < 1):
+            ps.append(0.0 if abs(e.official - e.estimate) > 1e-9 else 1.0)
+        else:
+            scale = e.se / (e.estimate * (1 - e.estimate))
+            t = abs(_logit(e.official) - _logit(e.estimate)) / scale
+            ps.append(float(2 * stats.t.sf(t, e.df)))
+    p = min(1.0, min(ps) * len(ps))
+    return JointTest(names, "holm", min(ps), len(ps), None, p, level)
 
 
 def _nonresponse_check(
@@ -1010,19 +1013,7 @@ def stratified_ratio_estimate(
         estimates.append(PVTEstimate(name, r, se, df, low95, high95, low99, high99, off, low, high))
 
     tested = [i for i, e in enumerate(estimates) if e.official is not None]
-    joint = None
-    if tested:
-        diffs = np.array([estimates[i].official - estimates[i].estimate for i in tested])  # type: ignore[operator]
-        joint = _joint_test(
-            [estimates[i].name for i in tested],
-            diffs,
-            cov[np.ix_(tested, tested)],
-            # The covariance's own degrees of freedom: the smallest of the rows' effective
-            # ones. In the simulation grid their mean let the test reject honest figures up
-            # to 9 % of the time and the design's protocols-minus-strata up to 12 %; the
-            # minimum keeps it at or below about 6 % (conservative in small samples).
-            min(estimates[i].df for i in tested),
-        )
+    joint = _joint_test([estimates[i] for i in tested]) if tested else None
 
     nonresponse = None
     if len(drawn) > n_reported and tested:
