@@ -25,7 +25,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +40,7 @@ __all__ = [
     "parse_schedule",
     "resolve_schedule",
     "timezone_from_coordinates",
+    "timezones_from_coordinates",
 ]
 
 SCHEDULE_LIMIT = 31
@@ -262,20 +262,33 @@ def resolve_schedule(
     return None
 
 
-@cache
-def _finder() -> Any:
+def timezones_from_coordinates(
+    points: Sequence[tuple[float | None, float | None]],
+) -> list[str | None]:
+    """The IANA time zone at each ``(lat, lon)``, offline; None without coordinates or at sea.
+
+    One finder is opened for the whole list and closed after it (its polygon files are
+    memory-mapped; nothing is kept open between imports).
+
+    >>> timezones_from_coordinates([(44.787, 20.457), (None, 1.0)])
+    ['Europe/Belgrade', None]
+    """
+    valid = [
+        lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180
+        for lat, lon in points
+    ]
+    if not any(valid):
+        return [None] * len(points)
     from timezonefinder import TimezoneFinder  # its polygons take a moment to open
 
-    return TimezoneFinder()
+    with TimezoneFinder() as finder:
+        found = [
+            finder.timezone_at(lat=float(lat), lng=float(lon)) if ok else None  # type: ignore[arg-type]
+            for (lat, lon), ok in zip(points, valid, strict=True)
+        ]
+    return [None if name is None else str(name) for name in found]
 
 
 def timezone_from_coordinates(lat: float | None, lon: float | None) -> str | None:
-    """The IANA time zone at a point, offline; None without coordinates or at sea.
-
-    >>> timezone_from_coordinates(44.787, 20.457)
-    'Europe/Belgrade'
-    """
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    name = _finder().timezone_at(lat=float(lat), lng=float(lon))
-    return None if name is None else str(name)
+    """The IANA time zone at a point (:func:`timezones_from_coordinates` of one point)."""
+    return timezones_from_coordinates([(lat, lon)])[0]

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pollwatch.errors import DataFormatError, InputError, NotFoundError
 from pollwatch.observe.ids import check_election_id, check_station_id
-from pollwatch.observe.schedule import check_timezone, parse_schedule, timezone_from_coordinates
+from pollwatch.observe.schedule import check_timezone, parse_schedule, timezones_from_coordinates
 from pollwatch.results import ElectionResults, read_table
 from pollwatch.results.schema import COUNT_FIELDS
 from pollwatch.store._util import utcnow
@@ -207,6 +207,7 @@ def parse_stations(
             raise DataFormatError(f"mapped column {header!r} ({col}) is not in the file", file=file)
     seen: dict[str, int] = {}
     clean: list[dict[str, Any]] = []
+    zones = timezones_from_coordinates([_point(raw, source) for raw in rows])
     for i, raw in enumerate(rows, start=2):
         row: dict[str, Any] = {}
         for col in STATION_COLUMNS:
@@ -248,6 +249,8 @@ def parse_stations(
                         f"expected a number between -{limit:g} and {limit:g}; got {value!r}"
                     )
                 row[col] = coord
+        if row["timezone"] is None and row["lat"] is not None and row["lon"] is not None:
+            row["timezone"] = zones[i - 2]
         _check_schedule(
             row, _Where(file, i, source["schedule"]), _Where(file, i, source["timezone"])
         )
@@ -255,10 +258,17 @@ def parse_stations(
     return clean
 
 
+def _point(raw: Mapping[str, Any], source: Mapping[str, str]) -> tuple[float | None, float | None]:
+    """A raw row's coordinates where both read as numbers (checked properly later)."""
+    try:
+        lat, lon = float(raw.get(source["lat"]) or "x"), float(raw.get(source["lon"]) or "x")
+    except (TypeError, ValueError):
+        return None, None
+    return (lat, lon) if math.isfinite(lat) and math.isfinite(lon) else (None, None)
+
+
 def _check_schedule(row: dict[str, Any], at_schedule: _Where, at_zone: _Where) -> None:
-    """Validate a row's time zone and schedule; look the zone up from the coordinates."""
-    if row["timezone"] is None:
-        row["timezone"] = timezone_from_coordinates(row["lat"], row["lon"])
+    """Validate a row's time zone (looked up already) and schedule."""
     if row["timezone"] is not None:
         try:
             check_timezone(row["timezone"])
