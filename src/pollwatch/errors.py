@@ -10,7 +10,7 @@
     ├── Forbidden             403  known credentials that do not allow this action
     ├── NotFoundError         404  a named thing (dataset, file, election, argument) does not exist
     ├── ConflictError         409  a report id already stored with a different body
-    ├── PVTUnavailable        409  no quick count yet (no sample, too few sampled protocols)
+    ├── PVTUnavailable        409  no quick count: no sample drawn yet
     ├── InviteExpired         410  an observer invite older than its time to live
     ├── PayloadTooLarge       413  a request body over the size cap
     ├── MethodNotApplicable   422  a forensic method cannot run on these data (too few stations)
@@ -120,7 +120,7 @@ class ConflictError(PollwatchError):
 
 
 class PVTUnavailable(PollwatchError):
-    """No quick count yet: no sample drawn, or too few sampled protocols (HTTP 409)."""
+    """No quick count: no sample has been drawn for the election (HTTP 409)."""
 
     status = 409
 

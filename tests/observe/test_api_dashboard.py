@@ -452,16 +452,17 @@ def test_quick_count_against_synthetic_official_results(live: Live) -> None:
     assert httpx.get(pvt_url, headers=live.bearer()).status_code == 409
     sample = draw_stratified_sample(station_table(engine, "pvt"), size=24, strata="region", seed=3)
     store_sample(engine, "pvt", sample, strata_column="region", seed=3)
-    conflict = httpx.get(pvt_url, headers=live.bearer())
-    assert conflict.status_code == 409 and "at least 2" in conflict.json()["error"]["message"]
+    waiting = httpx.get(pvt_url, headers=live.bearer())
+    assert waiting.status_code == 200 and waiting.json()["ready"] is False
+    assert waiting.json()["reason"].startswith("not enough protocols yet")
     copy_protocols(engine, honest, [str(s) for s in sample["station"]], election="pvt")
 
     result = httpx.get(pvt_url, headers=live.bearer()).json()
     assert result["sample_size"] == 24 and result["reported"] == 24
-    assert all(s["inside95"] for s in result["shares"])
+    assert result["ready"] is True and result["joint"]["rejected"] is False
     attach_results(engine, "pvt", synthetic_results(shift=80))
     shifted = httpx.get(pvt_url, headers=live.bearer()).json()
-    assert not any(s["inside95"] for s in shifted["shares"])
+    assert shifted["joint"]["rejected"] is True
     engine.dispose()
 
 

@@ -61,7 +61,7 @@ def test_sample_is_printed_and_stored(
     assert actors == ["cli", "cli"]
 
 
-def test_estimate_prints_margins_and_whether_official_figures_are_inside(
+def test_estimate_prints_intervals_response_and_one_joint_test(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     estimate = ["pvt", "estimate", "--election", "e"]
@@ -79,9 +79,10 @@ def test_estimate_prints_margins_and_whether_official_figures_are_inside(
     code, text, err = run(estimate, capsys)
     assert code == 0, err
     assert "24 of 24 sampled stations" in text
+    assert "6 of     6 sampled protocols in" in text  # per stratum
     lines = {line.split()[0]: line for line in text.splitlines() if line[:1] in ("A", "B", "t")}
-    assert lines["A"].rstrip().endswith("yes / yes") and "%" in lines["A"]
-    assert "turnout" in lines
+    assert "%" in lines["A"] and "turnout" in lines
+    assert "within what sampling error explains (p = " in text
 
     code, raw, _ = run([*estimate, "--json"], capsys)
     result = json.loads(raw)
@@ -91,8 +92,8 @@ def test_estimate_prints_margins_and_whether_official_figures_are_inside(
     attach_results(engine, "e", synthetic_results(shift=80))
     engine.dispose()
     code, text, _ = run(estimate, capsys)
-    shifted = {line.split()[0]: line for line in text.splitlines() if line[:1] in ("A", "B")}
-    assert code == 0 and shifted["A"].rstrip().endswith("NO / NO")
+    assert code == 0 and "larger than sampling error explains (p " in text
+    assert "inside" not in text.lower()  # no verdict per row
 
     code, _, err = run([*estimate, "--denominator", "all"], capsys)
     assert code == 1 and "--denominator" in err

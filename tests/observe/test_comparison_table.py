@@ -28,6 +28,7 @@ def estimate(total: float | None, low: float | None = None, high: float | None =
         counted=0,
         covered_hours=12.0,
         uncovered_hours=0.0,
+        covered_share=1.0,
         extrapolated=0.0,
         total=total,
         low=low,
@@ -60,6 +61,7 @@ def test_the_row_compares_the_rounded_estimate_with_ballots_issued_in_the_premis
     assert row == {
         "station": "12",
         "name": "School 4",
+        "counted": 0,
         "independent": 400,
         "low": 380.0,
         "high": 420.0,
@@ -67,6 +69,9 @@ def test_the_row_compares_the_rounded_estimate_with_ballots_issued_in_the_premis
         "difference": 100,
         "relative": pytest.approx((500 - 400.4) / 400.4),
         "flag": False,
+        "direction": None,
+        "tested": False,
+        "p_value": None,
         "protocol_mismatches": [],
     }
 
@@ -105,23 +110,43 @@ def test_flagged_rows_come_first_then_the_largest_relative_difference() -> None:
 
 def test_totals_sum_only_the_rows_with_both_figures() -> None:
     rows = [
-        {"independent": 100, "official": 120, "flag": True},
-        {"independent": 50, "official": 50, "flag": False},
+        {
+            "counted": 80,
+            "independent": 100,
+            "official": 120,
+            "flag": True,
+            "direction": "above",
+            "tested": True,
+            "p_value": 0.001,
+        },
+        {
+            "counted": 50,
+            "independent": 50,
+            "official": 50,
+            "flag": False,
+            "direction": None,
+            "tested": True,
+            "p_value": 0.9,
+        },
         {"independent": None, "official": 70, "flag": True},
         {"independent": 40, "official": None, "flag": False},
     ]
     assert turnout_totals(rows) == {
+        "counted": 130,
         "independent": 150,
         "official": 170,
         "stations_compared": 2,
         "flagged": 1,
+        "flagged_above": 1,
+        "flagged_below": 0,
+        "tested": 2,
+        "expected_by_chance": 0.1,
+        "discoveries": 1,
+        "level": 0.05,
     }
-    assert turnout_totals([]) == {
-        "independent": None,
-        "official": None,
-        "stations_compared": 0,
-        "flagged": 0,
-    }
+    empty = turnout_totals([])
+    assert empty["independent"] is None and empty["counted"] is None
+    assert empty["stations_compared"] == empty["flagged"] == empty["tested"] == 0
 
 
 @pytest.mark.parametrize("value", [0, 1, 0.05, 1.0])

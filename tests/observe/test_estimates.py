@@ -11,15 +11,20 @@ import pytest
 
 from pollwatch.errors import InputError
 from pollwatch.observe.estimates import (
+    MIN_COVERED_SHARE,
     DayCurve,
     OpeningHours,
     Tolerance,
+    benjamini_hochberg,
     compare_with_official,
     day_curve_from_windows,
+    day_shapes_from_stations,
+    door_count_comparison,
     turnout_estimate,
 )
 from pollwatch.observe.master import CountWindow, merge_station_reports
 from pollwatch.observe.reports import CountReport, parse_report
+from pollwatch.observe.schedule import parse_schedule
 
 OPENS = datetime(2024, 3, 17, 5, 0, tzinfo=UTC)  # 08:00 in Moscow
 DAY = OpeningHours(OPENS, OPENS + timedelta(hours=12))
@@ -46,23 +51,127 @@ def simulate_day(rng: np.random.Generator, expected: float, shape: np.ndarray) -
 def test_full_coverage_is_the_count_itself() -> None:
     windows = [window(h, h + 1, 10 * h, issued=10 * h) for h in range(12)]
     estimate = turnout_estimate(windows, registered=2000, opening_hours=DAY)
-    assert estimate.method == "complete"
-    assert estimate.total == estimate.low == estimate.high == sum(10 * h for h in range(12))
+    assert estimate.method == "complete" and estimate.covered_share == 1.0
+    assert estimate.total == estimate.counted == sum(10 * h for h in range(12))
+    assert estimate.low is not None and estimate.high is not None
+    assert estimate.low < 660 < estimate.high < 660 * 1.06  # counting error only
     assert estimate.turnout == pytest.approx(660 / 2000)
     assert estimate.issued_counted == 660 and estimate.uncovered_hours == pytest.approx(0)
 
 
-def test_own_rate_extrapolates_uncovered_hours() -> None:
+def test_without_reference_stations_the_wide_prior_extrapolates() -> None:
     estimate = turnout_estimate(
         [window(0, 3, 150), window(6, 9, 150)], registered=None, opening_hours=DAY
     )
-    assert estimate.method == "own_rate"
+    assert estimate.method == "prior" and estimate.reference_stations == 0
     assert estimate.covered_hours == pytest.approx(6)
-    assert estimate.extrapolated == pytest.approx(300)  # 50 an hour for 6 more hours
+    assert estimate.covered_share == pytest.approx(0.5)
+    assert estimate.extrapolated == pytest.approx(300)  # a flat day: as many again
     assert estimate.total == pytest.approx(600)
     assert estimate.low is not None and estimate.high is not None
-    assert estimate.low < 600 < estimate.high
+    assert estimate.low < 450 and estimate.high > 900  # the prior knows little, and says so
     assert estimate.turnout is None
+
+
+def test_a_half_day_count_without_a_closed_report_is_not_a_complete_count() -> None:
+    # The observer counted 08-14 and went home: the schedule, not the windows, says when
+    # the station closed, so the count is extrapolated and 1,000 official is no accusation.
+    schedule = parse_schedule("2024-03-17 08:00-20:00", "Europe/Moscow")
+    windows = [window(h, h + 2, n) for h, n in ((0, 150), (2, 170), (4, 169))]
+    estimate = turnout_estimate(windows, registered=2000, opening_hours=schedule)
+    assert estimate.method == "prior" and estimate.counted == 489
+    assert estimate.covered_share == pytest.approx(0.5)
+    assert estimate.low is not None and estimate.high is not None
+    assert estimate.low < 1000 < estimate.high
+    assert not door_count_comparison(estimate, 1000).flagged
+
+
+def test_day_shapes_of_fully_covered_stations_make_a_morning_count_unbiased() -> None:
+    rng = np.random.default_rng(2)
+    reference = []
+    for _ in range(30):
+        hours = simulate_day(rng, rng.uniform(300, 1500), SHAPE)
+        reference.append((DAY, [window(h, h + 1, int(hours[h])) for h in range(12)]))
+    reference.append((DAY, [window(0, 6, 100)]))  # not fully covered: left out
+    shapes = day_shapes_from_stations(reference)
+    assert len(shapes.profiles) == 30
+    errors = []
+    for _ in range(200):
+        hours = simulate_day(rng, 800, SHAPE)
+        windows = [window(h, h + 1, int(hours[h])) for h in range(4)]  # morning only
+        estimate = turnout_estimate(windows, registered=None, opening_hours=DAY, shapes=shapes)
+        assert estimate.method == "reference" and estimate.reference_stations == 30
+        assert estimate.covered_share == pytest.approx(SHAPE[:4].sum(), abs=0.01)
+        assert estimate.total is not None
+        errors.append(estimate.total / hours.sum() - 1)
+    assert abs(np.mean(errors)) < 0.02
+
+
+def test_an_evening_count_tests_an_official_figure_in_each_direction() -> None:
+    # 1,000 voters plus 400 stuffed ballots, counted 17-20 only.
+    shapes = day_shapes_from_stations(
+        [(DAY, [window(h, h + 1, int(1000 * SHAPE[h])) for h in range(12)]) for _ in range(10)]
+    )
+    counted = int(1000 * SHAPE[9:].sum())
+    estimate = turnout_estimate(
+        [window(9, 12, counted)], registered=None, opening_hours=DAY, shapes=shapes
+    )
+    assert estimate.testable
+    honest = door_count_comparison(estimate, 1000)
+    stuffed = door_count_comparison(estimate, 1400)
+    assert not honest.flagged and honest.direction is None
+    assert stuffed.flagged and stuffed.direction == "above"  # these stations' days agree
+    assert stuffed.counted == counted and stuffed.total == pytest.approx(estimate.total)
+
+
+def test_over_and_under_counts_are_labelled_separately() -> None:
+    estimate = turnout_estimate(
+        [window(h, h + 1, 50) for h in range(12)], registered=None, opening_hours=DAY
+    )
+    above = door_count_comparison(estimate, 800)
+    below = door_count_comparison(estimate, 400)
+    assert above.flagged and above.direction == "above" and above.p_above < 0.001
+    assert below.flagged and below.direction == "below" and below.p_below < 0.001
+    assert above.p_value == pytest.approx(2 * above.p_above)
+
+
+def test_too_little_of_the_day_is_never_flagged() -> None:
+    estimate = turnout_estimate([window(5, 6, 40)], registered=None, opening_hours=DAY)
+    assert estimate.covered_share < MIN_COVERED_SHARE and not estimate.testable
+    assert "too little to flag" in estimate.note
+    comparison = door_count_comparison(estimate, 5000)
+    assert not comparison.flagged and not comparison.tested
+
+
+def test_multi_day_voting_is_one_axis_over_the_open_hours() -> None:
+    schedule = parse_schedule(
+        "2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00; 2024-03-17 08:00-20:00", "UTC"
+    )
+    day_one = datetime(2024, 3, 15, 8, 0, tzinfo=UTC)
+    windows = [
+        CountWindow(
+            day_one + timedelta(days=d), day_one + timedelta(days=d, hours=12), 300, None, ()
+        )
+        for d in range(2)
+    ]
+    estimate = turnout_estimate(windows, registered=None, opening_hours=schedule)
+    assert estimate.covered_hours == pytest.approx(24)
+    assert estimate.uncovered_hours == pytest.approx(12)
+    assert estimate.covered_share == pytest.approx(2 / 3) and estimate.total == pytest.approx(900)
+    full = [
+        *windows,
+        CountWindow(
+            day_one + timedelta(days=2), day_one + timedelta(days=2, hours=12), 300, None, ()
+        ),
+    ]
+    assert turnout_estimate(full, registered=None, opening_hours=schedule).method == "complete"
+
+
+def test_benjamini_hochberg_controls_the_share_of_false_discoveries() -> None:
+    assert benjamini_hochberg([]) == []
+    q = benjamini_hochberg([0.001, 0.5, 0.02, 0.04])
+    assert q[0] == pytest.approx(0.004) and q[1] == 0.5
+    assert q[2] == pytest.approx(0.04) and q[3] == pytest.approx(0.04 * 4 / 3)
 
 
 def test_no_windows_gives_no_estimate() -> None:
@@ -106,54 +215,7 @@ def test_count_reports_work_as_windows() -> None:
     )
     assert isinstance(report, CountReport)
     estimate = turnout_estimate([report], registered=1000, opening_hours=DAY)
-    assert estimate.total == pytest.approx(240)
-
-
-@pytest.mark.slow
-def test_own_rate_interval_covers_the_truth_at_constant_rate() -> None:
-    rng = np.random.default_rng(1)
-    flat = np.full(12, 1 / 12)
-    covered = 0
-    replicates = 400
-    for _ in range(replicates):
-        hours = simulate_day(rng, 600, flat)
-        counted = rng.choice(12, size=4, replace=False)
-        windows = [window(int(h), int(h) + 1, int(hours[h])) for h in sorted(counted)]
-        estimate = turnout_estimate(windows, registered=None, opening_hours=DAY)
-        assert estimate.low is not None and estimate.high is not None
-        covered += estimate.low <= hours.sum() <= estimate.high
-    assert 0.92 <= covered / replicates <= 0.98
-
-
-@pytest.mark.slow
-def test_day_curve_removes_the_bias_of_a_morning_only_count() -> None:
-    rng = np.random.default_rng(2)
-    reference = []
-    for _ in range(30):
-        hours = simulate_day(rng, rng.uniform(300, 1500), SHAPE)
-        reference.append((DAY, [window(h, h + 1, int(hours[h])) for h in range(12)]))
-    curve = day_curve_from_windows(reference)
-    assert curve.n_stations == 30
-    assert np.allclose(curve.shares, SHAPE, atol=0.01)
-
-    own_errors, curve_errors, covered = [], [], 0
-    replicates = 300
-    for _ in range(replicates):
-        hours = simulate_day(rng, 800, SHAPE)
-        windows = [window(h, h + 1, int(hours[h])) for h in range(4)]  # morning only
-        truth = hours.sum()
-        own = turnout_estimate(windows, registered=None, opening_hours=DAY)
-        by_curve = turnout_estimate(windows, registered=None, opening_hours=DAY, day_curve=curve)
-        assert own.total is not None and by_curve.total is not None
-        assert by_curve.low is not None and by_curve.high is not None
-        own_errors.append(own.total / truth - 1)
-        curve_errors.append(by_curve.total / truth - 1)
-        covered += by_curve.low <= truth <= by_curve.high
-    # The morning is slower than the day on average: its share of the day times 3 (4 of 12
-    # hours), minus 1, is the own-rate method's relative bias.
-    assert np.mean(own_errors) == pytest.approx(SHAPE[:4].sum() * 3 - 1, abs=0.015)
-    assert abs(np.mean(curve_errors)) < 0.02
-    assert 0.90 <= covered / replicates <= 0.99
+    assert estimate.total == pytest.approx(240)  # the prior's flat day: 40 in 2 of 12 hours
 
 
 def test_day_curve_needs_a_fully_covered_station() -> None:

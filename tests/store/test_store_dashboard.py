@@ -258,10 +258,17 @@ def test_public_summary_is_aggregated_and_names_no_one(engine: Engine) -> None:
     assert summary["reports"] == {"count": 5, "incidents": 2, "protocols": 0}
     assert summary["incidents_by_category"] == {"pressure": 2}
     assert summary["turnout"] == {
+        "counted": 300,
         "independent": 300,
         "official": 600,
         "stations_compared": 1,
         "flagged": 1,
+        "flagged_above": 1,
+        "flagged_below": 0,
+        "tested": 1,
+        "expected_by_chance": 0.1,  # what an honest election shows at 5 % of 1 station
+        "discoveries": 1,
+        "level": 0.05,
     }
     assert summary["pvt"] is None
     head = ledger_head(engine, "e")

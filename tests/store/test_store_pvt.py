@@ -113,25 +113,34 @@ def test_official_shares_inside_when_the_copies_match_outside_when_shifted(
     with pytest.raises(PVTUnavailable):
         pvt_estimate(engine, "e")
     sampled = draw_and_store(engine)
-    with pytest.raises(PVTUnavailable) as too_few:
-        pvt_estimate(engine, "e")
-    assert "at least 2" in str(too_few.value)
-    copy_protocols(engine, honest, sampled)
+    nothing = pvt_estimate(engine, "e")
+    assert nothing["ready"] is False and nothing["reason"].startswith("not enough protocols yet")
+    assert nothing["reported"] == 0 and sum(s["sampled"] for s in nothing["strata"]) == 24
+    copy_protocols(engine, honest, sampled[:19])
+    waiting = pvt_estimate(engine, "e")
+    assert waiting["ready"] is False and waiting["n_reported"] == 19
+    assert "needs at least 20" in waiting["reason"]
+    copy_protocols(engine, honest, sampled[19:])
 
     result = pvt_estimate(engine, "e")
+    assert result["ready"] is True
     assert result["sample_size"] == 24 and result["reported"] == 24
     assert result["official_attached"] is True and result["complete"] is True
+    assert [s["response"] for s in result["strata"]] == [1.0] * 4
     shares = {s["name"]: s for s in result["shares"]}
     for share in shares.values():
-        assert share["inside95"] is True and share["inside99"] is True
-        assert 0 < share["margin95"] < share["margin99"] < 0.1
-    assert result["turnout"]["inside95"] is True
+        assert 0 < share["margin95"] < share["margin99"] < 0.15
+        assert share["df"] <= 24 - 4
+    assert result["joint"]["rejected"] is False
+    assert "within what sampling error explains" in result["joint"]["wording"]
 
     # The published figures move 80 votes per station from B to A; the copies do not.
     attach_results(engine, "e", synthetic_results(shift=80))
-    shifted = {s["name"]: s for s in pvt_estimate(engine, "e")["shares"]}
-    assert shifted["A"]["inside95"] is False and shifted["A"]["inside99"] is False
-    assert shifted["A"]["official"] > shifted["A"]["high99"]
+    moved = pvt_estimate(engine, "e")
+    shifted = {s["name"]: s for s in moved["shares"]}
+    assert moved["joint"]["rejected"] is True
+    assert "larger than sampling error explains (p " in moved["joint"]["wording"]
+    assert shifted["A"]["official"] > shifted["A"]["high95"]
     assert shifted["A"]["estimate"] == pytest.approx(shares["A"]["estimate"])
 
     summary = public_summary(engine, "e")
@@ -141,7 +150,7 @@ def test_official_shares_inside_when_the_copies_match_outside_when_shifted(
 def test_conflicting_votes_leave_a_station_out_until_resolved(engine: Engine) -> None:
     honest = synthetic_results()
     attach_results(engine, "e", honest)
-    sampled = draw_and_store(engine, size=8)
+    sampled = draw_and_store(engine, size=24)
     copy_protocols(engine, honest, sampled)
     row = honest.stations.set_index("station").loc[sampled[0]]
     body = {
@@ -153,6 +162,7 @@ def test_conflicting_votes_leave_a_station_out_until_resolved(engine: Engine) ->
         "figures": {"votes": {"A": int(row["A"]) + 1, "B": int(row["B"])}},
     }
     store_report(engine, body, observer=None, now=NOW)
-    assert pvt_estimate(engine, "e")["reported"] == 7
+    waiting = pvt_estimate(engine, "e")
+    assert waiting["reported"] == 23 and waiting["complete"] is False
     resolve_conflict(engine, "e", sampled[0], "votes.A", int(row["A"]), "anna")
-    assert pvt_estimate(engine, "e")["reported"] == 8
+    assert pvt_estimate(engine, "e")["reported"] == 24

@@ -333,12 +333,13 @@ def test_quick_count_and_sample_coverage_on_a_phone(
         _login(page, server)
         page.goto(f"{server}/coordinate/{QUICK}")
         row = page.locator("#pvt table tr", has_text="Alpha")
-        expect(row).to_contain_text("60.1 %", timeout=10_000)
-        expect(row).to_contain_text("± 4.1 %")
+        expect(row).to_contain_text("57.4 %", timeout=10_000)
+        expect(row).to_contain_text("56.9 %–57.9 %")  # the 95 % interval, not a verdict
         expect(page.locator("#pvt table tr", has_text="turnout (cast)")).to_have_count(1)
+        expect(page.locator("#pvt-strata")).to_contain_text("A 12/12 · B 12/12")
         coverage = page.locator("#sample-coverage")
-        expect(coverage).to_contain_text("in sample: 4")
-        expect(coverage).to_contain_text("with protocol: 4/4")
+        expect(coverage).to_contain_text("in sample: 24")
+        expect(coverage).to_contain_text("with protocol: 24/24")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1, "no sideways page"
         screenshot(page, "dashboard-phone")
         page.click("#logout")

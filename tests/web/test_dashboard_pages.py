@@ -440,8 +440,8 @@ def test_oversized_and_malformed_form_bodies_are_refused(coordinator: httpx.Clie
 # --- the press page -----------------------------------------------------------------------------
 
 
-def seed_quick_count(engine: Any, election: str) -> None:
-    """An election whose stored sample has four protocol copies: the quick count answers.
+def seed_quick_count(engine: Any, election: str, *, protocols: int = 24) -> None:
+    """An election of 30 stations whose stored sample of 24 has ``protocols`` copies in.
 
     Polls have closed everywhere (the embargo is over), so the press page shows it.
     """
@@ -455,12 +455,14 @@ def seed_quick_count(engine: Any, election: str) -> None:
     import_stations(
         engine,
         election,
-        [{"station": f"70{i}", "registered": 1000, "country": "AB"[i % 2]} for i in range(6)],
+        [{"station": f"7{i:02d}", "registered": 1000, "country": "AB"[i % 2]} for i in range(30)],
     )
-    sample = pd.DataFrame({"station": ["700", "701", "702", "703"], "country": list("ABAB")})
+    sampled = [f"7{i:02d}" for i in range(24)]
+    sample = pd.DataFrame({"station": sampled, "country": ["AB"[i % 2] for i in range(24)]})
     store_sample(engine, election, sample, strata_column="country", seed=1)
-    for i, (alpha, beta) in enumerate([(400, 300), (380, 320), (500, 200), (420, 310)]):
-        token = redeem_invite(engine, create_invites(engine, election, 1)[0].code).token
+    token = redeem_invite(engine, create_invites(engine, election, 1)[0].code).token
+    for i, station in enumerate(sampled[:protocols]):
+        alpha, beta = 380 + (i * 37) % 120, 280 + (i * 53) % 90
         figures = {
             "registered": 1000,
             "issued_premises": alpha + beta + 10,
@@ -471,7 +473,7 @@ def seed_quick_count(engine: Any, election: str) -> None:
         body = {
             "id": str(uuid.uuid4()),
             "election": election,
-            "station": f"70{i}",
+            "station": station,
             "kind": "protocol",
             "observed_at": datetime.now(UTC).isoformat(),
             "figures": figures,
@@ -479,17 +481,30 @@ def seed_quick_count(engine: Any, election: str) -> None:
         store_report(engine, body, observer=observer_for_token(engine, token))
 
 
-def test_press_page_shows_the_quick_count_with_margins(base_url: str, engine: Any) -> None:
+def test_press_page_shows_the_quick_count_with_intervals_and_response(
+    base_url: str, engine: Any
+) -> None:
     seed_quick_count(engine, "pvt-2026")
     with httpx.Client(base_url=base_url) as anyone:
         page = anyone.get("/press/pvt-2026?lang=sr")
         assert page.status_code == 200
         table = page.text[page.text.index('id="press-pvt"') :]
         assert "Alpha" in table and "Beta" in table
-        assert "60.1 %" in table, "Alpha's share: 1700 of 2830 valid votes"
-        assert "± 4.1" in table
         assert "Izlaznost (cast)" in table
-        assert "7001" not in page.text
+        strata = page.text[page.text.index('id="press-strata"') :]
+        assert "Primljeni protokoli iz uzorka, po slojevima" in strata
+        assert strata.count('<td class="num">12</td>') >= 4  # 12 of 12 in both strata
+        for station in ("700", "717"):
+            assert f">{station}<" not in page.text, "no sampled station is named"
+
+
+def test_press_page_says_not_enough_protocols_yet(base_url: str, engine: Any) -> None:
+    seed_quick_count(engine, "pvt-2027", protocols=4)
+    with httpx.Client(base_url=base_url) as anyone:
+        page = anyone.get("/press/pvt-2027")
+        assert page.status_code == 200
+        assert "Not enough sampled protocols yet for a quick count." in page.text
+        assert 'id="press-pvt"' not in page.text and 'id="press-strata"' in page.text
 
 
 def _report(engine: Any, token: str, at: datetime, **fields: Any) -> None:

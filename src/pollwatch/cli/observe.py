@@ -65,12 +65,21 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 def elections_create(
     election: str = typer.Argument(..., help="Election id, e.g. ru-2024."),
     name: str = typer.Option(None, "--name", help="Human-readable name."),
+    schedule: str = typer.Option(
+        None,
+        "--schedule",
+        help="Default opening hours of stations without their own, e.g. "
+        "'2024-03-17 08:00-20:00' (several days separated by ';').",
+    ),
+    timezone: str = typer.Option(
+        None, "--timezone", help="IANA time zone of --schedule, e.g. Europe/Berlin."
+    ),
 ) -> None:
-    """Create an election."""
+    """Create an election (optionally with the stations' default schedule)."""
     from pollwatch.store import create_election
 
     with _engine() as engine:
-        created = create_election(engine, election, name=name)
+        created = create_election(engine, election, name=name, schedule=schedule, timezone=timezone)
     typer.echo(f"created election {created['id']} ({created['name']})")
 
 
@@ -382,10 +391,6 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}%"
 
 
-def _yes(flag: bool | None) -> str:
-    return "—" if flag is None else ("yes" if flag else "NO")
-
-
 @pvt_app.command("estimate")
 def pvt_estimate_cmd(
     election: str = typer.Option(..., "--election", help="Election id."),
@@ -394,10 +399,12 @@ def pvt_estimate_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Quick count from the protocols of the stored sample: shares, turnout, 95%/99% margins.
+    """Quick count from the protocols of the stored sample: shares, turnout, 95%/99% intervals.
 
-    Says whether each official figure (when official results are attached) lies inside its
-    interval. Conflicting protocol figures are left out until a coordinator resolves them.
+    Prints the protocols in per stratum, bounds for the missing ones and, when official
+    results are attached, one joint test of the official figures against the estimate.
+    Below the minimum response it says "not enough protocols yet". Conflicting protocol
+    figures are left out until a coordinator resolves them.
     """
     from pollwatch.store import pvt_estimate
 
@@ -412,12 +419,20 @@ def pvt_estimate_cmd(
         return
     typer.echo(
         f"Quick count of {election}: {result['reported']} of {result['sample_size']} sampled "
-        f"stations reported (strata: {result['strata_column']}, seed {result['seed']}); "
-        f"shares of {result['denominator']} ballots"
+        f"stations reported (strata: {result['strata_column']}, seed {result['seed']})"
     )
+    for stratum in result.get("strata", []):
+        typer.echo(
+            f"  {stratum['stratum'][:24]:24} {stratum['reported']:>5} of {stratum['sampled']:>5} "
+            f"sampled protocols in ({stratum['population']} stations)"
+        )
+    if not result["ready"]:
+        typer.echo(result["reason"])
+        return
+    typer.echo(f"shares of {result['denominator']} ballots; if every missing protocol gave")
     typer.echo(
         f"{'':28} {'estimate':>9}  {'95% interval':>17}  {'99% interval':>17}  "
-        f"{'official':>9}  inside 95% / 99%"
+        f"{'nothing–everything':>18}  {'official':>9}"
     )
     rows = [*result["shares"], *([result["turnout"]] if result["turnout"] else [])]
     for row in rows:
@@ -425,8 +440,15 @@ def pvt_estimate_cmd(
             f"{row['name'][:28]:28} {_percent(row['estimate']):>9}  "
             f"{_percent(row['low95']) + '–' + _percent(row['high95']):>17}  "
             f"{_percent(row['low99']) + '–' + _percent(row['high99']):>17}  "
-            f"{_percent(row['official']):>9}  {_yes(row['inside95'])} / {_yes(row['inside99'])}"
+            f"{_percent(row['bound_low']) + '–' + _percent(row['bound_high']):>18}  "
+            f"{_percent(row['official']):>9}"
         )
+    if result["joint"] is not None:
+        typer.echo(result["joint"]["wording"])
+    if result["nonresponse"] is not None:
+        typer.echo(result["nonresponse"]["wording"])
+    if not result["complete"]:
+        typer.echo(f"assumption: {result['assumption']}")
     for note in result["notes"]:
         typer.echo(f"note: {note}")
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pollwatch.errors import InputError
-from pollwatch.observe.estimates import Comparison, TurnoutEstimate
+from pollwatch.observe.estimates import Comparison, TurnoutEstimate, discrepancy_baseline
 
 __all__ = ["check_tolerance", "comparison_order", "comparison_row", "turnout_totals"]
 
@@ -64,9 +64,11 @@ def comparison_row(
     if total is not None and official_n is not None:
         difference = official_n - independent if independent is not None else None
         relative = (official_n - total) / total if total > 0 else None
+    turnout = None if comparison is None else comparison.turnout
     return {
         "station": station,
         "name": name,
+        "counted": None if estimate is None or estimate.total is None else estimate.counted,
         "independent": independent,
         "low": None if estimate is None else estimate.low,
         "high": None if estimate is None else estimate.high,
@@ -74,6 +76,9 @@ def comparison_row(
         "difference": difference,
         "relative": relative,
         "flag": bool(comparison.flagged) if comparison is not None else False,
+        "direction": None if turnout is None else turnout.direction,
+        "tested": bool(turnout is not None and turnout.tested),
+        "p_value": None if turnout is None else turnout.p_value,
         "protocol_mismatches": (
             [line.field for line in comparison.lines if line.flagged] if comparison else []
         ),
@@ -88,11 +93,18 @@ def comparison_order(row: Mapping[str, Any]) -> tuple[bool, float, str]:
 
 
 def turnout_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Independent and official turnout summed over the rows that have both, and flags."""
+    """Counted, extrapolated and official turnout summed over the rows that have both, the
+    flags by direction, and what an honest election would show
+    (:func:`~pollwatch.observe.estimates.discrepancy_baseline`)."""
     compared = [r for r in rows if r["independent"] is not None and r["official"] is not None]
+    tested = [r["p_value"] for r in compared if r.get("tested") and r.get("p_value") is not None]
     return {
+        "counted": sum(r.get("counted") or 0 for r in compared) if compared else None,
         "independent": sum(r["independent"] for r in compared) if compared else None,
         "official": sum(r["official"] for r in compared) if compared else None,
         "stations_compared": len(compared),
         "flagged": sum(1 for r in compared if r["flag"]),
+        "flagged_above": sum(1 for r in compared if r.get("direction") == "above"),
+        "flagged_below": sum(1 for r in compared if r.get("direction") == "below"),
+        **discrepancy_baseline(tested),
     }

@@ -192,6 +192,9 @@ def simulate_observation(
                 "registered": reg,
                 "ballots_received": reg + 200,
                 "hours": f"{_OPEN_HOUR:02d}:00-{_CLOSE_HOUR:02d}:00",
+                # The simulated day runs on UTC clocks everywhere, so the schedule says so.
+                "timezone": "UTC",
+                "schedule": f"{day.isoformat()} {_OPEN_HOUR:02d}:00-{_CLOSE_HOUR:02d}:00",
             }
         )
         rows.append(

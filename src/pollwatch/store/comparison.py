@@ -13,18 +13,34 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from pollwatch.observe.comparison_table import check_tolerance, comparison_order, comparison_row
+from pollwatch.errors import PollwatchError
+from pollwatch.observe.comparison_table import (
+    check_tolerance,
+    comparison_order,
+    comparison_row,
+    turnout_totals,
+)
+from pollwatch.observe.estimates import DayShapes
+from pollwatch.observe.schedule import StationSchedule
 from pollwatch.store.audit import record_audit
+from pollwatch.store.day_shapes import registry_schedules, shapes_from_entries
 from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.master_cache import MasterEntry, load_counters
 from pollwatch.store.read_models import forget_summaries, read_models
 from pollwatch.store.tables import elections, official_results, stations
-from pollwatch.store.views import election_tolerance, figures_from_master, load_resolutions
+from pollwatch.store.views import (
+    election_schedule,
+    election_tolerance,
+    figures_from_master,
+    load_resolutions,
+    opening_of,
+)
 
 __all__ = ["comparison_rows", "set_tolerance"]
 
@@ -36,13 +52,16 @@ def _station_row(
     registered: int | None,
     official: Mapping[str, Any] | None,
     tolerance: float,
+    hours: StationSchedule | tuple[datetime, datetime] | None,
+    shapes: DayShapes,
 ) -> dict[str, Any]:
     figures = figures_from_master(
         entry.master,
-        hours=entry.hours,
+        hours=hours,
         registered=registered,
         official=official,
         tolerance=tolerance,
+        shapes=shapes,
     )
     return comparison_row(station, name, figures.estimate, figures.comparison, official)
 
@@ -78,23 +97,35 @@ def comparison_rows(
                 )
             )
         }
+        schedules = registry_schedules(conn, election)
+        default = election_schedule(conn, election)
     masters = read_models(engine).masters
     current = masters.refresh(engine, election, counters, chosen, sorted(counters))
+    shapes = shapes_from_entries(current, schedules, default)
+    shapes_key = hash(shapes)
     rows = []
     for station, entry in current.items():
         name, registered = registry.get(station, (None, None))
         official = officials.get(station)
+        try:
+            hours = opening_of(schedules.get(station), default, entry.hours, entry.master)
+        except PollwatchError:
+            hours = None
         key = (
             entry.last_seq,
             entry.resolutions,
             tol,
             registered,
             json.dumps(official, sort_keys=True, default=str),
+            hours,
+            shapes_key,
         )
-        build = functools.partial(_station_row, station, name, entry, registered, official, tol)
+        build = functools.partial(
+            _station_row, station, name, entry, registered, official, tol, hours, shapes
+        )
         rows.append(masters.comparison_row(election, station, key, build))
     rows.sort(key=comparison_order)
-    return {"election": election, "tolerance": tol, "rows": rows}
+    return {"election": election, "tolerance": tol, "rows": rows, "totals": turnout_totals(rows)}
 
 
 def set_tolerance(engine: Engine, election: str, tolerance: Any, *, by: str) -> dict[str, Any]:

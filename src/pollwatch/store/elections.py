@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pollwatch.errors import DataFormatError, InputError, NotFoundError
 from pollwatch.observe.ids import check_election_id, check_station_id
+from pollwatch.observe.schedule import check_timezone, parse_schedule, timezones_from_coordinates
 from pollwatch.results import ElectionResults, read_table
 from pollwatch.results.schema import COUNT_FIELDS
 from pollwatch.store._util import utcnow
@@ -52,11 +53,18 @@ STATION_COLUMNS: tuple[str, ...] = (
     "ballots_received",
     "hours",
     "region",
+    "timezone",
+    "schedule",
 )
 """Columns of a station registry file; only ``station`` is required. ``country`` and
-``region`` are what coordinators' scopes narrow by (:mod:`pollwatch.observe.permissions`)."""
+``region`` are what coordinators' scopes narrow by (:mod:`pollwatch.observe.permissions`).
 
-_TEXT = ("name", "country", "city", "address", "hours", "region")
+``timezone`` (IANA, e.g. ``Europe/Berlin``; looked up offline from ``lat``/``lon`` when
+empty) and ``schedule`` (``2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00``, local times,
+one entry per voting day) say when the station is open (:mod:`pollwatch.observe.schedule`);
+the free-text ``hours`` is read where it parses."""
+
+_TEXT = ("name", "country", "city", "address", "hours", "region", "timezone", "schedule")
 _INT = ("registered", "ballots_received")
 
 
@@ -72,14 +80,37 @@ class ImportSummary:
         return {"election": self.election, "stations": self.stations, "source": self.source}
 
 
-def create_election(engine: Engine, election: str, *, name: str | None = None) -> dict[str, Any]:
-    """Create an election; :class:`InputError` if the id is malformed or exists already."""
+def create_election(
+    engine: Engine,
+    election: str,
+    *,
+    name: str | None = None,
+    schedule: str | None = None,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """Create an election; :class:`InputError` if the id is malformed or exists already.
+
+    ``schedule`` and ``timezone`` are the default opening hours of stations whose registry
+    row has none (:mod:`pollwatch.observe.schedule`); estimates built on them say
+    "assumed".
+    """
     check_election_id(election)
+    if (schedule is None) != (timezone is None):
+        raise InputError("give the default schedule and its time zone together", column="schedule")
+    text = (
+        None if schedule is None or timezone is None else parse_schedule(schedule, timezone).text()
+    )
     with write_transaction(engine) as conn:
         if conn.execute(select(elections.c.id).where(elections.c.id == election)).first():
             raise InputError(f"election {election!r} exists already", column="election")
         conn.execute(
-            insert(elections).values(id=election, name=name or election, created_at=utcnow())
+            insert(elections).values(
+                id=election,
+                name=name or election,
+                created_at=utcnow(),
+                schedule=text,
+                timezone=timezone,
+            )
         )
     return get_election(engine, election)
 
@@ -176,6 +207,7 @@ def parse_stations(
             raise DataFormatError(f"mapped column {header!r} ({col}) is not in the file", file=file)
     seen: dict[str, int] = {}
     clean: list[dict[str, Any]] = []
+    zones = timezones_from_coordinates([_point(raw, source) for raw in rows])
     for i, raw in enumerate(rows, start=2):
         row: dict[str, Any] = {}
         for col in STATION_COLUMNS:
@@ -217,8 +249,38 @@ def parse_stations(
                         f"expected a number between -{limit:g} and {limit:g}; got {value!r}"
                     )
                 row[col] = coord
+        if row["timezone"] is None and row["lat"] is not None and row["lon"] is not None:
+            row["timezone"] = zones[i - 2]
+        _check_schedule(
+            row, _Where(file, i, source["schedule"]), _Where(file, i, source["timezone"])
+        )
         clean.append(row)
     return clean
+
+
+def _point(raw: Mapping[str, Any], source: Mapping[str, str]) -> tuple[float | None, float | None]:
+    """A raw row's coordinates where both read as numbers (checked properly later)."""
+    try:
+        lat, lon = float(raw.get(source["lat"]) or "x"), float(raw.get(source["lon"]) or "x")
+    except (TypeError, ValueError):
+        return None, None
+    return (lat, lon) if math.isfinite(lat) and math.isfinite(lon) else (None, None)
+
+
+def _check_schedule(row: dict[str, Any], at_schedule: _Where, at_zone: _Where) -> None:
+    """Validate a row's time zone (looked up already) and schedule."""
+    if row["timezone"] is not None:
+        try:
+            check_timezone(row["timezone"])
+        except InputError as exc:
+            raise at_zone.error(exc.reason) from None
+    if row["schedule"] is not None:
+        if row["timezone"] is None:
+            raise at_zone.error("a schedule needs the station's time zone (or its coordinates)")
+        try:
+            row["schedule"] = parse_schedule(row["schedule"], row["timezone"]).text()
+        except InputError as exc:
+            raise at_schedule.error(exc.reason) from None
 
 
 @dataclass(frozen=True)

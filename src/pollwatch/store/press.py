@@ -28,16 +28,30 @@ from pollwatch.store.tables import reports
 
 __all__ = ["public_summary"]
 
-_PVT_FIGURES = ("shares", "turnout", "denominator", "sample_size", "reported", "complete")
-"""What the press sees of the quick count: the estimate, not the sample's stations."""
+_PVT_FIGURES = (
+    "ready",
+    "reason",
+    "shares",
+    "turnout",
+    "denominator",
+    "sample_size",
+    "reported",
+    "complete",
+    "strata",
+    "joint",
+    "nonresponse",
+    "assumption",
+)
+"""What the press sees of the quick count: the estimate and the response per stratum (or
+"not enough protocols yet"), not the sample's stations."""
 
 
 def _quick_count(engine: Engine, election: str) -> dict[str, Any] | None:
     try:
         estimate = pvt_estimate(engine, election)
-    except PollwatchError:  # no sample yet (PVTUnavailable), or too few protocols
+    except PollwatchError:  # no sample yet (PVTUnavailable)
         return None
-    return {k: estimate[k] for k in _PVT_FIGURES}
+    return {k: estimate.get(k) for k in _PVT_FIGURES}
 
 
 def _public_now(engine: Engine, election: str) -> dict[str, Any]:

@@ -198,17 +198,22 @@ def pvt_estimate(
 ) -> dict[str, Any]:
     """The quick count of the stored sample from the sampled stations' protocol figures.
 
+    Sampled stations without a usable protocol count as missing (see
+    :data:`pollwatch.observe.pvt.MISSING_AT_RANDOM`).
+
     Returns
     -------
     dict
-        :meth:`PVTResult.to_dict` plus ``sample_size`` (stations drawn), ``reported``
-        (sampled stations whose protocol is usable), ``strata_column``, ``seed``,
-        ``drawn_at`` and ``official_attached``.
+        :meth:`PVTResult.to_dict` (``ready`` true) or, while too few sampled protocols are in,
+        :meth:`PVTPending.to_dict` (``ready`` false, the reason and the response per
+        stratum); both plus ``sample_size`` (stations drawn), ``reported`` (sampled stations
+        whose protocol is usable), ``strata_column``, ``seed``, ``drawn_at``,
+        ``official_attached`` and ``notes``.
 
     Raises
     ------
     PVTUnavailable
-        No sample is stored, or fewer than two sampled stations have usable protocols.
+        No sample is stored.
     """
     if denominator not in ("valid", "cast"):
         raise InputError("'denominator' must be 'valid' or 'cast'", column="denominator")
@@ -249,20 +254,27 @@ def pvt_estimate(
         flat = {"station": station, **{k: v for k, v in row.items() if k != "votes"}}
         flat.update({c: row["votes"][c] for c in candidates})
         records.append(flat)
-    if len(records) < 2 or not candidates:
-        raise PVTUnavailable(
-            f"{len(records)} of the {len(sample.stations)} sampled stations have usable "
-            "protocol figures; the quick count needs at least 2"
-        )
-    frame = pd.DataFrame.from_records(records)
+    frame = (
+        pd.DataFrame.from_records(records)
+        if records
+        else pd.DataFrame(columns=["station", *needed, *candidates])
+    )
     for column in _TURNOUT_COLUMNS:
         if column in frame.columns and column not in needed and frame[column].isna().any():
             frame = frame.drop(columns=[column])
-    result = stratified_ratio_estimate(
-        frame, population, strata="stratum", candidates=candidates, denominator=denominator
-    )
-    data = result.to_dict()
-    data["notes"] = [*data["notes"], *notes]
+    if candidates:
+        result = stratified_ratio_estimate(
+            frame,
+            population,
+            strata="stratum",
+            candidates=candidates,
+            denominator=denominator,
+            sampled=sorted(sample.stations),
+        )
+        data = result.to_dict()
+    else:
+        data = {"ready": False, "reason": "not enough protocols yet: no candidate is known"}
+    data["notes"] = [*data.get("notes", []), *notes]
     answer: dict[str, Any] = _finite(
         {
             **data,

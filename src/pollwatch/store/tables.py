@@ -67,6 +67,9 @@ elections = Table(
     # When polls have closed everywhere: before it, the full ledger and the exports are for
     # coordinators only; after it, public with withheld texts (observe/publication.py).
     Column("embargo_until", DateTime(timezone=True), nullable=True),
+    # The default schedule of stations that have none (pollwatch.observe.schedule format).
+    Column("timezone", String(64), nullable=True),
+    Column("schedule", Text, nullable=True),
 )
 
 stations = Table(
@@ -84,6 +87,9 @@ stations = Table(
     Column("ballots_received", Integer),
     Column("hours", Text),
     Column("region", Text),
+    # IANA time zone and opening hours per voting day (pollwatch.observe.schedule).
+    Column("timezone", String(64)),
+    Column("schedule", Text),
 )
 
 official_results = Table(

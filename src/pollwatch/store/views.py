@@ -22,6 +22,7 @@ from pollwatch.errors import NotFoundError, PollwatchError
 from pollwatch.observe.comparison_table import check_tolerance
 from pollwatch.observe.estimates import (
     Comparison,
+    DayShapes,
     Tolerance,
     TurnoutEstimate,
     compare_with_official,
@@ -30,6 +31,7 @@ from pollwatch.observe.estimates import (
 from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
 from pollwatch.observe.reports import CountReport, Report, StatusReport, parse_report
+from pollwatch.observe.schedule import StationSchedule, parse_schedule, resolve_schedule
 from pollwatch.store.elections import official_row
 from pollwatch.store.reports import list_reports
 from pollwatch.store.tables import elections, resolutions, stations
@@ -37,12 +39,14 @@ from pollwatch.store.tables import elections, resolutions, stations
 __all__ = [
     "DEFAULT_TOLERANCE",
     "StationFigures",
+    "election_schedule",
     "election_tolerance",
     "figures_from_master",
     "load_resolutions",
     "load_stored_report",
     "official_flat",
     "opening_hours_of",
+    "opening_of",
     "parse_stored_body",
     "station_figures",
     "station_record",
@@ -99,15 +103,46 @@ def load_stored_report(canonical: str) -> Report:
 
 
 def opening_hours_of(parsed: Sequence[Report]) -> tuple[datetime, datetime] | None:
-    """Opened/closed status reports, else the span of the count windows (None if unknown)."""
+    """When observers reported the station opened and closed (None unless both are known).
+
+    The last resort when a station has no schedule, its own or the election's; never the
+    span of the count windows (an observer who counted the morning and left would make the
+    morning the whole day).
+    """
     opened = [r.observed_at for r in parsed if isinstance(r, StatusReport) and r.status == "opened"]
     closed = [r.observed_at for r in parsed if isinstance(r, StatusReport) and r.status == "closed"]
-    counts = [r for r in parsed if isinstance(r, CountReport)]
-    start = min(opened) if opened else min((c.window_start for c in counts), default=None)
-    end = max(closed) if closed else max((c.window_end for c in counts), default=None)
-    if start is None or end is None or end <= start:
+    if not opened or not closed or max(closed) <= min(opened):
         return None
-    return start, end
+    return min(opened), max(closed)
+
+
+def election_schedule(conn: Connection, election: str) -> StationSchedule | None:
+    """The election's default schedule for stations without one (None when unset)."""
+    row = conn.execute(
+        select(elections.c.timezone, elections.c.schedule).where(elections.c.id == election)
+    ).first()
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return parse_schedule(str(row[1]), str(row[0]), source="election default", assumed=True)
+
+
+def opening_of(
+    registry: Mapping[str, Any] | None,
+    default: StationSchedule | None,
+    reported: tuple[datetime, datetime] | None,
+    master: MasterRecord,
+) -> StationSchedule | tuple[datetime, datetime] | None:
+    """A station's opening hours: its schedule (:func:`resolve_schedule`), else the
+    observers' opened/closed reports, else None."""
+    registry = registry or {}
+    schedule = resolve_schedule(
+        timezone=registry.get("timezone"),
+        schedule=registry.get("schedule"),
+        hours=registry.get("hours"),
+        default=default,
+        counted_on=[w.start for w in master.windows],
+    )
+    return schedule if schedule is not None else reported
 
 
 def load_resolutions(
@@ -155,38 +190,54 @@ def station_figures(
     official: Mapping[str, Any] | None,
     resolutions_: Sequence[Resolution] = (),
     tolerance: float = DEFAULT_TOLERANCE,
+    registry: Mapping[str, Any] | None = None,
+    default: StationSchedule | None = None,
+    shapes: DayShapes | None = None,
 ) -> StationFigures:
     """Merge one station's reports (resolutions applied), estimate turnout, compare.
 
-    ``registered`` is the registry's figure (else the official one is used).
+    ``registered`` is the registry's figure (else the official one is used); ``registry``
+    the station's registry row (its schedule), ``default`` the election's schedule and
+    ``shapes`` the day shapes of its fully covered stations.
     """
+    master = merge_station_reports(parsed, resolutions_)
     return figures_from_master(
-        merge_station_reports(parsed, resolutions_),
-        hours=opening_hours_of(parsed),
+        master,
+        hours=opening_of(registry, default, opening_hours_of(parsed), master),
         registered=registered,
         official=official,
         tolerance=tolerance,
+        shapes=shapes,
     )
 
 
 def figures_from_master(
     master: MasterRecord,
     *,
-    hours: tuple[datetime, datetime] | None,
+    hours: StationSchedule | tuple[datetime, datetime] | None,
     registered: int | None,
     official: Mapping[str, Any] | None,
     tolerance: float = DEFAULT_TOLERANCE,
+    shapes: DayShapes | None = None,
 ) -> StationFigures:
     """Turnout estimate and comparison of an already merged master record.
 
-    ``hours`` are the station's opening hours (:func:`opening_hours_of` its reports).
+    ``hours`` are the station's opening hours (:func:`opening_of`); ``shapes`` the day
+    shapes of the election's fully covered stations.
     """
     notes: list[str] = []
     registered = registered or (official or {}).get("registered")
     estimate = None
+    if hours is None and master.windows:
+        notes.append(
+            "no turnout estimate: the station has no schedule (import one with the registry, "
+            "or give the election a default) and no opened and closed reports"
+        )
     if hours is not None and master.windows:
         try:
-            estimate = turnout_estimate(master.windows, registered=registered, opening_hours=hours)
+            estimate = turnout_estimate(
+                master.windows, registered=registered, opening_hours=hours, shapes=shapes
+            )
         except PollwatchError as exc:
             notes.append(f"no turnout estimate: {exc}")
     comparison = None
@@ -226,6 +277,7 @@ def station_record(
         chosen = load_resolutions(conn, election, station).get(station, ())
         if tolerance is None:
             tolerance = election_tolerance(conn, election)
+        default = election_schedule(conn, election)
     if row is None:
         raise NotFoundError(f"no station {station!r} in election {election!r}")
     registry = {k: v for k, v in row.items() if k != "election"}
@@ -243,12 +295,17 @@ def station_record(
     }
     if not stored:
         return record
+    from pollwatch.store.day_shapes import election_shapes  # it builds on this module
+
     figures = station_figures(
         [parse_stored_body(r) for r in stored],
         registered=registry.get("registered"),
         official=official,
         resolutions_=chosen,
         tolerance=tolerance,
+        registry=registry,
+        default=default,
+        shapes=election_shapes(engine, election),
     )
     record["master"] = figures.master.to_dict()
     record["estimate"] = None if figures.estimate is None else figures.estimate.to_dict()

@@ -87,8 +87,21 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "Resolved by",
     "Could not save:",
     "No quick count yet:",
-    "inside 95% margin",
-    "outside 95% margin",
+    "Not enough sampled protocols yet for a quick count.",
+    "95% interval",
+    "If every missing protocol gave it nothing / everything",
+    "The differences between the official figures and the quick count are larger than "
+    "sampling error explains",
+    "The differences between the official figures and the quick count are within what "
+    "sampling error explains",
+    "In the official figures, the sampled stations whose protocol is missing differ from "
+    "those that reported: read the bounds.",
+    "In the official figures, the sampled stations whose protocol is missing look like those "
+    "that reported.",
+    "Sampled protocols received, per stratum",
+    "Counted long enough to test",
+    "An honest election would show about this many discrepancies by chance at this coverage:",
+    "Discrepancies that remain after false-discovery control (Benjamini–Hochberg, 5 %):",
     "turnout",
     "reports",
     "incidents",

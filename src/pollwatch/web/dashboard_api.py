@@ -221,7 +221,7 @@ async def get_pvt(
     _who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
-    """409 when no sample is drawn or fewer than two sampled protocols are usable."""
+    """409 when no sample is drawn; ``ready`` false while too few sampled protocols are in."""
     data = await run_in_threadpool(
         lambda: pvt_estimate(store_engine(request), election, denominator=denominator)
     )

@@ -337,29 +337,43 @@
     clear(pvtBox);
     if (!answer.ok) { pvtBox.appendChild(el("p", { "class": "muted" }, t("No quick count yet:") + " " + errorText(answer))); return; }
     var d = answer.body;
-    var table = el("table", { "class": "grid narrow" });
-    var head = el("tr");
-    ["", t("Estimate"), "± 95%", "± 99%", t("Official"), ""].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
-    var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
-    var body = el("tbody");
-    var rows = (d.shares || []).slice();
-    if (d.turnout) { rows.push(d.turnout); }
-    rows.forEach(function (r) {
-      var tr = el("tr");
-      var isTurnout = String(r.name).indexOf("turnout") === 0;
-      tr.appendChild(el("th", { scope: "row" }, isTurnout ? t("turnout") + String(r.name).slice(7) : r.name));
-      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.estimate)));
-      tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin95)));
-      tr.appendChild(el("td", { "class": "num" }, "± " + fmtPct(r.margin99)));
-      tr.appendChild(el("td", { "class": "num" }, fmtPct(r.official)));
-      tr.appendChild(el("td", null, r.inside95 === null || r.inside95 === undefined ? "" : (r.inside95 ? t("inside 95% margin") : t("outside 95% margin"))));
-      if (r.inside95 === false) { tr.className = "flagged"; }
-      body.appendChild(tr);
-    });
-    table.appendChild(body);
-    pvtBox.appendChild(table);
-    if (d.sample_size !== undefined) {
-      pvtBox.appendChild(el("p", { "class": "muted" }, t("in sample") + ": " + d.sample_size + " · " + t("reports") + ": " + (d.reported === undefined ? d.n_reported : d.reported)));
+    if (d.ready === false) {
+      pvtBox.appendChild(el("p", { id: "pvt-pending" }, t("Not enough sampled protocols yet for a quick count.") + " " + (d.reason || "")));
+    } else {
+      var table = el("table", { "class": "grid narrow" });
+      var head = el("tr");
+      ["", t("Estimate"), t("95% interval"), t("If every missing protocol gave it nothing / everything"), t("Official")].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
+      var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+      var body = el("tbody");
+      var rows = (d.shares || []).slice();
+      if (d.turnout) { rows.push(d.turnout); }
+      rows.forEach(function (r) {
+        var tr = el("tr");
+        var isTurnout = String(r.name).indexOf("turnout") === 0;
+        tr.appendChild(el("th", { scope: "row" }, isTurnout ? t("turnout") + String(r.name).slice(7) : r.name));
+        tr.appendChild(el("td", { "class": "num" }, fmtPct(r.estimate)));
+        tr.appendChild(el("td", { "class": "num" }, fmtPct(r.low95) + "–" + fmtPct(r.high95)));
+        tr.appendChild(el("td", { "class": "num" }, fmtPct(r.bound_low) + "–" + fmtPct(r.bound_high)));
+        tr.appendChild(el("td", { "class": "num" }, fmtPct(r.official)));
+        body.appendChild(tr);
+      });
+      table.appendChild(body);
+      pvtBox.appendChild(table);
+      if (d.joint) {
+        var joint = d.joint.rejected
+          ? t("The differences between the official figures and the quick count are larger than sampling error explains")
+          : t("The differences between the official figures and the quick count are within what sampling error explains");
+        pvtBox.appendChild(el(d.joint.rejected ? "strong" : "p", { id: "pvt-joint" }, joint + " (" + d.joint.p_text + ")."));
+      }
+      if (d.nonresponse && d.nonresponse.p_text) {
+        pvtBox.appendChild(el("p", { id: "pvt-nonresponse" }, (d.nonresponse.doubtful
+          ? t("In the official figures, the sampled stations whose protocol is missing differ from those that reported: read the bounds.")
+          : t("In the official figures, the sampled stations whose protocol is missing look like those that reported.")) + " (" + d.nonresponse.p_text + ")"));
+      }
+    }
+    if (d.strata) {
+      var parts = d.strata.map(function (s) { return s.stratum + " " + s.reported + "/" + s.sampled; });
+      pvtBox.appendChild(el("p", { "class": "muted", id: "pvt-strata" }, t("Sampled protocols received, per stratum") + ": " + parts.join(" · ")));
     }
   }
 
@@ -377,8 +391,10 @@
     (data.rows || []).forEach(function (r) {
       var tr = el("tr", { "data-station": r.station });
       if (r.flag) { tr.className = "flagged"; }
-      tr.appendChild(el("th", { scope: "row" }, r.station + (r.flag ? " ⚑" : "")));
+      var arrow = r.direction === "above" ? " ↑" : (r.direction === "below" ? " ↓" : "");
+      tr.appendChild(el("th", { scope: "row" }, r.station + (r.flag ? " ⚑" + arrow : "")));
       tr.appendChild(el("td", null, r.name || ""));
+      tr.appendChild(el("td", { "class": "num" }, fmtNum(r.counted)));
       tr.appendChild(el("td", { "class": "num" }, fmtNum(r.independent)));
       tr.appendChild(el("td", null, r.low === null || r.low === undefined ? "–" : fmtNum(r.low) + "–" + fmtNum(r.high)));
       tr.appendChild(el("td", { "class": "num" }, fmtNum(r.official)));
@@ -389,6 +405,13 @@
       if (r.flag) { tr.setAttribute("aria-label", t("flagged") + " " + r.station); }
       body.appendChild(tr);
     });
+    var totals = data.totals;
+    var baseline = document.getElementById("comparison-baseline");
+    if (baseline && totals) {
+      baseline.textContent = t("Counted long enough to test") + ": " + totals.tested + " · " +
+        t("An honest election would show about this many discrepancies by chance at this coverage:") + " " + totals.expected_by_chance + " · " +
+        t("Discrepancies that remain after false-discovery control (Benjamini–Hochberg, 5 %):") + " " + totals.discoveries;
+    }
   }
   document.getElementById("tolerance-form").addEventListener("submit", function (event) {
     event.preventDefault();

@@ -1,0 +1,66 @@
+"""Calibration tables of the observation statistics on honest simulated elections.
+
+Door counts (pollwatch.observe.estimates): for each pattern of counted hours (all day,
+08-14, 16-20, two random two-hour windows), the share of honest stations flagged, the
+share flagged when the official figure adds 10, 20 or 40 % stuffed ballots, and the
+coverage of the 95 % interval. Quick count (pollwatch.observe.pvt): coverage of the 95 %
+intervals of every candidate above 3 % and of turnout, and the false-alarm rate of the
+joint test of the official figures, over a grid of election sizes, sample sizes and
+response (full, 10 % of protocols missing at random).
+
+Usage: ``python bench/observe_stats.py [--stations 2000] [--replications 600] [--seed 0]``
+(the tables in docs/observe.md: the defaults; a few minutes on one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pollwatch.observe.calibration import (
+    COVERAGE_PATTERNS,
+    door_count_calibration,
+    pvt_calibration,
+)
+
+GRID = ((300, 30), (300, 100), (5000, 30), (5000, 100), (5000, 400))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=2000, help="door-count stations/row")
+    parser.add_argument("--replications", type=int, default=600, help="quick-count samples/cell")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    print(f"Door counts: {args.stations} stations per row, 40 fully covered reference stations")
+    print("counted hours | honest flagged | +10 % | +20 % | +40 % | 95 % coverage")
+    for pattern in COVERAGE_PATTERNS:
+        started = time.perf_counter()
+        d = door_count_calibration(pattern, stations=args.stations, seed=args.seed)
+        rate = d.flag_rate
+        print(
+            f"{pattern:>13} | {rate[0.0]:>14.1%} | {rate[0.1]:>5.1%} | {rate[0.2]:>5.1%} | "
+            f"{rate[0.4]:>5.1%} | {d.coverage:>13.1%}  ({time.perf_counter() - started:.0f} s)"
+        )
+
+    print()
+    print(f"Quick count: {args.replications} samples per cell, candidates above 3 % and turnout")
+    print("stations | sample | missing | coverage: min–max over rows | joint test false alarms")
+    for n, sample in GRID:
+        for missing in (0.0, 0.1):
+            started = time.perf_counter()
+            c = pvt_calibration(
+                n, sample, missing=missing, replications=args.replications, seed=args.seed
+            )
+            low, high = min(c.coverage.values()), max(c.coverage.values())
+            print(
+                f"{n:>8} | {sample:>6} | {missing:>7.0%} | {low:>14.3f} – {high:.3f}"
+                f"{'':>9}| {c.false_alarms:>6.1%}  (pending {c.pending}; "
+                f"{time.perf_counter() - started:.0f} s)"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
