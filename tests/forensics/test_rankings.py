@@ -20,10 +20,11 @@ def _at_turnout(issued: int, registered: int = 2000, n: int = 60) -> StationArra
 @pytest.mark.parametrize(
     ("issued", "whole"),
     [
-        (99, True),  # 4.95 %: the lower edge of the bin centred on 5 % belongs to it
-        (101, False),  # 5.05 %: the upper edge belongs to the next bin
+        (99, True),  # 4.95 %: the window round 5 % is closed at both ends,
+        (101, True),  # 5.05 %: as in Kobak et al.'s code
         (100, True),  # 5.00 %
         (98, False),  # 4.90 %
+        (102, False),  # 5.10 %
     ],
 )
 def test_rankings_and_the_method_agree_at_the_bin_edge(issued: int, whole: bool) -> None:
