@@ -72,6 +72,7 @@ random indicators. *Theory of Probability and its Applications* 40(4), 791–794
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -87,6 +88,7 @@ from pollwatch.forensics._kernels import (
     whole_percent,
 )
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.multiple_testing import FDR_LEVEL, bh_q_values
 from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
@@ -128,7 +130,11 @@ class IntegerCount:
 
 @dataclass(frozen=True)
 class RegionIntegerCount:
-    """One region's stations with an integer turnout or leader's share ("either")."""
+    """One region's stations with an integer turnout or leader's share ("either").
+
+    ``q_value`` is the Benjamini–Hochberg adjusted ``p_value`` over the regions, and
+    ``flagged`` says it is below :data:`~pollwatch.forensics.multiple_testing.FDR_LEVEL`.
+    """
 
     region: str
     stations: int
@@ -137,6 +143,8 @@ class RegionIntegerCount:
     excess: float
     z: float
     p_value: float
+    q_value: float
+    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,8 @@ def _regions(
     region: np.ndarray, names: tuple[str, ...], observed: np.ndarray, probs: np.ndarray
 ) -> tuple[RegionIntegerCount, ...]:
     rows = []
-    for code in np.unique(region):
+    codes = np.unique(region)
+    for code in codes:
         mask = region == code
         p = probs[mask]
         obs = int(observed[mask].sum())
@@ -258,8 +267,15 @@ def _regions(
                 excess=obs - mean,
                 z=(obs - mean) / sd if sd > 0 else float("nan"),
                 p_value=upper_tail(obs, p),
+                q_value=float("nan"),
+                flagged=False,
             )
         )
+    q = bh_q_values(np.array([row.p_value for row in rows]))
+    rows = [
+        dataclasses.replace(row, q_value=float(qv), flagged=bool(qv < FDR_LEVEL))
+        for row, qv in zip(rows, q, strict=True)
+    ]
     return tuple(sorted(rows, key=lambda row: (row.p_value, -row.excess)))
 
 
