@@ -13,7 +13,7 @@ from pollwatch.errors import InputError
 from pollwatch.forensics.battery import ForensicsReport, run_battery
 from pollwatch.forensics.registry import METHODS
 from pollwatch.forensics.report import PLOTS, render_html, write_plots
-from pollwatch.forensics.report.text import TEXT
+from pollwatch.forensics.report.text import TEXT, fmt_int
 from pollwatch.forensics.synthetic import synthetic_election
 from pollwatch.results.schema import EXCLUDED_COLUMNS
 
@@ -92,3 +92,20 @@ def test_write_plots(report: ForensicsReport, tmp_path: Path) -> None:
 def test_unknown_language(report: ForensicsReport) -> None:
     with pytest.raises(InputError, match="unknown report language"):
         render_html(report, "fr")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_recipes_side_by_side_with_what_each_assumes(
+    report: ForensicsReport, pages: dict[str, str], lang: str
+) -> None:
+    html = pages[lang]
+    tables = re.findall(r'<table class="recipes">(.*?)</table>', html, re.S)
+    assert len(tables) == 2  # shpilkin and klimek
+    shpilkin_table, klimek_table = tables
+    for name in ("shpilkin", "regional"):
+        assert f"<code>{name}</code>" in shpilkin_table
+        assert TEXT[lang][f"recipe_shpilkin_{name}"] in shpilkin_table.replace("&#39;", "'")
+    for name in ("pnas", "regional"):
+        assert f"<code>{name}</code>" in klimek_table
+    shpilkin_recipe = report.results["shpilkin"].recipes[0]  # type: ignore[attr-defined]
+    assert fmt_int(shpilkin_recipe.anomalous_votes, lang) in shpilkin_table

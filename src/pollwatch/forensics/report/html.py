@@ -57,6 +57,7 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
                 "note": result.note,
                 "reference": data.get("reference") or method.reference,
                 "rows": result_rows(data, lang) if result.applicable else [],
+                "recipes": _recipes(name, data, lang) if result.applicable else [],
                 "figures": figures,
                 "run_time": tx["run_time"].format(
                     seconds=fmt_num(report.timings.get(name, 0.0), lang, 2)
@@ -64,6 +65,34 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _recipes(name: str, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The published recipes of one method, one row each with what it assumes."""
+    tx = text(lang)
+    rows = []
+    for recipe in data.get("recipes") or ():
+        if name == "shpilkin":
+            low, high = recipe["interval"]
+            estimate = fmt_int(recipe["anomalous_votes"], lang)
+            interval = f"{fmt_int(low, lang)} – {fmt_int(high, lang)}"
+        else:
+            estimate = (
+                f"f_i {fmt_num(recipe['f_i'], lang, 3)}, f_e {fmt_num(recipe['f_e'], lang, 3)}"
+            )
+            interval = ", ".join(
+                f"{key} {fmt_num(lo, lang, 3)} – {fmt_num(hi, lang, 3)}"
+                for key, (lo, hi) in recipe["interval"].items()
+            )
+        rows.append(
+            {
+                "name": recipe["name"],
+                "estimate": estimate,
+                "interval": interval,
+                "assumes": tx[f"recipe_{name}_{recipe['name']}"],
+            }
+        )
+    return rows
 
 
 def _regions(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
