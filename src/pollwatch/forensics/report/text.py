@@ -42,13 +42,15 @@ TEXT: dict[str, dict[str, str]] = {
             "{f_e} under extreme fraud."
         ),
         "find_digits": (
-            "Digits: the mean second digit of vote counts is {mean} (Benford expects 4.19); "
-            "the last-digit test gives p {p}."
+            "Digits: the mean second digit of vote counts is {mean}, against {expected} "
+            "expected by the counts' own binomial model (p {p_mean}); the last-digit test gives "
+            "p {p}."
         ),
         "find_spikes": "Spikes: {share} of stations sit on spikes of the share distribution.",
         "find_relations": (
-            "Turnout and the leader's share correlate at r = {r} across stations; {flagged} of "
-            "{tested} regions are flagged by the turnout–votes regressions."
+            "Turnout and the leader's share correlate at r = {r} across stations: near 0 in "
+            "a clean election where areas do not differ; ballot stuffing makes it positive, "
+            "and so do honest differences between areas."
         ),
         "find_identical": (
             "Identical protocols: {stations} stations in {groups} groups report exactly the "
@@ -198,13 +200,14 @@ TEXT: dict[str, dict[str, str]] = {
             "фальсификации — на {f_e}."
         ),
         "find_digits": (
-            "Цифры: среднее второй цифры числа голосов — {mean} (по Бенфорду 4,19); тест "
-            "последней цифры даёт p {p}."
+            "Цифры: среднее второй цифры числа голосов — {mean}, а биномиальная модель самих "
+            "подсчётов ожидает {expected} (p {p_mean}); тест последней цифры даёт p {p}."
         ),
         "find_spikes": "Пики: {share} участков приходится на пики распределения доли.",
         "find_relations": (
-            "Корреляция явки и доли лидера по участкам r = {r}; регрессии «явка — голоса» "
-            "выделяют {flagged} из {tested} регионов."
+            "Корреляция явки и доли лидера по участкам r = {r}: около 0 на чистых выборах, "
+            "где районы не различаются; вбросы делают её положительной, но так же действуют и "
+            "честные различия между районами."
         ),
         "find_identical": (
             "Одинаковые протоколы: {stations} участков в {groups} группах дали точно "
