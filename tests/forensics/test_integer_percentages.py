@@ -231,3 +231,34 @@ def test_result_is_json_ready_and_p_values_in_range() -> None:
     for count in result.counts.values():
         assert 0.0 <= count.p_value <= 1.0 and 0.0 < count.mc_p_value <= 1.0
     assert all(0.0 <= row.p_value <= 1.0 for row in result.regions)
+
+
+def test_stations_above_99_percent_are_left_out_and_100_percent_counted_apart() -> None:
+    reg, iss, lead = clean_counts(300, seed=31)
+    reg = np.concatenate([reg, [1000, 1000, 1000, 1000]])
+    iss = np.concatenate([iss, [1000, 995, 990, 800]])  # 100 %, 99.5 %, 99.0 %, 80 %
+    lead = np.concatenate([lead, [600, 500, 500, 800]])  # 60 %, ..., 100 % of the cast
+    data = StationArrays.from_counts(reg, iss, iss, lead)
+    result = integer_percentages(data, resamples=10)
+    assert result.n_above_99 == 3  # 99.0 % exactly is kept, as in Kobak et al.'s code
+    assert result.n_used == 301
+    assert result.at_100 == {"turnout": 1, "leader": 1, "either": 2}
+    kept = integer_percentages(data.subset(np.arange(data.n) != 302), resamples=10)
+    assert kept.counts["turnout"].observed == result.counts["turnout"].observed - 1
+    out = json.loads(json.dumps(result.to_dict()))
+    assert out["at_100"]["either"] == 2 and out["n_above_99"] == 3
+
+
+def test_the_window_is_closed_at_both_ends() -> None:
+    reg = np.full(60, 2000)
+    for issued, whole in ((99, True), (101, True), (98, False), (102, False)):
+        iss = np.full(60, issued)
+        data = StationArrays.from_counts(reg, iss, iss, iss // 2)
+        result = integer_percentages(data, resamples=10)
+        assert result.counts["turnout"].observed == (60 if whole else 0), issued
+    # the null sums the binomial mass over the same closed windows
+    p_at, _, _ = integer_probabilities(np.array([2000]), np.array([0.05]))
+    k = np.arange(2001)
+    inside = np.abs(2000 * k - 20 * np.round(100 * k / 2000) * 2000) <= 2000
+    assert inside[99] and inside[101] and not inside[102]
+    assert p_at[0] == pytest.approx(stats.binom.pmf(k[inside], 2000, 0.05).sum())

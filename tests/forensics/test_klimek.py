@@ -66,6 +66,22 @@ def test_injected_fraud_is_found() -> None:
     assert r.rmse < r.rmse_fair
 
 
+def test_recipes_set_the_papers_national_fit_beside_the_regional_one() -> None:
+    e = synthetic_election(3_000, seed=6, extreme=0.03)
+    regional = klimek(e.arrays(), resamples=3, seed=1)
+    national = klimek(e.arrays(), resamples=3, seed=1, by_region=False)
+    for result in (regional, national):
+        assert [r.name for r in result.recipes] == ["pnas", "regional"]
+    by_name = {r.name: r for r in regional.recipes}
+    assert (by_name["regional"].f_i, by_name["regional"].f_e) == (regional.f_i, regional.f_e)
+    assert by_name["regional"].interval == regional.interval
+    assert (by_name["pnas"].f_i, by_name["pnas"].f_e) == (national.f_i, national.f_e)
+    assert by_name["pnas"].interval == national.interval
+    recipes = json.loads(json.dumps(regional.to_dict()))["recipes"]
+    assert set(recipes[0]) == {"name", "f_i", "f_e", "interval"}
+    assert set(recipes[0]["interval"]) == {"f_i", "f_e"}
+
+
 def test_same_seed_same_answer_and_json() -> None:
     e = synthetic_election(3_000, seed=4, incremental=0.1)
     a = klimek(e.arrays(), resamples=5, seed=7)

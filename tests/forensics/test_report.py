@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ from pollwatch.errors import InputError
 from pollwatch.forensics.battery import ForensicsReport, run_battery
 from pollwatch.forensics.registry import METHODS
 from pollwatch.forensics.report import PLOTS, render_html, write_plots
-from pollwatch.forensics.report.text import TEXT
+from pollwatch.forensics.report.text import TEXT, fmt_int, fmt_num
 from pollwatch.forensics.synthetic import synthetic_election
 from pollwatch.results.schema import EXCLUDED_COLUMNS
 
@@ -92,3 +93,32 @@ def test_write_plots(report: ForensicsReport, tmp_path: Path) -> None:
 def test_unknown_language(report: ForensicsReport) -> None:
     with pytest.raises(InputError, match="unknown report language"):
         render_html(report, "fr")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_recipes_side_by_side_with_what_each_assumes(
+    report: ForensicsReport, pages: dict[str, str], lang: str
+) -> None:
+    html = pages[lang]
+    tables = re.findall(r'<table class="recipes">(.*?)</table>', html, re.S)
+    assert len(tables) == 2  # shpilkin and klimek
+    shpilkin_table, klimek_table = tables
+    for name in ("shpilkin", "regional"):
+        assert f"<code>{name}</code>" in shpilkin_table
+        assert TEXT[lang][f"recipe_shpilkin_{name}"] in shpilkin_table.replace("&#39;", "'")
+    for name in ("pnas", "regional"):
+        assert f"<code>{name}</code>" in klimek_table
+    shpilkin_recipe = report.results["shpilkin"].recipes[0]  # type: ignore[attr-defined]
+    assert fmt_int(shpilkin_recipe.anomalous_votes, lang) in shpilkin_table
+
+
+def test_digits_sentence_compares_with_the_model_not_benford(
+    report: ForensicsReport, pages: dict[str, str]
+) -> None:
+    digits = report.results["digits"].to_dict()
+    en = unescape(pages["en"])
+    assert "Benford expects" not in en and "4.19" not in en.split('id="methods"')[0]
+    expected = fmt_num(digits["second_digit_expected_mean"], "en", 3)
+    assert f"against {expected} expected by the counts' own binomial model" in en
+    # the regressions cannot flag ballots added for the leader: no count of flagged regions
+    assert "regions are flagged" not in en and "выделяют" not in pages["ru"]

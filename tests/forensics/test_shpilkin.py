@@ -204,3 +204,71 @@ def test_fast_bootstrap_matches_plain_station_resampling() -> None:
     width = high - low
     assert result.interval[0] == pytest.approx(low, abs=0.2 * width)
     assert result.interval[1] == pytest.approx(high, abs=0.2 * width)
+
+
+def two_peaked_election(seed: int) -> tuple[StationArrays, int]:
+    """Region A honest at ~55 % turnout; region B (twice as large, same honest voters)
+    written up to 75-95 % with ballots for the leader, so the others' curve peaks higher
+    there than at 55 %. Returns the data and the votes added."""
+    rng = np.random.default_rng(seed)
+    n_a, n_b = 3_000, 6_000
+    reg = rng.integers(800, 2500, n_a + n_b)
+    iss = rng.binomial(reg, rng.beta(55, 45, n_a + n_b))
+    lead = rng.binomial(iss, 0.55)
+    target = rng.uniform(0.75, 0.95, n_b)
+    added = np.zeros(n_a + n_b, dtype=np.int64)
+    added[n_a:] = np.maximum(np.round(target * reg[n_a:]) - iss[n_a:], 0).astype(np.int64)
+    labels = ["A"] * n_a + ["B"] * n_b
+    data = StationArrays.from_counts(reg, iss + added, iss + added, lead + added, region=labels)
+    return data, int(added.sum())
+
+
+def test_shpilkin_recipe_takes_the_lowest_turnout_peak_nationally() -> None:
+    data, added = two_peaked_election(seed=21)
+    result = shpilkin(data, resamples=100, seed=0)
+    recipe = {r.name: r for r in result.recipes}
+    assert list(recipe) == ["shpilkin", "regional"]
+    assert recipe["shpilkin"].reference_turnout == pytest.approx(0.56, abs=0.02)
+    assert recipe["shpilkin"].reference_share == pytest.approx(0.55, abs=0.01)
+    assert recipe["shpilkin"].anomalous_votes == pytest.approx(added, rel=0.05)
+    low, high = recipe["shpilkin"].interval
+    assert low <= recipe["shpilkin"].anomalous_votes <= high
+    # the global mode of the others' curve is in the written-up region: most is missed
+    national_mode = shpilkin(data, by_region=False, resamples=20)
+    assert national_mode.reference_turnout > 0.75
+    assert national_mode.anomalous_votes < 0.5 * added
+
+
+def test_shpilkin_recipe_counts_only_the_other_candidates_votes() -> None:
+    data, _ = two_peaked_election(seed=22)
+    more_invalid = StationArrays.from_counts(  # 50 invalid ballots at every station
+        data.registered,
+        data.issued,
+        data.cast + 50,
+        data.leader,
+        others=data.cast - data.leader,
+        region=data.region,
+    )
+    base = {r.name: r.anomalous_votes for r in shpilkin(data, resamples=20).recipes}
+    moved = {r.name: r.anomalous_votes for r in shpilkin(more_invalid, resamples=20).recipes}
+    assert moved["shpilkin"] == pytest.approx(base["shpilkin"])
+    assert moved["regional"] != pytest.approx(base["regional"])
+
+
+def test_regional_recipe_is_the_region_by_region_peak_whatever_the_headline() -> None:
+    data = confounded_regions(1_000, seed=23)
+    default = shpilkin(data, resamples=50, seed=0)
+    national = shpilkin(data, by_region=False, resamples=50, seed=0)
+    regional = {r.name: r for r in national.recipes}["regional"]
+    assert default.recipes[1].anomalous_votes == pytest.approx(default.anomalous_votes)
+    assert regional.anomalous_votes == pytest.approx(default.anomalous_votes)
+    assert regional.reference_share == pytest.approx(default.reference_share)
+    out = json.loads(json.dumps(national.to_dict()))
+    assert [r["name"] for r in out["recipes"]] == ["shpilkin", "regional"]
+    assert set(out["recipes"][0]) == {
+        "name",
+        "anomalous_votes",
+        "interval",
+        "reference_turnout",
+        "reference_share",
+    }

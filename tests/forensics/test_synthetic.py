@@ -10,6 +10,7 @@ import pytest
 
 from pollwatch.errors import InputError
 from pollwatch.forensics import StationArrays
+from pollwatch.forensics.integer_percentages import integer_percentage
 from pollwatch.forensics.synthetic import LEADER, synthetic_election
 from pollwatch.results import load_results
 from pollwatch.results.schema import COUNT_FIELDS, ID_FIELDS
@@ -196,3 +197,33 @@ def test_fraud_regions_keep_the_fraud_inside_them() -> None:
 def test_bad_fraud_regions_are_refused(regions: object) -> None:
     with pytest.raises(InputError, match="'fraud_regions' parameter of synthetic_election"):
         synthetic_election(100, seed=0, fraud_regions=regions)  # type: ignore[arg-type]
+
+
+def test_machine_regions_write_up_most_of_their_stations() -> None:
+    e = synthetic_election(6_000, seed=4, n_regions=10, machine_regions=(2, 7))
+    data = e.arrays()
+    region = e.results.stations["region"].to_numpy()
+    inside = np.isin(region, ["Region 02", "Region 07"])
+    machine = e.truth.machine
+    assert not machine[~inside].any()
+    assert 0.85 < machine[inside].mean() < 0.95
+    assert (data.turnout[machine] >= 0.845).all() and (data.share[machine] >= 0.8).mean() > 0.95
+    assert e.truth.machine_stations == machine.sum()
+    assert e.truth.anomalous_votes == e.truth.added_votes.sum() > 0
+    assert (e.truth.added_votes[~inside] == 0).all()
+    # half of the written-up protocols aim at a whole percentage of turnout
+    whole = integer_percentage(data.issued[machine], data.registered[machine])
+    assert whole.mean() > 0.4
+    clean = synthetic_election(6_000, seed=4, n_regions=10)
+    assert (clean.arrays().issued[~inside] == data.issued[~inside]).all()
+
+
+def test_share_follows_turnout_correlates_honest_regions() -> None:
+    e = synthetic_election(8_000, seed=5, n_regions=30, share_follows_turnout=2.0)
+    frame = e.results.stations.assign(
+        issued=e.arrays().issued, cast=e.arrays().cast, leader=e.arrays().leader
+    )
+    g = frame.groupby("region")[["registered", "issued", "cast", "leader"]].sum()
+    r = np.corrcoef(g["issued"] / g["registered"], g["leader"] / g["cast"])[0, 1]
+    assert r > 0.6
+    assert e.truth.anomalous_votes == 0

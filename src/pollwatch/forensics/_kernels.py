@@ -6,8 +6,10 @@ kernel takes plain ``int64``/``float64`` arrays and is compiled once (``cache=Tr
 Percentages are binned with integer arithmetic, never floats, so that a value such as
 ``7/20 = 35 %`` lands on the bin its count implies: a count ``k`` out of ``n`` falls in
 the 0.1 %-wide bin ``m = round_half_up(1000 k / n)`` (bins centred on multiples of 0.1 %),
-computed as ``(2000 k + n) // (2 n)``. It is an *integer percentage* when ``m % 10 == 0``
-and a multiple of 5 % when ``m % 50 == 0``.
+computed as ``(2000 k + n) // (2 n)``. A count is an *integer percentage* when it lies in
+the closed window ``|100 k / n − j| ≤ 0.05`` round a whole percent ``j`` (Kobak et al.'s
+code), i.e. ``2000 k mod 20 n`` is at most ``n`` or at least ``19 n``
+(:func:`whole_percent`); a multiple of 5 % likewise with ``mod 100 n``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "per_mille_bin",
     "poisson_binomial_sf",
     "poisson_one",
+    "whole_percent",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,6 +48,17 @@ def per_mille_bin(k: np.ndarray, n: np.ndarray, per_unit: int = 1000) -> np.ndar
     k64 = np.asarray(k, dtype=np.int64)
     n64 = np.asarray(n, dtype=np.int64)
     return (2 * per_unit * k64 + n64) // (2 * n64)
+
+
+def whole_percent(k: np.ndarray, n: np.ndarray, period: int = 1) -> np.ndarray:
+    """Whether ``100 k / n`` lies within 0.05 (closed) of a multiple of ``period`` percent.
+
+    Exact integer arithmetic; ``n`` must be positive.
+    """
+    k64 = np.asarray(k, dtype=np.int64)
+    n64 = np.asarray(n, dtype=np.int64)
+    rest = (2000 * k64) % (20 * period * n64)
+    return np.asarray((rest <= n64) | (rest >= (20 * period - 1) * n64))
 
 
 @_njit
@@ -73,9 +87,9 @@ def integer_probabilities(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact probabilities that ``Bin(n_i, p_i) / n_i`` is an integer percentage.
 
-    For each station, sums the binomial pmf over the counts ``k`` whose 0.1 % bin is a
-    whole percent (``m = 10 j``), visiting only percentages within 12 standard deviations
-    of the mean (the mass outside is below 1e-30).
+    For each station, sums the binomial pmf over the counts ``k`` within the closed
+    window ``|100 k / n − j| ≤ 0.05`` of a whole percent ``j``, visiting only percentages
+    within 12 standard deviations of the mean (the mass outside is below 1e-30).
 
     Returns
     -------
@@ -103,9 +117,9 @@ def integer_probabilities(
         total = 0.0
         five = 0.0
         for j in range(j_lo, j_hi + 1):
-            # counts k with (2000 k + n) // (2 n) == 10 j
+            # counts k with |2000 k − 20 j n| ≤ n (the closed window round j %)
             k_min = max(0, _ceil_div(20 * j * ni - ni, 2000))
-            k_max = min(ni, _ceil_div(20 * j * ni + ni, 2000) - 1)
+            k_max = min(ni, (20 * j * ni + ni) // 2000)
             mass = 0.0
             for k in range(k_min, k_max + 1):
                 lp = _log_binom_pmf(k, ni, pi, lgn)

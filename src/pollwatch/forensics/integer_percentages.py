@@ -11,17 +11,24 @@ distribution under a no-rewriting null.
 Definitions
 -----------
 * turnout = issued / registered; leader's share = leader / (valid + invalid).
-* A value is an **integer percentage** when, rounded to 0.1 % (half up), it is a whole
-  percent: ``k`` out of ``n`` with ``round(1000 k / n) % 10 == 0``, i.e. it lies in the
-  0.1 %-wide bin centred on an integer, as in the paper's histograms (bins of 0.1 %
-  centred on multiples of 0.1 %). About one value in ten does so by chance, so the test
-  is about the *excess*, not the count. "Multiples of 5 %" use ``% 50``.
+* A value is an **integer percentage** when it lies within 0.05 of a whole percent, the
+  window closed at both ends as in Kobak et al.'s code (``|100 k / n − j| ≤ 0.05``; 4.95 %
+  and 5.05 % both count as 5 %), computed in exact integer arithmetic. About one value in
+  ten does so by chance, so the test is about the *excess*, not the count. "Multiples of
+  5 %" use the same window round multiples of 5.
 * A station is counted for **turnout**, **leader** (the leader's share), and **either**
   (turnout or share or both).
 * Small stations: stations with fewer than ``min_registered`` registered voters (100 by
   default) are left out, following the paper, where small stations were excluded because
   their few possible fractions land on whole percentages too often. (The null below
   accounts for the lattice of possible fractions exactly, so this only trims noise.)
+* Stations with a turnout or a leader's share **above 99 %** are left out, as Kobak et
+  al.'s code does: at 100 % a whole percentage is certain whether or not the protocol was
+  written, and at 99.x % the binomial null around the station's own rate expects hits at
+  99 % and 100 % that a rate capped at 100 % cannot produce, so both would blur the
+  excess. Stations at exactly 100 % are a signal of their own and are counted apart
+  (``at_100``). With this rule the national excess reproduces the paper's published Monte
+  Carlo figures (docs/validation.md).
 
 Null model and p-values
 -----------------------
@@ -65,9 +72,10 @@ random indicators. *Theory of Probability and its Applications* 40(4), 791–794
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import stats
@@ -77,8 +85,10 @@ from pollwatch.forensics._kernels import (
     integer_probabilities,
     per_mille_bin,
     poisson_binomial_sf,
+    whole_percent,
 )
 from pollwatch.forensics.data import StationArrays
+from pollwatch.forensics.multiple_testing import FDR_LEVEL, bh_q_values
 from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
@@ -96,6 +106,8 @@ KINDS: tuple[str, ...] = ("turnout", "leader", "either", "turnout_5", "leader_5"
 
 MIN_STATIONS = 50
 EXACT_LIMIT = 5_000
+CEILING = 99
+"""Stations with turnout or the leader's share above this percentage are left out."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,11 @@ class IntegerCount:
 
 @dataclass(frozen=True)
 class RegionIntegerCount:
-    """One region's stations with an integer turnout or leader's share ("either")."""
+    """One region's stations with an integer turnout or leader's share ("either").
+
+    ``q_value`` is the Benjamini–Hochberg adjusted ``p_value`` over the regions, and
+    ``flagged`` says it is below :data:`~pollwatch.forensics.multiple_testing.FDR_LEVEL`.
+    """
 
     region: str
     stations: int
@@ -127,6 +143,8 @@ class RegionIntegerCount:
     excess: float
     z: float
     p_value: float
+    q_value: float
+    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -150,9 +168,14 @@ class IntegerPercentagesResult(MethodResult):
         expected, for the plot.
     resamples, min_registered:
         The options used.
-    n_used, n_small, n_empty, n_inconsistent:
+    n_used, n_small, n_empty, n_inconsistent, n_above_99:
         Stations tested; left out for fewer than ``min_registered`` voters, for no
-        registered voters or ballots cast, and for issued > registered or leader > cast.
+        registered voters or ballots cast, for issued > registered or leader > cast, and
+        for a turnout or leader's share above 99 %.
+    at_100:
+        Stations (with at least ``min_registered`` voters) reporting exactly 100 %:
+        ``turnout``, ``leader`` (share) and ``either``. Not part of the test, since a whole
+        percentage is certain there; reported as a signal of its own.
     """
 
     method: ClassVar[str] = "integer_percentages"
@@ -168,6 +191,8 @@ class IntegerPercentagesResult(MethodResult):
     n_small: int
     n_empty: int
     n_inconsistent: int
+    n_above_99: int
+    at_100: dict[str, int]
     counts: dict[str, IntegerCount]
     excess: dict[str, float]
     z: float
@@ -226,7 +251,8 @@ def _regions(
     region: np.ndarray, names: tuple[str, ...], observed: np.ndarray, probs: np.ndarray
 ) -> tuple[RegionIntegerCount, ...]:
     rows = []
-    for code in np.unique(region):
+    codes = np.unique(region)
+    for code in codes:
         mask = region == code
         p = probs[mask]
         obs = int(observed[mask].sum())
@@ -241,28 +267,29 @@ def _regions(
                 excess=obs - mean,
                 z=(obs - mean) / sd if sd > 0 else float("nan"),
                 p_value=upper_tail(obs, p),
+                q_value=float("nan"),
+                flagged=False,
             )
         )
+    q = bh_q_values(np.array([row.p_value for row in rows]))
+    rows = [
+        dataclasses.replace(row, q_value=float(qv), flagged=bool(qv < FDR_LEVEL))
+        for row, qv in zip(rows, q, strict=True)
+    ]
     return tuple(sorted(rows, key=lambda row: (row.p_value, -row.excess)))
-
-
-def _is_whole(bins: np.ndarray) -> np.ndarray:
-    """Whether a 0.1 % bin (:func:`per_mille_bin`) is centred on a whole percent."""
-    return np.asarray(bins % 10 == 0)
 
 
 def integer_percentage(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Whether ``k / n`` is an integer percentage (the module's definition); false for n ≤ 0.
 
-    ``k / n`` rounded to 0.1 % (half up) is a whole percent: the value lies in
-    ``[j − 0.05, j + 0.05)`` percent for an integer ``j``, so 4.95 % counts as 5 % and
-    5.05 % does not.
+    The value lies in the closed window ``[j − 0.05, j + 0.05]`` percent round an integer
+    ``j``, so 4.95 % and 5.05 % both count as 5 % and 5.06 % does not.
 
     >>> integer_percentage(np.array([99, 101, 0, 3]), np.array([2000, 2000, 10, 0])).tolist()
-    [True, False, True, False]
+    [True, True, True, False]
     """
     positive = np.asarray(n) > 0
-    return np.asarray(positive & _is_whole(per_mille_bin(k, np.where(positive, n, 1))))
+    return np.asarray(positive & whole_percent(k, np.where(positive, n, 1)))
 
 
 def integer_percentage_chance(n: np.ndarray) -> np.ndarray:
@@ -277,14 +304,14 @@ def integer_percentage_chance(n: np.ndarray) -> np.ndarray:
     d = np.maximum(np.asarray(n, dtype=np.int64), 1)
     g = np.gcd(d, 100)
     m = d // g
-    low = (d + 20 * g - 1) // (20 * g)  # multiples t·g with 20·t·g < d
+    low = d // (20 * g) + 1  # multiples t·g with 20·t·g ≤ d
     high = m - (19 * d + 20 * g - 1) // (20 * g)  # and with 20·t·g ≥ 19·d
     return np.asarray(np.minimum((low + high) / m, 1.0))
 
 
-def _at_integer(bins: np.ndarray) -> np.ndarray:
-    on = _is_whole(bins)
-    return np.bincount(bins[on] // 10, minlength=101)[:101]
+def _at_integer(k: np.ndarray, n: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """Stations at each whole percent 0..100 (the nearest one, unambiguous inside the window)."""
+    return np.bincount(per_mille_bin(k[whole], n[whole], 100), minlength=101)[:101]
 
 
 def _not_applicable(
@@ -297,6 +324,8 @@ def _not_applicable(
     n_small: int = 0,
     n_empty: int = 0,
     n_inconsistent: int = 0,
+    n_above_99: int = 0,
+    at_100: dict[str, int] | None = None,
 ) -> IntegerPercentagesResult:
     nan = float("nan")
     zeros = np.zeros(101)
@@ -310,6 +339,8 @@ def _not_applicable(
         n_small=n_small,
         n_empty=n_empty,
         n_inconsistent=n_inconsistent,
+        n_above_99=n_above_99,
+        at_100=at_100 or {"turnout": 0, "leader": 0, "either": 0},
         counts={},
         excess={"either": nan, "leader": nan, "turnout": nan},
         z=nan,
@@ -374,12 +405,24 @@ def integer_percentages(
     empty = (data.registered <= 0) | (data.cast <= 0)
     inconsistent = ~empty & ((data.issued > data.registered) | (data.leader > data.cast))
     small = ~empty & ~inconsistent & (data.registered < min_registered)
-    usable = ~(empty | inconsistent | small)
-    tallies = {
+    sized = ~(empty | inconsistent | small)
+    full_t = sized & (data.issued == data.registered)
+    full_s = sized & (data.leader == data.cast)
+    high = sized & (
+        (100 * data.issued > CEILING * data.registered) | (100 * data.leader > CEILING * data.cast)
+    )
+    usable = sized & ~high
+    tallies: dict[str, Any] = {
         "n_used": int(usable.sum()),
         "n_small": int(small.sum()),
         "n_empty": int(empty.sum()),
         "n_inconsistent": int(inconsistent.sum()),
+        "n_above_99": int(high.sum()),
+        "at_100": {
+            "turnout": int(full_t.sum()),
+            "leader": int(full_s.sum()),
+            "either": int((full_t | full_s).sum()),
+        },
     }
     if tallies["n_used"] < MIN_STATIONS:
         return _not_applicable(
@@ -395,13 +438,11 @@ def integer_percentages(
     iss = data.issued[usable]
     cast = data.cast[usable]
     lead = data.leader[usable]
-    t_bin = per_mille_bin(iss, reg)
-    s_bin = per_mille_bin(lead, cast)
     observed = {
-        "turnout": _is_whole(t_bin),
-        "leader": _is_whole(s_bin),
-        "turnout_5": t_bin % 50 == 0,
-        "leader_5": s_bin % 50 == 0,
+        "turnout": whole_percent(iss, reg),
+        "leader": whole_percent(lead, cast),
+        "turnout_5": whole_percent(iss, reg, 5),
+        "leader_5": whole_percent(lead, cast, 5),
     }
     observed["either"] = observed["turnout"] | observed["leader"]
     observed["either_5"] = observed["turnout_5"] | observed["leader_5"]
@@ -420,13 +461,13 @@ def integer_percentages(
         kind: _count(observed[kind], probs[kind], sims[:, col]) for col, kind in enumerate(KINDS)
     }
     either = counts["either"]
-    excluded = tallies["n_small"] + tallies["n_empty"] + tallies["n_inconsistent"]
+    excluded = data.n - tallies["n_used"]
     return IntegerPercentagesResult(
         n_stations=data.n,
         applicable=True,
         note=""
         if excluded == 0
-        else f"{excluded} stations left out (small, empty or inconsistent).",
+        else f"{excluded} stations left out (small, empty, inconsistent or above 99 %).",
         seed=seed,
         resamples=int(resamples),
         min_registered=int(min_registered),
@@ -438,8 +479,8 @@ def integer_percentages(
         regions=_regions(
             data.region[usable], data.region_names, observed["either"], probs["either"]
         ),
-        turnout_at_integer=_at_integer(t_bin),
+        turnout_at_integer=_at_integer(iss, reg, observed["turnout"]),
         turnout_expected_at_integer=exp_t,
-        leader_at_integer=_at_integer(s_bin),
+        leader_at_integer=_at_integer(lead, cast, observed["leader"]),
         leader_expected_at_integer=exp_s,
     )

@@ -95,7 +95,7 @@ from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
-__all__ = ["KlimekResult", "klimek"]
+__all__ = ["RECIPES", "KlimekRecipe", "KlimekResult", "klimek"]
 
 _MIN_STATIONS = 500
 _EXTREME_WIDTH = 0.075  # Klimek et al.: y = 1 - |N(0, 0.075)|
@@ -119,6 +119,26 @@ def _njit(fn: F) -> F:
     return cast(F, numba.njit(cache=True)(fn))
 
 
+RECIPES: dict[str, str] = {
+    "pnas": "The national fit of Klimek et al. (2012): one clean blob for the whole country; "
+    "honest differences between regions read as fraud.",
+    "regional": "One clean blob per region: a region falsified through and through reads as "
+    "that region's character.",
+}
+"""The recipes in ``KlimekResult.recipes``, by stable name, and what each assumes."""
+RECIPES_ORDER = tuple(RECIPES)
+
+
+@dataclass(frozen=True)
+class KlimekRecipe:
+    """One clean model's fit, named so that it can be set beside a published one."""
+
+    name: str
+    f_i: float
+    f_e: float
+    interval: dict[str, tuple[float, float]]
+
+
 @dataclass(frozen=True)
 class KlimekResult(MethodResult):
     """Fitted fraud fractions of Klimek et al. (2012).
@@ -131,6 +151,10 @@ class KlimekResult(MethodResult):
         95 % percentile intervals from a bootstrap of the whole fit over stations.
     interval:
         The same two intervals as ``{"f_i": (low, high), "f_e": (low, high)}``.
+    recipes:
+        Both clean models side by side (:data:`RECIPES`): ``pnas`` (the paper's one
+        national blob) and ``regional`` (one blob per region), each fitted with its own
+        bootstrap interval.
     resamples:
         Number of bootstrap replicates behind the intervals.
     by_region:
@@ -174,6 +198,7 @@ class KlimekResult(MethodResult):
     f_i_interval: tuple[float, float]
     f_e_interval: tuple[float, float]
     interval: dict[str, tuple[float, float]]
+    recipes: tuple[KlimekRecipe, ...]
     resamples: int
     by_region: bool
     regions: int
@@ -329,24 +354,18 @@ def klimek(
             f"only {n} stations with registered voters and ballots cast; the fraud model "
             f"needs at least {_MIN_STATIONS} to fit a fingerprint",
         )  # fmt: skip
-    st = _stations(data, ok, bins, bool(by_region))
-    weight = np.ones(n)
-    blobs = _blobs(st, weight)
-    if not (np.all(blobs.turnout_sd > 0) and np.all(blobs.share_sd > 0)):
+    full = _fit_variant(data, ok, bins, bool(by_region), resamples, seed)
+    if full is None:
         return _not_applicable(
             data.n, excluded, resamples, seed, bins, bool(by_region),
             "turnout or the leader's share does not vary; the clean model cannot be fitted",
         )  # fmt: skip
-
-    rng = np.random.default_rng(seed)
-    observed = _histogram_cells(st.cell, weight, bins)
-    pool = np.arange(n)
-    draws = _draw(st, blobs, pool, _SEARCH_POINTS, rng)
-    state = _fit_election(observed, draws, None, bins)
-    final = _draw(st, blobs, pool, _FINAL_POINTS, rng)
-    model = _simulate(final, state.q, state.alpha, bins)
-    fit = _fit(model, observed)
-    f_i_lo, f_i_hi, f_e_lo, f_e_hi = _bootstrap(st, state, bins, resamples, rng)
+    st, state, final, model, observed = full.st, full.state, full.final, full.model, full.observed
+    fit = full.fit
+    f_i_lo, f_i_hi, f_e_lo, f_e_hi = full.intervals
+    other = _fit_variant(data, ok, bins, not by_region, resamples, seed)
+    recipes = [_recipe(full)] + ([] if other is None else [_recipe(other)])
+    recipes.sort(key=lambda r: RECIPES_ORDER.index(r.name))
 
     fitted = _mixture(model, fit.f_i, fit.f_e)
     fair = model.mean("clean")
@@ -364,6 +383,7 @@ def klimek(
         f_i_interval=(f_i_lo, f_i_hi),
         f_e_interval=(f_e_lo, f_e_hi),
         interval={"f_i": (f_i_lo, f_i_hi), "f_e": (f_e_lo, f_e_hi)},
+        recipes=tuple(recipes),
         resamples=resamples,
         by_region=bool(by_region),
         regions=st.regions,
@@ -389,6 +409,56 @@ def klimek(
     )
 
 
+@dataclass(frozen=True)
+class _Variant:
+    """One clean model fitted to the election, with its bootstrap intervals."""
+
+    by_region: bool
+    st: _Stations
+    state: _State
+    final: _Draws
+    model: _Model
+    observed: np.ndarray
+    fit: _Fit
+    intervals: tuple[float, float, float, float]
+
+
+def _fit_variant(
+    data: StationArrays,
+    ok: np.ndarray,
+    bins: int,
+    by_region: bool,
+    resamples: int,
+    seed: int | None,
+) -> _Variant | None:
+    """Fit one clean model (``None`` when turnout or share does not vary)."""
+    st = _stations(data, ok, bins, by_region)
+    weight = np.ones(st.n)
+    blobs = _blobs(st, weight)
+    if not (np.all(blobs.turnout_sd > 0) and np.all(blobs.share_sd > 0)):
+        return None
+    rng = np.random.default_rng(seed)
+    observed = _histogram_cells(st.cell, weight, bins)
+    pool = np.arange(st.n)
+    draws = _draw(st, blobs, pool, _SEARCH_POINTS, rng)
+    state = _fit_election(observed, draws, None, bins)
+    final = _draw(st, blobs, pool, _FINAL_POINTS, rng)
+    model = _simulate(final, state.q, state.alpha, bins)
+    fit = _fit(model, observed)
+    intervals = _bootstrap(st, state, bins, resamples, rng)
+    return _Variant(by_region, st, state, final, model, observed, fit, intervals)
+
+
+def _recipe(variant: _Variant) -> KlimekRecipe:
+    f_i_lo, f_i_hi, f_e_lo, f_e_hi = variant.intervals
+    return KlimekRecipe(
+        name="regional" if variant.by_region else "pnas",
+        f_i=variant.fit.f_i,
+        f_e=variant.fit.f_e,
+        interval={"f_i": (f_i_lo, f_i_hi), "f_e": (f_e_lo, f_e_hi)},
+    )
+
+
 def _not_applicable(
     n: int, excluded: int, resamples: int, seed: int | None, bins: int, by_region: bool, note: str
 ) -> KlimekResult:
@@ -403,6 +473,7 @@ def _not_applicable(
         f_i_interval=(nan, nan),
         f_e_interval=(nan, nan),
         interval={"f_i": (nan, nan), "f_e": (nan, nan)},
+        recipes=(),
         resamples=resamples,
         by_region=by_region,
         regions=0,

@@ -18,17 +18,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.integer_percentages import (
     integer_percentage,
     integer_percentage_chance,
 )
+from pollwatch.forensics.multiple_testing import FDR_LEVEL, bh_q_values
 from pollwatch.forensics.result import MethodResult, jsonable
 
 __all__ = [
+    "CLEAN_CEILING",
+    "MACHINE_AT_100",
     "TOP_STATIONS",
     "integer_hit",
+    "national_station_excess",
     "rank_regions",
     "rank_stations",
     "shpilkin_station_excess",
@@ -86,17 +91,61 @@ def shpilkin_station_excess(data: StationArrays, result: MethodResult | None) ->
     return np.where(counted, data.leader - rho[data.region] * others, 0.0)
 
 
+def national_station_excess(data: StationArrays, result: MethodResult | None) -> np.ndarray | None:
+    """Each station's signed part of the ``shpilkin`` recipe (one national reference).
+
+    ``leader − ρ·others`` (others = the other candidates' votes) at the stations whose 1 %
+    turnout bin lies above the national reference, ρ the national clean ratio; ``None``
+    when Shpilkin did not run.
+    """
+    if result is None or not result.applicable:
+        return None
+    from pollwatch.forensics.shpilkin import N_BINS, ShpilkinResult
+
+    if not isinstance(result, ShpilkinResult):
+        return None
+    recipe = next((r for r in result.recipes if r.name == "shpilkin"), None)
+    if recipe is None or not 0.0 <= recipe.reference_share < 1.0:
+        return None
+    first = round(recipe.reference_turnout * N_BINS)
+    rho = recipe.reference_share / (1.0 - recipe.reference_share)
+    usable = (data.registered > 0) & (data.cast > 0) & (data.leader <= data.cast)
+    turnout_bin = np.minimum(N_BINS * data.issued // np.maximum(data.registered, 1), N_BINS - 1)
+    others = data.votes.sum(axis=1) - data.leader
+    return np.where(usable & (turnout_bin >= first), data.leader - rho * others, 0.0)
+
+
+CLEAN_CEILING = 0.9
+"""A region whose own clean reference (Shpilkin's peak) sits at or above this turnout or
+leader's share fails its own clean check: a whole region's typical station at 90 %+ is
+what a machine reports, not what voters do (the honest regional means of the elections
+studied lie between 40 % and 80 %), so its peak cannot serve as its clean reference."""
+MACHINE_AT_100 = 0.05
+"""A region where at least this share of stations (100+ voters) reports exactly 100 %
+turnout or 100 % for the leader fails its own clean check: honest counts of that size
+almost never do (a binomial count of 100+ voters reaches 100 % only at a true rate near 1)."""
+
+
 def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[dict[str, Any]]:
     """Regions ranked by evidence: Shpilkin's anomalous votes and integer-percentage excess.
 
     For each region: the number of stations, turnout, the leader's share, stations with a
     whole-percentage turnout or share against the number expected by chance
-    (:func:`integer_hit`) and its z-score, and Shpilkin's anomalous votes of the region
-    (:func:`shpilkin_station_excess`: the region's own clean reference, or its part of the
-    pooled small regions'; signed, so a region where the leader falls short of its clean
-    curve reads negative). Sorted by the anomalous votes as a share of the region's leader
-    votes, then by z; without a Shpilkin result the anomalous columns are ``None`` and the
-    order is by z.
+    (:func:`integer_hit`), its z-score and Benjamini–Hochberg q-value, the stations at
+    exactly 100 % (``at_100``), and Shpilkin's anomalous votes of the region, signed.
+
+    Which clean reference a region is judged by is a hybrid of the two: its **own**
+    (:func:`shpilkin_station_excess`; honest regional differences do not read as fraud)
+    when it passes its own clean checks, the **national** one of the ``shpilkin`` recipe
+    (:func:`national_station_excess`) when it does not — its integer-percentage excess is
+    significant (q < 0.05), at least :data:`MACHINE_AT_100` of its stations report exactly
+    100 %, or its own reference sits at :data:`CLEAN_CEILING` or above. A region falsified
+    through and through (its own turnout peak at 95 %) would otherwise take its falsified
+    peak for clean and read as clean.
+    ``reference`` says which was used, ``anomalous_votes_own`` and
+    ``anomalous_votes_national`` give both. Sorted by the anomalous votes as a share of the
+    region's leader votes, then by z; without a Shpilkin result the anomalous columns are
+    ``None`` and the order is by z.
     """
     if data.n == 0:
         return []
@@ -105,6 +154,9 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
     either = t_hit | s_hit
     p_either = 1 - (1 - t_p) * (1 - s_p)
     excess = shpilkin_station_excess(data, results.get("shpilkin"))
+    national = national_station_excess(data, results.get("shpilkin"))
+    sized = data.registered >= 100
+    at_100 = sized & ((data.issued == data.registered) | (data.leader == data.cast))
     frame = pd.DataFrame(
         {
             "region": data.region,
@@ -117,6 +169,9 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "exp": p_either,
             "var": p_either * (1 - p_either),
             "excess": np.zeros(data.n) if excess is None else excess,
+            "national": np.zeros(data.n) if national is None else national,
+            "at_100": at_100.astype(np.int64),
+            "sized": sized.astype(np.int64),
         }
     )
     g = frame.groupby("region", sort=False).sum()
@@ -131,19 +186,51 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "integer_observed": g["obs"].astype(int),
             "integer_expected": g["exp"].round(1),
             "integer_z": z.round(2),
+            "integer_q": bh_q_values(stats.norm.sf(z.to_numpy(dtype=np.float64))),
+            "at_100": g["at_100"].astype(int),
         }
     )
+    _use_integer_regions(out, results.get("integer_percentages"))
+    machine = (
+        (out["integer_q"] < FDR_LEVEL)
+        | (g["at_100"] >= MACHINE_AT_100 * g["sized"].clip(lower=1))
+        | _implausible_reference(out["region"], results.get("shpilkin"))
+    )
     if excess is None:
+        out["reference"] = None
         out["anomalous_votes"] = None
+        out["anomalous_votes_own"] = None
+        out["anomalous_votes_national"] = None
         out["anomalous_share"] = np.nan
     else:
-        out["anomalous_votes"] = g["excess"].round(0).astype(int)
-        out["anomalous_share"] = (g["excess"] / g["leader"].clip(lower=1)).round(4)
-    _use_integer_regions(out, results.get("integer_percentages"))
+        use_national = machine & (national is not None)
+        chosen = g["excess"].where(~use_national, g["national"])
+        out["reference"] = np.where(use_national, "national", "own")
+        out["anomalous_votes"] = chosen.round(0).astype(int)
+        out["anomalous_votes_own"] = g["excess"].round(0).astype(int)
+        out["anomalous_votes_national"] = (
+            None if national is None else g["national"].round(0).astype(int)
+        )
+        out["anomalous_share"] = (chosen / g["leader"].clip(lower=1)).round(4)
+    out["integer_q"] = out["integer_q"].astype(float).round(6)
     out["turnout"] = out["turnout"].round(4)
     out["leader_share"] = out["leader_share"].round(4)
     out = out.sort_values(["anomalous_share", "integer_z"], ascending=False)
     return [dict(r) for r in jsonable(out.to_dict(orient="records"))]
+
+
+def _implausible_reference(region: pd.Series, result: MethodResult | None) -> pd.Series:
+    """Whether each region's own Shpilkin reference is at :data:`CLEAN_CEILING` or above."""
+    fits = {str(r.region): r for r in getattr(result, "regions", ())}
+    pooled = fits.get("(regions with fewer than 100 stations, pooled)")
+
+    def implausible(name: str) -> bool:
+        fit = fits.get(name, pooled)
+        return fit is not None and (
+            fit.reference_turnout >= CLEAN_CEILING or fit.reference_share >= CLEAN_CEILING
+        )
+
+    return region.astype(str).map(implausible).astype(bool)
 
 
 def _use_integer_regions(out: pd.DataFrame, result: MethodResult | None) -> None:
@@ -158,6 +245,7 @@ def _use_integer_regions(out: pd.DataFrame, result: MethodResult | None) -> None
             out.loc[idx, "integer_observed"] = int(r.observed)
             out.loc[idx, "integer_expected"] = round(float(r.expected), 1)
             out.loc[idx, "integer_z"] = round(float(r.z), 2) if np.isfinite(r.z) else np.nan
+            out.loc[idx, "integer_q"] = float(r.q_value)
 
 
 def _identical_groups(data: StationArrays, results: dict[str, MethodResult]) -> np.ndarray:

@@ -115,7 +115,15 @@ from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_choice, check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
 
-__all__ = ["REFERENCES", "ShpilkinEstimate", "ShpilkinRegion", "ShpilkinResult", "shpilkin"]
+__all__ = [
+    "RECIPES",
+    "REFERENCES",
+    "ShpilkinEstimate",
+    "ShpilkinRecipe",
+    "ShpilkinRegion",
+    "ShpilkinResult",
+    "shpilkin",
+]
 
 REFERENCES: dict[str, int] = {"peak": 0, "band": 1, "core": 2, "trend": 3}
 """Reference-region choices and their kernel codes."""
@@ -124,6 +132,11 @@ N_BINS = 100
 """1 % turnout bins."""
 TREND_QUANTILE = 0.05
 """``trend`` reads the clean ratio at this quantile of the others'-vote-weighted turnout."""
+PEAK_HEIGHT = 0.5
+"""A local maximum of the smoothed others' curve lower than this fraction of its highest
+value is noise, not the clean peak (Russia 2024 has one at 40 % turnout, 0.13 high)."""
+FIRST_PEAK = 4
+"""Kernel code of the ``shpilkin`` recipe's reference: bins up to the lowest-turnout peak."""
 MIN_STATIONS = 50
 MIN_REGION = 100
 """Regions with fewer usable stations are pooled into one group."""
@@ -131,25 +144,57 @@ DENSE_CELL = 10
 """Bootstrap cells (region × 1 % bin) with at least this many stations are drawn as a whole."""
 POOLED = "(regions with fewer than 100 stations, pooled)"
 """The ``region`` of the pooled small regions' entry in ``ShpilkinResult.regions``."""
+RECIPES: dict[str, str] = {
+    "shpilkin": "Shpilkin's own: one national curve of 1 % turnout bins; the leader's votes "
+    "against the sum of the other candidates' votes; clean ratio ρ = ΣL / ΣO over the bins up "
+    "to the lowest-turnout peak of the others' curve (smoothed over ±2 bins); anomalous votes "
+    "= Σ (L − ρ·O) over the bins above it.",
+    "regional": "Every region (≥ 100 stations; smaller ones pooled) its own curve and its own "
+    "peak reference; the others are every ballot cast not for the leader; the regions' "
+    "excesses summed.",
+}
+"""The recipes in ``ShpilkinResult.recipes``, by stable name, and what each assumes."""
 NATIONAL = "(all stations)"
 """The ``region`` of the one entry of ``ShpilkinResult.regions`` when ``by_region=False``."""
 
 
 @numba.njit(cache=True)
-def _smoothed_mode(oth: np.ndarray) -> int:
-    """Mode of the others' curve averaged over ±2 bins (a spike at one whole percentage
-    cannot pose as the peak)."""
+def _smoothed(oth: np.ndarray) -> np.ndarray:
+    """The others' curve averaged over ±2 bins (a spike at one whole percentage cannot
+    pose as a peak)."""
     n = oth.shape[0]
-    best = 0
-    best_value = -1.0
+    out = np.empty(n)
     for c in range(n):
         lo = max(0, c - 2)
         hi = min(n, c + 3)
-        value = oth[lo:hi].sum() / (hi - lo)
-        if value > best_value:
-            best_value = value
-            best = c
-    return best
+        out[c] = oth[lo:hi].sum() / (hi - lo)
+    return out
+
+
+@numba.njit(cache=True)
+def _smoothed_mode(oth: np.ndarray) -> int:
+    """Mode of the others' curve smoothed over ±2 bins (the first bin on ties)."""
+    return int(np.argmax(_smoothed(oth)))
+
+
+@numba.njit(cache=True)
+def _first_peak(oth: np.ndarray) -> int:
+    """The lowest-turnout peak of the smoothed others' curve: the first local maximum at
+    least ``PEAK_HEIGHT`` of the curve's highest value (lower bumps are the sparse tail).
+
+    Where stuffing moved so many stations that the others' curve has a second, higher
+    peak at high turnout (Russia 2024: 62 % and 82 %), Shpilkin's clean reference is the
+    first one; the global mode would take the stuffed one.
+    """
+    s = _smoothed(oth)
+    n = s.shape[0]
+    floor = PEAK_HEIGHT * s.max()
+    for c in range(n):
+        left = s[c - 1] if c > 0 else -1.0
+        right = s[c + 1] if c < n - 1 else -1.0
+        if s[c] > 0.0 and s[c] >= floor and s[c] > left and s[c] >= right:
+            return c
+    return int(np.argmax(s))
 
 
 @numba.njit(cache=True)
@@ -214,10 +259,10 @@ def _group_estimate(
         for b in range(first, n):
             excess += lead[b] - rho * oth[b]
         return excess, first / n, rho
-    else:  # peak (0) or band (1), around the smoothed mode of the others' curve
-        mode = _smoothed_mode(oth)
-        lo_bin = 0 if reference == 0 else max(0, mode - 2)
-        hi_bin = mode + 1 if reference == 0 else min(n, mode + 3)
+    else:  # peak (0), band (1) or first peak (4), around a peak of the others' curve
+        mode = _first_peak(oth) if reference == FIRST_PEAK else _smoothed_mode(oth)
+        lo_bin = max(0, mode - 2) if reference == 1 else 0
+        hi_bin = min(n, mode + 3) if reference == 1 else mode + 1
         for b in range(lo_bin, hi_bin):
             num += lead[b]
             den += oth[b]
@@ -241,8 +286,10 @@ def _bootstrap(
     resamples: int,
     seed: int,
     dense: int,
+    codes: np.ndarray,
 ) -> np.ndarray:
-    """Poisson-bootstrap replicates of the summed signed excess, for the four references.
+    """Poisson-bootstrap replicates of the summed signed excess, one column per reference
+    kernel code in ``codes``.
 
     Each station enters a resample ``w ~ Poisson(1)`` times (Hanley & MacGibbon 2006).
     A cell (group × 1 % bin) with at least ``dense`` stations is drawn as a whole: its pair
@@ -277,7 +324,7 @@ def _bootstrap(
         if count[cell[i]] < dense:
             sparse[n_sparse] = i
             n_sparse += 1
-    out = np.zeros((resamples, 4))
+    out = np.zeros((resamples, codes.shape[0]))
     lead = np.zeros(n_cells)
     oth = np.zeros(n_cells)
     for r in range(resamples):
@@ -297,8 +344,8 @@ def _bootstrap(
         for g in range(n_groups):
             row_l = lead[g * N_BINS : (g + 1) * N_BINS]
             row_o = oth[g * N_BINS : (g + 1) * N_BINS]
-            for ref in range(4):
-                out[r, ref] += _group_estimate(row_l, row_o, ref)[0]
+            for k in range(codes.shape[0]):
+                out[r, k] += _group_estimate(row_l, row_o, codes[k])[0]
     return out
 
 
@@ -324,6 +371,18 @@ class ShpilkinEstimate:
     """Anomalous votes under one choice of clean reference region."""
 
     reference: str
+    anomalous_votes: float
+    interval: tuple[float, float]
+    reference_turnout: float
+    reference_share: float
+
+
+@dataclass(frozen=True)
+class ShpilkinRecipe:
+    """One published way of computing the figure, named so that it can be set beside
+    the figure a journalist reads elsewhere (:data:`RECIPES` says what each assumes)."""
+
+    name: str
     anomalous_votes: float
     interval: tuple[float, float]
     reference_turnout: float
@@ -368,6 +427,9 @@ class ShpilkinResult(MethodResult):
         Turnout and share with the anomalous votes removed.
     sensitivity:
         The same estimate under every reference choice.
+    recipes:
+        The published recipes side by side (:data:`RECIPES`): ``shpilkin`` (Shpilkin's own,
+        national) and ``regional`` (a peak reference per region).
     regions:
         The headline estimate region by region.
     resamples, n_used, n_excluded:
@@ -396,6 +458,7 @@ class ShpilkinResult(MethodResult):
     corrected_turnout: float
     corrected_share: float
     sensitivity: tuple[ShpilkinEstimate, ...]
+    recipes: tuple[ShpilkinRecipe, ...]
     regions: tuple[ShpilkinRegion, ...]
     resamples: int
     n_used: int
@@ -432,6 +495,7 @@ def _not_applicable(
         corrected_turnout=nan,
         corrected_share=nan,
         sensitivity=(),
+        recipes=(),
         regions=(),
         resamples=resamples,
         n_used=n_used,
@@ -466,6 +530,63 @@ def _national(fit: _Fit, others_cells: np.ndarray) -> tuple[float, float]:
     rho = float((fit.rho[ok] * weight[ok]).sum() / weight[ok].sum())
     turnout = float((fit.ref_turnout[ok] * weight[ok]).sum() / weight[ok].sum())
     return turnout, rho / (1.0 + rho)
+
+
+def _shpilkin_recipe(
+    turnout_bin: np.ndarray, lead: np.ndarray, others: np.ndarray, resamples: int, seed: int
+) -> ShpilkinRecipe:
+    """Shpilkin's own recipe: one national curve, reference up to its lowest-turnout peak."""
+    lead_bins = np.bincount(turnout_bin, weights=lead, minlength=N_BINS)
+    others_bins = np.bincount(turnout_bin, weights=others, minlength=N_BINS)
+    excess, ref_turnout, rho = _group_estimate(lead_bins, others_bins, FIRST_PEAK)
+    boot = _bootstrap(
+        turnout_bin,
+        lead,
+        others,
+        1,
+        resamples,
+        int(seed),
+        DENSE_CELL,
+        np.array([FIRST_PEAK], dtype=np.int64),
+    )
+    low, high = np.percentile(boot[:, 0], [2.5, 97.5])
+    return ShpilkinRecipe(
+        "shpilkin", float(excess), (float(low), float(high)), ref_turnout, rho / (1.0 + rho)
+    )
+
+
+def _regional_recipe(
+    region: np.ndarray,
+    names: tuple[str, ...],
+    turnout_bin: np.ndarray,
+    lead: np.ndarray,
+    others: np.ndarray,
+    resamples: int,
+    seed: int,
+) -> ShpilkinRecipe:
+    """The ``regional`` recipe when the headline was asked for nationally."""
+    group, labels = _groups(region, names, by_region=True)
+    n_groups = len(labels)
+    cell = group * N_BINS + turnout_bin
+    lead_cells = np.bincount(cell, weights=lead, minlength=n_groups * N_BINS)
+    others_cells = np.bincount(cell, weights=others, minlength=n_groups * N_BINS)
+    others_cells = others_cells.reshape(n_groups, N_BINS)
+    fit = _fit(lead_cells.reshape(n_groups, N_BINS), others_cells, REFERENCES["peak"])
+    boot = _bootstrap(
+        cell,
+        lead,
+        others,
+        n_groups,
+        resamples,
+        int(seed),
+        DENSE_CELL,
+        np.array([REFERENCES["peak"]], dtype=np.int64),
+    )
+    low, high = np.percentile(boot[:, 0], [2.5, 97.5])
+    ref_turnout, ref_share = _national(fit, others_cells)
+    return ShpilkinRecipe(
+        "regional", float(fit.anomalous.sum()), (float(low), float(high)), ref_turnout, ref_share
+    )
 
 
 def shpilkin(
@@ -538,8 +659,11 @@ def shpilkin(
     others_cells = np.bincount(cell, weights=others, minlength=n_groups * N_BINS)
     lead_cells = lead_cells.reshape(n_groups, N_BINS)
     others_cells = others_cells.reshape(n_groups, N_BINS)
-    boot_seed = int(np.random.default_rng(seed).integers(1, 2**63 - 1))
-    boot = _bootstrap(cell, lead, others, n_groups, int(resamples), boot_seed, DENSE_CELL)
+    seeds = np.random.default_rng(seed).integers(1, 2**63 - 1, size=2)
+    codes = np.array(list(REFERENCES.values()), dtype=np.int64)
+    boot = _bootstrap(
+        cell, lead, others, n_groups, int(resamples), int(seeds[0]), DENSE_CELL, codes
+    )
     fits = {name: _fit(lead_cells, others_cells, code) for name, code in REFERENCES.items()}
     sensitivity = []
     for name, code in REFERENCES.items():
@@ -555,6 +679,21 @@ def shpilkin(
             )
         )
     chosen = next(s for s in sensitivity if s.reference == reference)
+    candidates = data.votes[usable].sum(axis=1).astype(np.float64)
+    national = _shpilkin_recipe(turnout_bin, lead, candidates - lead, int(resamples), seeds[1])
+    if by_region:
+        peak = next(s for s in sensitivity if s.reference == "peak")
+        regional = ShpilkinRecipe(
+            "regional",
+            peak.anomalous_votes,
+            peak.interval,
+            peak.reference_turnout,
+            peak.reference_share,
+        )
+    else:
+        regional = _regional_recipe(
+            data.region[usable], data.region_names, turnout_bin, lead, others, resamples, seeds[1]
+        )
     fit = fits[reference]
     stations = np.bincount(group, minlength=n_groups)
     leader_by_group = lead_cells.sum(axis=1)
@@ -587,6 +726,7 @@ def shpilkin(
         corrected_turnout=float((iss.sum() - anomalous) / reg.sum()),
         corrected_share=float((lead.sum() - anomalous) / (cast.sum() - anomalous)),
         sensitivity=tuple(sensitivity),
+        recipes=(national, regional),
         regions=regions,
         resamples=int(resamples),
         n_used=n_used,

@@ -29,6 +29,19 @@ Rounding to integer percentages (Kobak, Shpilkin & Pshenichnikov 2016)
     votes from the opponents to the leader. The count is the one nearest to the target, so
     the ratio is exactly integer whenever the station's size allows.
 
+Regional machines
+    In the regions named by ``machine_regions`` a fraction ``machine_share`` of stations is
+    written up as a whole, the pattern of Russia's "electoral sultanates": turnout is
+    raised to U(``machine_min``, 1) of the registered voters with ballots for the leader,
+    then the leader's share to U(``machine_min``, 1) with votes moved from the opponents;
+    half of the written-up protocols aim at a whole percentage. The region's own turnout
+    peak then sits at 90 % and above.
+
+Honest heterogeneity that fools a national reference
+    ``share_follows_turnout`` = k shifts each region's clean share on the logit scale by
+    k × (its turnout's logit − the national one): regions that vote more also favour the
+    leader more, with no fraud at all.
+
 Every draw comes from ``seed``; the clean election and the falsification use separate
 streams, so ``synthetic_election(seed=s)`` is the clean counterfactual of
 ``synthetic_election(seed=s, incremental=0.1)``, station by station.
@@ -49,6 +62,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays, station_arrays
@@ -77,12 +91,13 @@ class SyntheticTruth:
         Leader votes added by all falsification (stuffing, reassignment, rounding), total.
     f_i, f_e:
         Realised fractions of stations with incremental and extreme fraud.
-    rounded_stations, incremental_stations, extreme_stations:
-        Numbers of stations rewritten to integer percentages, stuffed, and extreme-stuffed.
+    rounded_stations, incremental_stations, extreme_stations, machine_stations:
+        Numbers of stations rewritten to integer percentages, stuffed, extreme-stuffed, and
+        written up by a regional machine.
     clean_turnout, clean_leader_share:
         National turnout (issued / registered) and leader share (leader / cast) of the clean
         counterfactual.
-    incremental, extreme, rounded, rounded_turnout, rounded_share:
+    incremental, extreme, rounded, rounded_turnout, rounded_share, machine:
         Boolean masks over stations (kept out of ``to_dict``).
     added_votes:
         Leader votes added per station (kept out of ``to_dict``).
@@ -94,6 +109,7 @@ class SyntheticTruth:
     rounded_stations: int
     incremental_stations: int
     extreme_stations: int
+    machine_stations: int
     clean_turnout: float
     clean_leader_share: float
     incremental: np.ndarray = field(metadata={"json": False}, repr=False)
@@ -102,11 +118,12 @@ class SyntheticTruth:
     rounded_turnout: np.ndarray = field(metadata={"json": False}, repr=False)
     rounded_share: np.ndarray = field(metadata={"json": False}, repr=False)
     added_votes: np.ndarray = field(metadata={"json": False}, repr=False)
+    machine: np.ndarray = field(metadata={"json": False}, repr=False)
 
     @property
     def manipulated(self) -> np.ndarray:
         """Stations touched by any kind of falsification."""
-        return np.asarray(self.incremental | self.extreme | self.rounded, dtype=bool)
+        return np.asarray(self.incremental | self.extreme | self.rounded | self.machine, dtype=bool)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready scalars (the per-station masks are left out)."""
@@ -188,6 +205,7 @@ def _clean_election(
     region_concentration: float,
     station_concentration: float,
     tiny: float,
+    share_follows_turnout: float = 0.0,
 ) -> _Clean:
     registered = _station_sizes(rng, n, tiny)
     region = rng.integers(0, n_regions, n)
@@ -196,6 +214,9 @@ def _clean_election(
 
     region_t = _beta(rng, np.full(n_regions, turnout), region_concentration)
     region_s = _beta(rng, np.full(n_regions, share), region_concentration)
+    if share_follows_turnout:
+        lift = share_follows_turnout * (special.logit(region_t) - special.logit(turnout))
+        region_s = special.expit(special.logit(region_s) + lift)
     t = _beta(rng, region_t[region], station_concentration)
     s = _beta(rng, region_s[region], station_concentration)
 
@@ -277,6 +298,10 @@ def synthetic_election(
     extreme_min: float = 0.95,
     reassign: float = 0.0,
     fraud_regions: Collection[int] | None = None,
+    machine_regions: Collection[int] | None = None,
+    machine_share: float = 0.9,
+    machine_min: float = 0.85,
+    share_follows_turnout: float = 0.0,
 ) -> SyntheticElection:
     """Draw a synthetic election with known falsification.
 
@@ -318,6 +343,16 @@ def synthetic_election(
         those of the election without ``fraud_regions``, outside them those of the clean
         election (same seed, no fraud).
 
+    machine_regions:
+        Numbers of the regions run by a machine (same numbering as ``fraud_regions``);
+        ``None``: none.
+    machine_share, machine_min:
+        Share of a machine region's stations written up, and the lower end of the turnout
+        and share they are written up to.
+    share_follows_turnout:
+        Slope k of the regions' clean share on their turnout (logit scale); 0 keeps them
+        independent.
+
     Returns
     -------
     SyntheticElection
@@ -356,9 +391,13 @@ def synthetic_election(
     ):
         check_number("synthetic_election", name, value, above=0)
 
+    _check_fraction("machine_share", machine_share)
+    _check_fraction("machine_min", machine_min)
+    check_number("synthetic_election", "share_follows_turnout", share_follows_turnout)
     chosen = _check_regions(fraud_regions, n_regions)
+    machines = _check_regions(machine_regions, n_regions)
 
-    clean_seq, fraud_seq = np.random.SeedSequence(seed).spawn(2)
+    clean_seq, fraud_seq, machine_seq = np.random.SeedSequence(seed).spawn(3)
     clean = _clean_election(
         np.random.default_rng(clean_seq),
         n,
@@ -369,6 +408,7 @@ def synthetic_election(
         region_concentration=float(region_concentration),
         station_concentration=float(station_concentration),
         tiny=float(tiny),
+        share_follows_turnout=float(share_follows_turnout),
     )
     rng = np.random.default_rng(fraud_seq)
     exposed = np.ones(n, dtype=bool) if chosen is None else np.isin(clean.region + 1, chosen)
@@ -417,6 +457,19 @@ def synthetic_election(
         votes = _take_from_opponents(votes, take)
     rounded = rounded_turnout | rounded_share
 
+    machine = np.zeros(n, dtype=bool)
+    if machines:
+        issued, cast, votes, machine = _machine(
+            np.random.default_rng(machine_seq),
+            np.isin(clean.region + 1, machines),
+            clean.registered,
+            issued,
+            cast,
+            votes,
+            float(machine_share),
+            float(machine_min),
+        )
+
     added = votes[:, 0] - clean.votes[:, 0]
     results = _results(clean, issued=issued, cast=cast, votes=votes, n_candidates=n_candidates)
     truth = SyntheticTruth(
@@ -426,6 +479,7 @@ def synthetic_election(
         rounded_stations=int(rounded.sum()),
         incremental_stations=int(is_incremental.sum()),
         extreme_stations=int(is_extreme.sum()),
+        machine_stations=int(machine.sum()),
         clean_turnout=float(clean.issued.sum() / max(int(clean.registered.sum()), 1)),
         clean_leader_share=float(clean.votes[:, 0].sum() / max(int(clean.cast.sum()), 1)),
         incremental=is_incremental,
@@ -434,6 +488,7 @@ def synthetic_election(
         rounded_turnout=rounded_turnout,
         rounded_share=rounded_share,
         added_votes=added,
+        machine=machine,
     )
     params = {
         "n_stations": n,
@@ -452,8 +507,44 @@ def synthetic_election(
         "extreme_min": float(extreme_min),
         "reassign": float(reassign),
         "fraud_regions": chosen,
+        "machine_regions": machines,
+        "machine_share": float(machine_share),
+        "machine_min": float(machine_min),
+        "share_follows_turnout": float(share_follows_turnout),
     }
     return SyntheticElection(results=results, truth=truth, params=params)
+
+
+def _machine(
+    rng: np.random.Generator,
+    region: np.ndarray,
+    registered: np.ndarray,
+    issued: np.ndarray,
+    cast: np.ndarray,
+    votes: np.ndarray,
+    share: float,
+    low: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Write up a ``share`` of the stations of the machine regions (``region`` mask): turnout
+    to U(low, 1) with ballots for the leader, then the leader's share to U(low, 1) with the
+    opponents' votes; half of them aim at a whole percentage."""
+    n = len(registered)
+    chosen = region & (rng.random(n) < share) & (registered > 0)
+    whole = rng.random(n) < 0.5
+    turnout = rng.uniform(low, 1.0, n)
+    target = np.round(registered * np.where(whole, np.round(100 * turnout) / 100, turnout))
+    add = np.where(chosen, np.maximum(target.astype(np.int64) - issued, 0), 0)
+    issued = issued + add
+    cast = cast + add
+    votes = votes.copy()
+    votes[:, 0] += add
+    share_t = rng.uniform(low, 1.0, n)
+    target_s = np.round(cast * np.where(whole, np.round(100 * share_t) / 100, share_t))
+    take = np.where(chosen, np.maximum(target_s.astype(np.int64) - votes[:, 0], 0), 0)
+    take = np.minimum(take, votes[:, 1:].sum(axis=1))
+    if votes.shape[1] > 1:
+        votes = _take_from_opponents(votes, take)
+    return issued, cast, votes, chosen
 
 
 def _candidate_names(k: int) -> tuple[str, ...]:

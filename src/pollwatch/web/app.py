@@ -103,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(_package_dir("static"))), name="static")
     reports = settings.home / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    app.mount("/reports", StaticFiles(directory=str(reports)), name="reports")
+    from pollwatch.web.report_files import ReportFiles
+
+    app.mount("/reports", ReportFiles(directory=str(reports)), name="reports")
 
     def report_files() -> list[str]:
         return sorted(p.name for p in reports.glob("*.html"))

@@ -7,6 +7,10 @@ of regions and stations, the rows kept out, and the methods explained with refer
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +24,7 @@ from pollwatch.forensics.report.text import fmt_int, fmt_num, fmt_pct, text
 if TYPE_CHECKING:
     from pollwatch.forensics.battery import ForensicsReport
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["content_security_policy", "render_html", "write_html"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,6 +61,7 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
                 "note": result.note,
                 "reference": data.get("reference") or method.reference,
                 "rows": result_rows(data, lang) if result.applicable else [],
+                "recipes": _recipes(name, data, lang) if result.applicable else [],
                 "figures": figures,
                 "run_time": tx["run_time"].format(
                     seconds=fmt_num(report.timings.get(name, 0.0), lang, 2)
@@ -64,6 +69,34 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _recipes(name: str, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The published recipes of one method, one row each with what it assumes."""
+    tx = text(lang)
+    rows = []
+    for recipe in data.get("recipes") or ():
+        if name == "shpilkin":
+            low, high = recipe["interval"]
+            estimate = fmt_int(recipe["anomalous_votes"], lang)
+            interval = f"{fmt_int(low, lang)} – {fmt_int(high, lang)}"
+        else:
+            estimate = (
+                f"f_i {fmt_num(recipe['f_i'], lang, 3)}, f_e {fmt_num(recipe['f_e'], lang, 3)}"
+            )
+            interval = ", ".join(
+                f"{key} {fmt_num(lo, lang, 3)} – {fmt_num(hi, lang, 3)}"
+                for key, (lo, hi) in recipe["interval"].items()
+            )
+        rows.append(
+            {
+                "name": recipe["name"],
+                "estimate": estimate,
+                "interval": interval,
+                "assumes": tx[f"recipe_{name}_{recipe['name']}"],
+            }
+        )
+    return rows
 
 
 def _regions(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
@@ -164,6 +197,44 @@ def render_html(report: ForensicsReport, lang: str = "en") -> str:
         "excluded": shown.to_dict(orient="records"),
     }
     return _environment().get_template("report.html.j2").render(**context)
+
+
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style>", re.S | re.I)
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"', re.I)
+
+
+_NONE = "'none'"
+
+
+def _sha256(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+def content_security_policy(page: str) -> str:
+    """The Content-Security-Policy under which a report ``page`` looks exactly as its file.
+
+    Why: a web server's usual policy (styles from its own files only) blocks the report's
+    inline ``<style>`` and the figures' ``style`` attributes, and the served report loses
+    its layout and its plots. This policy allows exactly those styles, by their SHA-256
+    hashes (``'unsafe-hashes'`` for the attributes), and nothing else: no script, no
+    request, no frame, no form. Any style injected into the page would not match a hash.
+    """
+    elements = sorted({_sha256(body) for body in _STYLE_ELEMENT.findall(page)})
+    attributes = sorted({_sha256(html.unescape(v)) for v in _STYLE_ATTRIBUTE.findall(page)})
+    by_hash = ["'unsafe-hashes'", *attributes] if attributes else []
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "img-src data:",
+            "script-src 'none'",
+            f"style-src {' '.join([*elements, *by_hash]) or _NONE}",  # browsers without -elem
+            f"style-src-elem {' '.join(elements) or _NONE}",
+            f"style-src-attr {' '.join(by_hash) or _NONE}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
 
 
 def write_html(report: ForensicsReport, path: str | Path, lang: str = "en") -> Path:

@@ -94,6 +94,8 @@ def _finding(name: str, r: dict[str, Any], lang: str) -> str | None:
     if name == "digits":
         return tx["find_digits"].format(
             mean=fmt_num(r.get("second_digit_mean"), lang, 3),
+            expected=fmt_num(r.get("second_digit_expected_mean"), lang, 3),
+            p_mean=_p(r.get("second_digit_mean_p_value"), lang),
             p=_p(r.get("last_digit_p_value"), lang),
         )
     if name == "identical_protocols" and _num(r.get("identical_pairs")) is not None:
@@ -105,11 +107,7 @@ def _finding(name: str, r: dict[str, Any], lang: str) -> str | None:
             p=_p(r.get("p_identical"), lang),
         )
     if name == "relations" and _num(r.get("correlation")) is not None:
-        return tx["find_relations"].format(
-            r=fmt_num(r.get("correlation"), lang, 2),
-            flagged=fmt_int(r.get("regions_flagged"), lang),
-            tested=fmt_int(r.get("regions_tested"), lang),
-        )
+        return tx["find_relations"].format(r=fmt_num(r.get("correlation"), lang, 2))
     if name == "spikes":
         return tx["find_spikes"].format(share=fmt_pct(r.get("excess_share"), lang, 2))
     return None

@@ -42,13 +42,15 @@ TEXT: dict[str, dict[str, str]] = {
             "{f_e} under extreme fraud."
         ),
         "find_digits": (
-            "Digits: the mean second digit of vote counts is {mean} (Benford expects 4.19); "
-            "the last-digit test gives p {p}."
+            "Digits: the mean second digit of vote counts is {mean}, against {expected} "
+            "expected by the counts' own binomial model (p {p_mean}); the last-digit test gives "
+            "p {p}."
         ),
         "find_spikes": "Spikes: {share} of stations sit on spikes of the share distribution.",
         "find_relations": (
-            "Turnout and the leader's share correlate at r = {r} across stations; {flagged} of "
-            "{tested} regions are flagged by the turnout–votes regressions."
+            "Turnout and the leader's share correlate at r = {r} across stations: near 0 in "
+            "a clean election where areas do not differ; ballot stuffing makes it positive, "
+            "and so do honest differences between areas."
         ),
         "find_identical": (
             "Identical protocols: {stations} stations in {groups} groups report exactly the "
@@ -100,6 +102,28 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "excluded_none": "No rows were kept out.",
         "explained": "The methods explained",
+        "recipes": "Published recipes side by side",
+        "col_recipe": "Recipe",
+        "col_estimate": "Estimate",
+        "col_interval": "95% interval",
+        "col_assumes": "What it assumes",
+        "recipe_shpilkin_shpilkin": (
+            "Shpilkin's own: one national curve; the leader's votes against the other "
+            "candidates' votes; the clean ratio from every turnout up to the lowest-turnout "
+            "peak of the others' votes. Reads honest regional differences as fraud."
+        ),
+        "recipe_shpilkin_regional": (
+            "Each region its own clean peak. A region falsified through and through takes "
+            "its falsified peak for clean, so this is a lower bound."
+        ),
+        "recipe_klimek_pnas": (
+            "Klimek et al.'s national fit: one clean cloud for the whole country; honest "
+            "differences between regions read as fraud."
+        ),
+        "recipe_klimek_regional": (
+            "One clean cloud per region: fraud that moves a whole region alike reads as that "
+            "region's character."
+        ),
         "col_region": "Region",
         "col_station": "Station",
         "col_stations": "Stations",
@@ -176,13 +200,14 @@ TEXT: dict[str, dict[str, str]] = {
             "фальсификации — на {f_e}."
         ),
         "find_digits": (
-            "Цифры: среднее второй цифры числа голосов — {mean} (по Бенфорду 4,19); тест "
-            "последней цифры даёт p {p}."
+            "Цифры: среднее второй цифры числа голосов — {mean}, а биномиальная модель самих "
+            "подсчётов ожидает {expected} (p {p_mean}); тест последней цифры даёт p {p}."
         ),
         "find_spikes": "Пики: {share} участков приходится на пики распределения доли.",
         "find_relations": (
-            "Корреляция явки и доли лидера по участкам r = {r}; регрессии «явка — голоса» "
-            "выделяют {flagged} из {tested} регионов."
+            "Корреляция явки и доли лидера по участкам r = {r}: около 0 на чистых выборах, "
+            "где районы не различаются; вбросы делают её положительной, но так же действуют и "
+            "честные различия между районами."
         ),
         "find_identical": (
             "Одинаковые протоколы: {stations} участков в {groups} группах дали точно "
@@ -232,6 +257,29 @@ TEXT: dict[str, dict[str, str]] = {
         "excluded_note": "Показаны первые {shown} из {count} строк; в JSON — те же.",
         "excluded_none": "Ни одна строка не исключена.",
         "explained": "Как устроены методы",
+        "recipes": "Опубликованные способы расчёта рядом",
+        "col_recipe": "Способ",
+        "col_estimate": "Оценка",
+        "col_interval": "95-процентный интервал",
+        "col_assumes": "Что предполагает",
+        "recipe_shpilkin_shpilkin": (
+            "Способ самого Шпилькина: одна кривая по всей стране; голоса за лидера против "
+            "голосов за остальных кандидатов; «чистое» соотношение по всем явкам до первого "
+            "(по явке) пика голосов за остальных. Честные различия регионов читает как "
+            "фальсификации."
+        ),
+        "recipe_shpilkin_regional": (
+            "У каждого региона свой «чистый» пик. Регион, фальсифицированный целиком, "
+            "принимает свой фальсифицированный пик за чистый, поэтому это оценка снизу."
+        ),
+        "recipe_klimek_pnas": (
+            "Общенациональная подгонка Климека и соавторов: одно «чистое» облако на всю "
+            "страну; честные различия регионов читаются как фальсификации."
+        ),
+        "recipe_klimek_regional": (
+            "Своё «чистое» облако в каждом регионе: фальсификации, одинаково сдвигающие весь "
+            "регион, читаются как особенность региона."
+        ),
         "col_region": "Регион",
         "col_station": "Участок",
         "col_stations": "Участков",
