@@ -28,7 +28,7 @@ from pollwatch.observe.ids import (
 )
 from pollwatch.observe.reports import parse_report
 from pollwatch.store import create_election, get_election, import_stations, open_store
-from pollwatch.store.views import station_record
+from pollwatch.store.station_record import station_record
 
 LOOK_ALIKES = "аеорсухАВЕКМНОРСТХіј"
 """Cyrillic letters drawn like Latin ones: the reason ids are ASCII."""

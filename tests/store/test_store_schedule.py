@@ -15,7 +15,7 @@ from pollwatch.results import ElectionResults
 from pollwatch.store import attach_results, create_election, import_stations, store_report
 from pollwatch.store.comparison import comparison_rows
 from pollwatch.store.elections import list_stations
-from pollwatch.store.views import station_record
+from pollwatch.store.station_record import station_record
 
 NOW = datetime(2024, 3, 17, 21, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from pollwatch.results import ElectionResults
 from pollwatch.store import attach_results, store_report
-from pollwatch.store.views import station_record
+from pollwatch.store.station_record import station_record
 
 NOW = datetime(2024, 3, 17, 21, 0, tzinfo=UTC)
 

@@ -21,14 +21,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from pollwatch.config import Settings
-
-__all__ = ["SharedCounters", "WindowKey", "limit_key", "open_counters"]
+__all__ = ["SharedCounters", "WindowKey", "limit_key"]
 
 WindowKey = tuple[str, int]
 """A counter: the key and the start of its window, in whole seconds since the epoch."""
@@ -77,14 +72,3 @@ def limit_key(kind: str, value: str) -> str:
     """
     digest = hashlib.sha256(f"{kind}\x00{value}".encode()).hexdigest()[:32]
     return f"{kind}:{digest}"
-
-
-def open_counters(settings: Settings, engine: Engine) -> SharedCounters:
-    """Redis when ``settings.redis_url`` is set, else the service's database."""
-    if settings.redis_url:
-        from pollwatch.limits.redis_counters import RedisCounters
-
-        return RedisCounters(settings.redis_url)
-    from pollwatch.store.limits import DatabaseCounters
-
-    return DatabaseCounters(engine)

@@ -93,7 +93,7 @@ from pollwatch.store.reports import (
 )
 from pollwatch.store.resolutions import list_resolutions, resolve_conflict
 from pollwatch.store.station_overview import dashboard_stations, station_rows, station_totals
-from pollwatch.store.views import station_record
+from pollwatch.store.station_record import station_record
 
 __all__ = [
     "EXPORT_COLUMNS",

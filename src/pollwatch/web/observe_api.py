@@ -73,7 +73,7 @@ from pollwatch.store import (
 )
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
-from pollwatch.store.views import station_record
+from pollwatch.store.station_record import station_record
 from pollwatch.web.access import authorized, csrf_protected
 from pollwatch.web.deps import (
     bearer_token,
