@@ -28,7 +28,7 @@ $(READY_TEST): $(READY_RUN)
 run: $(READY_RUN)
 	$(BIN)/pollwatch demo
 	$(BIN)/pollwatch demo-observe
-	@echo "Starting the web app on http://127.0.0.1:8000: the report at /reports/, the coach at /coach, the observation service at /coordinate (Ctrl-C stops it)"
+	@echo "Starting the web app on http://127.0.0.1:8000: the reports listed at / (e.g. /reports/russia-2024.html), the coach at /coach, the observation service at /coordinate (Ctrl-C stops it)"
 	$(BIN)/pollwatch serve
 
 browser:
@@ -52,6 +52,9 @@ bench: $(READY_TEST)
 	$(BIN)/python bench/forensics.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/coach.py
+	$(BIN)/python bench/guide_search.py
+	$(BIN)/python bench/queues.py
+	$(BIN)/python bench/observe_stats.py
 
 clean:
 	rm -rf $(VENV) pollwatch-data .pytest_cache .mypy_cache .ruff_cache
