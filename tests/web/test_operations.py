@@ -95,6 +95,17 @@ def test_ready_when_database_schema_and_writer_are(ops: Ops) -> None:
     }
 
 
+def test_readiness_details_are_for_the_operators_addresses_only(ops: Ops) -> None:
+    from pollwatch.web.security import parse_trusted_proxies
+
+    ops.app.state.metrics_from = parse_trusted_proxies("10.9.9.9")  # not this test client
+    answer = ops.client.get("/readyz")
+    assert answer.status_code == 200 and answer.json() == {"ready": True}
+    ops.app.state.ingest.stop()
+    stopped = ops.client.get("/readyz")
+    assert stopped.status_code == 503 and stopped.json() == {"ready": False}
+
+
 def test_not_ready_when_the_writer_stopped(ops: Ops) -> None:
     ops.app.state.ingest.stop()
     answer = ops.client.get("/readyz")

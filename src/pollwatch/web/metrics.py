@@ -3,8 +3,9 @@
 ``GET /healthz``: the process answers (for a load balancer's liveness check).
 ``GET /readyz``: it can do its job — the database answers, its schema is this version's
 (migrations current), and the report writer keeps up (its thread runs and fewer than
-:data:`READY_QUEUE_LIMIT` reports wait). 503 with the failing check otherwise, so a balancer
-sends observers elsewhere instead of letting their reports time out.
+:data:`READY_QUEUE_LIMIT` reports wait). 503 otherwise, so a balancer sends observers
+elsewhere instead of letting their reports time out; which check failed, and the queue's
+depth, are said only to the ``metrics_from`` addresses (the queue shows bursts of reports).
 ``GET /metrics``: Prometheus' text format, from the standard client library
 (``prometheus-client``): reports accepted and refused by reason, batch sizes, commit
 latency, the writer's queue depth. Each server process has its own registry and answers
@@ -129,7 +130,10 @@ async def readyz(request: Request) -> JSONResponse:
     else:
         checks["writer"] = "ok"
     ready = all(checks.get(k) == "ok" for k in ("database", "migrations", "writer"))
-    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+    # The checks (the writer's queue above all: bursts of reports, live) only for the
+    # operators' addresses; a balancer elsewhere needs the status code alone.
+    body = {"ready": ready, **checks} if _internal(request) else {"ready": ready}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def _internal(request: Request) -> bool:
