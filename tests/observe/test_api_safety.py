@@ -40,10 +40,10 @@ from pollwatch.store import (
     open_store,
     revoke_observers,
 )
+from pollwatch.store.ingest import REVOCATION_INTERVAL
 from pollwatch.store.photos import MAX_PHOTO_PIXELS
 from pollwatch.store.tables import invites
 from pollwatch.web.app import create_app
-from pollwatch.web.ingest import REVOCATION_INTERVAL
 
 ELECTION = "safety-api"
 PASSWORD = "a long passphrase"

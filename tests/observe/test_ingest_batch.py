@@ -48,6 +48,7 @@ from pollwatch.store import (
     rebuild_activity,
     redeem_invite,
 )
+from pollwatch.store.ingest import IngestWriter, ObserverCache
 from pollwatch.store.reports import (
     Outcome,
     PreparedReport,
@@ -58,7 +59,6 @@ from pollwatch.store.reports import (
 )
 from pollwatch.store.tables import ledger, observers, reports, station_activity
 from pollwatch.web.app import create_app
-from pollwatch.web.ingest import IngestWriter, ObserverCache
 
 NOW = datetime(2024, 3, 17, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]

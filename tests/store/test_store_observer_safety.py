@@ -41,9 +41,9 @@ from pollwatch.store import (
     revoke_observers,
     store_report,
 )
+from pollwatch.store.ingest import REVOCATION_INTERVAL, ObserverCache
 from pollwatch.store.reports import prepare_report, store_prepared
 from pollwatch.store.tables import invites, observers
-from pollwatch.web.ingest import REVOCATION_INTERVAL, ObserverCache
 
 ELECTION = "safety"
 

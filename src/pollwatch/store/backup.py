@@ -18,7 +18,7 @@ How each database is copied, and why:
   never on the command line where ``ps`` would show it.
 
 What is acknowledged is in a backup: a report is acknowledged only after its transaction
-committed (group commit, ``web/ingest.py``), and both methods copy a snapshot that includes
+committed (group commit, ``store/ingest.py``), and both methods copy a snapshot that includes
 every transaction committed before the backup began.
 
 Limits: a backup is restored into the same kind of database it came from (the formats

@@ -282,7 +282,7 @@ def revoke_observers(
     station or who reported on it: a station's phones are what gets seized together), or
     ``everyone`` (every observer of ``election``). Already revoked observers are left as
     they are. The server's token caches notice within
-    :data:`pollwatch.web.ingest.REVOCATION_INTERVAL` seconds. Audited as
+    :data:`pollwatch.store.ingest.REVOCATION_INTERVAL` seconds. Audited as
     ``observers.revoke`` with the actor, what was asked and the code names (never a token).
     """
     chosen = [name for name, given in (("code name", code_name), ("--station", station)) if given]

@@ -10,7 +10,7 @@ stored with the entry) and updates the stations' activity counters. The transact
 before the caller acknowledges, so a 2xx answer means the report is on disk (SQLite
 ``synchronous=FULL``; PostgreSQL's default ``synchronous_commit=on``). Batching is what
 makes this fast: one commit (one fsync) for many reports — the web service's group-commit
-writer (:mod:`pollwatch.web.ingest`) feeds it the reports of concurrent requests.
+writer (:mod:`pollwatch.store.ingest`) feeds it the reports of concurrent requests.
 :func:`store_report` is the one-report API on top.
 
 Ledger appends are serialised per election: ``BEGIN IMMEDIATE`` on SQLite (one writer at a

@@ -23,6 +23,7 @@ from pollwatch import __version__
 from pollwatch.config import Settings, load_settings
 from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
 from pollwatch.store import DecodeSlots, open_store
+from pollwatch.store.ingest import IngestWriter, ObserverCache
 from pollwatch.web import (
     admin,
     coach,
@@ -35,7 +36,6 @@ from pollwatch.web import (
 )
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.i18n import load_catalogues
-from pollwatch.web.ingest import IngestWriter, ObserverCache
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.observe_api import ReportsFastPath
 from pollwatch.web.pages import render_page
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The reports' group-commit writer (web/ingest.py): started with the server; at
+        # The reports' group-commit writer (store/ingest.py): started with the server; at
         # shutdown it stores what is queued before the process ends.
         app.state.ingest.start()
         await app.state.observers.preload()  # observers' tokens known before the first report

@@ -36,7 +36,7 @@ from pollwatch.store import (
     get_election,
     observer_for_token,
 )
-from pollwatch.web.ingest import ObserverCache
+from pollwatch.store.ingest import ObserverCache
 from pollwatch.web.security import SESSION_COOKIE, check_csrf
 
 __all__ = [

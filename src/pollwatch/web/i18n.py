@@ -1,9 +1,11 @@
 """Interface strings of the web pages, translated with gettext catalogues (Babel).
 
-Catalogues are the ``.po`` files in ``web/locale/<lang>/LC_MESSAGES/pollwatch.po``; they are
+Catalogues are the ``.po`` files in ``web/locale/<lang>/LC_MESSAGES/<domain>.po``; they are
 read once with Babel when the app is created, so translators edit text files and no compile
-step is needed. Content languages (the coach's arguments) live in the knowledge base, not
-here. English is the source language: a missing translation shows the English text.
+step is needed. The site's pages read the domains of :data:`SITE_DOMAINS` merged into one
+table (one file per part, so the parts' translators do not edit the same file); the observer
+app and the coach's answers have their own domains. Content languages (the coach's
+arguments) live in the knowledge base, not here. English is the source language: a missing translation shows the English text.
 """
 
 from __future__ import annotations
@@ -14,9 +16,21 @@ from importlib import resources
 
 from babel.messages.pofile import read_po
 
-__all__ = ["LANGUAGES", "Catalogues", "load_catalogues", "pick_language", "read_catalogues"]
+__all__ = [
+    "LANGUAGES",
+    "SITE_DOMAINS",
+    "Catalogues",
+    "load_catalogues",
+    "pick_language",
+    "read_catalogues",
+]
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "sr")
+
+SITE_DOMAINS: tuple[str, ...] = ("pollwatch", "guide", "network", "bot")
+"""The catalogues of the site's pages and the bot: the common strings (``pollwatch``), the voter
+guide, the observation network's coordination pages, the Telegram bot. A missing file is
+skipped; a message id in several domains takes the first domain's translation."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,14 @@ def read_catalogues(domain: str = "pollwatch") -> dict[str, dict[str, str]]:
 
 
 def load_catalogues() -> Catalogues:
-    """Read the site's catalogues (domain ``pollwatch``)."""
-    return Catalogues(messages=read_catalogues())
+    """Read the site's catalogues (the domains of :data:`SITE_DOMAINS`, merged)."""
+    merged: dict[str, dict[str, str]] = {}
+    for domain in SITE_DOMAINS:
+        for lang, table in read_catalogues(domain).items():
+            into = merged.setdefault(lang, {})
+            for msgid, msgstr in table.items():
+                into.setdefault(msgid, msgstr)
+    return Catalogues(messages=merged)
 
 
 def pick_language(query: str | None, accept_language: str | None, default: str = "en") -> str:

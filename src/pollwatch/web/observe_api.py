@@ -26,7 +26,7 @@ Handlers only translate HTTP to one :mod:`pollwatch.store` call; the store funct
 they run in the thread pool. Reports are the hot path (thousands per second on election day):
 the handler validates the body in the event loop, finds the observer through a short-lived
 per-process token cache, and hands the report to the process's group-commit writer
-(:mod:`pollwatch.web.ingest`), which stores the reports of concurrent requests in one
+(:mod:`pollwatch.store.ingest`), which stores the reports of concurrent requests in one
 transaction and answers each request after that transaction committed. Rate limits: per observer
 token and per client address (``POLLWATCH_RATE_LIMIT`` per minute per token, 20× per
 address; 0 = off), shared by every process through the database or Redis
@@ -71,6 +71,7 @@ from pollwatch.store import (
     revoke_observers,
     store_photo,
 )
+from pollwatch.store.ingest import IngestWriter
 from pollwatch.store.photos import MAX_PHOTO_BYTES
 from pollwatch.store.reports import prepare_report
 from pollwatch.store.station_record import station_record
@@ -84,7 +85,6 @@ from pollwatch.web.deps import (
     store_engine,
 )
 from pollwatch.web.errors import error_response, error_responses
-from pollwatch.web.ingest import IngestWriter
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session

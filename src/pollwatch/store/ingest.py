@@ -1,4 +1,5 @@
-"""Report ingestion for the web service: a group-commit writer and an observer-token cache.
+"""Report ingestion for every face of the service (the web API, the bot): a group-commit
+writer and an observer-token cache.
 
 Why group commit. A durable commit costs a disk flush (SQLite ``synchronous=FULL``,
 PostgreSQL ``synchronous_commit=on``): a few milliseconds each, so one transaction per
@@ -36,7 +37,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
-from starlette.concurrency import run_in_threadpool
 
 from pollwatch.store import secret_hash
 from pollwatch.store.people import Observer, observer_for_token
@@ -237,7 +237,7 @@ class ObserverCache:
         minutes; without this each first report would cost its own lookup.
         """
         now = self._clock()
-        found = await run_in_threadpool(active_observers, self.engine, self.limit)
+        found = await asyncio.to_thread(active_observers, self.engine, self.limit)
         self._entries.update((key, (obs, now + self.ttl)) for key, obs in found.items())
         return len(found)
 
@@ -251,7 +251,7 @@ class ObserverCache:
         if hit is not None and hit[1] > now:
             return hit[0]
         self.lookups += 1
-        found = await run_in_threadpool(observer_for_token, self.engine, token)
+        found = await asyncio.to_thread(observer_for_token, self.engine, token)
         if len(self._entries) >= self.limit:
             self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
             if len(self._entries) >= self.limit:
@@ -264,7 +264,7 @@ class ObserverCache:
         try:
             started = self._clock()
             if self._entries:
-                revoked = await run_in_threadpool(revoked_token_hashes, self.engine)
+                revoked = await asyncio.to_thread(revoked_token_hashes, self.engine)
                 for key in revoked:
                     self._entries.pop(key, None)
             self._checked = started
