@@ -5,7 +5,8 @@ read once with Babel when the app is created, so translators edit text files and
 step is needed. The site's pages read the domains of :data:`SITE_DOMAINS` merged into one
 table (one file per part, so the parts' translators do not edit the same file); the observer
 app and the coach's answers have their own domains. Content languages (the coach's
-arguments) live in the knowledge base, not here. English is the source language: a missing translation shows the English text.
+arguments) live in the knowledge base, not here. English is the source language: a missing
+translation shows the English text.
 """
 
 from __future__ import annotations
