@@ -28,9 +28,17 @@ __all__ = [
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "sr")
 
-SITE_DOMAINS: tuple[str, ...] = ("pollwatch", "guide", "network", "bot")
+SITE_DOMAINS: tuple[str, ...] = (
+    "pollwatch",
+    "guide",
+    "guidance",
+    "checklists",
+    "network",
+    "bot",
+)
 """The catalogues of the site's pages and the bot: the common strings (``pollwatch``), the voter
-guide, the observation network's coordination pages, the Telegram bot. A missing file is
+guide's pages and its guidance editor, checklists and messages to observers, the network's
+coordination pages (alerts, incidents, rosters), the Telegram bot. A missing file is
 skipped; a message id in several domains takes the first domain's translation."""
 
 
