@@ -1,4 +1,4 @@
-"""Observer reports: the four kinds, strict validation of the HTTP body, canonical JSON.
+"""Observer reports: the five kinds, strict validation of the HTTP body, canonical JSON.
 
 An observer's phone sends one JSON object per report (see ``docs/observe.md``)::
 
@@ -46,11 +46,18 @@ from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from pollwatch.errors import InputError
+from pollwatch.observe.checklists import (
+    MAX_QUESTIONS,
+    Answer,
+    check_answer_value,
+    check_checklist_id,
+)
 from pollwatch.observe.ids import ID_LIMIT, ID_PATTERN, check_election_id, check_station_id
 from pollwatch.results.schema import COUNT_FIELDS
 
 __all__ = [
     "CANDIDATE_NAME_LIMIT",
+    "CHECKLIST_VERSION_LIMIT",
     "COMMON_FIELDS",
     "COUNT_LIMIT",
     "FIGURE_FIELDS",
@@ -67,6 +74,7 @@ __all__ = [
     "TEXT_LIMIT",
     "UUID_PATTERN",
     "WAIT_LIMIT",
+    "ChecklistReport",
     "CountReport",
     "IncidentReport",
     "ProtocolFigures",
@@ -78,7 +86,7 @@ __all__ = [
     "parse_report",
 ]
 
-REPORT_KINDS: tuple[str, ...] = ("count", "incident", "protocol", "status")
+REPORT_KINDS: tuple[str, ...] = ("count", "incident", "protocol", "status", "checklist")
 """The report kinds an observer can send."""
 
 INCIDENT_CATEGORIES: tuple[str, ...] = (
@@ -136,6 +144,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "incident": ("category", "text"),
     "protocol": ("figures",),
     "status": ("status", "queue"),
+    "checklist": ("checklist", "version", "answers"),
 }
 """Each kind's own fields; no other field is accepted."""
 
@@ -144,10 +153,14 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "incident": ("category",),
     "protocol": ("figures",),
     "status": ("status",),
+    "checklist": ("checklist", "version", "answers"),
 }
 """The kind's fields that must be present (the others may be absent or ``null``)."""
 
-Kind: TypeAlias = Literal["count", "incident", "protocol", "status"]
+Kind: TypeAlias = Literal["count", "incident", "protocol", "status", "checklist"]
+
+CHECKLIST_VERSION_LIMIT = 1_000_000
+"""Largest checklist version a report may name (versions count edits from 1)."""
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -326,7 +339,34 @@ class StatusReport(_Header):
         return data
 
 
-Report: TypeAlias = CountReport | IncidentReport | ProtocolReport | StatusReport
+@dataclass(frozen=True)
+class ChecklistReport(_Header):
+    """Answers to one version of one of the election's checklists (:mod:`pollwatch.observe.
+    checklists`). Here only their shape is checked (ids, value types and sizes); whether they
+    fit the checklist version is checked where the definitions are, when storing
+    (:func:`pollwatch.observe.checklists.check_answers`). ``answers`` is read-only."""
+
+    checklist: str
+    version: int
+    answers: Mapping[str, Answer]
+    kind: Literal["checklist"] = field(default="checklist", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "answers", MappingProxyType(dict(sorted(self.answers.items()))))
+
+    def __hash__(self) -> int:
+        return hash((self.id, self.checklist, self.version, tuple(self.answers.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data in the shape of the HTTP body."""
+        data = self._header_dict(self.kind)
+        data["checklist"] = self.checklist
+        data["version"] = self.version
+        data["answers"] = dict(self.answers)
+        return data
+
+
+Report: TypeAlias = CountReport | IncidentReport | ProtocolReport | StatusReport | ChecklistReport
 """Any report."""
 
 
@@ -482,6 +522,20 @@ def _figures(value: Any) -> ProtocolFigures:
     return ProtocolFigures(**counts, votes=votes)
 
 
+def _answers(value: Any) -> dict[str, Answer]:
+    if not isinstance(value, Mapping):
+        raise _fail("answers", f"'answers' must be an object; got {_describe(value)} instead")
+    if len(value) > MAX_QUESTIONS:
+        raise _fail("answers", f"'answers' has more than {MAX_QUESTIONS} answers")
+    out: dict[str, Answer] = {}
+    for key, raw in value.items():
+        check_checklist_id(key, "answers")
+        answer = check_answer_value(raw, f"answers.{key}")
+        if answer is not None:
+            out[key] = answer
+    return out
+
+
 def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> Report:
     """Validate a report body and return the frozen report.
 
@@ -499,8 +553,9 @@ def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> 
     Returns
     -------
     Report
-        A :class:`CountReport`, :class:`IncidentReport`, :class:`ProtocolReport` or
-        :class:`StatusReport`; the id is lower-cased and timestamps are in UTC.
+        A :class:`CountReport`, :class:`IncidentReport`, :class:`ProtocolReport`,
+        :class:`StatusReport` or :class:`ChecklistReport`; the id is lower-cased and
+        timestamps are in UTC.
 
     Raises
     ------
@@ -549,6 +604,13 @@ def parse_report(payload: Mapping[str, Any], *, now: datetime | None = None) -> 
         return IncidentReport(**header, category=category, text=text)
     if kind == "protocol":
         return ProtocolReport(**header, figures=_figures(_required(payload, "figures")))
+    if kind == "checklist":
+        return ChecklistReport(
+            **header,
+            checklist=check_checklist_id(_required(payload, "checklist"), "checklist"),
+            version=_count(_required(payload, "version"), "version", CHECKLIST_VERSION_LIMIT),
+            answers=_answers(_required(payload, "answers")),
+        )
     return StatusReport(
         **header,
         status=_choice(_required(payload, "status"), "status", STATUSES),

@@ -173,8 +173,10 @@ def _check_target(conn: Connection, report_id: str, observer: Observer) -> None:
         raise NotFoundError(f"no report {report_id!r}; send the report before its photo")
     if row["observer_id"] != observer.id:
         raise Forbidden("only the observer who sent a report may attach its photo")
-    if row["kind"] not in ("incident", "protocol"):
-        raise InputError("photos belong to incident and protocol reports", column="photo")
+    if row["kind"] not in ("incident", "protocol", "checklist"):
+        raise InputError(
+            "photos belong to incident, protocol and checklist reports", column="photo"
+        )
 
 
 def photo_target(engine: Engine, report_id: str, *, observer: Observer) -> None:

@@ -56,6 +56,7 @@ from pollwatch.observe.reports import (
     parse_report,
 )
 from pollwatch.store._util import as_utc, utcnow
+from pollwatch.store.checklists import checklist_errors
 from pollwatch.store.engine import is_sqlite, write_transaction
 from pollwatch.store.people import Observer
 from pollwatch.store.tables import (
@@ -440,13 +441,15 @@ def _store_batch(
                 )
             )
         heads[election] = _head(conn, election)
+    # Checklist reports: answers checked against the version they name (issue 13).
+    refused = checklist_errors(conn, [item.report for item in items])
     recorded_at = format_timestamp(now)
     fresh: dict[str, tuple[int | None, str, dict[str, Any]]] = {}
     report_rows: list[dict[str, Any]] = []
     ledger_rows: list[dict[str, Any]] = []
     accepted: list[tuple[Report, int]] = []
     outcomes: list[Outcome] = []
-    for item in items:
+    for position, item in enumerate(items):
         report = item.report
         if report.election not in known:
             outcomes.append(InputError(f"no election {report.election!r}", column="election"))
@@ -478,6 +481,9 @@ def _store_batch(
                     column="station",
                 )
             )
+            continue
+        if position in refused:
+            outcomes.append(refused[position])
             continue
         # seal_entry skips append_entry's check that the JSON is canonical: canonical_json
         # made it from a validated report (the hashing is the same function).

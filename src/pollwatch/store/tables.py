@@ -28,12 +28,15 @@ from sqlalchemy import (
 
 __all__ = [
     "audit_log",
+    "checklist_versions",
     "coordinator_scopes",
     "coordinators",
     "elections",
     "invites",
     "ledger",
     "limit_counters",
+    "message_targets",
+    "messages",
     "metadata",
     "observers",
     "official_results",
@@ -270,3 +273,57 @@ pvt_sample = Table(
     Column("drawn_at", DateTime(timezone=True), nullable=False),
 )
 """The quick-count sample of an election: stations drawn by ``pollwatch pvt sample``."""
+
+
+# --- checklists and messages to observers (issue 13, items 1 and 2) --------------------------
+
+checklist_versions = Table(
+    "checklist_versions",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("checklist", String(40), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    # The validated document (pollwatch.observe.checklists: Checklist.to_dict()).
+    Column("definition", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    # A retired checklist is no longer offered to observers (its reports and results stay).
+    Column("retired", Boolean, nullable=False, server_default=false()),
+)
+"""Every version of every checklist of an election; versions are never changed or deleted, so
+a report names the version it answered and is judged by it."""
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("urgent", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("author", String(100), nullable=False),
+    # Observers the targets named when it was sent (an upper bound: unbound observers count
+    # for every station); receipts never exceed it.
+    Column("recipients", Integer, nullable=False),
+    # Read receipts are counts, never who: phones report "delivered" and "read" once each.
+    Column("delivered", Integer, nullable=False, server_default=text("0")),
+    Column("reads", Integer, nullable=False, server_default=text("0")),
+)
+"""Messages from the coordinators to observers, who have no contact details: phones fetch them
+at each sync (the observer app's inbox) and the bot delivers them (message_targets)."""
+
+message_targets = Table(
+    "message_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    # all (value NULL) | station | country | observer (a code name)
+    Column("kind", String(20), nullable=False),
+    Column("value", String(100), nullable=True),
+    # The bot's delivery of this target: pending -> sent | failed (store/messages.py).
+    Column("bot_state", String(20), nullable=False, server_default="pending"),
+    Column("bot_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("bot_updated_at", DateTime(timezone=True), nullable=True),
+    Index("ix_message_targets_bot_state", "bot_state"),
+)
+"""Whom a message is for, one row per target, each with the bot's delivery state."""

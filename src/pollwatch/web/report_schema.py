@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pollwatch.observe.checklists import (
+    ANSWER_TEXT_LIMIT,
+    CHECKLIST_ID_PATTERN,
+    MAX_QUESTIONS,
+    NUMBER_LIMIT,
+)
 from pollwatch.observe.reports import (
     CANDIDATE_NAME_LIMIT,
+    CHECKLIST_VERSION_LIMIT,
     COMMON_FIELDS,
     COUNT_LIMIT,
     FIGURE_FIELDS,
@@ -61,6 +68,22 @@ _PROPERTIES: dict[str, dict[str, Any]] = {
                 "propertyNames": {"minLength": 1, "maxLength": CANDIDATE_NAME_LIMIT},
                 "additionalProperties": _COUNT,
             },
+        },
+    },
+    # checklist reports (issue 13): answers are checked against the named version on storing
+    "checklist": {"type": "string", "pattern": f"^{CHECKLIST_ID_PATTERN}$"},
+    "version": {"type": "integer", "minimum": 1, "maximum": CHECKLIST_VERSION_LIMIT},
+    "answers": {
+        "type": "object",
+        "maxProperties": MAX_QUESTIONS,
+        "propertyNames": {"pattern": f"^{CHECKLIST_ID_PATTERN}$"},
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "integer", "minimum": -NUMBER_LIMIT, "maximum": NUMBER_LIMIT},
+                {"type": "string", "maxLength": ANSWER_TEXT_LIMIT},
+                {"type": "null"},
+            ]
         },
     },
 }

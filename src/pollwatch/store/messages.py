@@ -1,0 +1,437 @@
+"""Messages to observers: sent by coordinators, fetched by phones, delivered by the bot.
+
+A message has a text (at most 2,000 characters), an urgent flag and one or more targets
+(:mod:`pollwatch.observe.messages`: all observers, stations, countries, one code name). It is
+stored once (``messages``) with one row per target (``message_targets``); nothing about any
+observer is stored with it.
+
+* **The observer app** asks for its inbox at each sync (:func:`inbox`): the messages whose
+  targets reach the observer's stations (or the station the phone is at, for an observer
+  free to report anywhere), their countries or code name, newest first.
+* **Receipts are counts, not identities** (:func:`record_receipts`): a phone reports each
+  message "delivered" once and "read" once, and the store adds one to the message's
+  counter, never who. Counters never exceed ``recipients``, the number of observers the
+  targets reached when the message was sent (observers free to report anywhere count for
+  every station target), so a phone that repeats itself cannot make a count absurd.
+* **The bot** (issue 15) delivers the same messages in Telegram through a delivery state
+  per target, a small queue it consumes::
+
+      for d in pending_deliveries(engine):            # oldest first, urgent first
+          ...  # send d["text"] to the chats that d["kind"]/d["value"] reach
+          mark_delivery(engine, d["target_id"], "sent")   # or "failed" (retried later)
+
+  ``bot_state`` is ``pending`` when the message is sent, ``sent`` once the bot delivered that
+  target, ``failed`` after an attempt that failed; a failed target is offered again until
+  it failed :data:`MAX_BOT_ATTEMPTS` times. The bot resolves a target to its chats itself
+  (it knows which chat belongs to which code name); the store never learns chat ids.
+
+Narrowed scopes (:mod:`pollwatch.observe.permissions`): a coordinator whose scope is part of
+an election may address only its stations, the countries it covers whole, or observers bound
+to its stations only — never everyone — and sees the messages that address its part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, case, insert, select, update
+
+from pollwatch.errors import Forbidden, InputError
+from pollwatch.observe.messages import Target, check_message_text, reaches
+from pollwatch.observe.permissions import Holder, whole_election
+from pollwatch.store._util import format_stored, utcnow
+from pollwatch.store.audit import record_audit
+from pollwatch.store.coordinators import visible_stations
+from pollwatch.store.engine import write_transaction
+from pollwatch.store.people import Observer
+from pollwatch.store.tables import message_targets, messages, observers, stations
+
+__all__ = [
+    "BOT_STATES",
+    "INBOX_LIMIT",
+    "MAX_BOT_ATTEMPTS",
+    "MAX_RECEIPTS",
+    "inbox",
+    "list_messages",
+    "mark_delivery",
+    "pending_deliveries",
+    "record_receipts",
+    "send_message",
+]
+
+BOT_STATES: tuple[str, ...] = ("pending", "sent", "failed")
+"""A target's delivery by the bot."""
+
+MAX_BOT_ATTEMPTS = 5
+"""Failed deliveries of one target before the bot stops trying."""
+
+INBOX_LIMIT = 100
+"""Newest messages a phone receives (older ones are no longer news on election day)."""
+
+MAX_RECEIPTS = 200
+"""Message ids one receipts call may name, per kind."""
+
+
+def _places(conn: Connection, election: str) -> dict[str, str | None]:
+    """Station → country of the election's registry."""
+    return {
+        str(s): (str(c) if c is not None else None)
+        for s, c in conn.execute(
+            select(stations.c.station, stations.c.country).where(stations.c.election == election)
+        )
+    }
+
+
+def _observer_rows(conn: Connection, election: str) -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (str(code), tuple(bound or ()))
+        for code, bound in conn.execute(
+            select(observers.c.code_name, observers.c.stations).where(
+                observers.c.election == election, observers.c.revoked.is_(False)
+            )
+        )
+    ]
+
+
+def _recipients(
+    targets: Sequence[Target],
+    people: Iterable[tuple[str, tuple[str, ...]]],
+    places: dict[str, str | None],
+) -> int:
+    everywhere = list(places)
+    all_countries = {c for c in places.values() if c}
+    count = 0
+    for code, bound in people:
+        at = bound or everywhere
+        countries = {places.get(s) for s in at} - {None} if bound else all_countries
+        if reaches(targets, code_name=code, stations=at, countries=countries):  # type: ignore[arg-type]
+            count += 1
+    return count
+
+
+def _check_scope(
+    who: Holder,
+    election: str,
+    targets: Sequence[Target],
+    visible: frozenset[str] | None,
+    people: dict[str, tuple[str, ...]],
+) -> None:
+    """A narrowed scope addresses only its own part of the election."""
+    if visible is None:
+        return
+    whole_countries = {
+        s.country
+        for s in who.scopes
+        if s.election == election and s.country is not None and s.region is None
+    }
+    for target in targets:
+        if target.kind == "all":
+            raise Forbidden("your scope is part of this election: address its stations")
+        if target.kind == "station" and target.value not in visible:
+            raise Forbidden(f"station {target.value!r} is outside your scope")
+        if target.kind == "country" and target.value not in whole_countries:
+            raise Forbidden(f"country {target.value!r} is not wholly inside your scope")
+        if target.kind == "observer":
+            bound = people.get(str(target.value), ())
+            if not bound or not set(bound) <= visible:
+                raise Forbidden(f"observer {target.value!r} is not bound to your stations only")
+
+
+def send_message(
+    engine: Engine,
+    election: str,
+    *,
+    text: str,
+    targets: Sequence[Target],
+    urgent: bool = False,
+    actor: str,
+    who: Holder | None = None,
+) -> dict[str, Any]:
+    """Store a message for its targets (and the bot's queue); audited under ``actor``.
+
+    ``who`` (the sending coordinator) narrows what may be addressed (see the module text);
+    ``None`` for trusted callers (the CLI, the demo). Raises :class:`InputError` for an
+    empty or long text, no target, or a code name that is not an observer of the election;
+    :class:`Forbidden` for a target outside a narrowed scope.
+    """
+    body = check_message_text(text)
+    if not targets:
+        raise InputError("a message needs at least one target", column="targets")
+    visible = (
+        visible_stations(engine, who, election)
+        if who is not None and not whole_election(who, election)
+        else None
+    )
+    now = utcnow()
+    with write_transaction(engine) as conn:
+        places = _places(conn, election)
+        people_rows = _observer_rows(conn, election)
+        people = dict(people_rows)
+        for target in targets:
+            if target.kind == "observer" and target.value not in people:
+                raise InputError(
+                    f"no active observer {target.value!r} in election {election!r}",
+                    column="targets",
+                )
+            if target.kind == "station" and target.value not in places:
+                raise InputError(
+                    f"no station {target.value!r} in election {election!r}", column="targets"
+                )
+        if who is not None:
+            _check_scope(who, election, targets, visible, people)
+        recipients = _recipients(targets, people_rows, places)
+        message_id = conn.execute(
+            insert(messages)
+            .values(
+                election=election,
+                text=body,
+                urgent=urgent,
+                created_at=now,
+                author=actor,
+                recipients=recipients,
+                delivered=0,
+                reads=0,
+            )
+            .returning(messages.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(message_targets),
+            [
+                {"message_id": message_id, "kind": t.kind, "value": t.value, "bot_state": "pending"}
+                for t in targets
+            ],
+        )
+        record_audit(
+            conn,
+            actor,
+            "message.send",
+            f"{election}/{message_id}",
+            {"targets": [t.label() for t in targets], "urgent": urgent, "length": len(body)},
+        )
+    return {
+        "id": int(message_id),
+        "election": election,
+        "text": body,
+        "urgent": urgent,
+        "created_at": format_stored(now),
+        "targets": [t.label() for t in targets],
+        "recipients": recipients,
+        "delivered": 0,
+        "read": 0,
+    }
+
+
+def _load(
+    conn: Connection, election: str, *, limit: int
+) -> list[tuple[dict[str, Any], list[Target], list[str]]]:
+    rows = (
+        conn.execute(
+            select(messages)
+            .where(messages.c.election == election)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return []
+    ids = [int(r["id"]) for r in rows]
+    targets: dict[int, list[Target]] = {i: [] for i in ids}
+    states: dict[int, list[str]] = {i: [] for i in ids}
+    for row in conn.execute(
+        select(message_targets)
+        .where(message_targets.c.message_id.in_(ids))
+        .order_by(message_targets.c.id)
+    ).mappings():
+        targets[int(row["message_id"])].append(Target(str(row["kind"]), row["value"]))
+        states[int(row["message_id"])].append(str(row["bot_state"]))
+    return [(dict(r), targets[int(r["id"])], states[int(r["id"])]) for r in rows]
+
+
+def list_messages(
+    engine: Engine, election: str, *, who: Holder | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The election's messages for the coordinators' page, newest first, with receipt counts
+    and the bot's delivery states (counts per state). A narrowed scope sees the messages
+    that address its stations, its countries or its observers."""
+    visible = (
+        visible_stations(engine, who, election)
+        if who is not None and not whole_election(who, election)
+        else None
+    )
+    with engine.connect() as conn:
+        loaded = _load(conn, election, limit=limit)
+        places = _places(conn, election) if visible is not None else {}
+        people = dict(_observer_rows(conn, election)) if visible is not None else {}
+    out = []
+    for row, targets, states in loaded:
+        if visible is not None:
+            countries = {places.get(s) for s in visible} - {None}
+            mine = any(
+                (t.kind == "station" and t.value in visible)
+                or (t.kind == "country" and t.value in countries)
+                or (t.kind == "observer" and set(people.get(str(t.value), ())) & visible)
+                for t in targets
+            )
+            if not mine:
+                continue
+        out.append(
+            {
+                "id": int(row["id"]),
+                "text": row["text"],
+                "urgent": bool(row["urgent"]),
+                "created_at": format_stored(row["created_at"]),
+                "author": row["author"],
+                "targets": [t.label() for t in targets],
+                "recipients": int(row["recipients"]),
+                "delivered": int(row["delivered"]),
+                "read": int(row["reads"]),
+                "bot": {state: states.count(state) for state in BOT_STATES if state in states},
+            }
+        )
+    return out
+
+
+def _reachable(
+    conn: Connection, observer: Observer, station: str | None
+) -> list[tuple[dict[str, Any], list[Target], list[str]]]:
+    at: tuple[str, ...] = observer.stations
+    if not at and station is not None:
+        at = (station,)
+    places = _places(conn, observer.election)
+    countries = {places.get(s) for s in at} - {None}
+    return [
+        item
+        for item in _load(conn, observer.election, limit=INBOX_LIMIT * 5)
+        if reaches(item[1], code_name=observer.code_name, stations=at, countries=countries)  # type: ignore[arg-type]
+    ][:INBOX_LIMIT]
+
+
+def inbox(
+    engine: Engine, observer: Observer, *, station: str | None = None
+) -> list[dict[str, Any]]:
+    """The messages that reach this observer, newest first (at most :data:`INBOX_LIMIT`).
+
+    ``station`` is where the phone says it is; it counts only for an observer free to report
+    anywhere (a bound observer is reached through the bound stations). No author, no
+    targets, no counts: the phone needs the text, whether it is urgent and when it was sent.
+    """
+    if station is not None and not observer.may_report(observer.election, station):
+        raise Forbidden(f"this observer may not report on station {station!r}")
+    with engine.connect() as conn:
+        found = _reachable(conn, observer, station)
+    return [
+        {
+            "id": int(row["id"]),
+            "text": row["text"],
+            "urgent": bool(row["urgent"]),
+            "sent_at": format_stored(row["created_at"]),
+        }
+        for row, _targets, _states in found
+    ]
+
+
+def _ids(values: Iterable[Any], name: str) -> list[int]:
+    out: list[int] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+            raise InputError(f"'{name}' must list message ids (whole numbers)", column=name)
+        out.append(value)
+    if len(out) > MAX_RECEIPTS:
+        raise InputError(f"'{name}' lists at most {MAX_RECEIPTS} ids", column=name)
+    return sorted(set(out))
+
+
+def record_receipts(
+    engine: Engine,
+    observer: Observer,
+    *,
+    delivered: Collection[Any] = (),
+    read: Collection[Any] = (),
+    station: str | None = None,
+) -> dict[str, int]:
+    """Add one to the delivered and read counters of the listed messages that reach this
+    observer (others are ignored: an id is no secret, a count is not theirs to move).
+
+    Returns how many counters moved. Nothing about the observer is stored.
+    """
+    got = {"delivered": _ids(delivered, "delivered"), "read": _ids(read, "read")}
+    moved = {"delivered": 0, "read": 0}
+    with write_transaction(engine) as conn:
+        mine = {int(row["id"]) for row, _t, _s in _reachable(conn, observer, station)}
+        for name, column in (("delivered", messages.c.delivered), ("read", messages.c.reads)):
+            wanted = [i for i in got[name] if i in mine]
+            if not wanted:
+                continue
+            result = conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(wanted), column < messages.c.recipients)
+                .values({column.name: column + 1})
+            )
+            moved[name] = int(result.rowcount or 0)
+    return moved
+
+
+def pending_deliveries(engine: Engine, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Targets the bot has yet to deliver (pending, or failed fewer than
+    :data:`MAX_BOT_ATTEMPTS` times), urgent first, then oldest first."""
+    query = (
+        select(
+            message_targets.c.id.label("target_id"),
+            message_targets.c.kind,
+            message_targets.c.value,
+            message_targets.c.bot_state,
+            message_targets.c.bot_attempts,
+            messages.c.id.label("message_id"),
+            messages.c.election,
+            messages.c.text,
+            messages.c.urgent,
+            messages.c.created_at,
+        )
+        .join(messages, messages.c.id == message_targets.c.message_id)
+        .where(
+            (message_targets.c.bot_state == "pending")
+            | (
+                (message_targets.c.bot_state == "failed")
+                & (message_targets.c.bot_attempts < MAX_BOT_ATTEMPTS)
+            )
+        )
+        .order_by(case((messages.c.urgent, 0), else_=1), messages.c.id, message_targets.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [
+            {
+                "target_id": int(r["target_id"]),
+                "message_id": int(r["message_id"]),
+                "election": r["election"],
+                "kind": r["kind"],
+                "value": r["value"],
+                "text": r["text"],
+                "urgent": bool(r["urgent"]),
+                "created_at": format_stored(r["created_at"]),
+                "state": r["bot_state"],
+                "attempts": int(r["bot_attempts"]),
+            }
+            for r in conn.execute(query).mappings()
+        ]
+
+
+def mark_delivery(engine: Engine, target_id: int, state: str) -> None:
+    """Record the bot's delivery of one target: ``sent`` or ``failed`` (counts an attempt)."""
+    if state not in ("sent", "failed"):
+        raise InputError("a delivery state must be sent or failed", column="state")
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(message_targets)
+            .where(message_targets.c.id == target_id)
+            .values(
+                bot_state=state,
+                bot_attempts=message_targets.c.bot_attempts + 1,
+                bot_updated_at=utcnow(),
+            )
+        )
+        if not result.rowcount:
+            raise InputError(f"no message target {target_id}", column="target_id")
