@@ -45,6 +45,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "incident": {"category": "pressure", "text": "a man in the booth"},
     "protocol": {"figures": {"registered": 2000, "valid": 900, "votes": {"A": 900}}},
     "status": {"status": "opened", "queue": 12},
+    "checklist": {"checklist": "opening", "version": 1, "answers": {"sealed": True, "staff": 4}},
 }
 """A valid body of each kind with every optional field present."""
 

@@ -176,6 +176,32 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
             "global",
             "add coordinators, set roles and scopes, reset passwords, end sessions",
         ),
+        # --- checklists and messages to observers (issue 13, items 1-2: web/checklists.py,
+        # web/messages.py) ---
+        "checklists.read": Rule(
+            _ALL,
+            "election",
+            "an election's checklists and their results (answers per question, flagged and "
+            "missing stations; only the stations of one's scope)",
+        ),
+        "checklists.edit": Rule(
+            _WRITERS,
+            "election",
+            "add, change (a new version) or retire checklists (a scope of the whole election "
+            "only: a checklist is the same form at every station)",
+        ),
+        "messages.read": Rule(
+            _ALL,
+            "election",
+            "the messages sent to observers and their receipt counts (a narrowed scope: those "
+            "addressing its part)",
+        ),
+        "messages.send": Rule(
+            _WRITERS,
+            "election",
+            "send a message to observers: all, stations, countries or one code name (a "
+            "narrowed scope: its own stations, countries and observers only)",
+        ),
     }
 )
 """Action → rule. Admins may do everything: every rule lists ``admin``."""
@@ -229,6 +255,12 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         ),
         "GET /api/v1/public/elections/{election}/stations/{station}/status": (
             "anyone (the public station status: derived, coarsened, delayed)"
+        ),
+        # --- checklists and messages to observers (issue 13, items 1-2) ---
+        "GET /api/v1/observer/checklists": "an observer's token (own election's checklists)",
+        "GET /api/v1/observer/messages": "an observer's token (the messages that reach it)",
+        "POST /api/v1/observer/messages/receipts": (
+            "an observer's token (counts its messages delivered and read; stores no identity)"
         ),
     }
 )

@@ -26,9 +26,11 @@ from pollwatch.store import DecodeSlots, open_store
 from pollwatch.store.ingest import IngestWriter, ObserverCache
 from pollwatch.web import (
     admin,
+    checklists,
     coach,
     dashboard,
     dashboard_api,
+    messages,
     metrics,
     observe_api,
     observer,
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(observer.router)
     app.include_router(dashboard_api.router)
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
+    app.include_router(checklists.router)  # checklists and messages (issue 13, items 1-2)
+    app.include_router(messages.router)
     app.include_router(dashboard.router)
     app.include_router(public_api.router)
     return app
