@@ -1,7 +1,10 @@
 """The observer app: phone pages that keep working without a connection.
 
 Pages only; reports travel through the JSON API (``POST /api/v1/reports``,
-``POST /api/v1/invites/{code}/redeem``, see :mod:`pollwatch.web.observe_api`). The browser
+``POST /api/v1/invites/{code}/redeem``, see :mod:`pollwatch.web.observe_api`); the
+checklists to fill in and the coordinators' messages come from ``/api/v1/observer/checklists``
+and ``/api/v1/observer/messages`` (:mod:`pollwatch.web.checklists`, :mod:`pollwatch.web.messages`)
+whenever the phone is online, and are kept in localStorage for use offline. The browser
 keeps every report in an IndexedDB outbox under a client-generated UUID before sending it,
 so a report made in a basement with no signal is sent later, and a retry of the same UUID
 is harmless (the API answers 200 with the stored report). A service worker
@@ -83,6 +86,15 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "Remove",
     "Sent from this phone:",
     "Reports not sent yet, lost if you erase:",
+    # checklists and the inbox (issue 13)
+    "Checklist",
+    "Yes",
+    "No",
+    "Add a photo",
+    "Answer every question marked * (whole numbers within the limits).",
+    "Urgent",
+    "unread",
+    "pollwatch: an urgent message from the coordinators",
 )
 """Messages the JavaScript shows; passed to the page as JSON, translated on the server."""
 

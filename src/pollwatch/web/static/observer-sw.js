@@ -4,7 +4,9 @@
 // the stored copy when the network fails or hangs. Reports never pass through here: they
 // are POSTs to /api/, kept and retried by the page's IndexedDB outbox. The shell it keeps
 // holds nothing personal (the code name, token and reports come from the page's storage),
-// and it shows no notifications: a seized phone's lock screen shows nothing of the app.
+// and it shows no notifications: the page alone may say "an urgent message arrived" (never
+// its text, and only if the observer allowed it), so a lock screen shows nothing of it.
+// Checklists and messages are GETs to /api/, fetched by the page and kept in its storage.
 "use strict";
 var VERSION = "__VERSION__";
 var PREFIX = "pollwatch-observer-";

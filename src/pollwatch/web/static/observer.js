@@ -5,7 +5,8 @@
 // A seized phone must tell as little as possible: once the server confirms a report, its
 // content leaves the phone and only a count stays (unless the server asks to keep the
 // newest few, data-keep-sent); "leave no trace" erases everything the app keeps here, and
-// so does a token the server says is revoked. The app shows no notifications.
+// so does a token the server says is revoked. The only notification is "an urgent message
+// arrived", if the observer allowed it, never with the message's text.
 // The invite's token stays on this phone (localStorage). Text is set with textContent,
 // never innerHTML, so nothing typed or received can run.
 (function () {
@@ -308,13 +309,15 @@
 
   // What a report was. A sent report's stub (kept while its photo waits) has its kind only.
   function describe(body) {
-    var kind = { count: "Count", incident: "Incident", status: "Status", protocol: "Protocol" }[body.kind] || body.kind;
+    var kind = { count: "Count", incident: "Incident", status: "Status", protocol: "Protocol", checklist: "Checklist" }[body.kind] || body.kind;
     var what = t(kind);
     if (body.kind === "count" && body.entered !== undefined) {
       what += ": " + body.entered + " " + t("people") + " (" + clock(body.window_start) + "–" + clock(body.window_end) + ")";
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
     } else if (body.kind === "incident" && body.category) {
       what += ": " + label("data-category", body.category);
+    } else if (body.kind === "checklist" && body.checklist) {
+      what += ": " + checklistTitle(body.checklist);
     } else if (body.kind === "status" && body.status) {
       what += ": " + label("data-status", body.status);
       if (body.queue !== undefined) what += ", " + t("queue") + " " + body.queue;
@@ -528,6 +531,8 @@
     setupIncident();
     setupStatus();
     setupProtocol();
+    setupChecklists();
+    setupInbox();
     setupWipe();
     $("outbox-retry").addEventListener("click", function () { flush(); });
     $("election-id").addEventListener("change", function () {
@@ -783,6 +788,334 @@
     });
   }
 
+  // ---- checklists (issue 13) -----------------------------------------------------------
+  // The election's checklists are fetched whenever the phone is online and kept in
+  // localStorage, so a checklist can be filled in with no connection; the answers travel
+  // as a report of kind "checklist" through the same outbox, naming the version answered.
+  var CHECKLISTS = "pollwatch.checklists";
+  var currentChecklist = null;
+
+  function storedChecklists() {
+    try { return JSON.parse(localStorage.getItem(CHECKLISTS)) || []; } catch (e) { return []; }
+  }
+
+  // A text in the page's language, else English (question texts are {en, ru, sr}).
+  function inLang(texts) {
+    if (!texts || typeof texts !== "object") return String(texts || "");
+    return String(texts[lang] || texts.en || "");
+  }
+
+  function checklistTitle(id) {
+    var found = storedChecklists().filter(function (c) { return c.id === id; })[0];
+    return found ? inLang(found.title) : String(id);
+  }
+
+  function syncChecklists(token) {
+    return fetch("/api/v1/observer/checklists", {
+      cache: "no-store", headers: { "Authorization": "Bearer " + token }
+    }).then(function (resp) {
+      if (!resp.ok) return refusal(resp).then(function () {});
+      return resp.json().then(function (data) {
+        if (wiped) return;
+        var fresh = JSON.stringify(data.checklists || []);
+        if (fresh === localStorage.getItem(CHECKLISTS)) return;
+        localStorage.setItem(CHECKLISTS, fresh);
+        renderChecklistChoices();
+      });
+    });
+  }
+
+  function renderChecklistChoices() {
+    var list = storedChecklists();
+    var box = $("checklist-choices");
+    $("checklist-none").classList.toggle("hidden", list.length > 0);
+    box.replaceChildren.apply(box, list.map(function (c) {
+      var b = el("button", { type: "button", "class": "choice", "data-checklist": c.id,
+        "aria-pressed": String(!!currentChecklist && currentChecklist.id === c.id) }, inLang(c.title));
+      b.addEventListener("click", function () { openChecklist(c.id); });
+      return b;
+    }));
+    // A newer version replaces the open form only if nothing was answered yet.
+    if (currentChecklist) {
+      var now = list.filter(function (c) { return c.id === currentChecklist.id; })[0];
+      if (!now) closeChecklist();
+      else if (now.version !== currentChecklist.version && !Object.keys(collectAnswers().answers).length) openChecklist(now.id);
+    }
+  }
+
+  function closeChecklist() {
+    currentChecklist = null;
+    $("checklist-form").classList.add("hidden");
+    $("checklist-questions").replaceChildren();
+  }
+
+  function openChecklist(id) {
+    var c = storedChecklists().filter(function (x) { return x.id === id; })[0];
+    if (!c) return;
+    currentChecklist = c;
+    Array.prototype.forEach.call(document.querySelectorAll("#checklist-choices button"), function (b) {
+      b.setAttribute("aria-pressed", String(b.getAttribute("data-checklist") === id));
+    });
+    $("checklist-title").textContent = inLang(c.title);
+    var box = $("checklist-questions");
+    box.replaceChildren.apply(box, c.questions.map(questionNode));
+    $("checklist-form").classList.remove("hidden");
+    applyConditions();
+  }
+
+  function isRequired(q) { return q.required !== undefined ? q.required : (q.kind !== "text" && q.kind !== "photo"); }
+
+  function questionNode(q) {
+    var box = el("div", { "class": "question", "data-question": q.id, "data-kind": q.kind });
+    var inputId = "q-" + q.id;
+    var label = el(q.kind === "yes_no" || q.kind === "choice" ? "span" : "label", { "class": "q-text", id: inputId + "-label" },
+      inLang(q.text) + (isRequired(q) ? " *" : ""));
+    if (label.tagName === "LABEL") label.setAttribute("for", inputId);
+    box.appendChild(label);
+    if (q.kind === "yes_no" || q.kind === "choice") {
+      var group = el("div", { "class": "choices-grid", role: "group", "aria-labelledby": inputId + "-label" });
+      var opts = q.kind === "yes_no"
+        ? [{ id: "true", label: t("Yes") }, { id: "false", label: t("No") }]
+        : q.options.map(function (o) { return { id: o.id, label: inLang(o.text) }; });
+      opts.forEach(function (o) {
+        var b = el("button", { type: "button", "class": "choice", "data-value": o.id, "aria-pressed": "false" }, o.label);
+        b.addEventListener("click", function () {
+          var on = b.getAttribute("aria-pressed") !== "true";
+          Array.prototype.forEach.call(group.querySelectorAll("button"), function (x) { x.setAttribute("aria-pressed", "false"); });
+          b.setAttribute("aria-pressed", String(on));
+          applyConditions();
+        });
+        group.appendChild(b);
+      });
+      box.appendChild(group);
+    } else if (q.kind === "number") {
+      var n = el("input", { id: inputId, type: "number", inputmode: "numeric", step: "1" });
+      if (q.min !== undefined) n.setAttribute("min", String(q.min));
+      if (q.max !== undefined) n.setAttribute("max", String(q.max));
+      n.addEventListener("input", applyConditions);
+      box.appendChild(n);
+    } else if (q.kind === "text") {
+      box.appendChild(el("textarea", { id: inputId, maxlength: "2000" }));
+    } else if (q.kind === "photo") {
+      var row = el("div", { "class": "row photo-row" });
+      var pick = el("label", { "class": "button secondary photo-pick", "for": inputId }, t("Add a photo"));
+      var file = el("input", { id: inputId, "class": "file-input", type: "file", accept: "image/*", capture: "environment" });
+      var name = el("span", { "class": "muted", "aria-live": "polite" });
+      file.addEventListener("change", function () { name.textContent = file.files.length ? t("Photo attached") : ""; });
+      row.appendChild(pick); row.appendChild(file); row.appendChild(name);
+      box.appendChild(row);
+    }
+    return box;
+  }
+
+  // The answer given to a question on the form: undefined when none, NaN for a bad number.
+  function answerOf(q) {
+    var box = document.querySelector("#checklist-questions [data-question='" + q.id + "']");
+    if (!box) return undefined;
+    if (q.kind === "yes_no" || q.kind === "choice") {
+      var on = box.querySelector("button[aria-pressed=true]");
+      if (!on) return undefined;
+      var v = on.getAttribute("data-value");
+      return q.kind === "yes_no" ? v === "true" : v;
+    }
+    var input = $("q-" + q.id);
+    if (q.kind === "number") {
+      var raw = input.value.trim();
+      if (raw === "") return undefined;
+      return /^-?\d+$/.test(raw) ? parseInt(raw, 10) : NaN;
+    }
+    if (q.kind === "text") { var text = input.value.trim(); return text ? text : undefined; }
+    if (q.kind === "photo") return input.files && input.files.length ? true : undefined;
+    return undefined;
+  }
+
+  function conditionHolds(q, answers) {
+    if (!q.when) return true;
+    if (!(q.when.question in answers)) return false;
+    var values = "equals" in q.when ? [q.when.equals] : (q.when["in"] || []);
+    return values.some(function (v) { return v === answers[q.when.question]; });
+  }
+
+  // Answers of the questions asked, in order (a condition reads only earlier answers).
+  function collectAnswers() {
+    var answers = {};
+    var missing = [];
+    var asked = {};
+    if (!currentChecklist) return { answers: answers, missing: missing, asked: asked };
+    currentChecklist.questions.forEach(function (q) {
+      if (!conditionHolds(q, answers)) return;
+      asked[q.id] = true;
+      var v = answerOf(q);
+      if (v === undefined) { if (isRequired(q)) missing.push(q.id); return; }
+      if (typeof v === "number" && (isNaN(v) || (q.min !== undefined && v < q.min) || (q.max !== undefined && v > q.max))) {
+        missing.push(q.id); return;
+      }
+      answers[q.id] = v;
+    });
+    return { answers: answers, missing: missing, asked: asked };
+  }
+
+  function applyConditions() {
+    var state = collectAnswers();
+    Array.prototype.forEach.call(document.querySelectorAll("#checklist-questions .question"), function (box) {
+      box.classList.toggle("hidden", !state.asked[box.getAttribute("data-question")]);
+      box.removeAttribute("aria-invalid");
+    });
+  }
+
+  function setupChecklists() {
+    renderChecklistChoices();
+    $("checklist-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!currentChecklist) return;
+      var state = collectAnswers();
+      if (state.missing.length) {
+        state.missing.forEach(function (id) {
+          var box = document.querySelector("#checklist-questions [data-question='" + id + "']");
+          if (box) box.setAttribute("aria-invalid", "true");
+        });
+        flash(t("Answer every question marked * (whole numbers within the limits)."), true);
+        return;
+      }
+      var body = base("checklist");
+      if (!body) return;
+      body.checklist = currentChecklist.id;
+      body.version = currentChecklist.version;
+      body.answers = state.answers;
+      var photoQ = currentChecklist.questions.filter(function (q) { return q.kind === "photo" && state.answers[q.id]; })[0];
+      var file = photoQ ? $("q-" + photoQ.id).files[0] : null;
+      var shrunk = file ? shrinkPhoto(file, PHOTO_SIDE.incident) : Promise.resolve(null);
+      var id = currentChecklist.id;
+      closeChecklist();
+      renderChecklistChoices();
+      shrunk.then(function (photo) { return enqueue(body, photo); }).then(function () { openChecklist(id); });
+    });
+  }
+
+  // ---- the inbox (issue 13) --------------------------------------------------------------
+  // Messages from the coordinators, fetched whenever the phone is online. Receipts are
+  // counts: the phone tells the server once that a message arrived and once that it was
+  // read, and the server only adds one to a counter. An urgent message shows a
+  // notification only if the observer allowed it here, and the notification says only
+  // that an urgent message arrived: a locked phone's screen shows nothing of its text.
+  var INBOX = "pollwatch.inbox";
+
+  function inboxState() {
+    var s = null;
+    try { s = JSON.parse(localStorage.getItem(INBOX)); } catch (e) { s = null; }
+    s = s || {};
+    return { messages: s.messages || [], read: s.read || [], toDeliver: s.toDeliver || [], toRead: s.toRead || [] };
+  }
+  function saveInbox(s) { if (!wiped) localStorage.setItem(INBOX, JSON.stringify(s)); }
+
+  function renderInbox() {
+    var s = inboxState();
+    var list = $("inbox");
+    if (!list) return;
+    list.replaceChildren.apply(list, s.messages.map(function (m) {
+      var unread = s.read.indexOf(m.id) < 0;
+      var li = el("li", { "data-id": String(m.id), "class": (unread ? "unread" : "read") + (m.urgent ? " urgent" : ""), tabindex: "0" });
+      if (m.urgent) li.appendChild(el("span", { "class": "flag" }, t("Urgent")));
+      li.appendChild(el("p", { "class": "text" }, m.text));
+      li.appendChild(el("span", { "class": "meta" }, clock(m.sent_at)));
+      var markRead = function () { markMessageRead(m.id); };
+      li.addEventListener("click", markRead);
+      li.addEventListener("keydown", function (ev) { if (ev.key === "Enter" || ev.key === " ") markRead(); });
+      return li;
+    }));
+    var unreadCount = s.messages.filter(function (m) { return s.read.indexOf(m.id) < 0; }).length;
+    var badge = $("inbox-unread");
+    badge.setAttribute("data-count", String(unreadCount));
+    badge.textContent = unreadCount ? t("unread") + ": " + unreadCount : "";
+    badge.classList.toggle("hidden", !unreadCount);
+    $("inbox-empty").classList.toggle("hidden", s.messages.length > 0);
+    var allow = $("notify-allow");
+    allow.classList.toggle("hidden", !("Notification" in window) || Notification.permission !== "default");
+  }
+
+  function markMessageRead(id) {
+    var s = inboxState();
+    if (s.read.indexOf(id) >= 0) return;
+    s.read.push(id);
+    s.toRead.push(id);
+    saveInbox(s);
+    renderInbox();
+    sendReceipts();
+  }
+
+  function notifyUrgent() {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try { new Notification(t("pollwatch: an urgent message from the coordinators")); } catch (e) { /* not allowed here */ }
+  }
+
+  function syncInbox(token) {
+    var w = identity() || {};
+    var query = !(w.stations || []).length && w.station ? "?station=" + encodeURIComponent(w.station) : "";
+    return fetch("/api/v1/observer/messages" + query, {
+      cache: "no-store", headers: { "Authorization": "Bearer " + token }
+    }).then(function (resp) {
+      if (!resp.ok) return refusal(resp).then(function () {});
+      return resp.json().then(function (data) {
+        if (wiped) return;
+        var s = inboxState();
+        var known = s.messages.map(function (m) { return m.id; });
+        var fresh = (data.messages || []).filter(function (m) { return known.indexOf(m.id) < 0; });
+        s.messages = data.messages || [];
+        fresh.forEach(function (m) { s.toDeliver.push(m.id); });
+        // Read marks of messages no longer listed are dropped.
+        var ids = s.messages.map(function (m) { return m.id; });
+        s.read = s.read.filter(function (id) { return ids.indexOf(id) >= 0; });
+        saveInbox(s);
+        renderInbox();
+        if (fresh.some(function (m) { return m.urgent; })) notifyUrgent();
+        return sendReceipts();
+      });
+    });
+  }
+
+  var sendingReceipts = false;
+  function sendReceipts() {
+    var who = identity();
+    var s = inboxState();
+    if (sendingReceipts || !who || !who.token || !navigator.onLine || (!s.toDeliver.length && !s.toRead.length)) return Promise.resolve();
+    sendingReceipts = true;
+    var delivered = s.toDeliver.slice(0, 200);
+    var read = s.toRead.slice(0, 200);
+    var body = { delivered: delivered, read: read };
+    if (!(who.stations || []).length && who.station) body.station = who.station;
+    return fetch("/api/v1/observer/messages/receipts", {
+      method: "POST", cache: "no-store",
+      headers: { "Content-Type": "application/json", "Authorization": "Bearer " + who.token },
+      body: JSON.stringify(body)
+    }).then(function (resp) {
+      if (resp.ok || (resp.status >= 400 && resp.status < 500 && resp.status !== 401 && resp.status !== 429)) {
+        var now = inboxState();
+        now.toDeliver = now.toDeliver.filter(function (id) { return delivered.indexOf(id) < 0; });
+        now.toRead = now.toRead.filter(function (id) { return read.indexOf(id) < 0; });
+        saveInbox(now);
+      }
+    }).catch(function () {}).then(function () { sendingReceipts = false; });
+  }
+
+  // Fetch checklists and messages (and send receipts) when online; a revoked token erases.
+  var lastSync = null;
+  function sync() {
+    var who = identity();
+    if (wiped || !who || !who.token || !navigator.onLine || lastSync) return lastSync || Promise.resolve();
+    lastSync = Promise.all([syncChecklists(who.token), syncInbox(who.token)]).catch(function (err) {
+      if (err && err.message === REVOKED) return leaveNoTrace(false);
+    }).then(function () { lastSync = null; });
+    return lastSync;
+  }
+
+  function setupInbox() {
+    renderInbox();
+    $("notify-allow").addEventListener("click", function () {
+      if (!("Notification" in window)) return;
+      Notification.requestPermission().then(renderInbox, renderInbox);
+    });
+  }
+
   // ---- start ---------------------------------------------------------------------------
   if ("serviceWorker" in navigator) {
     registering = navigator.serviceWorker.register("/observe/sw.js", { scope: "/observe" }).catch(function () {});
@@ -790,7 +1123,7 @@
   // Ask the browser not to evict the outbox when the phone runs short of space.
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
   renderNet();
-  window.addEventListener("online", function () { renderNet(); checkToken(); flush(); });
+  window.addEventListener("online", function () { renderNet(); checkToken(); flush(); sync(); });
   window.addEventListener("offline", renderNet);
 
   var page = document.body.getAttribute("data-page");
@@ -801,9 +1134,10 @@
     // What an older version of the app kept after sending goes before anything is shown.
     settle(pruneSent()).then(renderOutbox).then(flush);
     checkToken();
-    retryTimer = setInterval(flush, RETRY_MS);
+    sync();
+    retryTimer = setInterval(function () { flush(); sync(); }, RETRY_MS);
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { checkToken(); flush(); }
+      if (!document.hidden) { checkToken(); flush(); sync(); }
     });
   }
 })();
