@@ -339,4 +339,4 @@ def test_openapi_documents_the_contract(live: Live) -> None:
         assert path in paths, path
     body = paths["/api/v1/reports"]["post"]["requestBody"]["content"]["application/json"]
     kinds = {s["properties"]["kind"]["const"] for s in body["schema"]["oneOf"]}
-    assert kinds == {"count", "incident", "protocol", "status"}
+    assert kinds == {"count", "incident", "protocol", "status", "checklist"}

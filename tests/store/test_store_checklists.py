@@ -9,10 +9,12 @@ phone cannot push past the recipients; the bot's delivery state moves per target
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -45,7 +47,13 @@ from pollwatch.store.messages import (
     record_receipts,
     send_message,
 )
-from pollwatch.store.reports import export_ledger_lines, rebuild_activity, store_reports
+from pollwatch.store.reports import (
+    export_ledger_lines,
+    export_reports,
+    rebuild_activity,
+    reports_to_bytes,
+    store_reports,
+)
 from pollwatch.store.tables import ledger, station_activity
 
 E = "cl-2026"
@@ -170,6 +178,23 @@ def test_checklist_reports_are_idempotent_checked_and_in_the_ledger(election: En
             r["station"]: r["reports"] for r in conn.execute(select(station_activity)).mappings()
         }
     assert kept == rebuilt == {"1": 1, "2": 1, "3": 2}
+
+
+def test_exports_carry_the_answers_and_public_ones_withhold_them(election: Engine) -> None:
+    save_checklist(election, E, V1, actor="ann")
+    observer = _observer(election)
+    body = _body("1", {"sealed": False, "why": "=cmd|' /C calc'!A0 and Ivan's name"})
+    store_report(election, body, observer=observer)
+    full = export_reports(election, E)
+    row = full[full["id"] == body["id"]].iloc[0]
+    assert (row["checklist"], int(row["version"])) == ("opening", 1)
+    assert json.loads(row["answers"])["why"].startswith("=cmd")
+    assert "=cmd" in reports_to_bytes(full, "csv").decode()  # inside a JSON cell starting "{"
+    public = export_reports(election, E, redacted=True)
+    row = public[public["id"] == body["id"]].iloc[0]
+    assert pd.isna(row["answers"]) and row["withheld"] == "answers"
+    lines = list(export_ledger_lines(election, E, redacted=True))
+    assert "Ivan" not in "".join(lines) and verify_ledger(lines).ok
 
 
 def test_results_respect_the_scope(election: Engine) -> None:

@@ -82,9 +82,10 @@ observer's reports, so a change on a public page does not point at one report.""
 TIME_BUCKET = timedelta(minutes=10)
 """Public times are rounded down to this; public figures change at most once per bucket."""
 
-WITHHELD_FIELDS: Mapping[str, tuple[str, ...]] = {"incident": ("text",)}
+WITHHELD_FIELDS: Mapping[str, tuple[str, ...]] = {"incident": ("text",), "checklist": ("answers",)}
 """Report fields withheld from public exports unless a coordinator marked the report public:
-an incident's free text may name people or describe where an observer stands."""
+an incident's free text may name people or describe where an observer stands; so may a
+checklist's text answers ("if no, why"), which travel with its other answers."""
 
 PRESS_FIELDS_DURING_VOTING: tuple[str, ...] = (
     "election",

@@ -106,6 +106,9 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "text",
     "status",
     "figures",
+    "checklist",
+    "version",
+    "answers",
     "photo",
     "withheld",
 )
@@ -113,7 +116,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
 name, no personal data. Coordinators only until the election's embargo ends, then open data
 with the withheld fields empty and named in ``withheld`` (:mod:`pollwatch.observe.publication`)."""
 
-_INT_COLUMNS = ("ledger_seq", "entered", "ballots_issued", "queue", "wait_minutes")
+_INT_COLUMNS = ("ledger_seq", "entered", "ballots_issued", "queue", "wait_minutes", "version")
 
 
 @dataclass(frozen=True)
@@ -715,8 +718,9 @@ def export_reports(engine: Engine, election: str, *, redacted: bool = False) -> 
         row["withheld"] = ",".join(hidden) or None
         row["ledger_seq"] = data["ledger"]["seq"]
         row["ledger_hash"] = data["ledger"]["hash"]
-        if "figures" in data:
-            row["figures"] = json.dumps(data["figures"], sort_keys=True, ensure_ascii=False)
+        for name in ("figures", "answers"):  # nested values as JSON text
+            if name in data:
+                row[name] = json.dumps(data[name], sort_keys=True, ensure_ascii=False)
         records.append(row)
     frame = pd.DataFrame.from_records(records, columns=list(EXPORT_COLUMNS))
     for col in _INT_COLUMNS:
