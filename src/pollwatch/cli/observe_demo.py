@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -81,6 +81,7 @@ def demo_observe(
             failed = [o for o in outcomes if isinstance(o, Exception)]
             if failed:
                 raise failed[0]
+            _demo_checklists(engine, election, observers, now, seed)  # issue 13: checklists
             # The simulated day is over: its press page, ledger and exports are public.
             set_embargo(engine, election, now, by="demo")
             typer.echo(
@@ -106,6 +107,158 @@ def demo_observe(
         f"  press page               {root}/press/{election}\n"
         f"  observer app (invite)    {invite.to_dict(root)['url']}"
     )
+
+
+DEMO_CHECKLISTS = (
+    """id: opening
+title: {en: Opening (simulated), ru: Открытие (симуляция), sr: Otvaranje (simulacija)}
+questions:
+  - id: box_sealed
+    kind: yes_no
+    text:
+      en: Was the ballot box sealed before voting began?
+      ru: Урна была опечатана до начала голосования?
+      sr: Da li je glasačka kutija zapečaćena pre početka glasanja?
+    flag: no
+  - id: box_why
+    kind: text
+    text:
+      en: If not, what happened?
+      ru: Если нет, что произошло?
+      sr: Ako nije, šta se desilo?
+    when: {question: box_sealed, equals: no}
+    required: true
+  - id: booths
+    kind: choice
+    text:
+      en: Can voters mark their ballots in secret?
+      ru: Можно ли заполнить бюллетень тайно?
+      sr: Da li birači mogu tajno da glasaju?
+    options:
+      - {id: booths, text: {en: "Yes, in booths", ru: "Да, в кабинах", sr: "Da, u kabinama"}}
+      - {id: screens, text: {en: Behind screens, ru: За ширмами, sr: Iza paravana}}
+      - {id: none, text: {en: "No", ru: "Нет", sr: "Ne"}}
+    flag: [none]
+  - id: members
+    kind: number
+    text:
+      en: Commission members present
+      ru: Членов комиссии присутствует
+      sr: Prisutnih članova komisije
+    min: 0
+    max: 40
+    flag: {below: 3}
+""",
+    """id: count
+title:
+  en: Closing and count (simulated)
+  ru: Закрытие и подсчёт (симуляция)
+  sr: Zatvaranje i brojanje (simulacija)
+questions:
+  - id: observers_allowed
+    kind: yes_no
+    text:
+      en: Could you watch the count?
+      ru: Вам дали наблюдать за подсчётом?
+      sr: Da li ste mogli da posmatrate brojanje?
+    flag: no
+  - id: protocol_posted
+    kind: yes_no
+    text:
+      en: Was the protocol posted for everyone?
+      ru: Протокол вывешен для всех?
+      sr: Da li je zapisnik istaknut za sve?
+    flag: no
+  - id: protocol_photo
+    kind: photo
+    text:
+      en: Photo of the posted protocol
+      ru: Фото вывешенного протокола
+      sr: Fotografija istaknutog zapisnika
+""",
+)
+"""The demo's SIMULATED checklists (their titles say so)."""
+
+
+def _demo_checklists(
+    engine: Any, election: str, observers: dict[str, Any], now: datetime, seed: int
+) -> None:
+    """SIMULATED checklists, answers and messages (issue 13): opening and count checklists
+    answered at most observed stations (about one in seven never sends each one, a few
+    answers are irregularities), a message to every observer and an urgent one to the
+    first country."""
+    import random
+    import uuid
+
+    from pollwatch.observe.messages import parse_targets
+    from pollwatch.store import list_stations
+    from pollwatch.store.checklists import save_checklist
+    from pollwatch.store.messages import send_message
+    from pollwatch.store.reports import store_reports
+
+    for source in DEMO_CHECKLISTS:
+        save_checklist(engine, election, source, actor="demo")
+    rng = random.Random(seed)
+    bodies = []
+    for station in sorted(observers):
+        if rng.random() > 0.15:
+            sealed = rng.random() > 0.08
+            answers: dict[str, Any] = {
+                "box_sealed": sealed,
+                "booths": rng.choices(["booths", "screens", "none"], [0.85, 0.1, 0.05])[0],
+                "members": rng.choice([2, *range(5, 13)]),
+            }
+            if not sealed:
+                answers["box_why"] = "SIMULATED: the seal was missing when the box was shown"
+            bodies.append(("opening", station, answers, now - timedelta(hours=14)))
+        if rng.random() > 0.15:
+            count = {
+                "observers_allowed": rng.random() > 0.05,
+                "protocol_posted": rng.random() > 0.1,
+            }
+            bodies.append(("count", station, count, now - timedelta(hours=1)))
+    reports = [
+        (
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "election": election,
+                "station": station,
+                "kind": "checklist",
+                "observed_at": at.isoformat(),
+                "checklist": checklist,
+                "version": 1,
+                "answers": answers,
+            },
+            observers[station],
+        )
+        for checklist, station, answers, at in bodies
+    ]
+    failed = [o for o in store_reports(engine, reports, now=now) if isinstance(o, Exception)]
+    if failed:
+        raise failed[0]
+    send_message(
+        engine,
+        election,
+        text="SIMULATED: thank you for observing. Send the count checklist before you leave.",
+        targets=parse_targets(["all"]),
+        actor="demo",
+    )
+    countries = sorted(
+        {str(s["country"]) for s in list_stations(engine, election) if s.get("country")}
+    )
+    typer.echo(
+        f"stored SIMULATED checklists ({len(reports)} answers) and messages; see "
+        f"/coordinate/{election}/checklists/results and /coordinate/{election}/messages"
+    )
+    if countries:
+        send_message(
+            engine,
+            election,
+            text="SIMULATED: long queues reported; stay until the last voter has voted.",
+            targets=parse_targets([f"country:{countries[0]}"]),
+            urgent=True,
+            actor="demo",
+        )
 
 
 def register(app: typer.Typer) -> None:
