@@ -244,3 +244,76 @@ def test_a_message_reaches_the_inbox_and_a_read_is_only_counted(
         "read",
         "bot",
     }
+
+
+PASSWORD = "a long enough password"
+
+
+@pytest.mark.browser
+def test_coordinators_edit_checklists_read_results_and_send_messages(
+    browser: Any, world: tuple[str, Any], screenshot: Any
+) -> None:
+    """The coordinators' pages in Chromium: a malformed checklist comes back with its field
+    named, results and messages show hostile text as text."""
+    from pollwatch.store import add_coordinator
+
+    base, engine = world
+    add_coordinator(engine, "chief", PASSWORD, role="admin")
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(f"{base}/coordinate/login")
+        page.fill("#login-name", "chief")
+        page.fill("#login-password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(f"{base}/coordinate")
+
+        page.goto(f"{base}/coordinate/{ELECTION}/checklists")
+        page.fill(
+            "#checklist-source",
+            "id: closing\ntitle: Closing\nquestions:\n  - id: booths\n    kind: choice\n"
+            f"    text: '{HOSTILE}'\n",
+        )
+        page.click("#checklist-save")
+        error = page.locator("#checklist-error")
+        expect(error).to_have_attribute("data-field", "questions[0].options")
+        expect(error).to_contain_text("questions[0].options: a choice question needs a list")
+        expect(page.locator("#checklist-source")).to_have_value(re.compile(re.escape(HOSTILE)))
+        screenshot(page, "coordinate-checklist-error")
+        page.fill(
+            "#checklist-source",
+            "id: closing\ntitle: Closing\nquestions:\n  - {id: done, kind: yes_no, text: Done}\n",
+        )
+        page.click("#checklist-save")
+        expect(page.locator("#saved")).to_contain_text("closing v1")
+        expect(page.locator("#checklist-closing")).to_have_attribute("data-version", "1")
+        screenshot(page, "coordinate-checklists")
+
+        page.goto(f"{base}/coordinate/{ELECTION}/checklists/results")
+        opening = page.locator("#results-opening")
+        expect(opening.locator("[data-question='sealed'] .q-text")).to_have_text(
+            f"Was the box sealed? {HOSTILE}"
+        )
+        expect(opening.locator("[data-question='booths'] [data-answer='none'] .a")).to_have_text(
+            f"{HOSTILE} none"
+        )
+        assert page.locator("#results-opening img").count() == 0
+        screenshot(page, "coordinate-checklist-results")
+
+        page.goto(f"{base}/coordinate/{ELECTION}/messages")
+        page.fill("#message-text", f"Count starts at 20:00 {HOSTILE}")
+        page.check("#to-stations")
+        page.fill("#message-stations", "9001 9002")
+        page.check("#message-urgent")
+        page.click("#message-send")
+        expect(page.locator("#sent")).to_be_visible()
+        first = page.locator("#messages li").first
+        expect(first.locator(".text")).to_have_text(f"Count starts at 20:00 {HOSTILE}")
+        expect(first.locator(".badge.urgent")).to_be_visible()
+        assert page.locator("#messages img").count() == 0
+        screenshot(page, "coordinate-messages")
+    finally:
+        context.close()
+    assert not dialogs

@@ -532,7 +532,8 @@ def _load(source: str | bytes) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise _fail("body", f"not valid YAML or JSON{where}: {problem}"[:300]) from None
+        hint = " (put a text that holds ? : # , [ ] { } in quotes)" if mark else ""
+        raise _fail("body", f"not valid YAML or JSON{where}: {problem}{hint}"[:300]) from None
     except RecursionError:
         raise _fail("body", "the document is nested too deeply") from None
 
@@ -681,6 +682,7 @@ class QuestionResult:
             "id": self.question.id,
             "kind": self.question.kind,
             "text": dict(self.question.text),
+            "options": [o.to_dict() for o in self.question.options],
             "answered": self.answered,
             "distribution": [{"answer": a, "count": n} for a, n in self.distribution],
             "flagged": self.flagged,
