@@ -230,6 +230,13 @@ def test_a_message_reaches_the_inbox_and_a_read_is_only_counted(
         _wait_for(lambda: counts() == (1, 1), "the read receipt")
         stored = json.dumps(page.evaluate("({...localStorage})"))
         assert "Only for RS" not in stored
+        # The same phone in Russian: the checklist's Russian texts, English where none.
+        page.goto(f"{base}/observe?lang=ru")
+        page.click("#tab-checklist")
+        page.click("#checklist-choices button[data-checklist='opening']")
+        expect(page.locator("[data-question='sealed'] .q-text")).to_have_text("Урна опечатана? *")
+        expect(page.locator("[data-question='staff'] .q-text")).to_have_text("Members present *")
+        expect(page.locator("#inbox-title")).to_contain_text("Сообщения")
     # Only counts: nothing in the message's row or targets says who read it.
     row = next(m for m in list_messages(engine, ELECTION) if m["id"] == sent["id"])
     assert set(row) == {

@@ -373,3 +373,58 @@ def test_messages_reach_the_targets_and_receipts_are_counts(engine: Any, base_ur
     with _logged_in(base_url, "watcher") as viewer:
         page = viewer.get(f"/coordinate/{ELECTION}/messages")
         assert page.status_code == 200 and 'id="message-form"' not in page.text
+
+
+def test_oversized_and_hostile_input_gets_a_4xx_naming_the_field(
+    engine: Any, base_url: str
+) -> None:
+    with _logged_in(base_url) as client:
+        page = client.get(f"/coordinate/{ELECTION}/checklists")
+        huge = "id: x\ntitle: X\nquestions:\n" + "# padding\n" * 5000
+        too_big = client.post(
+            f"/coordinate/{ELECTION}/checklists",
+            data={"csrf": _csrf(page.text), "source": huge},
+            files={"file": ("", b"", "application/octet-stream")},
+        )
+        assert too_big.status_code in (400, 413)
+        if too_big.status_code == 400:
+            assert too_big.json()["error"]["field"] == "body"
+        binary = client.post(
+            f"/coordinate/{ELECTION}/checklists",
+            data={"csrf": _csrf(page.text), "source": ""},
+            files={"file": ("x.yaml", b"\xff\xfe\x00garbage")},
+        )
+        assert binary.status_code == 400 and binary.json()["error"]["field"] == "file"
+        retire = client.post(
+            f"/coordinate/{ELECTION}/checklists/retire",
+            data={"csrf": _csrf(page.text), "checklist": "../../etc"},
+        )
+        assert retire.status_code == 400 and retire.json()["error"]["field"] == "checklist"
+        messages = client.get(f"/coordinate/{ELECTION}/messages")
+        long = client.post(
+            f"/coordinate/{ELECTION}/messages",
+            data={"csrf": _csrf(messages.text), "text": "x" * 2500, "to": "all"},
+        )
+        assert long.status_code == 400
+        weird = client.post(
+            f"/coordinate/{ELECTION}/messages",
+            data={"csrf": _csrf(messages.text), "text": "hi", "to": "everyone"},
+        )
+        assert weird.status_code == 400 and 'data-field="to"' in weird.text
+    token, _name = _observer(engine)
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=auth, timeout=30) as phone:
+        assert phone.get("/api/v1/observer/messages", params={"station": "../x"}).status_code == 400
+        assert phone.get("/api/v1/observer/messages", params={"station": "8102"}).status_code == 403
+        broken = phone.post(
+            "/api/v1/observer/messages/receipts",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert broken.status_code == 400
+        assert (
+            phone.get(
+                "/api/v1/observer/checklists", headers={"Authorization": "Bearer x"}
+            ).status_code
+            == 401
+        )
