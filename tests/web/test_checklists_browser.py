@@ -324,3 +324,56 @@ def test_coordinators_edit_checklists_read_results_and_send_messages(
     finally:
         context.close()
     assert not dialogs
+
+
+def _jpeg(width: int = 3200, height: int = 2400) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.browser
+def test_a_checklist_photo_goes_with_its_report(browser: Any, world: tuple[str, Any]) -> None:
+    import io
+
+    from PIL import Image
+
+    from pollwatch.store import get_photo
+
+    base, engine = world
+    save_checklist(
+        engine,
+        ELECTION,
+        "id: count\ntitle: Count\nquestions:\n"
+        "  - {id: posted, kind: yes_no, text: Protocol posted}\n"
+        "  - {id: protocol, kind: photo, text: Photo of the protocol}\n",
+        actor="test",
+    )
+    with _phone(browser, base) as page:
+        _join(page, base, engine, ("9001",))
+        page.click("button[data-station='9001']")
+        page.click("#tab-checklist")
+        page.click("#checklist-choices button[data-checklist='count']")
+        page.click("[data-question='posted'] button[data-value='true']")
+        page.set_input_files(
+            "#q-protocol",
+            files=[{"name": "protocol.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}],
+        )
+        with page.expect_request(
+            lambda r: r.method == "POST" and r.url.endswith("/api/v1/reports")
+        ) as posted:
+            page.click("#checklist-send")
+        report_id = str(posted.value.post_data_json["id"])
+        expect(page.locator("#sent-count")).to_have_attribute(
+            "data-count", "1", timeout=SEND_TIMEOUT
+        )
+        expect(page.locator(f"#outbox li[data-id='{report_id}']")).to_have_count(
+            0, timeout=SEND_TIMEOUT
+        )
+    assert get_report(engine, report_id)["answers"] == {"posted": True, "protocol": True}
+    stored = Image.open(io.BytesIO(get_photo(engine, report_id)))
+    assert stored.format == "JPEG" and max(stored.size) == 2400

@@ -984,7 +984,8 @@
       body.answers = state.answers;
       var photoQ = currentChecklist.questions.filter(function (q) { return q.kind === "photo" && state.answers[q.id]; })[0];
       var file = photoQ ? $("q-" + photoQ.id).files[0] : null;
-      var shrunk = file ? shrinkPhoto(file, PHOTO_SIDE.incident) : Promise.resolve(null);
+      // A checklist photo is often of a protocol: kept as large as a protocol report's.
+      var shrunk = file ? shrinkPhoto(file, PHOTO_SIDE.protocol) : Promise.resolve(null);
       var id = currentChecklist.id;
       closeChecklist();
       renderChecklistChoices();
