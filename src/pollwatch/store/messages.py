@@ -73,6 +73,11 @@ MAX_RECEIPTS = 200
 """Message ids one receipts call may name, per kind."""
 
 
+def _countries(places: dict[str, str | None], at: Iterable[str]) -> set[str]:
+    """The registry countries of these stations (stations without a country add none)."""
+    return {c for c in (places.get(s) for s in at) if c}
+
+
 def _places(conn: Connection, election: str) -> dict[str, str | None]:
     """Station → country of the election's registry."""
     return {
@@ -100,12 +105,12 @@ def _recipients(
     places: dict[str, str | None],
 ) -> int:
     everywhere = list(places)
-    all_countries = {c for c in places.values() if c}
+    all_countries = _countries(places, everywhere)
     count = 0
     for code, bound in people:
-        at = bound or everywhere
-        countries = {places.get(s) for s in at} - {None} if bound else all_countries
-        if reaches(targets, code_name=code, stations=at, countries=countries):  # type: ignore[arg-type]
+        at = bound or everywhere  # free to report anywhere: may be at any station
+        countries = _countries(places, bound) if bound else all_countries
+        if reaches(targets, code_name=code, stations=at, countries=countries):
             count += 1
     return count
 
@@ -268,7 +273,7 @@ def list_messages(
     out = []
     for row, targets, states in loaded:
         if visible is not None:
-            countries = {places.get(s) for s in visible} - {None}
+            countries = _countries(places, visible)
             mine = any(
                 (t.kind == "station" and t.value in visible)
                 or (t.kind == "country" and t.value in countries)
@@ -300,12 +305,11 @@ def _reachable(
     at: tuple[str, ...] = observer.stations
     if not at and station is not None:
         at = (station,)
-    places = _places(conn, observer.election)
-    countries = {places.get(s) for s in at} - {None}
+    countries = _countries(_places(conn, observer.election), at)
     return [
         item
         for item in _load(conn, observer.election, limit=INBOX_LIMIT * 5)
-        if reaches(item[1], code_name=observer.code_name, stations=at, countries=countries)  # type: ignore[arg-type]
+        if reaches(item[1], code_name=observer.code_name, stations=at, countries=countries)
     ][:INBOX_LIMIT]
 
 
