@@ -648,7 +648,8 @@ def check_answers(checklist: Checklist, answers: Mapping[str, Answer]) -> dict[s
                 raise _fail(path, "is required")
             continue
         if not asked:
-            raise _fail(path, f"was not asked: it depends on the answer to {q.when.question!r}")  # type: ignore[union-attr]
+            depends = q.when.question if q.when is not None else "?"
+            raise _fail(path, f"was not asked: it depends on the answer to {depends!r}")
         out[q.id] = _check_one(q, value, path)
     return out
 
