@@ -13,31 +13,27 @@ their own.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
-from starlette.routing import Mount
 from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
 from pollwatch.observe.permissions import (
-    OPEN_ROUTES,
-    PERMISSIONS,
     Place,
     Principal,
     Scope,
     can,
-    permission_table,
 )
 from pollwatch.store import (
     add_coordinator,
@@ -54,70 +50,12 @@ from pollwatch.store import (
     store_report,
 )
 from pollwatch.web.app import create_app
+from pollwatch.web.route_table import Endpoint, endpoints, permission_docs
 from pollwatch.web.security import csrf_token_for
 
 PASSWORD = "a long enough password"
 INSIDE, OUTSIDE = "in-2026", "out-2026"
 RS_STATION, DE_STATION = "101", "102"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One method and path of the app, with the action it names (None: an open route)."""
-
-    method: str
-    path: str
-    action: str | None
-    page: bool
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-def _declared(dependant: Any) -> tuple[str, bool] | None:
-    """The ``authorized(action)`` dependency anywhere in a route's dependency tree."""
-    for sub in dependant.dependencies:
-        action = getattr(sub.call, "action", None)
-        if action is not None:
-            return str(action), bool(getattr(sub.call, "page", False))
-        found = _declared(sub)
-        if found is not None:
-            return found
-    return None
-
-
-def endpoints(app: FastAPI) -> tuple[list[Endpoint], list[str]]:
-    """Every route of ``app`` and the problems: routes in neither table, stale open entries.
-
-    ``iter_route_contexts`` flattens included routers into their effective routes (full
-    path, every dependency including the router's own).
-    """
-    found: list[Endpoint] = []
-    problems: list[str] = []
-    keys: set[str] = set()
-    for context in iter_route_contexts(app.routes):
-        if isinstance(context.original_route, Mount):
-            key = f"MOUNT {context.path}"
-            keys.add(key)
-            if key not in OPEN_ROUTES:
-                problems.append(f"{key}: not in the permission table")
-            continue
-        dependant = getattr(context, "dependant", None)
-        declared = _declared(dependant) if dependant is not None else None
-        for method in sorted(context.methods or ()):
-            point = Endpoint(method, str(context.path), *(declared or (None, False)))
-            keys.add(point.key)
-            found.append(point)
-            if declared is None and point.key not in OPEN_ROUTES:
-                problems.append(f"{point.key}: no authorized(action) and not in OPEN_ROUTES")
-            if declared is not None and point.key in OPEN_ROUTES:
-                problems.append(f"{point.key}: in OPEN_ROUTES but needs {declared[0]!r}")
-            if declared is not None and declared[0] not in PERMISSIONS:
-                problems.append(f"{point.key}: unknown action {declared[0]!r}")
-    stale = [key for key in OPEN_ROUTES if key not in keys]
-    problems += [f"{key}: in OPEN_ROUTES but no such route" for key in stale]
-    return found, problems
 
 
 def test_every_route_is_in_the_permission_table(tmp_path: Path) -> None:
@@ -398,27 +336,23 @@ def test_an_election_outside_ones_scope_cannot_be_probed(world: World) -> None:
 
 # --- docs/observe.md "Who can do what" is the table ----------------------------------------
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "observe.md"
 
-
-def who_can_do_what(app: FastAPI) -> str:
-    """The permission table and every route's action (or who may call it), as Markdown."""
-    lines = ["| action | roles | scope checked | allows |", "|---|---|---|---|"]
-    for row in permission_table():
-        lines.append(f"| `{row['action']}` | {row['roles']} | {row['level']} | {row['summary']} |")
-    lines += ["", "| route | needs |", "|---|---|"]
-    found, _ = endpoints(app)
-    for point in sorted(found, key=lambda p: (p.action is None, p.path, p.method)):
-        needs = f"`{point.action}`" if point.action else OPEN_ROUTES[point.key]
-        lines.append(f"| `{point.key}` | {needs} |")
-    for key, who in OPEN_ROUTES.items():
-        if key.startswith("MOUNT "):
-            lines.append(f"| `{key.removeprefix('MOUNT ')}/…` (files) | {who} |")
-    return "\n".join(lines) + "\n"
+def _docs_script() -> ModuleType:
+    """scripts/write_permission_docs.py, loaded by path (scripts/ is not a package)."""
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "write_permission_docs", root / "scripts" / "write_permission_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_docs_show_the_permission_table(tmp_path: Path) -> None:
+    docs = _docs_script()
     app = create_app(Settings(data_dir=tmp_path, home=tmp_path, rate_limit=0))
-    table = who_can_do_what(app)
-    text = DOCS.read_text(encoding="utf-8")
-    assert table in text, "docs/observe.md 'Who can do what' is out of date:\n" + table
+    text = docs.OBSERVE_MD.read_text(encoding="utf-8")
+    assert docs.with_table(text, permission_docs(app)) == text, (
+        f"docs/observe.md 'Who can do what' is out of date: run `{docs.COMMAND}`"
+    )
