@@ -242,6 +242,11 @@ def test_messages_reach_their_targets_and_count_receipts(election: Engine) -> No
         record_receipts(election, anywhere, delivered=[to_rs["id"]], station="2")
     row = next(m for m in list_messages(election, E) if m["id"] == to_rs["id"])
     assert (row["recipients"], row["delivered"], row["read"]) == (2, 2, 1)
+    # An observer who joins after the message was sent is counted when its phone reports.
+    late = _observer(election, ("2",))
+    assert record_receipts(election, late, delivered=[to_rs["id"]]) == {"delivered": 1, "read": 0}
+    row = next(m for m in list_messages(election, E) if m["id"] == to_rs["id"])
+    assert (row["recipients"], row["delivered"]) == (3, 3)
     with pytest.raises(InputError):
         record_receipts(election, at_1, read=["1"])
     with pytest.raises(InputError):

@@ -11,8 +11,9 @@ observer is stored with it.
 * **Receipts are counts, not identities** (:func:`record_receipts`): a phone reports each
   message "delivered" once and "read" once, and the store adds one to the message's
   counter, never who. Counters never exceed ``recipients``, the number of observers the
-  targets reached when the message was sent (observers free to report anywhere count for
-  every station target), so a phone that repeats itself cannot make a count absurd.
+  targets reach (counted when the message is sent and again when a counter reaches it, so
+  observers who joined later count; observers free to report anywhere count for every
+  station target), so a phone that repeats itself cannot make a count absurd.
 * **The bot** (issue 15) delivers the same messages in Telegram through a delivery state
   per target, a small queue it consumes::
 
@@ -359,12 +360,34 @@ def record_receipts(
     """Add one to the delivered and read counters of the listed messages that reach this
     observer (others are ignored: an id is no secret, a count is not theirs to move).
 
-    Returns how many counters moved. Nothing about the observer is stored.
+    A counter at ``recipients`` first has ``recipients`` counted again (observers who joined
+    after the message was sent raise it), so a message sent the evening before still counts
+    the morning's observers. Returns how many counters moved. Nothing about the observer is
+    stored.
     """
     got = {"delivered": _ids(delivered, "delivered"), "read": _ids(read, "read")}
     moved = {"delivered": 0, "read": 0}
     with write_transaction(engine) as conn:
-        mine = {int(row["id"]) for row, _t, _s in _reachable(conn, observer, station)}
+        reachable = {
+            int(row["id"]): (row, targets)
+            for row, targets, _s in _reachable(conn, observer, station)
+        }
+        mine = set(reachable)
+        full = [
+            (i, targets)
+            for i, (row, targets) in reachable.items()
+            if (i in got["delivered"] and row["delivered"] >= row["recipients"])
+            or (i in got["read"] and row["reads"] >= row["recipients"])
+        ]
+        if full:
+            places = _places(conn, observer.election)
+            people = _observer_rows(conn, observer.election)
+            for message_id, targets in full:
+                conn.execute(
+                    update(messages)
+                    .where(messages.c.id == message_id)
+                    .values(recipients=_recipients(targets, people, places))
+                )
         for name, column in (("delivered", messages.c.delivered), ("read", messages.c.reads)):
             wanted = [i for i in got[name] if i in mine]
             if not wanted:
