@@ -7,9 +7,11 @@ labelled so (see :mod:`pollwatch.observe.simulate`); it never touches another el
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -95,6 +97,7 @@ def demo_observe(
             secret.touch(mode=0o600)
             secret.write_text(password + "\n")
         password = secret.read_text().strip()
+        network = _network_demo(engine, election, datetime.now(UTC))
         (invite,) = create_invites(engine, election, 1, actor="demo")
     finally:
         engine.dispose()
@@ -106,6 +109,81 @@ def demo_observe(
         f"  press page               {root}/press/{election}\n"
         f"  observer app (invite)    {invite.to_dict(root)['url']}"
     )
+    for line in network:
+        typer.echo(line)
+
+
+def _network_demo(engine: Any, election: str, now: datetime) -> list[str]:
+    """Issue 13's part of the demo: the election is flagged simulated (every page says so),
+    and a few stations open now in other time zones tell the alerts' stories (see
+    :mod:`pollwatch.observe.simulate_network`): one silent, one quiet after two hours of
+    counting, one whose revoked phone keeps sending; an incident taken by the hotline.
+    Their schedules move to today on every run; the stories are stored once.
+    """
+    from pollwatch.errors import AuthError
+    from pollwatch.observe.simulate_network import silent_stations
+    from pollwatch.store import (
+        create_invites,
+        import_stations,
+        observer_for_token,
+        redeem_invite,
+        revoke_observers,
+    )
+    from pollwatch.store.alerts import election_alerts
+    from pollwatch.store.elections import set_simulated
+    from pollwatch.store.incidents import update_incident
+    from pollwatch.store.reports import store_reports
+    from pollwatch.store.rosters import assign_observer, enter_hotline_report, list_roster
+
+    set_simulated(engine, election, by="demo")
+    sim = silent_stations(now, prefix="net")
+    import_stations(engine, election, sim.registry)
+    told = {row["station"] for row in list_roster(engine, election)["assignments"]}
+    for station, story in sim.stories.items():
+        if station in told:
+            continue
+        (invite,) = create_invites(engine, election, 1, stations_=[station], actor="demo")
+        token = redeem_invite(engine, invite.code).token
+        observer = observer_for_token(engine, token)
+        assign_observer(engine, election, station, observer.code_name, by="demo", now=now)
+        if story == "quiet":
+            sent = now
+            for body in (r for r in sim.reports if r["station"] == station):
+                sent = datetime.fromisoformat(body["observed_at"]) + timedelta(minutes=1)
+                (outcome,) = store_reports(
+                    engine, [({**body, "election": election}, observer)], now=sent
+                )
+                if isinstance(outcome, Exception):
+                    raise outcome
+            # the observer's phone died: the rest came through the hotline
+            stored = enter_hotline_report(
+                engine,
+                election,
+                station,
+                observer.code_name,
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{election}/{station}/hotline")),
+                    "kind": "incident",
+                    "category": "observer_obstruction",
+                    "text": "(simulated) The observer was asked to leave the room; "
+                    "phoned the hotline from a neighbour's phone.",
+                    "observed_at": (sent + timedelta(minutes=5)).isoformat(),
+                },
+                by="demo",
+                now=sent + timedelta(minutes=10),  # then silence: the story's alert
+            )
+            update_incident(engine, election, stored.report["id"], by="demo", status="acknowledged")
+        if story == "seized":
+            revoke_observers(engine, election=election, code_name=observer.code_name, actor="demo")
+            with contextlib.suppress(AuthError):
+                observer_for_token(engine, token)  # the seized phone tries again
+    alerts = election_alerts(engine, election, now=now)["alerts"]
+    lines = [f"  alerts now ({len(alerts)}), each in its station's local time:"]
+    for alert in alerts[:8]:
+        where = alert["station"] or "-"
+        when = alert["local_since"] or alert["since"]
+        lines.append(f"    {alert['kind']:<16} {where:<12} since {when}")
+    return lines
 
 
 def register(app: typer.Typer) -> None:

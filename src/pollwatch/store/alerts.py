@@ -189,9 +189,9 @@ def election_coverage(
     allowed: frozenset[str] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Per watched station: local hours of its voting days with reports and counted share,
-    the opening hours no count window covers so far (what an estimate fills in), and who is
-    assigned; plus every station's time zone for local times on the dashboard."""
+    """Per watched station (open now first): local hours of its voting days with reports and
+    counted share, the opening hours no count window covers so far (what an estimate fills
+    in), and who is assigned; plus every station's time zone for local times."""
     get_election(engine, election)
     now = now or utcnow()
     watches, schedules, assigned = _watches(engine, election, now)
@@ -209,6 +209,9 @@ def election_coverage(
             "hours": [],
             "filled": [],
         }
+        entry["open_now"] = schedule is not None and any(
+            a <= now < b for a, b in schedule.periods()
+        )
         if schedule is not None:
             entry["local_now"] = local_text(now, schedule.timezone)
             since = now - LOOKBACK  # earlier days' reports are not read: not judged
@@ -229,6 +232,7 @@ def election_coverage(
                     if b > since
                 ]
         rows.append(entry)
+    rows.sort(key=lambda r: (not r["open_now"], r["station"]))  # open now first
     zones = {
         station: schedule.timezone
         for station, (schedule, _) in schedules.items()

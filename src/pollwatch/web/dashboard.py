@@ -126,13 +126,15 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "none",
     "opens at",
     "last report",
-    "minutes",
     "attempts",
     "last attempt",
     "No alerts.",
     "Open incidents",
     "No open incidents.",
     "no schedule",
+    "min",
+    "h",
+    "d",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
 

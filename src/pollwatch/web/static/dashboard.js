@@ -57,6 +57,13 @@
       return d.toLocaleString(lang, { timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
     } catch (e) { return fmtTime(iso); }
   }
+  function fmtAge(minutes) {
+    var m = Number(minutes) || 0;
+    if (m < 60) { return m + " " + t("min"); }
+    var h = Math.floor(m / 60);
+    if (h < 48) { return h + " " + t("h") + " " + (m % 60) + " " + t("min"); }
+    return Math.floor(h / 24) + " " + t("d") + " " + (h % 24) + " " + t("h");
+  }
   function fmtNum(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString(lang); }
   function fmtPct(x, digits) { return x === null || x === undefined ? "–" : (x * 100).toFixed(digits === undefined ? 1 : digits) + " %"; }
   function show(value) {
@@ -496,8 +503,8 @@
   function alertText(a) {
     var d = a.details || {};
     if (a.kind === "no_opening") { return t("opens at") + " " + (d.local_opens || fmtLocal(a.since, a.timezone)) + (d.reports_today ? " · " + t("reports") + ": " + d.reports_today : ""); }
-    if (a.kind === "silence") { return t("last report") + " " + fmtLocal(a.since, a.timezone) + " · " + d.minutes + " " + t("minutes"); }
-    if (a.kind === "count_gap") { return (d.local || "") + " · " + d.minutes + " " + t("minutes"); }
+    if (a.kind === "silence") { return t("last report") + " " + fmtLocal(a.since, a.timezone) + " · " + fmtAge(d.minutes); }
+    if (a.kind === "count_gap") { return (d.local || "") + " · " + fmtAge(d.minutes); }
     if (a.kind === "revoked_sending") { return d.code_name + " · " + t("attempts") + ": " + d.attempts + " · " + t("last attempt") + " " + fmtLocal(d.last_attempt, zones[a.station]); }
     return "";
   }
@@ -542,7 +549,7 @@
       head.appendChild(el("a", { href: followUp(inc.id) }, t(inc.category) + " · " + inc.station));
       li.appendChild(head);
       li.appendChild(el("div", { "class": "meta" }, t("followup_" + inc.status) + " · " + fmtLocal(inc.observed_at, zones[inc.station]) +
-        " · " + inc.age_minutes + " " + t("minutes") + (inc.assignee ? " · " + inc.assignee : "")));
+        " · " + fmtAge(inc.age_minutes) + (inc.assignee ? " · " + inc.assignee : "")));
       if (inc.text) { li.appendChild(el("div", { "class": "text" }, inc.text)); }
       openBox.appendChild(li);
     });
@@ -561,7 +568,8 @@
       var th = el("th", { scope: "row" });
       th.appendChild(el("a", { href: desk(s.station) }, s.station));
       tr.appendChild(th);
-      tr.appendChild(el("td", null, s.local_now ? s.local_now.slice(11) + " (" + s.timezone + ")" : t("no schedule")));
+      tr.appendChild(el("td", null, s.local_now ? s.local_now + " (" + s.timezone + ")" : t("no schedule")));
+      if (s.open_now) { tr.className = "open-now"; }
       tr.appendChild(el("td", null, (s.assigned || []).join(", ") || "–"));
       var hours = el("td");
       var inner = el("table");
