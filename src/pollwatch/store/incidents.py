@@ -317,6 +317,8 @@ def update_incident(
     chosen = _UNSET if assignee is _UNSET else _check_assignee(engine, election, place, assignee)
     if severity is not _UNSET:
         check_severity(severity)
+    if public is not _UNSET and not isinstance(public, bool):  # before anything changes
+        raise InputError("'public' must be true or false", column="public")
     with write_transaction(engine) as conn:
         row = _incident_row(conn, election, report_id)
         rid = str(row["id"])
@@ -362,7 +364,7 @@ def update_incident(
                     target,
                     {"from": before[name], "to": after[name], "station": station},
                 )
-    if public is not _UNSET:
+    if public is not _UNSET and public != bool(row["public"]):  # only a change is audited
         set_incident_public(engine, election, rid, public, by=by)
     return get_incident(engine, election, rid, now=now)
 

@@ -42,7 +42,7 @@ from pollwatch.web.forms import checked_form, page_csrf, text_field, to_login
 from pollwatch.web.network_api import incident_place
 from pollwatch.web.pages import render_page, translator, with_lang
 
-__all__ = ["FOLLOWUP_LABELS", "SEVERITY_LABELS", "router"]
+__all__ = ["ACTION_LABELS", "FOLLOWUP_LABELS", "SEVERITY_LABELS", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +58,15 @@ FOLLOWUP_LABELS: dict[str, str] = {
 SEVERITY_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
 """English labels (message ids) of the severities."""
 
+ACTION_LABELS: dict[str, str] = {
+    "incidents.status": "Status",
+    "incidents.severity": "Severity",
+    "incidents.assign": "Assignee",
+    "incidents.note": "Internal note added",
+    "set_incident_public": "Public",
+}
+"""English labels (message ids) of the follow-up's audited changes."""
+
 
 def _labels(request: Request) -> dict[str, dict[str, str]]:
     _ = translator(request)
@@ -66,6 +75,7 @@ def _labels(request: Request) -> dict[str, dict[str, str]]:
         "severity": {k: _(v) for k, v in SEVERITY_LABELS.items()},
         "category": {k: _(v) for k, v in CATEGORY_LABELS.items()},
         "station_status": {k: _(v) for k, v in STATUS_LABELS.items()},
+        "action": {k: _(v) for k, v in ACTION_LABELS.items()},
     }
 
 
@@ -132,6 +142,8 @@ async def incident_page(
     item["local_observed"] = _local(item["observed_at"], zone)
     for note in item["note_list"]:
         note["local_at"] = _local(note["at"], zone)
+    for change in item["history"]:
+        change["local_at"] = _local(change["at"], zone)
     may_follow = who.role in ("admin", "coordinator")  # the page's scope was checked
     people = (
         await run_in_threadpool(assignable_coordinators, engine, election, item["station"])
