@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +21,7 @@ from tests.web.test_dashboard_browser import Watched
 
 from pollwatch.config import Settings
 from pollwatch.observe.alerts import local_text
+from pollwatch.observe.schedule import parse_schedule
 from pollwatch.observe.simulate_network import silent_stations
 from pollwatch.store import (
     add_coordinator,
@@ -71,9 +71,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
          "category": "observer_obstruction", "text": HOSTILE, "observed_at": now.isoformat()},
         observer=observers["tz-quiet"],
     )  # fmt: skip
-    zone = next(r["timezone"] for r in sim.registry if r["station"] == silent)
-    local_day = now.astimezone(ZoneInfo(zone)).date()
-    opens = datetime.combine(local_day, time(7), tzinfo=ZoneInfo(zone))
+    row = next(r for r in sim.registry if r["station"] == silent)
+    zone = row["timezone"]
+    opens = parse_schedule(row["schedule"], zone).periods()[0][0]
     with serve_in_thread(create_app(settings)) as base:
         yield {"base": base, "incident": incident, "opens": local_text(opens, zone), "zone": zone}
     engine.dispose()

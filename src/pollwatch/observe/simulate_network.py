@@ -29,21 +29,23 @@ from zoneinfo import ZoneInfo
 __all__ = ["ZONES", "SilentStations", "silent_stations"]
 
 ZONES: tuple[tuple[str, str, str, float, float], ...] = (
-    ("Asia/Kolkata", "India", "New Delhi", 28.61, 77.21),
-    ("Asia/Kathmandu", "Nepal", "Kathmandu", 27.72, 85.32),
-    ("Asia/Tokyo", "Japan", "Tokyo", 35.68, 139.69),
-    ("Australia/Adelaide", "Australia", "Adelaide", -34.93, 138.6),
-    ("Pacific/Auckland", "New Zealand", "Wellington", -41.29, 174.78),
-    ("Asia/Dubai", "UAE", "Abu Dhabi", 24.45, 54.38),
-    ("Europe/London", "United Kingdom", "London", 51.51, -0.13),
-    ("America/Sao_Paulo", "Brazil", "Brasília", -15.79, -47.88),
-    ("America/New_York", "USA", "Washington", 38.91, -77.04),
-    ("America/Los_Angeles", "USA", "San Francisco", 37.77, -122.42),
+    ("America/Los_Angeles", "United States", "Los Angeles", 34.05, -118.24),
+    ("America/New_York", "United States", "Washington", 38.91, -77.04),
+    ("Europe/London", "United Kingdom", "Edinburgh", 55.95, -3.19),
+    ("Asia/Jerusalem", "Israel", "Haifa", 32.79, 34.99),
+    ("Europe/Istanbul", "Türkiye", "Ankara", 39.93, 32.86),
+    ("Asia/Dubai", "United Arab Emirates", "Abu Dhabi", 24.45, 54.38),
+    ("Asia/Yerevan", "Armenia", "Gyumri", 40.79, 43.85),
+    ("Asia/Almaty", "Kazakhstan", "Almaty", 43.24, 76.89),
+    ("Asia/Bishkek", "Kyrgyzstan", "Osh", 40.51, 72.81),
 )
-"""Candidate time zones (with a capital-city point, never a real station's place)."""
+"""Candidate time zones, in countries of the simulated election (so the quick count's strata,
+by country, stay the ones its sample was drawn from), each with a city point (never a real
+station's place)."""
 
-OPENS, CLOSES = time(7, 0), time(21, 0)
-"""The silent stations' hours, local."""
+OPENS, CLOSES = time(7, 0), time(22, 0)
+"""The silent stations' hours, local; a station of a zone where it is early (before 11:00)
+opens earlier (05:00 or 06:00), so its story has its four hours whatever the hour."""
 
 _STORIES = ("silent", "quiet", "seized")
 
@@ -58,45 +60,54 @@ class SilentStations:
 
 
 def _daytime_zones(now: datetime) -> list[tuple[str, str, str, float, float]]:
-    """Zones where it is between 11:00 and 19:00 now, nearest to 15:00 first."""
+    """Zones where it is between 09:00 and 21:00 now (a story needs four open hours behind
+    it and the station still open), nearest to 15:00 first. The zones' offsets are never
+    more than ten hours apart around the clock, so one always is."""
 
     def local_hours(zone: str) -> float:
         local = now.astimezone(ZoneInfo(zone))
         return local.hour + local.minute / 60
 
-    found = [z for z in ZONES if 11 <= local_hours(z[0]) < 19]
+    found = [z for z in ZONES if 9 <= local_hours(z[0]) < 21]
     return sorted(found, key=lambda z: (abs(local_hours(z[0]) - 15), z[0]))
 
 
 def silent_stations(now: datetime, *, seed: int = 2024, prefix: str = "net") -> SilentStations:
-    """Up to three stations open now in other time zones, one per story (fewer if fewer
-    zones are in daytime; with :data:`ZONES` there are always at least two)."""
+    """Three stations open now in other time zones, one per story (a zone is used again when
+    fewer than three are in daytime; with :data:`ZONES` one always is)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     rng = random.Random(seed)
     registry: list[dict[str, Any]] = []
     stories: dict[str, str] = {}
     reports: list[dict[str, Any]] = []
-    for story, (zone, country, city, lat, lon) in zip(_STORIES, _daytime_zones(now), strict=False):
+    zones = _daytime_zones(now)
+    if not zones:  # pragma: no cover - ZONES spans the day (tested every half hour)
+        raise ValueError("no zone of ZONES is in daytime now")
+    for i, story in enumerate(_STORIES):
+        zone, country, city, lat, lon = zones[i % len(zones)]
         station = f"{prefix}-{story}"
-        local_day = now.astimezone(ZoneInfo(zone)).date()
+        local_now = now.astimezone(ZoneInfo(zone))
+        local_day = local_now.date()
+        opening = time(min(OPENS.hour, local_now.hour - 4))
         registry.append(
             {
                 "station": station,
                 "name": f"Demo station {station} ({city}, simulated)",
                 "country": country,
                 "city": city,
-                "region": country,
                 "lat": lat,
                 "lon": lon,
+                "registered": 1500,
+                "ballots_received": 1700,
                 "timezone": zone,
-                "schedule": f"{local_day.isoformat()} {OPENS:%H:%M}-{CLOSES:%H:%M}",
+                "schedule": f"{local_day.isoformat()} {opening:%H:%M}-{CLOSES:%H:%M}",
             }
         )
         stories[station] = story
         if story != "quiet":
             continue
-        opens = datetime.combine(local_day, OPENS, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        opens = datetime.combine(local_day, opening, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
         def body(kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
             return {
