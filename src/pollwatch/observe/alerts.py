@@ -162,13 +162,15 @@ class StationWatch:
 
 @dataclass(frozen=True)
 class RevokedSender:
-    """A revoked observer whose token was presented again (the store counts the attempts)."""
+    """A revoked observer whose token was presented again (the store counts the attempts),
+    with the station they were at and its time zone when known."""
 
     code_name: str
     first_at: datetime
     last_at: datetime
     attempts: int
     station: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -364,7 +366,7 @@ def revoked_alerts(
                 sender.station,
                 sender.first_at,
                 "high",
-                None,
+                sender.timezone,
                 {
                     "code_name": sender.code_name,
                     "attempts": sender.attempts,

@@ -153,21 +153,25 @@ def election_alerts(
     """
     get_election(engine, election)
     now = now or utcnow()
-    watches, _, assigned = _watches(engine, election, now)
+    watches, schedules, assigned = _watches(engine, election, now)
     where: dict[str, str] = {}
     for station, names in assigned.items():
         for name in names:
             where.setdefault(name, station)
-    senders = [
-        RevokedSender(
-            s["code_name"],
-            s["first_at"],
-            s["last_at"],
-            s["attempts"],
-            (s["stations"] or [None])[0] or where.get(s["code_name"]),
+    senders = []
+    for s in revoked_senders(engine, election):
+        at: str | None = (s["stations"] or [None])[0] or where.get(s["code_name"])
+        schedule = schedules.get(at or "", (None, None))[0]
+        senders.append(
+            RevokedSender(
+                s["code_name"],
+                s["first_at"],
+                s["last_at"],
+                s["attempts"],
+                at,
+                None if schedule is None else schedule.timezone,
+            )
         )
-        for s in revoked_senders(engine, election)
-    ]
     found = compute_alerts(election, watches.values(), senders, now=now)
     shown = [
         a.to_dict()
