@@ -28,6 +28,7 @@ from pollwatch.observe.reports import format_timestamp
 from pollwatch.observe.schedule import StationSchedule, resolve_schedule
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.elections import get_election
+from pollwatch.store.read_models import read_models
 from pollwatch.store.revoked import revoked_senders
 from pollwatch.store.rosters import current_assignments
 from pollwatch.store.tables import observers, reports, stations
@@ -149,10 +150,30 @@ def election_alerts(
     """The election's alerts now (most severe first); ``allowed``: the reader's stations.
 
     An alert without a station (a revoked observer never bound nor assigned) is shown only
-    to readers of the whole election.
+    to readers of the whole election. Without an explicit ``now`` the answer is reused like
+    the activity chart (:data:`pollwatch.store.read_models.SUMMARY_MAX_AGE`: a few seconds,
+    up to a minute while no report arrives; a roster change drops it), so a dashboard
+    refreshing on every report does not re-read the day's reports each time.
     """
     get_election(engine, election)
-    now = now or utcnow()
+    if now is None:
+        found = read_models(engine).summaries.get(
+            engine, election, "alerts", lambda: _all_alerts(engine, election, utcnow())
+        )
+    else:
+        found = _all_alerts(engine, election, now)
+    return {
+        **found,
+        "watched": len([s for s in found["watched"] if allowed is None or s in allowed]),
+        "alerts": [
+            a
+            for a in found["alerts"]
+            if allowed is None or (a["station"] is not None and a["station"] in allowed)
+        ],
+    }
+
+
+def _all_alerts(engine: Engine, election: str, now: datetime) -> dict[str, Any]:
     watches, schedules, assigned = _watches(engine, election, now)
     where: dict[str, str] = {}
     for station, names in assigned.items():
@@ -173,16 +194,11 @@ def election_alerts(
             )
         )
     found = compute_alerts(election, watches.values(), senders, now=now)
-    shown = [
-        a.to_dict()
-        for a in found
-        if allowed is None or (a.station is not None and a.station in allowed)
-    ]
     return {
         "election": election,
         "generated_at": format_timestamp(now),
-        "watched": len([s for s in watches if allowed is None or s in allowed]),
-        "alerts": shown,
+        "watched": sorted(watches),
+        "alerts": [a.to_dict() for a in found],
     }
 
 
@@ -195,14 +211,28 @@ def election_coverage(
 ) -> dict[str, Any]:
     """Per watched station (open now first): local hours of its voting days with reports and
     counted share, the opening hours no count window covers so far (what an estimate fills
-    in), and who is assigned; plus every station's time zone for local times."""
+    in), and who is assigned; plus every station's time zone for local times. Reused like
+    :func:`election_alerts` when ``now`` is not given."""
     get_election(engine, election)
-    now = now or utcnow()
+    if now is None:
+        found = read_models(engine).summaries.get(
+            engine, election, "coverage", lambda: _all_coverage(engine, election, utcnow())
+        )
+    else:
+        found = _all_coverage(engine, election, now)
+    return {
+        **found,
+        "stations": [r for r in found["stations"] if allowed is None or r["station"] in allowed],
+        "timezones": {
+            s: zone for s, zone in found["timezones"].items() if allowed is None or s in allowed
+        },
+    }
+
+
+def _all_coverage(engine: Engine, election: str, now: datetime) -> dict[str, Any]:
     watches, schedules, assigned = _watches(engine, election, now)
     rows = []
     for station, watch in watches.items():
-        if allowed is not None and station not in allowed:
-            continue
         schedule = watch.schedule
         entry: dict[str, Any] = {
             "station": station,
@@ -240,7 +270,7 @@ def election_coverage(
     zones = {
         station: schedule.timezone
         for station, (schedule, _) in schedules.items()
-        if schedule is not None and (allowed is None or station in allowed)
+        if schedule is not None
     }
     return {
         "election": election,

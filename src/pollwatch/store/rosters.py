@@ -32,6 +32,7 @@ from pollwatch.store.audit import record_audit
 from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.people import Observer
+from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.reports import (
     Outcome,
     PreparedReport,
@@ -168,6 +169,7 @@ def assign_observer(
             "shift_end": format_stored(end),
         }
         record_audit(conn, by, "roster.assign", f"{election}/{station}", detail)
+    forget_summaries(engine, election)  # the alerts watch the stations people are at
     return {"election": election, **detail, "assigned_at": format_stored(now), "assigned_by": by}
 
 
