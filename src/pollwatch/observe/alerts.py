@@ -57,7 +57,7 @@ hours a door-count estimate extrapolated (:mod:`pollwatch.observe.estimates`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -80,6 +80,7 @@ __all__ = [
     "HourCoverage",
     "RevokedSender",
     "StationWatch",
+    "alerts_to_send",
     "compute_alerts",
     "filled_spans",
     "local_text",
@@ -375,6 +376,21 @@ def revoked_alerts(
             )
         )
     return tuple(out)
+
+
+def alerts_to_send(alerts: Iterable[Alert], sent: Collection[str]) -> tuple[Alert, ...]:
+    """The alerts whose id is not in ``sent``: what a chat bot posts on this round.
+
+    The caller keeps the ids it posted (they are stable, so a situation that lasts is
+    posted once, and a new one gets a new id).
+
+    >>> from datetime import UTC, datetime
+    >>> a = Alert("silence:e:1:2024-03-17T09:00:00Z", "silence", "e", "1",
+    ...           datetime(2024, 3, 17, 9, tzinfo=UTC), "medium")
+    >>> [x.id for x in alerts_to_send([a], sent=set())], alerts_to_send([a], sent={a.id})
+    (['silence:e:1:2024-03-17T09:00:00Z'], ())
+    """
+    return tuple(alert for alert in alerts if alert.id not in sent)
 
 
 def _order(alert: Alert) -> tuple[int, int, datetime, str]:

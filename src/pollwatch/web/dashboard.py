@@ -135,6 +135,8 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "min",
     "h",
     "d",
+    "Chart hours are the stations' local time:",
+    "Chart hours are UTC: the stations are in several time zones.",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
 

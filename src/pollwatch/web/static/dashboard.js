@@ -224,6 +224,17 @@
     }
     return filled;
   }
+  /* Chart hours: in the stations' time zone when they all share one (what a person there
+   * expects), else in UTC (stations in several zones share no local clock). */
+  var chartZone = null;
+  function hourLabel(hour) {
+    if (chartZone) {
+      try {
+        return new Intl.DateTimeFormat("en-GB", { timeZone: chartZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(hour);
+      } catch (e) { /* an unknown zone: UTC below */ }
+    }
+    return String(hour.getUTCHours()).padStart(2, "0") + ":00";
+  }
   /* A bar chart: series = [{key, cls}], the first series is the bar, later ones overlay it. */
   function barChart(figure, points, series, label) {
     var old = figure.querySelector("svg");
@@ -249,12 +260,12 @@
     points.forEach(function (p, i) {
       var x = L + i * step + (step - barW) / 2;
       var hour = new Date(p.hour);
-      var hourText = isNaN(hour.getTime()) ? String(p.hour) : String(hour.getUTCHours()).padStart(2, "0") + ":00";
+      var hourText = isNaN(hour.getTime()) ? String(p.hour) : hourLabel(hour);
       series.forEach(function (s) {
         var v = p[s.key] || 0;
         var h = plotH * v / max;
         var bar = svg("rect", { x: x.toFixed(1), y: (T + plotH - h).toFixed(1), width: barW.toFixed(1), height: h.toFixed(1), "class": "bar " + s.cls });
-        bar.appendChild(svg("title", {}, hourText + " UTC: " + fmtNum(v) + " " + t(s.label)));
+        bar.appendChild(svg("title", {}, hourText + " " + (chartZone || "UTC") + ": " + fmtNum(v) + " " + t(s.label)));
         chart.appendChild(bar);
       });
       if (i % labelEvery === 0) {
@@ -557,6 +568,15 @@
   var coverageByStation = {};
   function renderCoverage(data) {
     zones = data.timezones || {};
+    var distinct = {};
+    Object.keys(zones).forEach(function (k) { distinct[zones[k]] = true; });
+    var names = Object.keys(distinct);
+    chartZone = names.length === 1 ? names[0] : null;
+    var zoneNote = document.getElementById("chart-zone");
+    if (zoneNote) {
+      zoneNote.textContent = chartZone ? t("Chart hours are the stations' local time:") + " " + chartZone
+        : t("Chart hours are UTC: the stations are in several time zones.");
+    }
     coverageByStation = {};
     var body = document.querySelector("#coverage tbody");
     clear(body);
