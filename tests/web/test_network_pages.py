@@ -33,6 +33,7 @@ from pollwatch.store import (
     observer_for_token,
     open_store,
     redeem_invite,
+    revoke_observers,
     store_report,
 )
 from pollwatch.store.elections import set_simulated
@@ -51,6 +52,7 @@ class World:
     tokens: dict[str, str]
     incidents: dict[str, str]  # region → incident id
     observers: dict[str, str]  # station → code name
+    seized: tuple[str, str]  # a revoked observer's (code name, token)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -90,6 +92,8 @@ def world(
                 observer=observer,
             )  # fmt: skip
             incidents[region] = rid
+        seized = redeem_invite(engine, create_invites(engine, E, 1, stations_=["bg-1"])[0].code)
+        revoke_observers(engine, election=E, code_name=seized.observer, actor="test")
         add_coordinator(engine, "admin", PASSWORD, role="admin")
         add_coordinator(engine, "novisad", PASSWORD, role="coordinator")
         add_scope(engine, "novisad", E, region="Vojvodina", actor="test")
@@ -101,7 +105,7 @@ def world(
         settings = Settings(data_dir=home, home=home, database_url=url, rate_limit=0)
         app = create_app(settings)
         with serve_in_thread(app) as base:
-            yield World(base, url, tokens, incidents, names)
+            yield World(base, url, tokens, incidents, names, (seized.observer, seized.token))
         app.state.engine.dispose()
         engine.dispose()
 
@@ -267,3 +271,26 @@ def test_alerts_and_coverage_answer_in_station_local_time(world: World) -> None:
         assert alerts["watched"] == 2 and isinstance(alerts["alerts"], list)
     with _api(world, "novisad") as api:
         assert set(api.get("/dashboard/coverage").json()["timezones"]) == {"ns-1"}
+
+
+def test_a_revoked_phone_still_sending_raises_an_alert(world: World) -> None:
+    code_name, token = world.seized
+    report = {"id": str(uuid.uuid4()), "election": E, "station": "bg-1", "kind": "status",
+              "status": "opened", "observed_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    for _ in range(2):
+        refused = httpx.post(
+            world.base + "/api/v1/reports",
+            json=report,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert refused.status_code == 401 and "revoked" in refused.text
+    with _api(world, "admin") as api:
+        (alert,) = [
+            a
+            for a in api.get("/dashboard/alerts").json()["alerts"]
+            if a["kind"] == "revoked_sending"
+        ]
+        assert alert["station"] == "bg-1" and alert["details"]["code_name"] == code_name
+        assert alert["details"]["attempts"] == 1 and alert["local_since"].endswith("+01:00")
+    with _api(world, "novisad") as api:  # another region's phone: not in their alerts
+        assert all(a["station"] != "bg-1" for a in api.get("/dashboard/alerts").json()["alerts"])

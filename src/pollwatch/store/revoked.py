@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.tables import observers, revoked_attempts
 
 __all__ = ["NOTE_INTERVAL", "note_revoked_attempt", "revoked_senders"]
@@ -57,6 +58,7 @@ def note_revoked_attempt(
                 )
     except IntegrityError:
         return False  # another process noted the first attempt at the same moment
+    forget_summaries(engine, election)  # the alert shows at once, not when the cache ages
     return True
 
 
