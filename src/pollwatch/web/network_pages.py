@@ -11,6 +11,7 @@ Text from observers and coordinators (incident texts, notes) is rendered escaped
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,6 +87,16 @@ def _local(iso: str | None, zone: str | None) -> str:
     return local_text(moment, zone) if zone else f"{iso[:16].replace('T', ' ')} UTC"
 
 
+def _age(minutes: int, _: Callable[[str], str]) -> str:
+    """``95`` → ``1 h 35 min`` (days beyond two days), in the page's language."""
+    if minutes < 60:
+        return f"{minutes} {_('min')}"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} {_('h')} {minutes % 60} {_('min')}"
+    return f"{hours // 24} {_('d')} {hours % 24} {_('h')}"
+
+
 # --- incidents ------------------------------------------------------------------------------
 
 
@@ -106,8 +117,10 @@ async def incidents_page(
         lambda: list_incidents(engine, election, status=status, allowed=allowed, limit=500)
     )
     zones = await run_in_threadpool(station_timezones, engine, election)
+    _ = translator(request)
     for item in data["incidents"]:
         item["local_observed"] = _local(item["observed_at"], zones.get(item["station"]))
+        item["age"] = _age(item["age_minutes"], _)
     return render_page(
         request,
         "coordinate_incidents.html",
