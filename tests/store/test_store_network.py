@@ -95,6 +95,8 @@ def test_incidents_are_listed_by_severity_then_age_and_followed_up(engine: Engin
     assert listed["by_severity"] == {"high": 2, "low": 1}
     assert listed["incidents"][0]["age_minutes"] == 120
     assert listed["incidents"][0]["status"] == "new"
+    paged = list_incidents(engine, E, limit=1, offset=1, now=NOW)  # every one is reachable
+    assert [i["id"] for i in paged["incidents"]] == [new_violence] and paged["total"] == 3
     # a narrowed reader counts and sees its stations only
     mine = list_incidents(engine, E, allowed=frozenset({"in-1"}), now=NOW)
     assert mine["total"] == 1 and mine["incidents"][0]["id"] == old_violence

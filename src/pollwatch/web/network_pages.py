@@ -59,6 +59,9 @@ FOLLOWUP_LABELS: dict[str, str] = {
 SEVERITY_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
 """English labels (message ids) of the severities."""
 
+PAGE = 200
+"""Incidents per page of the list (the next ones by ``?offset=``)."""
+
 ACTION_LABELS: dict[str, str] = {
     "incidents.status": "Status",
     "incidents.severity": "Severity",
@@ -111,10 +114,14 @@ async def incidents_page(
         return to_login(request)
     info = await election_row(request, election)
     status = request.query_params.get("status", "open")[:20]
+    raw_offset = request.query_params.get("offset", "0")[:9]
+    offset = int(raw_offset) if raw_offset.isdigit() else 0
     allowed = await visible(request, who, election)
     engine = store_engine(request)
     data = await run_in_threadpool(
-        lambda: list_incidents(engine, election, status=status, allowed=allowed, limit=500)
+        lambda: list_incidents(
+            engine, election, status=status, allowed=allowed, limit=PAGE, offset=offset
+        )
     )
     zones = await run_in_threadpool(station_timezones, engine, election)
     _ = translator(request)
@@ -129,6 +136,7 @@ async def incidents_page(
             "election": info,
             "data": data,
             "selectors": ("open", "closed", "all", *INCIDENT_STATUSES),
+            "page": PAGE,
             "labels": _labels(request),
             "csrf": page_csrf(request),
         },
