@@ -210,3 +210,13 @@ def test_filled_spans_are_the_uncovered_opening_hours() -> None:
     assert filled_spans(two_days, windows, until=utc(2024, 3, 17, 7, 15)) == (
         (utc(2024, 3, 17, 7), utc(2024, 3, 17, 7, 15)),
     )
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from pollwatch.observe import alerts, followup, hotline
+
+    for module in (alerts, followup, hotline):
+        outcome = doctest.testmod(module)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
