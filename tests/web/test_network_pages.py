@@ -210,6 +210,7 @@ def test_the_hotline_desk_stores_a_report_marked_via_hotline(world: World) -> No
     with _pages(world, "admin") as pages:
         form = pages.get(desk)
         assert form.status_code == 200 and "Europe/Belgrade" in form.text
+        assert pages.get(f"/coordinate/{E}/stations/zz-9/hotline").status_code == 404
         report_id = str(uuid.uuid4())
         fields = {
             "csrf": csrf, "report_id": report_id, "code_name": world.observers["ns-1"],

@@ -48,6 +48,7 @@ __all__ = [
     "enter_hotline_report",
     "find_observer",
     "list_roster",
+    "registered_station",
 ]
 
 _CODE_NAME_LIMIT = 100
@@ -90,6 +91,20 @@ def _observer_row(conn: Connection, election: str, code_name: Any) -> Any:
     if row is None:
         raise NotFoundError(f"no observer {code_name.strip()[:80]!r} in election {election!r}")
     return row
+
+
+def registered_station(engine: Engine, election: str, station: str) -> str:
+    """``station`` if it is in the election's registry, else NotFoundError."""
+    check_station_id(station)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(stations.c.station).where(
+                stations.c.election == election, stations.c.station == station
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no station {station!r} in election {election!r}")
+    return station
 
 
 def find_observer(engine: Engine, election: str, code_name: Any) -> Observer:

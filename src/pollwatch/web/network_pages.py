@@ -35,7 +35,12 @@ from pollwatch.store.incidents import (
     list_incidents,
     update_incident,
 )
-from pollwatch.store.rosters import assign_observer, enter_hotline_report, list_roster
+from pollwatch.store.rosters import (
+    assign_observer,
+    enter_hotline_report,
+    list_roster,
+    registered_station,
+)
 from pollwatch.web.access import authorized, visible
 from pollwatch.web.dashboard import CATEGORY_LABELS, STATUS_LABELS
 from pollwatch.web.deps import election_row, store_engine
@@ -283,6 +288,7 @@ async def _desk(
 ) -> HTMLResponse:
     info = await election_row(request, election)
     engine = store_engine(request)
+    await run_in_threadpool(registered_station, engine, election, station)
     zones = await run_in_threadpool(station_timezones, engine, election)
     zone = zones.get(station)
     roster = await run_in_threadpool(lambda: list_roster(engine, election, station=station))
