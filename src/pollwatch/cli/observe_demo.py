@@ -7,7 +7,9 @@ labelled so (see :mod:`pollwatch.observe.simulate`); it never touches another el
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -96,6 +98,7 @@ def demo_observe(
             secret.touch(mode=0o600)
             secret.write_text(password + "\n")
         password = secret.read_text().strip()
+        network = _network_demo(engine, election, datetime.now(UTC))
         (invite,) = create_invites(engine, election, 1, actor="demo")
     finally:
         engine.dispose()
@@ -107,6 +110,82 @@ def demo_observe(
         f"  press page               {root}/press/{election}\n"
         f"  observer app (invite)    {invite.to_dict(root)['url']}"
     )
+    for line in network:
+        typer.echo(line)
+
+
+def _network_demo(engine: Any, election: str, now: datetime) -> list[str]:
+    """Issue 13's part of the demo: the election is flagged simulated (every page says so),
+    and a few stations open now in other time zones tell the alerts' stories (see
+    :mod:`pollwatch.observe.simulate_network`): one silent, one quiet after two hours of
+    counting, one whose revoked phone keeps sending; an incident taken by the hotline.
+    Their schedules move to today on every run; the stories are stored once.
+    """
+    from pollwatch.errors import AuthError
+    from pollwatch.observe.simulate_network import silent_stations
+    from pollwatch.store import (
+        create_invites,
+        import_stations,
+        observer_for_token,
+        redeem_invite,
+        revoke_observers,
+    )
+    from pollwatch.store.alerts import election_alerts
+    from pollwatch.store.elections import set_simulated
+    from pollwatch.store.incidents import update_incident
+    from pollwatch.store.reports import store_reports
+    from pollwatch.store.rosters import assign_observer, enter_hotline_report, list_roster
+
+    set_simulated(engine, election, by="demo")
+    sim = silent_stations(now, prefix="net")
+    import_stations(engine, election, sim.registry)
+    _official_for_new_stations(engine, election)
+    told = {row["station"] for row in list_roster(engine, election)["assignments"]}
+    for station, story in sim.stories.items():
+        if station in told:
+            continue
+        (invite,) = create_invites(engine, election, 1, stations_=[station], actor="demo")
+        token = redeem_invite(engine, invite.code).token
+        observer = observer_for_token(engine, token)
+        assign_observer(engine, election, station, observer.code_name, by="demo", now=now)
+        if story == "quiet":
+            sent = now
+            for body in (r for r in sim.reports if r["station"] == station):
+                sent = datetime.fromisoformat(body["observed_at"]) + timedelta(minutes=1)
+                (outcome,) = store_reports(
+                    engine, [({**body, "election": election}, observer)], now=sent
+                )
+                if isinstance(outcome, Exception):
+                    raise outcome
+            # the observer's phone died: the rest came through the hotline
+            stored = enter_hotline_report(
+                engine,
+                election,
+                station,
+                observer.code_name,
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{election}/{station}/hotline")),
+                    "kind": "incident",
+                    "category": "observer_obstruction",
+                    "text": "(simulated) The observer was asked to leave the room; "
+                    "phoned the hotline from a neighbour's phone.",
+                    "observed_at": (sent + timedelta(minutes=5)).isoformat(),
+                },
+                by="demo",
+                now=sent + timedelta(minutes=10),  # then silence: the story's alert
+            )
+            update_incident(engine, election, stored.report["id"], by="demo", status="acknowledged")
+        if story == "seized":
+            revoke_observers(engine, election=election, code_name=observer.code_name, actor="demo")
+            with contextlib.suppress(AuthError):
+                observer_for_token(engine, token)  # the seized phone tries again
+    alerts = election_alerts(engine, election, now=now)["alerts"]
+    lines = [f"  alerts now ({len(alerts)}), each in its station's local time:"]
+    for alert in alerts[:8]:
+        where = alert["station"] or "-"
+        when = alert["local_since"] or alert["since"]
+        lines.append(f"    {alert['kind']:<16} {where:<12} since {when}")
+    return lines
 
 
 DEMO_CHECKLISTS = (
@@ -264,3 +343,48 @@ def _demo_checklists(
 def register(app: typer.Typer) -> None:
     """Add ``demo-observe`` to the main app."""
     app.command("demo-observe")(demo_observe)
+
+
+def _official_for_new_stations(engine: Any, election: str) -> None:
+    """Simulated official figures for registry stations that have none (the silent ones), so
+    that the quick count still compares with official figures of every station: an honest
+    protocol of 935 ballots split like the election's own official votes."""
+    import pandas as pd
+
+    from pollwatch.results import ElectionResults
+    from pollwatch.results.schema import COUNT_FIELDS
+    from pollwatch.store import attach_results, list_stations, official_row
+
+    stations = [row["station"] for row in list_stations(engine, election)]
+    figures = {station: official_row(engine, election, station) for station in stations}
+    known = {s: f for s, f in figures.items() if f}
+    new = [s for s, f in figures.items() if not f]
+    if not new or not known:
+        return
+    totals: dict[str, int] = {}
+    for row in known.values():
+        for name, votes in (row.get("votes") or {}).items():
+            totals[name] = totals.get(name, 0) + int(votes or 0)
+    valid, all_votes = 920, sum(totals.values()) or 1
+    shares = {name: round(valid * n / all_votes) for name, n in totals.items()}
+    shares[max(shares, key=lambda k: shares[k])] += valid - sum(shares.values())
+    honest = {
+        "registered": 1500, "ballots_received": 1700, "issued_early": 0,
+        "issued_premises": 915, "issued_outside": 20, "valid": valid, "invalid": 15,
+    }  # fmt: skip
+    records = []
+    for station, row in (known | {s: {**honest, "votes": shares} for s in new}).items():
+        record: dict[str, Any] = {"station": station}
+        record.update({k: row[k] for k in COUNT_FIELDS if row.get(k) is not None})
+        record.update(row.get("votes") or {})
+        records.append(record)
+    attach_results(
+        engine,
+        election,
+        ElectionResults(
+            name="Demo election abroad (simulated)",
+            stations=pd.DataFrame(records),
+            candidates=tuple(totals),
+            source="simulated by pollwatch.observe.simulate and simulate_network",
+        ),
+    )

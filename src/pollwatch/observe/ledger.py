@@ -45,6 +45,10 @@ A version-1 hash covers the whole report and not ``recorded_at``, so such an ent
 published only whole. The two formats' hashed bytes cannot coincide: version 2's begin with
 the tag, version 1's with 64 hex digits.
 
+A report entered by a coordinator on an observer's behalf (the hotline) carries one more
+top-level field, ``"via": "hotline"`` (:mod:`pollwatch.observe.hotline`): an ordinary field
+with its own commitment, so the format and its verification are unchanged.
+
 In both, ``prev_hash`` is the previous entry's hash (the first entry's is :data:`GENESIS`,
 64 zeros), ``seq`` counts from 1 without gaps and ``canonical_json`` is :func:`canonical_dumps`
 (sorted keys, no whitespace, non-ASCII kept). Changing, inserting, removing or reordering any

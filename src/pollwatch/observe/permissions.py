@@ -170,6 +170,33 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
             "election",
             "end observers' tokens (a narrowed scope: its stations' observers only)",
         ),
+        # --- issue 13, network: incidents followed up, rosters, hotline, alerts -------------
+        "incidents.read": Rule(
+            _ALL,
+            "station",
+            "an incident's follow-up: status, severity, assignee, internal notes and history",
+        ),
+        "incidents.follow": Rule(
+            _WRITERS,
+            "station",
+            "change an incident's status, severity or assignee, add an internal note",
+        ),
+        "roster.read": Rule(
+            _ALL,
+            "election",
+            "the roster: observers' code names per station and shift, with history "
+            "(a narrowed scope: its stations)",
+        ),
+        "roster.manage": Rule(
+            _WRITERS, "station", "assign an observer (code name) to a station and shift, or move"
+        ),
+        "reports.hotline": Rule(
+            _WRITERS,
+            "station",
+            "enter a report on an observer's behalf (hotline): the ledger says only "
+            "'via hotline', the audit log who entered it",
+        ),
+        # --- end of issue 13, network -----------------------------------------------------
         "election.settings": Rule(_ADMIN, "election", "change an election's settings"),
         "coordinators.manage": Rule(
             _ADMIN,

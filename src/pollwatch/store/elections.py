@@ -23,6 +23,7 @@ from pollwatch.observe.schedule import check_timezone, parse_schedule, timezones
 from pollwatch.results import ElectionResults, read_table
 from pollwatch.results.schema import COUNT_FIELDS
 from pollwatch.store._util import utcnow
+from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.tables import elections, official_results, stations
 
@@ -38,6 +39,7 @@ __all__ = [
     "official_row",
     "parse_stations",
     "read_station_file",
+    "set_simulated",
     "station_table",
 ]
 
@@ -142,6 +144,7 @@ def get_election(engine: Engine, election: str) -> dict[str, Any]:
         "name": row["name"],
         "created_at": row["created_at"].isoformat(),
         "stations": count,
+        "simulated": bool(row["simulated"]),
     }
 
 
@@ -459,3 +462,13 @@ def station_table(engine: Engine, election: str) -> pd.DataFrame:
     merged = registry.merge(extra, on="station", how="left")
     merged["region"] = merged["region"].where(merged["region"].notna(), merged.pop("_region"))
     return merged
+
+
+def set_simulated(engine: Engine, election: str, simulated: bool = True, *, by: str) -> None:
+    """Mark an election as simulated (every page of it then says so); audited."""
+    get_election(engine, election)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(elections).where(elections.c.id == election).values(simulated=simulated)
+        )
+        record_audit(conn, by, "election.simulated", election, {"simulated": simulated})

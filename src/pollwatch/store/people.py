@@ -25,6 +25,7 @@ from pollwatch.observe.permissions import ROLES, Scope
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.revoked import note_revoked_attempt
 from pollwatch.store.tables import (
     coordinators,
     elections,
@@ -373,6 +374,7 @@ def observer_for_token(engine: Engine, token: str) -> Observer:
     if row is None:
         raise AuthError("missing or unknown observer token")
     if row["revoked"]:
+        note_revoked_attempt(engine, int(row["id"]), str(row["election"]))
         raise AuthError("this observer token has been revoked")
     return Observer(
         int(row["id"]), str(row["code_name"]), str(row["election"]), tuple(row["stations"] or ())

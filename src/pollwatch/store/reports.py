@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -571,6 +571,7 @@ def store_prepared(
     *,
     now: datetime | None = None,
     known_stations: set[tuple[str, str]] | None = None,
+    audit: Callable[[Connection, Sequence[Outcome]], None] | None = None,
 ) -> list[Outcome]:
     """Store validated reports in ONE write transaction (one commit, one fsync for all).
 
@@ -581,7 +582,9 @@ def store_prepared(
     locked in sorted order (PostgreSQL row locks), so concurrent writers cannot deadlock.
     Errors of the database itself propagate (nothing of the batch is then stored).
     ``known_stations`` is a caller's cache of registered (election, station) pairs, updated
-    here (a long-lived writer passes the same set each time).
+    here (a long-lived writer passes the same set each time). ``audit``, when given, is
+    called with the connection and the outcomes inside the same transaction (the hotline
+    records who entered a report so that the report and its audit entry commit together).
     """
     if not items:
         return []
@@ -592,6 +595,8 @@ def store_prepared(
         try:
             with write_transaction(engine) as conn:
                 outcomes = _store_batch(conn, items, moment, sqlite, registered)
+                if audit is not None:
+                    audit(conn, outcomes)
             return outcomes
         except IntegrityError:
             # The same id committed meanwhile by a writer of another election (a different

@@ -32,6 +32,8 @@ __all__ = [
     "coordinator_scopes",
     "coordinators",
     "elections",
+    "incident_followups",
+    "incident_notes",
     "invites",
     "ledger",
     "limit_counters",
@@ -44,6 +46,8 @@ __all__ = [
     "pvt_sample",
     "reports",
     "resolutions",
+    "revoked_attempts",
+    "roster",
     "sessions",
     "station_activity",
     "stations",
@@ -73,6 +77,8 @@ elections = Table(
     # The default schedule of stations that have none (pollwatch.observe.schedule format).
     Column("timezone", String(64), nullable=True),
     Column("schedule", Text, nullable=True),
+    # A simulated election (the demo): every page of it says so.
+    Column("simulated", Boolean, nullable=False, server_default=false()),
 )
 
 stations = Table(
@@ -327,3 +333,62 @@ message_targets = Table(
     Index("ix_message_targets_bot_state", "bot_state"),
 )
 """Whom a message is for, one row per target, each with the bot's delivery state."""
+
+# --- incidents followed up, rosters, revoked senders (issue 13; migration 0011) ------------
+
+incident_followups = Table(
+    "incident_followups",
+    metadata,
+    Column("report_id", String(36), ForeignKey("reports.id"), primary_key=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("station", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("assignee", String(100), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    Index("ix_incident_followups_election_status", "election", "status"),
+)
+"""What coordinators did about an incident (pollwatch.observe.followup); no row: still new,
+at its category's default severity. Every change is also in the audit log."""
+
+incident_notes = Table(
+    "incident_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), ForeignKey("reports.id"), nullable=False, index=True),
+    Column("author", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("text", Text, nullable=False),
+)
+"""Coordinators' internal notes on an incident: never public, never in the ledger."""
+
+roster = Table(
+    "roster",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("observer_id", Integer, ForeignKey("observers.id"), nullable=False, index=True),
+    Column("station", String(100), nullable=False),
+    Column("shift_start", DateTime(timezone=True), nullable=True),
+    Column("shift_end", DateTime(timezone=True), nullable=True),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_by", String(100), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("ended_by", String(100), nullable=True),
+    Index("ix_roster_election_station", "election", "station"),
+)
+"""Observers (by code name, no personal data) assigned to stations and shifts. A move ends
+the current row and opens a new one, so the day's history stays."""
+
+revoked_attempts = Table(
+    "revoked_attempts",
+    metadata,
+    Column("observer_id", Integer, ForeignKey("observers.id"), primary_key=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+"""A revoked observer's token presented again: when first and last, how many (counted at
+most once a minute, so a phone retrying in a loop costs one write a minute)."""

@@ -56,7 +56,9 @@ _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 def parse_stored_body(body: dict[str, Any]) -> Report:
     """A stored report body (as listed or exported) parsed back into its model."""
-    payload = {k: v for k, v in body.items() if k not in ("received_at", "observer", "ledger")}
+    payload = {
+        k: v for k, v in body.items() if k not in ("received_at", "observer", "ledger", "via")
+    }  # "via": the hotline's mark (pollwatch.observe.hotline), not a report field
     payload.pop("photo", None)
     return parse_report(payload, now=_FAR_FUTURE)
 

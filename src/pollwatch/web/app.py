@@ -32,6 +32,8 @@ from pollwatch.web import (
     dashboard_api,
     messages,
     metrics,
+    network_api,
+    network_pages,
     observe_api,
     observer,
     public_api,
@@ -125,9 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(observe_api.router)
     app.include_router(observer.router)
     app.include_router(dashboard_api.router)
+    app.include_router(network_api.router)
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
     app.include_router(checklists.router)  # checklists and messages (issue 13, items 1-2)
     app.include_router(messages.router)
     app.include_router(dashboard.router)
+    app.include_router(network_pages.router)
     app.include_router(public_api.router)
     return app

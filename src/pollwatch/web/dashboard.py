@@ -63,6 +63,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "CLIENT_STRINGS",
     "MAX_INVITES",
+    "NETWORK_LABELS",
     "STATUS_LABELS",
     "THROTTLED_MESSAGE",
     "router",
@@ -120,6 +121,22 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "No sample drawn yet.",
     "Estimate",
     "Official",
+    # issue 13, network: alerts, open incidents, coverage
+    "Follow up",
+    "none",
+    "opens at",
+    "last report",
+    "attempts",
+    "last attempt",
+    "No alerts.",
+    "Open incidents",
+    "No open incidents.",
+    "no schedule",
+    "min",
+    "h",
+    "d",
+    "Chart hours are the stations' local time:",
+    "Chart hours are UTC: the stations are in several time zones.",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
 
@@ -132,6 +149,27 @@ CATEGORY_LABELS: dict[str, str] = {
     "other": "Other",
 }
 """English labels (message ids) of the incident categories, as the observer app shows them."""
+
+NETWORK_LABELS: dict[str, str] = {
+    "alert_no_opening": "Should have opened, no status yet",
+    "alert_silence": "No report for 60 minutes",
+    "alert_count_gap": "Count window missing",
+    "alert_revoked_sending": "Revoked observer still sending",
+    "severity_high": "High",
+    "severity_medium": "Medium",
+    "severity_low": "Low",
+    "followup_new": "New",
+    "followup_acknowledged": "Acknowledged",
+    "followup_in_progress": "In progress",
+    "followup_resolved": "Resolved",
+    "followup_rejected": "Rejected",
+    "state_counted": "counted",
+    "state_partial": "partly counted",
+    "state_missing": "no count window",
+    "state_future": "not yet",
+}
+"""Keys the dashboard script looks up → English labels (message ids): alert kinds,
+severities, follow-up statuses, coverage states."""
 
 STATUS_LABELS: dict[str, str] = {
     "opened": "Opened",
@@ -158,7 +196,7 @@ def _client_strings(request: Request) -> dict[str, str]:
     """Translated messages for the script, and labels keyed by category and status ids."""
     _ = translator(request)
     strings = {msgid: _(msgid) for msgid in CLIENT_STRINGS}
-    for key, label in (CATEGORY_LABELS | STATUS_LABELS).items():
+    for key, label in (CATEGORY_LABELS | STATUS_LABELS | NETWORK_LABELS).items():
         strings[key] = _(label)
     return strings
 

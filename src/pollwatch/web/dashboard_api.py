@@ -48,13 +48,14 @@ from pollwatch.store import (
 from pollwatch.web.access import authorized, csrf_protected, only_visible, visible
 from pollwatch.web.deps import (
     election_id,
+    election_row,
     json_body,
     rate_limit,
     store_engine,
 )
 from pollwatch.web.errors import error_responses
 
-__all__ = ["EVENT_BATCH", "router"]
+__all__ = ["EVENT_BATCH", "json_object", "request_schema", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -64,7 +65,7 @@ EVENT_BATCH = 200
 _E = "/elections/{election}"
 
 
-def _object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+def json_object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
     """A JSON object with only ``allowed`` keys and all ``required`` ones, else InputError."""
     if not isinstance(body, dict):
         raise InputError(f"the body must be a JSON object with {', '.join(allowed)}", column="body")
@@ -80,7 +81,7 @@ def _object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> d
     return body
 
 
-def _json_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def request_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
@@ -246,6 +247,8 @@ async def get_public(request: Request, election: str = Depends(election_id)) -> 
         data = await run_in_threadpool(
             lambda: press_summary(store_engine(request), election, delay_minutes=delay)
         )
+    info = await election_row(request, election)
+    data["simulated"] = info["simulated"]  # a simulated election says so everywhere
     return JSONResponse(data, headers={"cache-control": "public, max-age=60"})
 
 
@@ -260,7 +263,7 @@ async def get_public(request: Request, election: str = Depends(election_id)) -> 
         201: {"description": "{station, field, value, by, at, note}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=_json_schema(
+    openapi_extra=request_schema(
         {
             "field": {"type": "string", "maxLength": 200},
             "value": {
@@ -280,7 +283,7 @@ async def post_resolution(
 ) -> JSONResponse:
     """The field must be a current conflict of the station and the value one it allows."""
     check_station_id(station)
-    body = _object(await json_body(request), ("field", "value", "note"), ("field", "value"))
+    body = json_object(await json_body(request), ("field", "value", "note"), ("field", "value"))
     answer = await run_in_threadpool(
         lambda: resolve_conflict(
             store_engine(request),
@@ -302,7 +305,7 @@ async def post_resolution(
         200: {"description": "{election, tolerance?, embargo_until?}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=_json_schema(
+    openapi_extra=request_schema(
         {
             "tolerance": {"type": "number", "minimum": 0, "maximum": 1},
             "embargo_until": {
@@ -322,7 +325,7 @@ async def put_settings(
 ) -> JSONResponse:
     """``tolerance``: relative slack before a station's turnout is flagged (0…1);
     ``embargo_until``: ISO-8601 time with a timezone, or null. At least one of them."""
-    body = _object(await json_body(request), ("tolerance", "embargo_until"), ())
+    body = json_object(await json_body(request), ("tolerance", "embargo_until"), ())
     if not body:
         raise InputError("give 'tolerance' and/or 'embargo_until'", column="tolerance")
     engine = store_engine(request)
@@ -355,7 +358,7 @@ def _incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
         200: {"description": "{election, report_id, public}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=_json_schema({"public": {"type": "boolean"}}, ["public"]),
+    openapi_extra=request_schema({"public": {"type": "boolean"}}, ["public"]),
 )
 async def put_incident_public(
     request: Request,
@@ -365,7 +368,7 @@ async def put_incident_public(
 ) -> JSONResponse:
     """A public incident's category, text and coarse time show in its station's public status
     and its text in the public exports after the embargo; the ledger is unchanged."""
-    body = _object(await json_body(request), ("public",), ("public",))
+    body = json_object(await json_body(request), ("public",), ("public",))
     answer = await run_in_threadpool(
         lambda: set_incident_public(
             store_engine(request), election, report_id, body["public"], by=who.name

@@ -46,6 +46,24 @@
     if (isNaN(d.getTime())) { return String(iso); }
     return d.toLocaleString(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
+  // Station local time: each station's IANA zone from the coverage answer (UTC without one).
+  var zones = {};
+  function fmtLocal(iso, zone) {
+    if (!iso) { return "–"; }
+    if (!zone) { return fmtTime(iso); }
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) { return String(iso); }
+    try {
+      return d.toLocaleString(lang, { timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+    } catch (e) { return fmtTime(iso); }
+  }
+  function fmtAge(minutes) {
+    var m = Number(minutes) || 0;
+    if (m < 60) { return m + " " + t("min"); }
+    var h = Math.floor(m / 60);
+    if (h < 48) { return h + " " + t("h") + " " + (m % 60) + " " + t("min"); }
+    return Math.floor(h / 24) + " " + t("d") + " " + (h % 24) + " " + t("h");
+  }
   function fmtNum(n) { return n === null || n === undefined ? "–" : Number(n).toLocaleString(lang); }
   function fmtPct(x, digits) { return x === null || x === undefined ? "–" : (x * 100).toFixed(digits === undefined ? 1 : digits) + " %"; }
   function show(value) {
@@ -138,7 +156,7 @@
       var row = stationRow(s);
       var changed = false;
       changed = cell(row, "status", s.status ? t(s.status) : "–", s.status ? "status-" + s.status : "") || changed;
-      changed = cell(row, "last_report_at", fmtTime(s.last_report_at)) || changed;
+      changed = cell(row, "last_report_at", fmtLocal(s.last_report_at, zones[s.station])) || changed;
       var lastCell = row.querySelector("td[data-col='last_report_at']");
       if (lastCell) { lastCell.setAttribute("data-at", s.last_report_at || ""); }
       changed = cell(row, "queue", s.queue === null || s.queue === undefined ? "–" : fmtNum(s.queue), "num") || changed;
@@ -206,6 +224,17 @@
     }
     return filled;
   }
+  /* Chart hours: in the stations' time zone when they all share one (what a person there
+   * expects), else in UTC (stations in several zones share no local clock). */
+  var chartZone = null;
+  function hourLabel(hour) {
+    if (chartZone) {
+      try {
+        return new Intl.DateTimeFormat("en-GB", { timeZone: chartZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(hour);
+      } catch (e) { /* an unknown zone: UTC below */ }
+    }
+    return String(hour.getUTCHours()).padStart(2, "0") + ":00";
+  }
   /* A bar chart: series = [{key, cls}], the first series is the bar, later ones overlay it. */
   function barChart(figure, points, series, label) {
     var old = figure.querySelector("svg");
@@ -231,12 +260,12 @@
     points.forEach(function (p, i) {
       var x = L + i * step + (step - barW) / 2;
       var hour = new Date(p.hour);
-      var hourText = isNaN(hour.getTime()) ? String(p.hour) : String(hour.getUTCHours()).padStart(2, "0") + ":00";
+      var hourText = isNaN(hour.getTime()) ? String(p.hour) : hourLabel(hour);
       series.forEach(function (s) {
         var v = p[s.key] || 0;
         var h = plotH * v / max;
         var bar = svg("rect", { x: x.toFixed(1), y: (T + plotH - h).toFixed(1), width: barW.toFixed(1), height: h.toFixed(1), "class": "bar " + s.cls });
-        bar.appendChild(svg("title", {}, hourText + " UTC: " + fmtNum(v) + " " + t(s.label)));
+        bar.appendChild(svg("title", {}, hourText + " " + (chartZone || "UTC") + ": " + fmtNum(v) + " " + t(s.label)));
         chart.appendChild(bar);
       });
       if (i % labelEvery === 0) {
@@ -272,9 +301,11 @@
       head.appendChild(el("span", { "class": "cat" }, t(inc.category)));
       head.appendChild(document.createTextNode(" · "));
       head.appendChild(el("span", null, inc.station));
+      head.appendChild(document.createTextNode(" · "));
+      head.appendChild(el("a", { href: followUp(inc.id) }, t("Follow up")));
       li.appendChild(head);
       if (inc.text) { li.appendChild(el("div", { "class": "text" }, inc.text)); }
-      var meta = el("div", { "class": "meta" }, fmtTime(inc.observed_at));
+      var meta = el("div", { "class": "meta" }, fmtLocal(inc.observed_at, zones[inc.station]));
       if (inc.photo) {
         meta.appendChild(document.createTextNode(" · "));
         meta.appendChild(el("a", { href: "/api/v1/reports/" + encodeURIComponent(inc.id) + "/photo" }, t("photo")));
@@ -402,6 +433,9 @@
       // Signed: (official − independent) / independent; "+" means more official ballots.
       tr.appendChild(el("td", { "class": "num" }, (r.relative > 0 ? "+" : "") + fmtPct(r.relative)));
       tr.appendChild(el("td", null, (r.protocol_mismatches || []).join(", ")));
+      // The hours the estimate extrapolated over: opening hours no count window covers.
+      var cov = coverageByStation[r.station];
+      tr.appendChild(el("td", { "data-col": "filled" }, cov && cov.filled.length ? cov.filled.map(function (f) { return f.local; }).join(", ") : (cov && cov.timezone ? t("none") : "–")));
       if (r.flag) { tr.setAttribute("aria-label", t("flagged") + " " + r.station); }
       body.appendChild(tr);
     });
@@ -473,19 +507,122 @@
     }
   }
 
+  // --- alerts, open incidents, coverage (issue 13) ----------------------------------------
+  function followUp(id) { return "/coordinate/" + encodeURIComponent(election) + "/incidents/" + encodeURIComponent(id) + "?lang=" + encodeURIComponent(lang); }
+  function desk(station) { return "/coordinate/" + encodeURIComponent(election) + "/stations/" + encodeURIComponent(station) + "/hotline?lang=" + encodeURIComponent(lang); }
+  var alertsBox = document.getElementById("alerts");
+  function alertText(a) {
+    var d = a.details || {};
+    if (a.kind === "no_opening") { return t("opens at") + " " + (d.local_opens || fmtLocal(a.since, a.timezone)) + (d.reports_today ? " · " + t("reports") + ": " + d.reports_today : ""); }
+    if (a.kind === "silence") { return t("last report") + " " + fmtLocal(a.since, a.timezone) + " · " + fmtAge(d.minutes); }
+    if (a.kind === "count_gap") { return (d.local || "") + " · " + fmtAge(d.minutes); }
+    if (a.kind === "revoked_sending") { return d.code_name + " · " + t("attempts") + ": " + d.attempts + " · " + t("last attempt") + " " + fmtLocal(d.last_attempt, zones[a.station]); }
+    return "";
+  }
+  function renderAlerts(data) {
+    var list = data.alerts || [];
+    var known = {};
+    Array.prototype.forEach.call(alertsBox.querySelectorAll("li[data-id]"), function (li) { known[li.getAttribute("data-id")] = li; });
+    Array.prototype.forEach.call(alertsBox.querySelectorAll("li:not([data-id])"), function (li) { alertsBox.removeChild(li); });
+    if (!list.length) {
+      Object.keys(known).forEach(function (id) { alertsBox.removeChild(known[id]); });
+      alertsBox.appendChild(el("li", { "class": "muted" }, t("No alerts.")));
+      return;
+    }
+    // In the server's order (most severe first); an alert keeps its node while it lasts.
+    list.forEach(function (a) {
+      var li = known[a.id];
+      if (li) { delete known[a.id]; clear(li); } else { li = el("li", { "data-id": a.id, "data-kind": a.kind, "data-station": a.station || "" }); }
+      li.className = "sev-" + a.severity;
+      var head = el("div");
+      head.appendChild(el("span", { "class": "what" }, t("alert_" + a.kind)));
+      if (a.station) {
+        head.appendChild(document.createTextNode(" · "));
+        head.appendChild(el("a", { href: desk(a.station) }, a.station));
+      }
+      li.appendChild(head);
+      li.appendChild(el("div", { "class": "meta" }, alertText(a)));
+      alertsBox.appendChild(li);
+    });
+    Object.keys(known).forEach(function (id) { alertsBox.removeChild(known[id]); });
+  }
+  var openBox = document.getElementById("open-incidents");
+  function renderOpenIncidents(data) {
+    clear(openBox);
+    document.getElementById("open-incidents-count").textContent = t("Open incidents") + ": " + fmtNum(data.total || 0);
+    var list = data.incidents || [];
+    if (!list.length) { openBox.appendChild(el("li", { "class": "muted" }, t("No open incidents."))); return; }
+    list.forEach(function (inc) {
+      var li = el("li", { "data-id": inc.id });
+      var head = el("div");
+      head.appendChild(el("span", { "class": "badge sev-" + inc.severity }, t("severity_" + inc.severity)));
+      head.appendChild(document.createTextNode(" "));
+      head.appendChild(el("a", { href: followUp(inc.id) }, t(inc.category) + " · " + inc.station));
+      li.appendChild(head);
+      li.appendChild(el("div", { "class": "meta" }, t("followup_" + inc.status) + " · " + fmtLocal(inc.observed_at, zones[inc.station]) +
+        " · " + fmtAge(inc.age_minutes) + (inc.assignee ? " · " + inc.assignee : "")));
+      if (inc.text) { li.appendChild(el("div", { "class": "text" }, inc.text)); }
+      openBox.appendChild(li);
+    });
+  }
+  var coverageByStation = {};
+  function renderCoverage(data) {
+    zones = data.timezones || {};
+    var distinct = {};
+    Object.keys(zones).forEach(function (k) { distinct[zones[k]] = true; });
+    var names = Object.keys(distinct);
+    chartZone = names.length === 1 ? names[0] : null;
+    var zoneNote = document.getElementById("chart-zone");
+    if (zoneNote) {
+      zoneNote.textContent = chartZone ? t("Chart hours are the stations' local time:") + " " + chartZone
+        : t("Chart hours are UTC: the stations are in several time zones.");
+    }
+    coverageByStation = {};
+    var body = document.querySelector("#coverage tbody");
+    clear(body);
+    var rows = data.stations || [];
+    if (!rows.length) { var tr0 = el("tr"); tr0.appendChild(el("td", { colspan: "4", "class": "muted" }, t("No data yet."))); body.appendChild(tr0); }
+    rows.forEach(function (s) {
+      coverageByStation[s.station] = s;
+      var tr = el("tr", { "data-station": s.station });
+      var th = el("th", { scope: "row" });
+      th.appendChild(el("a", { href: desk(s.station) }, s.station));
+      tr.appendChild(th);
+      tr.appendChild(el("td", null, s.local_now ? s.local_now + " (" + s.timezone + ")" : t("no schedule")));
+      if (s.open_now) { tr.className = "open-now"; }
+      tr.appendChild(el("td", null, (s.assigned || []).join(", ") || "–"));
+      var hours = el("td");
+      var inner = el("table");
+      var row = el("tr");
+      (s.hours || []).forEach(function (h) {
+        var c = el("td", { "class": "h " + h.state, title: h.local + " · " + t("reports") + ": " + h.reports + " · " + t("state_" + h.state) }, h.local.slice(0, 2));
+        c.appendChild(el("span", { "class": "visually-hidden" }, " " + t("state_" + h.state) + ", " + t("reports") + " " + h.reports));
+        row.appendChild(c);
+      });
+      inner.appendChild(row);
+      inner.className = "coverage";
+      hours.appendChild(inner);
+      tr.appendChild(hours);
+      body.appendChild(tr);
+    });
+  }
+
   // --- refresh cycle and the live stream -------------------------------------------------
   var live = document.getElementById("live");
   var pending = null, running = false, again = false;
   function refreshNow() {
     if (running) { again = true; return; }
     running = true;
-    Promise.all([
+    // Coverage first: it carries the stations' time zones the other tables show times in.
+    getJSON("/dashboard/coverage").then(function (a) { if (a.ok) { renderCoverage(a.body); } }).catch(function () {}).then(function () { return Promise.all([
+      getJSON("/dashboard/alerts").then(function (a) { if (a.ok) { renderAlerts(a.body); } }),
+      getJSON("/incidents?status=open&limit=20").then(function (a) { if (a.ok) { renderOpenIncidents(a.body); } }),
       getJSON("/dashboard/stations").then(function (a) { if (a.ok) { renderStations(a.body); } }),
       getJSON("/dashboard/activity").then(function (a) { if (a.ok) { renderActivity(a.body); } }),
       getJSON("/dashboard/conflicts").then(function (a) { if (a.ok) { renderConflicts(a.body); } }),
       getJSON("/dashboard/comparison").then(function (a) { if (a.ok) { renderComparison(a.body); } }),
       getJSON("/pvt").then(renderPvt)
-    ]).catch(function () { /* offline for a moment: the next event or tick retries */ }).then(function () {
+    ]); }).catch(function () { /* offline for a moment: the next event or tick retries */ }).then(function () {
       running = false;
       root.setAttribute("data-refreshed", new Date().toISOString());
       if (again) { again = false; schedule(); }
