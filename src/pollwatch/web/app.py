@@ -29,12 +29,14 @@ from pollwatch.web import (
     coach,
     dashboard,
     dashboard_api,
+    guide,
     metrics,
     observe_api,
     observer,
     public_api,
 )
 from pollwatch.web.errors import install_error_handlers
+from pollwatch.web.guide_cache import GuideCache
 from pollwatch.web.i18n import load_catalogues
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.observe_api import ReportsFastPath
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics.watch_queue(app.state.ingest.queue_depth)
     app.state.observers = ObserverCache(app.state.engine)
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
+    app.state.guide_cache = GuideCache(app.state.engine)  # the voter guide's kept answers
     app.add_middleware(ReportsFastPath)  # the reports' hot path, inside the security layer
     public_https = (settings.public_url or "").startswith("https://")
     # the security middleware, with room for photo uploads
@@ -126,4 +129,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
     app.include_router(dashboard.router)
     app.include_router(public_api.router)
+    # last: its /guide/{election}/{station} would shadow the guidance and problem-form routes
+    app.include_router(guide.router)
     return app
