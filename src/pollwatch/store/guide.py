@@ -37,7 +37,7 @@ from pollwatch.observe.schedule import StationSchedule, parse_schedule, resolve_
 from pollwatch.store._util import as_utc
 from pollwatch.store.press import public_summary
 from pollwatch.store.public import election_embargo
-from pollwatch.store.tables import elections, reports, stations
+from pollwatch.store.tables import audit_log, elections, ledger, reports, stations
 from pollwatch.store.views import election_schedule, load_stored_report
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "guide_registry",
     "guide_station",
     "guide_totals",
+    "guide_version",
     "registry_size",
 ]
 
@@ -115,6 +116,18 @@ def current_guide_election(elections_: Sequence[dict[str, Any]], now: datetime) 
     if upcoming:
         return str(upcoming[0][1])
     return str(elections_[0]["id"]) if elections_ else None
+
+
+def guide_version(engine: Engine, election: str) -> tuple[int, int]:
+    """What public guide answers of ``election`` depend on besides the clock: its newest
+    ledger seq (a new report) and the newest audit entry (every coordinator's change — an
+    incident made public, an embargo end — is audited). Two primary-key lookups."""
+    with engine.connect() as conn:
+        seq = conn.execute(
+            select(func.max(ledger.c.seq)).where(ledger.c.election == election)
+        ).scalar()
+        audited = conn.execute(select(func.max(audit_log.c.id))).scalar()
+    return int(seq or 0), int(audited or 0)
 
 
 def registry_size(engine: Engine, election: str) -> int:

@@ -97,7 +97,7 @@ async def _kept(
     """Answer from the process's cache under ``key`` + language + release time + ledger
     version of ``election``; ``build`` is an async function returning (body, media type)."""
     cache = _cache(request)
-    version = await cache.version(election) if election else 0
+    version = await cache.version(election) if election else (0, 0)
     cutoff = release_cutoff(datetime.now(UTC), _delay(request))
     full = (*key, request_language(request), cutoff, version)
     kept = await cache.answer(full, build)

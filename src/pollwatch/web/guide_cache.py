@@ -2,16 +2,18 @@
 almost nothing and cannot slow the observers' reports down.
 
 A public guide answer is a function of (what was asked, the language, the release time, the
-election's ledger). So each rendered answer is kept under a key holding the release time
-(:func:`pollwatch.observe.publication.release_cutoff`) and the election's newest ledger seq:
+election's ledger, the coordinators' settings). So each rendered answer is kept under a key
+holding the release time (:func:`pollwatch.observe.publication.release_cutoff`), the
+election's newest ledger seq and the newest audit entry:
 
 * the release time moves every 10 minutes, and the key with it;
-* a new report moves the ledger seq, which is read again at most once per
-  :data:`RECHECK_SECONDS` per election (one primary-key lookup a second, however large the
+* a new report moves the ledger seq, and every coordinator's change (an incident made
+  public, an embargo end) adds an audit entry; both are read again at most once per
+  :data:`RECHECK_SECONDS` per election (two primary-key lookups a second, however large the
   crowd) — so a report invalidates every page of its election within that time, in every
   process, whatever process stored it;
-* a coordinator's change that is no report (an incident made public, an embargo end) shows
-  after at most :data:`MAX_AGE_SECONDS`, when the kept answer expires.
+* anything else (a registry import) shows after at most :data:`MAX_AGE_SECONDS`, when the
+  kept answer expires.
 
 The station finder's search index (:class:`pollwatch.guide.search.StationIndex`) is built
 once per registry and rebuilt when the registry's size changes (checked every
@@ -33,8 +35,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.guide.search import StationIndex
-from pollwatch.store.events import ledger_seq
-from pollwatch.store.guide import guide_registry, registry_size
+from pollwatch.store.guide import guide_registry, guide_version, registry_size
 
 __all__ = [
     "MAX_AGE_SECONDS",
@@ -81,7 +82,7 @@ class GuideCache:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._answers: OrderedDict[Hashable, CachedAnswer] = OrderedDict()
-        self._seqs: dict[str, tuple[float, int]] = {}
+        self._seqs: dict[str, tuple[float, tuple[int, int]]] = {}
         self._registries: dict[str, _Registry] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self.hits = 0
@@ -93,8 +94,10 @@ class GuideCache:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    async def version(self, election: str) -> int:
-        """The election's ledger seq, read at most once per :data:`RECHECK_SECONDS`."""
+    async def version(self, election: str) -> tuple[int, int]:
+        """The election's ledger seq and newest audit entry
+        (:func:`pollwatch.store.guide.guide_version`), read at most once per
+        :data:`RECHECK_SECONDS`."""
         now = time.monotonic()
         known = self._seqs.get(election)
         if known is not None and now - known[0] < RECHECK_SECONDS:
@@ -103,7 +106,7 @@ class GuideCache:
             known = self._seqs.get(election)
             if known is not None and time.monotonic() - known[0] < RECHECK_SECONDS:
                 return known[1]
-            seq = await run_in_threadpool(ledger_seq, self.engine, election)
+            seq = await run_in_threadpool(guide_version, self.engine, election)
             self._seqs[election] = (time.monotonic(), seq)
             return seq
 
