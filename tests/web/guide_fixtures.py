@@ -17,7 +17,13 @@ from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
-from pollwatch.store import create_election, create_invites, import_stations, redeem_invite
+from pollwatch.store import (
+    create_election,
+    create_invites,
+    import_stations,
+    redeem_invite,
+    write_transaction,
+)
 from pollwatch.store.tables import reports
 from pollwatch.web.app import create_app
 
@@ -77,7 +83,7 @@ class Served:
     def age(self, report_id: str, by: timedelta) -> None:
         """Move a report's arrival back by ``by``: the time the publication delay and the
         10-minute rounding would otherwise make the test wait for."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:  # BEGIN IMMEDIATE on SQLite
             received = conn.execute(
                 select(reports.c.received_at).where(reports.c.id == report_id)
             ).scalar_one()

@@ -58,11 +58,11 @@ def nice_ceiling(value: float) -> float:
 
 
 def bar_chart(
-    points: Sequence[tuple[str, float]], *, width: int = 640, height: int = 200, left: int = 40
+    points: Sequence[tuple[str, float]], *, width: int = 480, height: int = 200, left: int = 48
 ) -> BarChart:
     """Place one bar per point (in order) under a rounded top; four grid lines."""
     top = nice_ceiling(max((v for _, v in points), default=0.0))
-    usable = height - 24  # room for the labels below
+    usable = height - 28  # room for the labels below
     slot = (width - left) / max(1, len(points))
     bars = tuple(
         Bar(
