@@ -37,7 +37,7 @@ from pollwatch.observe.schedule import StationSchedule, parse_schedule, resolve_
 from pollwatch.store._util import as_utc
 from pollwatch.store.press import public_summary
 from pollwatch.store.public import election_embargo
-from pollwatch.store.tables import audit_log, elections, ledger, reports, stations
+from pollwatch.store.tables import audit_log, elections, reports, stations
 from pollwatch.store.views import election_schedule, load_stored_report
 
 __all__ = [
@@ -118,16 +118,21 @@ def current_guide_election(elections_: Sequence[dict[str, Any]], now: datetime) 
     return str(elections_[0]["id"]) if elections_ else None
 
 
-def guide_version(engine: Engine, election: str) -> tuple[int, int]:
-    """What public guide answers of ``election`` depend on besides the clock: its newest
-    ledger seq (a new report) and the newest audit entry (every coordinator's change — an
-    incident made public, an embargo end — is audited). Two primary-key lookups."""
+def guide_version(engine: Engine, election: str, cutoff: datetime) -> tuple[int, int]:
+    """What public guide answers of ``election`` as of the release time ``cutoff`` depend on
+    besides the clock: how many of its reports were received up to ``cutoff`` (reports
+    arriving now are later than it and change nothing public until the release time passes
+    them; a report stored with an earlier time, as an import does, changes the count) and
+    the newest audit entry (every coordinator's change — an incident made public, an
+    embargo end — is audited). An index range count and a primary-key lookup."""
     with engine.connect() as conn:
-        seq = conn.execute(
-            select(func.max(ledger.c.seq)).where(ledger.c.election == election)
-        ).scalar()
+        received = conn.execute(
+            select(func.count())
+            .select_from(reports)
+            .where(reports.c.election == election, reports.c.received_at <= cutoff)
+        ).scalar_one()
         audited = conn.execute(select(func.max(audit_log.c.id))).scalar()
-    return int(seq or 0), int(audited or 0)
+    return int(received), int(audited or 0)
 
 
 def registry_size(engine: Engine, election: str) -> int:

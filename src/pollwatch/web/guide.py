@@ -54,7 +54,7 @@ from pollwatch.store.guide import (
 )
 from pollwatch.web.dashboard import CATEGORY_LABELS
 from pollwatch.web.deps import rate_limit, store_engine
-from pollwatch.web.guide_cache import GuideCache
+from pollwatch.web.guide_cache import GuideCache, station_key
 from pollwatch.web.pages import render_page, request_language, translator
 from pollwatch.web.security import public_base_url
 
@@ -94,12 +94,18 @@ async def _kept(
     key: tuple[Any, ...],
     build: Callable[[], Any],
 ) -> Response:
-    """Answer from the process's cache under ``key`` + language + release time + ledger
-    version of ``election``; ``build`` is an async function returning (body, media type)."""
+    """Answer from the process's cache under ``key`` + language + release time + version
+    of ``election``; ``build`` is an async function returning (body, media type). A
+    station page's key is :func:`~pollwatch.web.guide_cache.station_key`, which the fast
+    path in front of the router uses too."""
     cache = _cache(request)
-    version = await cache.version(election) if election else (0, 0)
     cutoff = release_cutoff(datetime.now(UTC), _delay(request))
-    full = (*key, request_language(request), cutoff, version)
+    version = await cache.version(election, cutoff) if election else (0, 0)
+    lang = request_language(request)
+    if key[0] == "station":
+        full = station_key(key[1], key[2], lang, cutoff, version)
+    else:
+        full = (*key, lang, cutoff, version)
     kept = await cache.answer(full, build)
     return _answer(request, kept.body, kept.media_type, kept.etag)
 
