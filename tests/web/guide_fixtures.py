@@ -49,6 +49,7 @@ class Served:
     engine: Engine
     token: str
     settings: Settings
+    app: Any
 
     def submit(self, station: str, **fields: Any) -> str:
         """Submit a report through the real API; its id."""
@@ -120,6 +121,6 @@ def serve_guide(kind: str, folder: Path, **settings: Any) -> Iterator[Served]:
             with serve_in_thread(app) as base:
                 # the first search loads the place names (GeoNames, CLDR): seconds, once
                 httpx.get(f"{base}/guide/{E}.json", params={"q": "warm"}, timeout=120)
-                yield Served(base, engine, token, config)
+                yield Served(base, engine, token, config, app)
         finally:
             engine.dispose()

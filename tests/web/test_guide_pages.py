@@ -282,3 +282,21 @@ def test_every_guide_string_is_translated() -> None:
     for lang in ("ru", "sr"):
         missing = sorted(wanted - set(catalogues[lang]))
         assert not missing, (lang, missing)
+
+
+def test_a_crowd_of_readers_is_answered_from_memory(served: Served) -> None:
+    """Hundreds of reads of one page and its status build each answer about once (one more
+    per second, when the version is read again), while reports keep arriving."""
+    cache = served.app.state.guide_cache
+    paths = [f"/guide/{E}/8103", f"/api/v1/public/elections/{E}/stations/8103/status"]
+    with httpx.Client(base_url=served.base) as client:
+        for path in paths:
+            assert client.get(path).status_code == 200
+        before = cache.misses
+        served.count("8103", entered=10, queue=3)  # arrives after the release time
+        for _ in range(150):
+            for path in paths:
+                answer = client.get(path)
+                assert answer.status_code == 200 and answer.headers["etag"]
+                assert answer.headers["cache-control"].startswith("public")
+    assert cache.misses - before <= 4, cache.misses - before
