@@ -218,6 +218,12 @@ def main() -> None:
     parser.add_argument(
         "--clients", type=int, default=3, help="generator processes sharing the read load"
     )
+    parser.add_argument(
+        "--wrk",
+        action="store_true",
+        help="drive the reads with wrk (closed loop, as fast as the service answers) while "
+        "aiohttp sends the reports open loop",
+    )
     args = parser.parse_args()
 
     with (
@@ -233,6 +239,9 @@ def main() -> None:
             for i in range(1, args.stations + 1):  # every worker's cache warm once
                 httpx.get(f"{server.base}/guide/{ELECTION}/{i}", timeout=60)
             cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            if args.wrk:
+                run_wrk(server.base, tokens, args, Path(tmp))
+                return
             n = max(1, args.clients)
             shares = [
                 (server.base, tokens, args.stations, args.read_rate / n, args.status_share,
@@ -272,6 +281,45 @@ def main() -> None:
         f"answer; generator ceiling {ceiling:.0f} req/s per process x {args.clients} "
         f"processes; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
     )
+
+
+WRK_SCRIPT = """
+math.randomseed(7)
+local stations, share = %d, %f
+request = function()
+  local s = math.random(1, stations)
+  if math.random() < share then
+    return wrk.format("GET", "/api/v1/public/elections/%s/stations/" .. s .. "/status")
+  end
+  return wrk.format("GET", "/guide/%s/" .. s)
+end
+"""
+
+
+def run_wrk(base: str, tokens: list[str], args: argparse.Namespace, tmp: Path) -> None:
+    """Reads by wrk (two threads, ``--connections``) and reports by aiohttp, at once."""
+    import subprocess
+
+    script = tmp / "reads.lua"
+    script.write_text(WRK_SCRIPT % (args.stations, args.status_share, ELECTION, ELECTION))
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{args.connections}",
+        f"-d{int(args.duration)}s",
+        "--latency",
+        "-s",
+        str(script),
+        base,
+    ]
+    wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    _, _, reports, wall = asyncio.run(
+        drive(base, tokens, args.stations, 0.0, 0.0, args.report_rate, args.duration, 64)
+    )
+    out, _ = wrk.communicate(timeout=args.duration + 60)
+    sys.stdout.write(f"reads by wrk (closed loop, {args.connections} connections):\n{out}")
+    sys.stdout.write(reports.line("reports", wall) + "\n")
+    sys.stdout.write(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
 
 
 if __name__ == "__main__":
