@@ -121,6 +121,23 @@
     });
   }
 
+  // --- a new public status reloads the page (checked every two minutes while visible) ---
+  var live = document.getElementById("status");
+  if (live && live.dataset.json) {
+    setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(live.dataset.json, { credentials: "same-origin" }).then(function (r) {
+        return r.ok ? r.json() : null;
+      }).then(function (data) {
+        if (!data) { return; }
+        var s = data.status;
+        if ((s.updated_at || "") !== live.dataset.updated || s.as_of !== live.dataset.asOf) {
+          location.reload();
+        }
+      }).catch(function () { /* offline: keep what is shown */ });
+    }, 120000);
+  }
+
   // --- "measured N min ago" stays true while the page is open --------------------------
   var ago = document.querySelector("time[data-ago]");
   if (ago) {
