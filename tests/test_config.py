@@ -80,6 +80,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_REDIS_URL": "redis://127.0.0.1:6379/0",
         "POLLWATCH_METRICS_FROM": "10.0.0.0/8",
         "POLLWATCH_PUBLIC_DELAY_MINUTES": "0",
+        "POLLWATCH_GUIDE_TILES": "https://tiles.example.org/{z}/{x}/{y}.png",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -98,6 +99,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         redis_url="redis://127.0.0.1:6379/0",
         metrics_from="10.0.0.0/8",
         public_delay_minutes=0,
+        guide_tiles="https://tiles.example.org/{z}/{x}/{y}.png",
     )
 
 
@@ -114,6 +116,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         ("POLLWATCH_OBSERVER_KEEP_SENT", "51"),
         ("POLLWATCH_PUBLIC_DELAY_MINUTES", "1441"),
         ("POLLWATCH_PUBLIC_DELAY_MINUTES", "ten"),
+        ("POLLWATCH_GUIDE_TILES", "https://tiles.example.org/tile.png"),
     ],
 )
 def test_a_malformed_variable_is_refused_by_name(variable: str, value: str) -> None:

@@ -51,6 +51,7 @@ class Settings:
     redis_url: str | None = None
     metrics_from: str = "127.0.0.1/32, ::1/128"
     public_delay_minutes: int = 10
+    guide_tiles: str | None = None
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -65,6 +66,19 @@ def _path(value: str, env: str) -> Path:
 
 def _text(value: str, env: str) -> str:
     return value
+
+
+def _tiles(value: str, env: str) -> str | None:
+    text = value.strip()
+    if not text:
+        return None
+    remote = text.lower().startswith(("http://", "https://"))
+    if remote and not all(part in text for part in ("{z}", "{x}", "{y}")):
+        raise InputError(
+            f"{env} must be a folder or a URL with {{z}}, {{x}} and {{y}}; got {text[:80]!r}",
+            column=env,
+        )
+    return text
 
 
 def _flag(value: str, env: str) -> bool:
@@ -302,6 +316,15 @@ SETTINGS: tuple[Setting, ...] = (
         "watcher cannot tell where observers stand right now (docs/observe.md, 'What is "
         "public, when').",
         _minutes_of_a_day,
+    ),
+    Setting(
+        "guide_tiles",
+        "POLLWATCH_GUIDE_TILES",
+        "Map tiles for the voter guide, served from our own origin at `/tiles/Z/X/Y.png`: a "
+        "folder of `Z/X/Y.png` files, or a tile server URL with `{z}`, `{x}`, `{y}` that the "
+        "server fetches and keeps in `POLLWATCH_HOME/tiles` (browsers never contact it).",
+        _tiles,
+        default_text="none: maps show the stations without a background",
     ),
 )
 

@@ -129,8 +129,10 @@ def test_station_status_is_derived_coarse_and_names_no_report() -> None:
         assert secret not in text, secret
     assert set(data) == {
         "election", "station", "as_of", "updated_at", "queue", "wait_minutes",
-        "ballots_warning", "incidents",
+        "ballots_warning", "incidents", "wait_low", "wait_high", "ballots_received",
+        "ballots_issued",
     }  # fmt: skip
+    assert data["wait_low"] is not None and data["wait_low"] <= 10 <= data["wait_high"]
     shown = derive_station_status("e", "8001", reports, as_of=as_of, ballots_received=1000,
                                   public_ids={reports[3].id})  # fmt: skip
     assert shown.ballots_warning is True, "a published ballot shortage warns"

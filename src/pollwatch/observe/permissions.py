@@ -289,6 +289,18 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "POST /api/v1/observer/messages/receipts": (
             "an observer's token (counts its messages delivered and read; stores no identity)"
         ),
+        # the voter guide's pages (issue 12, web/guide.py): public, cached
+        "GET /guide": "anyone (elections whose guide is public)",
+        "GET /guide.json": "anyone (elections whose guide is public)",
+        "GET /guide/{election}": "anyone (the station finder)",
+        "GET /guide/{election}.json": "anyone (the station finder)",
+        "GET /guide/{election}/stations.json": "anyone (the public registry's places)",
+        "GET /guide/{election}/totals": "anyone (aggregates under the publication policy)",
+        "GET /guide/{election}/totals.json": "anyone (aggregates under the publication policy)",
+        "GET /guide/{election}/{station}": "anyone (registry and public station status)",
+        "GET /guide/{election}/{station}.json": "anyone (registry and public station status)",
+        "GET /guide/{election}/{station}/feed.atom": "anyone (the public station status)",
+        "GET /tiles/{z}/{x}/{y}.png": "anyone (map tiles from our own origin)",
     }
 )
 """``"METHOD /path"`` (or ``"MOUNT /path"``) of each route that needs no coordinator → who

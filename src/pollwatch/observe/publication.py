@@ -15,8 +15,11 @@ Press page aggregates          public, as of the release       public, live, wit
                                time: stations, reports and     comparison and the quick count
                                incidents by category
 Public station status          public, as of the release       the same
-                               time, coarsened: queue, wait,
-                               ballots warning, when updated
+                               time, coarsened: queue, wait
+                               and its interval, ballots
+                               issued (to 10) against
+                               received, ballots warning,
+                               when updated
 Incidents (category, text,     only those a coordinator        the same
 coarse time, station)          marked public
 Full ledger (JSON lines),      coordinators only (401)         public, texts of incidents not
@@ -63,6 +66,7 @@ __all__ = [
     "Access",
     "PublicIncident",
     "PublicStationStatus",
+    "coarse_count",
     "coarse_queue",
     "coarse_time",
     "coarse_wait",
@@ -152,6 +156,18 @@ def coarse_queue(people: int) -> int:
     return _nearest(people, 5) if people < 53 else _nearest(people, 10)
 
 
+def coarse_count(people: int) -> int:
+    """A running count (ballots issued so far) rounded to the nearest 10, so that the public
+    figure does not move with each observer's report.
+
+    Examples
+    --------
+    >>> [coarse_count(n) for n in (0, 4, 5, 123)]
+    [0, 0, 10, 120]
+    """
+    return _nearest(people, 10)
+
+
 def coarse_wait(minutes: float) -> int:
     """A wait rounded to the nearest 5 minutes up to an hour, to the nearest 15 above."""
     return _nearest(minutes, 5) if minutes < 62.5 else _nearest(minutes, 15)
@@ -225,6 +241,13 @@ class PublicStationStatus:
         the door counts) or a coordinator published a ballot-shortage incident.
     incidents:
         Incidents a coordinator marked public, oldest first.
+    wait_low, wait_high:
+        The wait's interval (Little's law with the Garwood interval of the door's rate,
+        80 %), rounded like the wait; None when unknown (``wait_high`` also when nobody
+        entered in the window: no upper bound) or when the wait is the observers' own guess.
+    ballots_received, ballots_issued:
+        Ballots the station received (registry) and issued so far (:func:`coarse_count` of
+        the door counts' sum); None when unknown.
     """
 
     election: str
@@ -235,6 +258,10 @@ class PublicStationStatus:
     wait_minutes: int | None
     ballots_warning: bool
     incidents: tuple[PublicIncident, ...] = ()
+    wait_low: int | None = None
+    wait_high: int | None = None
+    ballots_received: int | None = None
+    ballots_issued: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (the public status route's body)."""
@@ -247,20 +274,30 @@ class PublicStationStatus:
             "wait_minutes": self.wait_minutes,
             "ballots_warning": self.ballots_warning,
             "incidents": [i.to_dict() for i in self.incidents],
+            "wait_low": self.wait_low,
+            "wait_high": self.wait_high,
+            "ballots_received": self.ballots_received,
+            "ballots_issued": self.ballots_issued,
         }
 
 
-def _wait(reports: Sequence[Report], queue: int | None) -> float | None:
-    """The queue's wait by Little's law over the latest count window with people let in
-    (:func:`pollwatch.observe.queues.estimate_wait`), else the observers' own estimate."""
+def _wait(
+    reports: Sequence[Report], queue: int | None
+) -> tuple[float | None, float | None, float | None]:
+    """The queue's wait and its interval by Little's law over the latest count window with
+    people let in (:func:`pollwatch.observe.queues.estimate_wait`), else the observers' own
+    estimate (no interval)."""
     counts = sorted((r for r in reports if isinstance(r, CountReport)), key=lambda r: r.observed_at)
     if queue is not None:
         for window in reversed(counts):
             minutes = (window.window_end - window.window_start).total_seconds() / 60
             if minutes > 0 and window.entered > 0:
-                return estimate_wait(queue, window.entered, minutes).minutes
+                found = estimate_wait(queue, window.entered, minutes)
+                return found.minutes, found.low, found.high
     estimates = [r for r in counts if r.wait_minutes is not None]
-    return None if not estimates else float(estimates[-1].wait_minutes or 0)
+    if not estimates:
+        return None, None, None
+    return float(estimates[-1].wait_minutes or 0), None, None
 
 
 def derive_station_status(
@@ -292,7 +329,9 @@ def derive_station_status(
         when no day curve is known, and then the warning says only that the ballots are out.
     """
     if not reports:
-        return PublicStationStatus(election, station, as_of, None, None, None, False)
+        return PublicStationStatus(
+            election, station, as_of, None, None, None, False, ballots_received=ballots_received
+        )
     master = merge_station_reports(reports)
     shown = tuple(
         sorted(
@@ -305,7 +344,7 @@ def derive_station_status(
         ballots_received, issued, master.queue or 0, 0.0 if share_seen is None else share_seen
     )
     warning = outlook.warning or any(r.category == "ballot_shortage" for r in shown)
-    wait = _wait(reports, master.queue)
+    wait, low, high = _wait(reports, master.queue)
     times = [r.observed_at for r in shown]
     if master.queue_at is not None:
         times.append(master.queue_at)
@@ -321,6 +360,10 @@ def derive_station_status(
         wait_minutes=None if wait is None else coarse_wait(wait),
         ballots_warning=bool(warning),
         incidents=tuple(_public_incident(r, as_of) for r in shown),
+        wait_low=None if wait is None or low is None else coarse_wait(low),
+        wait_high=None if wait is None or high is None else coarse_wait(high),
+        ballots_received=ballots_received,
+        ballots_issued=coarse_count(issued) if master.windows else None,
     )
 
 

@@ -9,17 +9,18 @@ crowd on election day.
 
 from __future__ import annotations
 
-import math
+import json
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from pollwatch.observe.publication import next_release
+from pollwatch.observe.publication import release_cutoff
 from pollwatch.store import public_station_status
 from pollwatch.web.deps import election_id, rate_limit, store_engine
 from pollwatch.web.errors import error_responses
+from pollwatch.web.guide_cache import GuideCache, status_cache_control, status_key
 
 __all__ = ["router"]
 
@@ -40,15 +41,27 @@ router = APIRouter(prefix="/api/v1/public", tags=["public"])
 )
 async def get_station_status(
     request: Request, station: str, election: str = Depends(election_id)
-) -> JSONResponse:
+) -> Response:
     """Derived, rounded figures as of the release time (the publication policy's delay);
-    never report ids, observer counts or report kinds."""
+    never report ids, observer counts or report kinds. Kept per process like the guide's
+    pages (web/guide_cache.py), and answered from there before routing while fresh."""
     delay: int = request.app.state.settings.public_delay_minutes
     now = datetime.now(UTC)
-    status = await run_in_threadpool(
-        lambda: public_station_status(
-            store_engine(request), election, station, now, delay_minutes=delay
+    cache: GuideCache = request.app.state.guide_cache
+    cutoff = release_cutoff(now, delay)
+    version = await cache.version(election, cutoff)
+
+    async def build() -> tuple[bytes, str]:
+        status = await run_in_threadpool(
+            lambda: public_station_status(
+                store_engine(request), election, station, now, delay_minutes=delay
+            )
         )
+        return json.dumps(status.to_dict()).encode(), "application/json"
+
+    kept = await cache.answer(status_key(election, station, cutoff, version), build)
+    return Response(
+        kept.body,
+        media_type=kept.media_type,
+        headers={"cache-control": status_cache_control(now, delay), "etag": kept.etag},
     )
-    fresh = max(1, math.ceil((next_release(now, delay) - now).total_seconds()))
-    return JSONResponse(status.to_dict(), headers={"cache-control": f"public, max-age={fresh}"})

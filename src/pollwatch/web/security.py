@@ -23,8 +23,9 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -39,6 +40,8 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "HSTS_HEADER",
+    "PUBLIC_MAX_AGE",
+    "ROUTE_HEADERS",
     "SECURITY_HEADERS",
     "SESSION_COOKIE",
     "SESSION_MAX_AGE",
@@ -50,6 +53,7 @@ __all__ = [
     "check_origin",
     "close_session",
     "csrf_token_for",
+    "headers_for",
     "is_secure",
     "new_csrf_token",
     "open_session",
@@ -229,12 +233,73 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+PUBLIC_MAX_AGE = 30
+"""Seconds browsers and shared caches may reuse a public guide page. Short, because the
+page's live figures move at the next release time and a coordinator's published incident
+should show within a minute; the server keeps its own copy longer (web/guide_cache.py)."""
+
+_PUBLIC = {
+    "cache-control": f"public, max-age={PUBLIC_MAX_AGE}",
+    "vary": "Accept-Language",  # the language may come from the browser's header
+}
+
+ROUTE_HEADERS: tuple[tuple[re.Pattern[str], Mapping[str, str]], ...] = (
+    # the guide's other public pages and their JSON twins and feeds (not the problem
+    # form); before the finder, so that a finder's .json twin asks for no location
+    (
+        re.compile(
+            r"/guide(?:\.json|/[^/]+(?:\.json|/stations\.json|/[^/]+(?:\.json|/feed\.atom)?))"
+        ),
+        _PUBLIC,
+    ),
+    # the guide's finder, the one page that may ask for the location ("near me", measured
+    # in the browser; nothing leaves it)
+    (
+        re.compile(r"/guide(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?/?"),
+        {
+            **_PUBLIC,
+            "permissions-policy": (
+                "geolocation=(self), camera=(), microphone=(), interest-cohort=()"
+            ),
+        },
+    ),
+    # map tiles served from our own origin
+    (re.compile(r"/tiles/\d+/\d+/\d+\.png"), {"cache-control": "public, max-age=86400"}),
+)
+"""Path (matched in full) → the headers that replace :data:`SECURITY_HEADERS`' for it; the
+first match wins, unlisted paths (every private page and API) keep ``no-store`` and no
+geolocation. Error answers (4xx, 5xx) keep ``no-store`` everywhere. The one place the
+per-route header policy lives; routes add only an ``ETag``."""
+
+
+def headers_for(path: str, status: int = 200) -> dict[str, str]:
+    """The security headers of an answer to ``path`` with ``status`` (:data:`ROUTE_HEADERS`).
+
+    >>> headers_for("/guide")["permissions-policy"].startswith("geolocation=(self)")
+    True
+    >>> headers_for("/guide/e1/8001")["cache-control"]
+    'public, max-age=30'
+    >>> headers_for("/guide/e1/8001/problem")["cache-control"]
+    'no-store'
+    """
+    headers = dict(SECURITY_HEADERS)
+    for pattern, extra in ROUTE_HEADERS:
+        if pattern.fullmatch(path):
+            headers.update(extra)
+            if status >= 400:
+                headers["cache-control"] = SECURITY_HEADERS["cache-control"]
+                headers.pop("vary", None)
+            break
+    return headers
+
+
 HSTS_HEADER = ("strict-transport-security", "max-age=31536000; includeSubDomains")
 """Sent on answers to requests over TLS, or from a service whose ``public_url`` is https."""
 
 
 class SecurityMiddleware:
-    """Adds :data:`SECURITY_HEADERS` (and HSTS over TLS) and refuses oversized bodies (ASGI)."""
+    """Adds the headers of :func:`headers_for` (and HSTS over TLS) and refuses oversized
+    bodies (ASGI)."""
 
     def __init__(
         self, app: ASGIApp, *, max_body: int = 64 * 1024, public_https: bool = False
@@ -248,12 +313,14 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        extra = dict(SECURITY_HEADERS)
-        if scope.get("scheme") == "https" or self.public_https:
-            extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
+        hsts = scope.get("scheme") == "https" or self.public_https
+        path = str(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                extra = headers_for(path, int(message.get("status", 200)))
+                if hsts:
+                    extra[HSTS_HEADER[0]] = HSTS_HEADER[1]
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
                 for name, value in extra.items():
