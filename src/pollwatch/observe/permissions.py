@@ -176,6 +176,19 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
             "global",
             "add coordinators, set roles and scopes, reset passwords, end sessions",
         ),
+        # --- voter guide content (issue 12: guidance pages, key dates, problem reports) ---
+        "guidance.write": Rule(
+            _WRITERS,
+            "election",
+            "write the election's voter guidance (Markdown, one page per language) and its "
+            "registration deadline; audited",
+        ),
+        "guide.problems.read": Rule(
+            _ALL,
+            "election",
+            "read the problems voters reported with the guide's pages (stations outside a "
+            "narrowed scope are left out)",
+        ),
     }
 )
 """Action → rule. Admins may do everything: every rule lists ``admin``."""
@@ -229,6 +242,13 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         ),
         "GET /api/v1/public/elections/{election}/stations/{station}/status": (
             "anyone (the public station status: derived, coarsened, delayed)"
+        ),
+        # --- voter guide content (issue 12: guidance pages, problem reports) ---
+        "GET /guide/{election}/info": "anyone (the election's published guidance)",
+        "GET /guide/{election}/info.json": "anyone (the election's published guidance)",
+        "GET /guide/{election}/{station}/problem": "anyone",
+        "POST /guide/{election}/{station}/problem": (
+            "anyone, no account (same origin, rate-limited; nothing stored about the sender)"
         ),
     }
 )

@@ -31,6 +31,8 @@ __all__ = [
     "coordinator_scopes",
     "coordinators",
     "elections",
+    "guidance_pages",
+    "guide_problems",
     "invites",
     "ledger",
     "limit_counters",
@@ -70,6 +72,10 @@ elections = Table(
     # The default schedule of stations that have none (pollwatch.observe.schedule format).
     Column("timezone", String(64), nullable=True),
     Column("schedule", Text, nullable=True),
+    # The voter guide's key date: when registration closes (aware UTC) and the time zone it
+    # is shown in (pollwatch.guide.cards).
+    Column("registration_deadline", DateTime(timezone=True), nullable=True),
+    Column("registration_timezone", String(64), nullable=True),
 )
 
 stations = Table(
@@ -270,3 +276,29 @@ pvt_sample = Table(
     Column("drawn_at", DateTime(timezone=True), nullable=False),
 )
 """The quick-count sample of an election: stations drawn by ``pollwatch pvt sample``."""
+
+guidance_pages = Table(
+    "guidance_pages",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("lang", String(8), primary_key=True),
+    Column("markdown", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+"""Voter guidance written by coordinators: one Markdown page per election and language
+(pollwatch.store.guidance); every change is also in the audit log."""
+
+guide_problems = Table(
+    "guide_problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("station", String(100), nullable=False),
+    Column("category", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    # The hour it arrived (floored): no exact time, no address, no e-mail, no account.
+    Column("received_hour", DateTime(timezone=True), nullable=False),
+    Index("ix_guide_problems_election_hour", "election", "received_hour"),
+)
+"""Problems voters reported with a station's guide page (pollwatch.store.guide_problems)."""

@@ -29,6 +29,7 @@ from pollwatch.web import (
     coach,
     dashboard,
     dashboard_api,
+    guide_content,
     metrics,
     observe_api,
     observer,
@@ -126,4 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
     app.include_router(dashboard.router)
     app.include_router(public_api.router)
+    # before the guide's router, whose /guide/{election}/{station} would take "info"
+    app.include_router(guide_content.router)
     return app
