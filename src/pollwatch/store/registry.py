@@ -259,7 +259,7 @@ def _shown(value: str) -> str:
 def _text(value: str) -> str:
     if len(value) > MAX_TEXT:
         raise InputError(f"text longer than {MAX_TEXT} characters")
-    if any(not c.isprintable() and c not in "\t" for c in value):
+    if any(not c.isprintable() and c not in "\t\n\r" for c in value):
         raise InputError(f"text with control characters: {_shown(value)}")
     return value
 
