@@ -271,6 +271,13 @@ _read_problems = authorized("guide.problems.read", page=True)
 
 AUDIT_SHOWN = 20
 
+EDITOR_PART_BYTES = 4 * MAX_MARKDOWN
+"""A form part may hold a whole page: :data:`MAX_MARKDOWN` characters of up to 4 bytes.
+
+The editor posts ``multipart/form-data``: URL-encoding would triple a Cyrillic page
+(``%D0%9F`` per letter) past the site's 64 KB body cap, while multipart sends it as UTF-8
+(20,000 Cyrillic letters are 40 KB)."""
+
 
 def _editor_state(request: Request, election: str) -> dict[str, Any]:
     engine = store_engine(request)
@@ -384,7 +391,7 @@ async def editor_submit(
     """
     if who is None:
         raise AuthError("coordinator login required")
-    form = await checked_form(request)
+    form = await checked_form(request, max_part=EDITOR_PART_BYTES)
     info = await election_row(request, election)
     op = form_field(form, "op")
     _ = translator(request)
