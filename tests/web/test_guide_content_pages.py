@@ -307,3 +307,53 @@ def test_problem_reports_are_rate_limited_per_address(tmp_path: Path) -> None:
     assert int(answers[5].headers["retry-after"]) >= 1 and 'id="problem-error"' in answers[5].text
     assert len(list_problems(app.state.engine, "rl")) == 5
     app.state.engine.dispose()
+
+
+# --- translations ----------------------------------------------------------------------------
+
+GUIDE_TEMPLATES = (
+    "guide_cards.html",
+    "guide_info.html",
+    "guide_problem.html",
+    "coordinate_guide.html",
+    "coordinate_guide_problems.html",
+)
+
+
+def _guide_msgids() -> set[str]:
+    from importlib import resources
+
+    from pollwatch.web import guide_content
+
+    templates = Path(str(resources.files("pollwatch.web") / "templates"))
+    found = set(guide_content.CATEGORY_LABELS.values()) | set(guide_content.LANGUAGE_NAMES.values())
+    found |= set(guide_content.DONE.values()) | set(guide_content.FORM_ERRORS.values())
+    for name in GUIDE_TEMPLATES:
+        text = (templates / name).read_text("utf-8")
+        for _quote, msgid in re.findall(r"""_\((['"])(.*?)(?<!\\)\1\)""", text):
+            found.add(msgid.replace("\\'", "'"))
+    return found
+
+
+@pytest.mark.parametrize("lang", ["ru", "sr"])
+def test_every_guide_content_string_is_translated(lang: str) -> None:
+    from pollwatch.web.i18n import load_catalogues
+
+    used = _guide_msgids()
+    assert len(used) > 50
+    assert sorted(used - set(load_catalogues().messages[lang])) == []
+
+
+def test_the_categories_of_the_store_all_have_labels() -> None:
+    from pollwatch.store.guide_problems import PROBLEM_CATEGORIES
+    from pollwatch.web.guide_content import CATEGORY_LABELS
+
+    assert tuple(CATEGORY_LABELS) == PROBLEM_CATEGORIES
+
+
+def test_the_pages_are_translated(site: Site) -> None:
+    with anonymous(site) as client:
+        ru = client.get(f"/guide/{ELECTION}/101/problem?lang=ru").text
+        assert "Сообщить об ошибке на этой странице" in ru and "Неверные часы работы" in ru
+        sr = client.get(f"/guide/{ELECTION}/info?lang=sr").text
+        assert "Uputstvo za birače" in sr

@@ -68,6 +68,8 @@ from pollwatch.web.security import check_origin
 
 __all__ = [
     "CATEGORY_LABELS",
+    "DONE",
+    "FORM_ERRORS",
     "LANGUAGE_NAMES",
     "PROBLEMS_PER_MINUTE",
     "cards_for",
@@ -90,6 +92,20 @@ CATEGORY_LABELS: dict[str, str] = {
 """Message ids of :data:`pollwatch.store.guide_problems.PROBLEM_CATEGORIES`."""
 
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "ru": "Russian", "sr": "Serbian"}
+
+DONE: dict[str, str] = {
+    "page": "Guidance saved.",
+    "removed": "Guidance removed.",
+    "dates": "Key dates saved.",
+}
+"""The editor's answers (message ids) after each operation."""
+
+FORM_ERRORS: dict[str, str] = {
+    "category": "Choose what is wrong.",
+    "text": "Describe the problem in at most {n} characters.",
+    "limited": "Too many reports; please try again later.",
+}
+"""The problem form's answers (message ids) to what it refuses."""
 
 
 # --- the cards ---------------------------------------------------------------------------------
@@ -239,12 +255,12 @@ async def problem_submit(request: Request, election: str, station: str) -> Respo
             record_problem, store_engine(request), election, station, category, text
         )
     except (InputError, RateLimited) as exc:
-        message = _("Too many reports; please try again later.")
+        message = _(FORM_ERRORS["limited"])
         if isinstance(exc, InputError):
             message = (
-                _("Choose what is wrong.")
+                _(FORM_ERRORS["category"])
                 if exc.column == "category"
-                else _("Describe the problem in at most {n} characters.").format(n=MAX_PROBLEM_TEXT)
+                else _(FORM_ERRORS["text"]).format(n=MAX_PROBLEM_TEXT)
             )
         page = _problem_page(
             request,
@@ -368,7 +384,7 @@ def _save(request: Request, election: str, op: str, form: Any, actor: str) -> st
         markdown = form_field(form, "markdown")
         render_markdown(markdown)  # the length check and the proof that it renders
         set_guidance(engine, election, lang, markdown, actor=actor)
-        return "Guidance saved." if markdown.strip() else "Guidance removed."
+        return DONE["page"] if markdown.strip() else DONE["removed"]
     if op == "dates":
         set_registration_deadline(
             engine,
@@ -377,7 +393,7 @@ def _save(request: Request, election: str, op: str, form: Any, actor: str) -> st
             form_field(form, "registration_timezone")[:64] or None,
             actor=actor,
         )
-        return "Key dates saved."
+        return DONE["dates"]
     raise InputError("'op' must be page or dates", column="op")
 
 
