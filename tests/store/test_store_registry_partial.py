@@ -26,6 +26,7 @@ ROWS = [
     "5,Bad schedule,,,,Europe/Berlin,tomorrow morning",  # 9: schedule left out
     "6,Berlin,,,,Europe/Berlin,2026-03-15 8:00-20:00; 2026-03-16 08:00-14:00",  # 10: all good
     "7,Too,many,fields,here,,,,",  # 11: ragged: row left out
+    "8,Short row",  # 12: trailing fields missing: empty
 ]
 
 
@@ -56,9 +57,10 @@ def test_a_partial_registry_imports_what_it_can_and_names_the_rest(
     assert "empty" in reasons[(3, "station")] and "repeats line 2" in reasons[(5, "station")]
     assert "'about 1200'" in reasons[(6, "registered")]
     assert "the row has 9 fields, the header 7" in reasons[(11, "station")]
-    assert summary.stations == 6 and summary.skipped_rows == 4
+    assert summary.stations == 7 and summary.skipped_rows == 4
     rows = {r["station"]: r for r in list_stations(engine, "p")}
-    assert sorted(rows) == ["1", "2", "3", "4", "5", "6"]
+    assert sorted(rows) == ["1", "2", "3", "4", "5", "6", "8"]
+    assert rows["8"]["name"] == "Short row" and rows["8"]["lat"] is None
     assert rows["1"]["timezone"] == "Europe/Belgrade" and rows["1"]["schedule"]
     assert rows["2"]["lat"] is None and rows["2"]["lon"] == 20.0
     assert rows["2"]["registered"] is None and rows["2"]["name"] == "Consulate"

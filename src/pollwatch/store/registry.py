@@ -163,8 +163,9 @@ def _decode(data: bytes, file: str) -> str:
 
 
 def _read_csv(data: bytes, file: str) -> list[dict[str, Any]]:
-    """CSV rows as text with their line numbers (``__line__``), ragged rows kept for
-    the checker to report (``__fields__``): one bad row must not sink the file."""
+    """CSV rows as text with their line numbers (``__line__``); a row with more fields than
+    the header is kept for the checker to report (``__error__``): one bad row must not sink
+    the file. A shorter row's missing fields are empty (spreadsheets drop trailing commas)."""
     text = _decode(data, file)
     if "\x00" in text[:4096]:
         raise DataFormatError("this is a binary file, not CSV", file=file)
@@ -198,7 +199,7 @@ def _read_csv(data: bytes, file: str) -> list[dict[str, Any]]:
             k: v for k, v in zip(header, values, strict=False) if not _reserved(k)
         }
         row["__line__"] = line
-        if len(values) != len(header):
+        if len(values) > len(header):  # a shifted row: no value can be trusted to its column
             row["__error__"] = f"the row has {len(values)} fields, the header {len(header)}"
         rows.append(row)
     return rows
