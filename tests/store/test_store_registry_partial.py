@@ -114,18 +114,24 @@ def test_hostile_values_are_named_escaped_and_left_out(engine: Engine, tmp_path:
         '1,"\x1b[2J\x1b[31mEvil",Fine,999',  # terminal escapes in a name
         '2,"=HYPERLINK(""http://x"")","multi\nline\naddress",7',  # formula; a quoted newline
         f"{'9' * 5000},Long id,,",
-        "3,Ok,,",
+        "3,Ok,Knez\u00a0Mihailova 1,",  # a no-break space is fine
+        "4,Admin\u202egnp.exe,,",  # a bidirectional override is not
     ]
     summary = import_stations(engine, "h", write(tmp_path, lines), strict=False)
     problems = [(p.line, p.column, p.action) for p in summary.problems]
-    assert problems == [(2, "name", "field left out"), (6, "station", "row left out")]
+    assert problems == [
+        (2, "name", "field left out"),
+        (6, "station", "row left out"),
+        (8, "name", "field left out"),
+    ]
     text = summary.problems[0].text()
     assert "\x1b" not in text and "\\x1b" in text  # shown escaped, never interpreted
     rows = {r["station"]: r for r in list_stations(engine, "h")}
     assert rows["1"]["name"] is None and rows["1"]["address"] == "Fine"
     assert rows["2"]["name"].startswith("=HYPERLINK")  # stored as text; pages escape it
     assert rows["2"]["address"] == "multi\nline\naddress"
-    assert "3" in rows  # line numbers follow the file's lines, not its records
+    assert rows["3"]["address"] == "Knez\u00a0Mihailova 1"  # lines are the file's, not records
+    assert rows["4"]["name"] is None
 
 
 def test_an_oversized_field_loses_its_row_only(engine: Engine, tmp_path: Path) -> None:

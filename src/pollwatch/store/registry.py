@@ -30,6 +30,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,12 @@ MAX_TEXT = 1000
 _TEXT = ("name", "country", "city", "address", "hours", "region", "timezone", "schedule")
 _INT = ("registered", "ballots_received")
 _MAX_COUNT = 10_000_000
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
+"""Characters a registry text may not hold: control and invisible formatting characters
+(terminal escapes, bidirectional overrides); tabs and line breaks are allowed."""
 
 ROW_SKIPPED = "row left out"
 FIELD_SKIPPED = "field left out"
@@ -260,7 +267,7 @@ def _shown(value: str) -> str:
 def _text(value: str) -> str:
     if len(value) > MAX_TEXT:
         raise InputError(f"text longer than {MAX_TEXT} characters")
-    if any(not c.isprintable() and c not in "\t\n\r" for c in value):
+    if not value.isprintable() and _CONTROL.search(value):
         raise InputError(f"text with control characters: {_shown(value)}")
     return value
 
@@ -350,6 +357,7 @@ def check_station_rows(
     seen: dict[str, int] = {}
     clean: list[dict[str, Any]] = []
     problems: list[RowProblem] = []
+    schedules: dict[tuple[str, str], str | InputError] = {}  # registries repeat their hours
     for index, raw in enumerate(rows):
         line = int(raw.get("__line__") or index + 2)
         station_header = source["station"]
@@ -386,7 +394,7 @@ def check_station_rows(
             and "timezone" not in _skipped(problems, line, source)
         ):
             row["timezone"] = zones[index]
-        _check_schedule(row, line, source, problems)
+        _check_schedule(row, line, source, problems, schedules)
         clean.append(row)
     return CheckedRegistry(tuple(clean), tuple(problems), len(rows))
 
@@ -397,8 +405,24 @@ def _skipped(problems: list[RowProblem], line: int, source: Mapping[str, str]) -
     return {ours.get(p.column, p.column) for p in problems if p.line == line}
 
 
+def _parsed_schedule(
+    text: str, zone: str, memo: dict[tuple[str, str], str | InputError]
+) -> str | InputError:
+    key = (text, zone)
+    if key not in memo:
+        try:
+            memo[key] = parse_schedule(text, zone).text()
+        except InputError as exc:
+            memo[key] = exc
+    return memo[key]
+
+
 def _check_schedule(
-    row: dict[str, Any], line: int, source: Mapping[str, str], problems: list[RowProblem]
+    row: dict[str, Any],
+    line: int,
+    source: Mapping[str, str],
+    problems: list[RowProblem],
+    memo: dict[tuple[str, str], str | InputError],
 ) -> None:
     """Check a row's time zone (given or looked up) and its schedule, leaving out the bad."""
     zone_header = source.get("timezone", "timezone")
@@ -423,11 +447,12 @@ def _check_schedule(
             )
             del row["schedule"]
             return
-        try:
-            row["schedule"] = parse_schedule(row["schedule"], zone).text()
-        except InputError as exc:
-            problems.append(RowProblem(line, header, exc.reason, FIELD_SKIPPED))
+        parsed = _parsed_schedule(row["schedule"], zone, memo)
+        if isinstance(parsed, InputError):
+            problems.append(RowProblem(line, header, parsed.reason, FIELD_SKIPPED))
             del row["schedule"]
+        else:
+            row["schedule"] = parsed
 
 
 def parse_stations(
