@@ -148,3 +148,13 @@ def test_to_dict_is_json_ready() -> None:
     data = guide_cards(BERLIN_DATES, datetime(2024, 2, 1, tzinfo=UTC)).to_dict()
     assert json.loads(json.dumps(data))["cards"][0]["kind"] == "register-by"
     assert data["live_first"] is False
+
+
+def test_the_docstring_examples_hold() -> None:
+    import doctest
+
+    from pollwatch.guide import cards, demo
+
+    for module in (cards, demo):
+        outcome = doctest.testmod(module)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__

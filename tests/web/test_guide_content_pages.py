@@ -357,3 +357,46 @@ def test_the_pages_are_translated(site: Site) -> None:
         assert "Сообщить об ошибке на этой странице" in ru and "Неверные часы работы" in ru
         sr = client.get(f"/guide/{ELECTION}/info?lang=sr").text
         assert "Uputstvo za birače" in sr
+
+
+# --- the cards partial, as the finder and station pages include it ----------------------------
+
+
+def test_cards_for_a_station_use_its_own_schedule_and_zone() -> None:
+    from datetime import UTC, datetime
+
+    from pollwatch.observe.schedule import parse_schedule
+    from pollwatch.web.guide_content import cards_for
+
+    dates = {
+        "registration_deadline": "2030-02-12T20:59:00Z",
+        "registration_timezone": "Europe/Moscow",
+        "schedule": "2030-03-17 08:00-20:00",
+        "timezone": "Europe/Belgrade",
+    }
+    tbilisi = parse_schedule("2030-03-17 08:00-20:00", "Asia/Tbilisi")
+    now = datetime(2030, 3, 17, 5, tzinfo=UTC)  # 09:00 in Tbilisi, 06:00 in Belgrade
+    assert [c["kind"] for c in cards_for(dates, now, tbilisi)["cards"]] == ["open-now"]
+    assert [c["kind"] for c in cards_for(dates, now)["cards"]] == ["opens-today"]
+    assert cards_for({"registration_deadline": None}, now)["cards"] == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "sr"])
+def test_the_cards_partial_renders_every_kind(tmp_path: Path, lang: str) -> None:
+    from pollwatch.guide.cards import CARD_KINDS
+    from pollwatch.web.i18n import load_catalogues
+
+    app = create_app(Settings(data_dir=tmp_path, home=tmp_path, rate_limit=0))
+    template = app.state.templates.get_template("guide_cards.html")
+    cards = [
+        {"kind": kind, "at": "<b>12:00</b>", "zone": "Europe/Berlin", "days_left": 2,
+         "urgent": True, "days": ["2030-03-17 08:00–20:00"], "reopens": "2030-03-18 08:00"}
+        for kind in CARD_KINDS
+    ]  # fmt: skip
+    html = template.render(
+        cards={"live_first": True, "cards": cards}, _=load_catalogues().gettext(lang)
+    )
+    assert html.count("<li") == len(CARD_KINDS) and "<b>" not in html
+    assert all(f'data-kind="{kind}"' in html for kind in CARD_KINDS)
+    assert template.render(cards=None, _=str).strip() == ""
+    app.state.engine.dispose()
