@@ -197,3 +197,33 @@ def test_problems_are_listed_for_the_stations_asked(engine: Engine, election: st
     assert problem_station(engine, election, "101")["address"] == "Deligradska 32"
     with pytest.raises(NotFoundError):
         problem_station(engine, election, "103")
+
+
+def test_migration_0009_goes_down_and_up_keeping_the_elections(db_url: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from pollwatch.store import make_engine, open_store
+
+    engine = open_store(db_url)
+    create_election(engine, "kept")
+    set_registration_deadline(engine, "kept", "2030-01-01 10:00", "UTC", actor="t")
+    config = Config()
+    scripts = resources.files("pollwatch.store") / "migrations"
+    config.set_main_option("script_location", str(scripts))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    names = inspect(engine).get_table_names()
+    assert "guidance_pages" not in names and "guide_problems" not in names
+    columns = {c["name"] for c in inspect(engine).get_columns("elections")}
+    assert "registration_deadline" not in columns
+    engine.dispose()
+    again = open_store(db_url)  # upgrades to head again
+    assert election_key_dates(again, "kept")["registration_deadline"] is None
+    set_guidance(again, "kept", "en", "back", actor="t")
+    again.dispose()
+    make_engine(db_url).dispose()

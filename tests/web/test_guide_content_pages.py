@@ -400,3 +400,25 @@ def test_the_cards_partial_renders_every_kind(tmp_path: Path, lang: str) -> None
     assert all(f'data-kind="{kind}"' in html for kind in CARD_KINDS)
     assert template.render(cards=None, _=str).strip() == ""
     app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/guide/%3Cscript%3E/info",
+        "/guide/no-such-election/info",
+        "/guide/" + "e" * 500 + "/info.json",
+        f"/guide/{ELECTION}/%00/problem",
+        f"/guide/{ELECTION}/" + "9" * 500 + "/problem",
+        f"/guide/{ELECTION}/..%2F..%2Fetc/problem",
+    ],
+)
+def test_hostile_paths_get_a_clear_4xx(site: Site, path: str) -> None:
+    with anonymous(site) as client:
+        answer = client.get(path)
+        posted = client.post(path, data={"category": "other", "text": "x"})
+    assert answer.status_code in (400, 404)
+    # the one error shape, as JSON (nosniff): an echoed id is never read as HTML
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert posted.status_code in (400, 404, 405)
