@@ -61,7 +61,7 @@ from pollwatch.store.guide_problems import (
     record_problem,
 )
 from pollwatch.web.access import authorized, visible
-from pollwatch.web.deps import election_row, store_engine
+from pollwatch.web.deps import election_row, rate_limit, store_engine
 from pollwatch.web.forms import checked_form, form_field, page_csrf, read_form, to_login
 from pollwatch.web.pages import render_page, request_language, translator
 from pollwatch.web.security import check_origin
@@ -226,8 +226,8 @@ async def problem_form(request: Request, election: str, station: str) -> Respons
 
 
 async def _limit_problems(request: Request) -> None:
+    """The form's own limit (the site's per-address one was checked before anything else)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.check(request, None)
     key = limit_key("guide-problem", client_address(request))
     wait = await run_in_threadpool(limiter.allow, key, PROBLEMS_PER_MINUTE)
     if wait > 0:
@@ -235,7 +235,11 @@ async def _limit_problems(request: Request) -> None:
         raise RateLimited(f"too many reports; retry in {seconds} s", retry_after=seconds)
 
 
-@router.post("/guide/{election}/{station}/problem", response_class=HTMLResponse)
+@router.post(
+    "/guide/{election}/{station}/problem",
+    response_class=HTMLResponse,
+    dependencies=[Depends(rate_limit)],
+)
 async def problem_submit(request: Request, election: str, station: str) -> Response:
     """Store one anonymous report (no address, no e-mail, the hour only); thank the reader.
 
