@@ -210,3 +210,28 @@ def test_checking_rows_is_pure_and_names_lines() -> None:
         (3, "the station id is empty"),
         (4, "station '1' repeats line 2"),
     ]
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv.gz", "xlsx"])
+def test_other_containers_are_checked_the_same_way(
+    engine: Engine, tmp_path: Path, suffix: str
+) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"station": ["1", "", "3"], "lat": ["44.8", "1", "not a number"], "city": ["A", "B", "C"]}
+    )
+    path = tmp_path / f"registry.{suffix}"
+    if suffix == "parquet":
+        frame.to_parquet(path)
+    elif suffix == "xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_csv(path, index=False, compression="gzip")
+    summary = import_stations(engine, "c", path, strict=False)
+    assert [(p.line, p.column, p.action) for p in summary.problems] == [
+        (3, "station", "row left out"),
+        (4, "lat", "field left out"),
+    ]
+    rows = {r["station"]: r for r in list_stations(engine, "c")}
+    assert rows["1"]["lat"] == 44.8 and rows["3"]["lat"] is None and rows["3"]["city"] == "C"
