@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from pollwatch.errors import InputError, NotFoundError, RateLimited
+from pollwatch.errors import Forbidden, InputError, NotFoundError, RateLimited
 from pollwatch.store import create_election, import_stations, list_audit
 from pollwatch.store.elections import election_key_dates, set_registration_deadline
 from pollwatch.store.guidance import guidance_page, list_guidance, set_guidance
@@ -16,6 +16,7 @@ from pollwatch.store.guide_problems import (
     MAX_PROBLEM_TEXT,
     coarse_hour,
     list_problems,
+    mark_handled,
     problem_station,
     record_problem,
 )
@@ -150,7 +151,10 @@ def test_a_problem_keeps_no_more_than_station_category_text_and_hour(
     assert stored["received_hour"] == "2026-03-15T10:00:00Z"
     with engine.connect() as conn:
         row = conn.execute(select(guide_problems)).mappings().one()
-    assert set(row.keys()) == {"id", "election", "station", "category", "text", "received_hour"}
+    assert set(row.keys()) == {
+        "id", "election", "station", "category", "text", "received_hour",
+        "handled_at", "handled_by",  # the coordinator's side
+    }  # fmt: skip
     assert list_problems(engine, election) == [stored]
     assert coarse_hour(now) == datetime(2026, 3, 15, 10, tzinfo=UTC)
 
@@ -227,3 +231,26 @@ def test_migration_0009_goes_down_and_up_keeping_the_elections(db_url: str) -> N
     set_guidance(again, "kept", "en", "back", actor="t")
     again.dispose()
     make_engine(db_url).dispose()
+
+
+def test_a_coordinator_marks_a_report_handled_once_and_audited(
+    engine: Engine, election: str
+) -> None:
+    first = record_problem(engine, election, "101", "hours", "closes at 18")
+    second = record_problem(engine, election, "102", "closed", "moved")
+    with pytest.raises(Forbidden):
+        mark_handled(engine, election, first["id"], actor="narrow", only=frozenset({"102"}))
+    done = mark_handled(engine, election, first["id"], actor="anna")
+    assert done["handled_by"] == "anna" and done["handled_at"].endswith("Z")
+    again = mark_handled(engine, election, first["id"], actor="boris")
+    assert again["handled_by"] == "anna"  # the first mark stays
+    assert [a["actor"] for a in list_audit(engine) if a["action"] == "guide.problems.handle"] == [
+        "anna"
+    ]
+    assert [p["id"] for p in list_problems(engine, election, handled=False)] == [second["id"]]
+    assert [p["id"] for p in list_problems(engine, election, handled=True)] == [first["id"]]
+    create_election(engine, "other")
+    with pytest.raises(NotFoundError):
+        mark_handled(engine, "other", first["id"], actor="anna")
+    with pytest.raises(NotFoundError):
+        mark_handled(engine, election, 10**9, actor="anna")

@@ -251,7 +251,38 @@ def test_a_problem_report_reaches_the_coordinators_escaped(site: Site) -> None:
         listed = client.get(f"/coordinate/{ELECTION}/guide/problems.json").json()["problems"]
         assert {p["station"] for p in listed} == {"102"}
     with as_person(site, "viewer") as client:
-        assert client.get(f"/coordinate/{ELECTION}/guide/problems").status_code == 200
+        page = client.get(f"/coordinate/{ELECTION}/guide/problems")
+        assert page.status_code == 200 and "handle-" not in page.text  # reads, cannot mark
+        refused = client.post(
+            f"/coordinate/{ELECTION}/guide/problems",
+            data={"csrf": csrf_token_for(site.tokens["viewer"]), "id": str(texts["101"]["id"])},
+        )
+        assert refused.status_code == 403
+    with as_person(site, "narrow") as client:  # not another country's report
+        refused = client.post(
+            f"/coordinate/{ELECTION}/guide/problems",
+            data={"csrf": csrf_token_for(site.tokens["narrow"]), "id": str(texts["101"]["id"])},
+        )
+        assert refused.status_code == 403
+    with as_person(site, "inside") as client:
+        csrf = csrf_token_for(site.tokens["inside"])
+        for bad in ("x", "-1", "9" * 40, ""):
+            answer = client.post(
+                f"/coordinate/{ELECTION}/guide/problems", data={"csrf": csrf, "id": bad}
+            )
+            assert answer.status_code == 400, bad
+        missing = client.post(
+            f"/coordinate/{ELECTION}/guide/problems", data={"csrf": csrf, "id": "999999"}
+        )
+        assert missing.status_code == 404
+        marked = client.post(
+            f"/coordinate/{ELECTION}/guide/problems",
+            data={"csrf": csrf, "id": str(texts["101"]["id"])},
+        )
+        assert marked.status_code == 200 and 'id="problems-done"' in marked.text
+        assert f'data-id="{texts["101"]["id"]}"' not in marked.text  # no longer open
+        handled = client.get(f"/coordinate/{ELECTION}/guide/problems?handled=1").text
+        assert f'data-id="{texts["101"]["id"]}"' in handled and ">inside · " in handled
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,11 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
             "read the problems voters reported with the guide's pages (stations outside a "
             "narrowed scope are left out)",
         ),
+        "guide.problems.handle": Rule(
+            _WRITERS,
+            "election",
+            "mark a voter's problem report handled (a narrowed scope: its stations' only); audited",
+        ),
     }
 )
 """Action → rule. Admins may do everything: every rule lists ``admin``."""

@@ -18,11 +18,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
-from pollwatch.errors import InputError, NotFoundError, RateLimited
+from pollwatch.errors import Forbidden, InputError, NotFoundError, RateLimited
 from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.store._util import as_utc, format_stored, utcnow
+from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.tables import guide_problems, stations
 
@@ -32,6 +33,7 @@ __all__ = [
     "PROBLEM_CATEGORIES",
     "coarse_hour",
     "list_problems",
+    "mark_handled",
     "problem_station",
     "record_problem",
 ]
@@ -144,6 +146,20 @@ def record_problem(
         "category": category,
         "text": cleaned,
         "received_hour": format_stored(hour),
+        "handled_at": None,
+        "handled_by": None,
+    }
+
+
+def _as_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": int(r["id"]),
+        "station": r["station"],
+        "category": r["category"],
+        "text": r["text"],
+        "received_hour": format_stored(as_utc(r["received_hour"])),
+        "handled_at": format_stored(r["handled_at"]),
+        "handled_by": r["handled_by"],
     }
 
 
@@ -153,14 +169,19 @@ def list_problems(
     *,
     only: Collection[str] | None = None,
     limit: int = 500,
+    handled: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest problem reports of ``election`` first (``only`` these stations, if given)."""
+    """The newest problem reports of ``election`` first (``only`` these stations, if given;
+    ``handled`` False: the open ones, True: the handled ones, None: all)."""
     check_election_id(election)
     query = (
         select(guide_problems)
         .where(guide_problems.c.election == election)
         .order_by(guide_problems.c.received_hour.desc(), guide_problems.c.id.desc())
     )
+    if handled is not None:
+        done = guide_problems.c.handled_at.is_not(None)
+        query = query.where(done if handled else ~done)
     if only is None:
         query = query.limit(limit)
     found: list[dict[str, Any]] = []
@@ -169,15 +190,44 @@ def list_problems(
         for r in conn.execute(query).mappings():
             if only is not None and r["station"] not in only:
                 continue
-            found.append(
-                {
-                    "id": int(r["id"]),
-                    "station": r["station"],
-                    "category": r["category"],
-                    "text": r["text"],
-                    "received_hour": format_stored(as_utc(r["received_hour"])),
-                }
-            )
+            found.append(_as_dict(r))
             if len(found) >= limit:
                 break
     return found
+
+
+def mark_handled(
+    engine: Engine,
+    election: str,
+    problem_id: int,
+    *,
+    actor: str,
+    only: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Mark a report handled (idempotent: the first mark stays); audited under ``actor``.
+
+    404 for a report not of this election; 403 when its station is not in ``only`` (a
+    narrowed scope's stations).
+    """
+    check_election_id(election)
+    key = (guide_problems.c.election == election) & (guide_problems.c.id == problem_id)
+    with write_transaction(engine) as conn:
+        row = conn.execute(select(guide_problems).where(key)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no problem report {problem_id} in election {election!r}")
+        if only is not None and row["station"] not in only:
+            raise Forbidden(
+                f"station {row['station']!r} of election {election!r} is outside your scope"
+            )
+        if row["handled_at"] is None:
+            conn.execute(
+                update(guide_problems).where(key).values(handled_at=utcnow(), handled_by=actor)
+            )
+            record_audit(
+                conn,
+                actor,
+                "guide.problems.handle",
+                f"{election}/{row['station']}",
+                {"id": problem_id},
+            )
+        return _as_dict(conn.execute(select(guide_problems).where(key)).mappings().one())

@@ -299,6 +299,9 @@ guide_problems = Table(
     Column("text", Text, nullable=False),
     # The hour it arrived (floored): no exact time, no address, no e-mail, no account.
     Column("received_hour", DateTime(timezone=True), nullable=False),
+    # A coordinator dealt with it (the page corrected, or nothing to correct); audited.
+    Column("handled_at", DateTime(timezone=True), nullable=True),
+    Column("handled_by", String(100), nullable=True),
     Index("ix_guide_problems_election_hour", "election", "received_hour"),
 )
 """Problems voters reported with a station's guide page (pollwatch.store.guide_problems)."""

@@ -57,6 +57,7 @@ from pollwatch.store.guide_problems import (
     MAX_PROBLEM_TEXT,
     PROBLEM_CATEGORIES,
     list_problems,
+    mark_handled,
     problem_station,
     record_problem,
 )
@@ -97,6 +98,7 @@ DONE: dict[str, str] = {
     "page": "Guidance saved.",
     "removed": "Guidance removed.",
     "dates": "Key dates saved.",
+    "handled": "Marked as handled.",
 }
 """The editor's answers (message ids) after each operation."""
 
@@ -288,6 +290,7 @@ async def problem_submit(request: Request, election: str, station: str) -> Respo
 
 _write = authorized("guidance.write", page=True)
 _read_problems = authorized("guide.problems.read", page=True)
+_handle_problems = authorized("guide.problems.handle", page=True)
 
 AUDIT_SHOWN = 20
 
@@ -430,24 +433,32 @@ async def editor_submit(
 # --- coordinators: the problems voters reported -----------------------------------------------
 
 
-async def _problems(request: Request, who: Coordinator, election: str) -> list[dict[str, Any]]:
+async def _problems(
+    request: Request, who: Coordinator, election: str, handled: bool | None
+) -> list[dict[str, Any]]:
     allowed = await visible(request, who, election)
     rows: list[dict[str, Any]] = await run_in_threadpool(
-        lambda: list_problems(store_engine(request), election, only=allowed)
+        lambda: list_problems(store_engine(request), election, only=allowed, handled=handled)
     )
     return rows
 
 
-@router.get("/coordinate/{election}/guide/problems", response_class=HTMLResponse)
-async def problems_page(
-    request: Request, election: str, who: Coordinator | None = Depends(_read_problems)
-) -> Response:
-    """The problems voters reported with the guide's pages (one's scope only), newest first."""
-    if who is None:
-        return to_login(request)
-    info = await election_row(request, election)
-    rows = await _problems(request, who, election)
+def _shown_handled(request: Request) -> bool:
+    """``?handled=1`` lists the handled reports; the default is the open ones."""
+    return request.query_params.get("handled") == "1"
+
+
+def _problems_page(
+    request: Request,
+    who: Coordinator,
+    info: dict[str, Any],
+    rows: list[dict[str, Any]],
+    *,
+    handled: bool,
+    done: str | None = None,
+) -> HTMLResponse:
     _ = translator(request)
+    election = info["id"]
     return render_page(
         request,
         "coordinate_guide_problems.html",
@@ -455,19 +466,59 @@ async def problems_page(
             "who": who,
             "election": info,
             "problems": rows,
+            "handled": handled,
+            "done": done,
             "labels": {c: _(label) for c, label in CATEGORY_LABELS.items()},
             "may_write": can(who, "guidance.write", election),
+            "may_handle": can(who, "guide.problems.handle", election),
             "csrf": page_csrf(request),
         },
     )
+
+
+@router.get("/coordinate/{election}/guide/problems", response_class=HTMLResponse)
+async def problems_page(
+    request: Request, election: str, who: Coordinator | None = Depends(_read_problems)
+) -> Response:
+    """The problems voters reported (one's scope only), newest first: the open ones, or
+    with ``?handled=1`` the handled ones."""
+    if who is None:
+        return to_login(request)
+    info = await election_row(request, election)
+    handled = _shown_handled(request)
+    rows = await _problems(request, who, election, handled)
+    return _problems_page(request, who, info, rows, handled=handled)
 
 
 @router.get("/coordinate/{election}/guide/problems.json")
 async def problems_json(
     request: Request, election: str, who: Coordinator | None = Depends(_read_problems)
 ) -> JSONResponse:
-    """The same list as JSON."""
+    """Every report of one's scope, open and handled, newest first."""
     if who is None:
         raise AuthError("coordinator login required")
     await election_row(request, election)
-    return JSONResponse({"problems": await _problems(request, who, election)})
+    return JSONResponse({"problems": await _problems(request, who, election, None)})
+
+
+@router.post("/coordinate/{election}/guide/problems", response_class=HTMLResponse)
+async def problems_submit(
+    request: Request, election: str, who: Coordinator | None = Depends(_handle_problems)
+) -> Response:
+    """Mark one report (``id``) handled, audited; the open reports again."""
+    if who is None:
+        raise AuthError("coordinator login required")
+    form = await checked_form(request)
+    info = await election_row(request, election)
+    raw = form_field(form, "id")
+    if not raw.isdigit() or len(raw) > 12:
+        raise InputError("'id' must be the number of a problem report", column="id")
+    allowed = await visible(request, who, election)
+    await run_in_threadpool(
+        lambda: mark_handled(
+            store_engine(request), election, int(raw), actor=who.name, only=allowed
+        )
+    )
+    rows = await _problems(request, who, election, False)
+    _ = translator(request)
+    return _problems_page(request, who, info, rows, handled=False, done=_(DONE["handled"]))

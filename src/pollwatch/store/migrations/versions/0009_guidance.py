@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("category", sa.String(30), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("received_hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("handled_by", sa.String(100), nullable=True),
     )
     op.create_index(
         "ix_guide_problems_election_hour", "guide_problems", ["election", "received_hour"]
