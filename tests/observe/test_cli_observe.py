@@ -100,7 +100,8 @@ def test_bad_station_file_names_row_and_column(
 ) -> None:
     stations = tmp_path / "st.csv"
     stations.write_text("station,lon\n1,20\n2,200\n", encoding="utf-8")
-    code, _, err = run(["stations", "import", str(stations), "--election", "e2"], capsys)
+    args = ["stations", "import", str(stations), "--election", "e2", "--strict"]
+    code, _, err = run(args, capsys)
     assert code == 1 and "row 3" in err and "'lon'" in err and "Traceback" not in err
     assert run(["elections", "list"], capsys)[1] == ""  # nothing half-imported
 

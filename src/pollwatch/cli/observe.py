@@ -116,6 +116,13 @@ def elections_embargo(
     typer.echo(f"{election}: full ledger and exports public from {when}")
 
 
+STATIONS_IMPORT_PARTIAL = 3
+"""Exit status of ``stations import`` when it imported the usable rows and left some out."""
+
+PROBLEMS_SHOWN = 50
+"""Problems of an import printed on stderr (``--problems FILE`` writes all of them)."""
+
+
 @stations_app.command("import")
 def stations_import(
     file: Path = typer.Argument(..., help="CSV (plain, .gz, .zip), Parquet, Excel or JSON."),
@@ -123,13 +130,50 @@ def stations_import(
     map_: list[str] = typer.Option(
         [], "--map", help="COLUMN=HEADER for a file with other headers, e.g. station='PS code'."
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="All or nothing: refuse the whole file at its first problem."
+    ),
+    problems: Path | None = typer.Option(
+        None, "--problems", help="Write every problem to this CSV file (line,column,reason,action)."
+    ),
 ) -> None:
-    """Import stations (station,name,country,city,address,lat,lon,registered,...); all or none."""
+    """Import stations (station,name,country,city,address,lat,lon,registered,ballots_received,
+    hours,region,timezone,schedule; only station is required).
+
+    Rows whose station id is empty, malformed or repeated are left out; other values that
+    cannot be used are left out of their row, which is imported without them. Each is
+    listed on stderr as "line N, column 'C': reason (row left out | field left out)".
+
+    Exit status: 0 every row and value imported; 1 nothing imported (unreadable file, no
+    station column, no usable row, or --strict and a problem); 3 imported, with the rows or
+    values listed left out.
+    """
+    import csv
+
     from pollwatch.store import import_stations
 
     with _engine() as engine:
-        summary = import_stations(engine, election, file, mapping=_mapping(map_))
+        summary = import_stations(engine, election, file, mapping=_mapping(map_), strict=strict)
     typer.echo(f"imported {summary.stations} stations into {summary.election}")
+    if not summary.problems:
+        return
+    for problem in summary.problems[:PROBLEMS_SHOWN]:
+        typer.echo(problem.text(), err=True)
+    more = len(summary.problems) - PROBLEMS_SHOWN
+    if more > 0:
+        typer.echo(f"... and {more} more problems (--problems FILE lists all)", err=True)
+    if problems is not None:
+        with problems.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["line", "column", "reason", "action"])
+            writer.writeheader()
+            writer.writerows(p.to_dict() for p in summary.problems)
+    typer.echo(
+        f"left out {summary.skipped_rows} rows and "
+        f"{len(summary.problems) - summary.skipped_rows} values (exit status "
+        f"{STATIONS_IMPORT_PARTIAL})",
+        err=True,
+    )
+    raise typer.Exit(STATIONS_IMPORT_PARTIAL)
 
 
 @results_app.command("import")

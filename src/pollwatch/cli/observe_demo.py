@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["register"]
 
@@ -40,6 +43,7 @@ def demo_observe(
     from pollwatch.store import (
         add_coordinator,
         attach_results,
+        create_election,
         create_invites,
         get_election,
         import_stations,
@@ -63,10 +67,17 @@ def demo_observe(
             fresh = True
         if fresh:
             now = datetime.now(UTC)
-            sim = simulate_observation(
-                seed=seed, day=(now - timedelta(days=1)).date(), election=election
+            day = (now - timedelta(days=1)).date()
+            sim = simulate_observation(seed=seed, day=day, election=election)
+            create_election(
+                engine,
+                election,
+                name="Demo election (SIMULATED)",
+                schedule=f"{day.isoformat()} 08:00-20:00",
+                timezone="UTC",
             )
             import_stations(engine, election, sim.registry)
+            store_demo_guide(engine, election, [r["station"] for r in sim.registry], day)
             attach_results(engine, election, sim.official)
             frame = station_table(engine, election)
             chosen = frame[frame["station"].isin(sim.sample)]
@@ -108,6 +119,8 @@ def demo_observe(
         f"  coordinators' dashboard  {root}/coordinate/{election}"
         f"  (login {DEMO_COORDINATOR!r}, password {password!r})\n"
         f"  press page               {root}/press/{election}\n"
+        f"  voter guide              {root}/guide/{election}\n"
+        f"  voter guidance           {root}/guide/{election}/info\n"
         f"  observer app (invite)    {invite.to_dict(root)['url']}"
     )
     for line in network:
@@ -138,7 +151,15 @@ def _network_demo(engine: Any, election: str, now: datetime) -> list[str]:
 
     set_simulated(engine, election, by="demo")
     sim = silent_stations(now, prefix="net")
-    import_stations(engine, election, sim.registry)
+    # Addresses of their own (the guide lists every station), labelled simulated like the rest.
+    import_stations(
+        engine,
+        election,
+        [
+            {**row, "address": f"Consulate Street {i} (simulated address)"}
+            for i, row in enumerate(sim.registry, start=1)
+        ],
+    )
     _official_for_new_stations(engine, election)
     told = {row["station"] for row in list_roster(engine, election)["assignments"]}
     for station, story in sim.stories.items():
@@ -338,6 +359,32 @@ def _demo_checklists(
             urgent=True,
             actor="demo",
         )
+
+
+def store_demo_guide(engine: Engine, election: str, stations: list[str], day: date) -> None:
+    """The simulated election's voter guide: addresses, guidance in en/ru/sr, the deadline.
+
+    All of it fictional and labelled so (:mod:`pollwatch.guide.demo`); audited as ``demo``.
+    """
+    from pollwatch.guide.demo import (
+        DEMO_DEADLINE_TIMEZONE,
+        DEMO_GUIDANCE,
+        demo_addresses,
+        demo_registration_deadline,
+    )
+    from pollwatch.guide.markdown import render_markdown
+    from pollwatch.store import import_stations
+    from pollwatch.store.elections import set_registration_deadline
+    from pollwatch.store.guidance import set_guidance
+
+    addresses = demo_addresses(stations)
+    import_stations(engine, election, [{"station": s, "address": a} for s, a in addresses.items()])
+    for lang, markdown in DEMO_GUIDANCE.items():
+        render_markdown(markdown)  # the same check the editor makes
+        set_guidance(engine, election, lang, markdown, actor="demo")
+    set_registration_deadline(
+        engine, election, demo_registration_deadline(day), DEMO_DEADLINE_TIMEZONE, actor="demo"
+    )
 
 
 def register(app: typer.Typer) -> None:

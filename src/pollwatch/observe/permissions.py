@@ -229,6 +229,24 @@ PERMISSIONS: Mapping[str, Rule] = MappingProxyType(
             "send a message to observers: all, stations, countries or one code name (a "
             "narrowed scope: its own stations, countries and observers only)",
         ),
+        # --- voter guide content (issue 12: guidance pages, key dates, problem reports) ---
+        "guidance.write": Rule(
+            _WRITERS,
+            "election",
+            "write the election's voter guidance (Markdown, one page per language) and its "
+            "registration deadline; audited",
+        ),
+        "guide.problems.read": Rule(
+            _ALL,
+            "election",
+            "read the problems voters reported with the guide's pages (stations outside a "
+            "narrowed scope are left out)",
+        ),
+        "guide.problems.handle": Rule(
+            _WRITERS,
+            "election",
+            "mark a voter's problem report handled (a narrowed scope: its stations' only); audited",
+        ),
     }
 )
 """Action → rule. Admins may do everything: every rule lists ``admin``."""
@@ -301,6 +319,13 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "GET /guide/{election}/{station}.json": "anyone (registry and public station status)",
         "GET /guide/{election}/{station}/feed.atom": "anyone (the public station status)",
         "GET /tiles/{z}/{x}/{y}.png": "anyone (map tiles from our own origin)",
+        # --- voter guide content (issue 12: guidance pages, problem reports) ---
+        "GET /guide/{election}/info": "anyone (the election's published guidance)",
+        "GET /guide/{election}/info.json": "anyone (the election's published guidance)",
+        "GET /guide/{election}/{station}/problem": "anyone",
+        "POST /guide/{election}/{station}/problem": (
+            "anyone, no account (same origin, rate-limited; nothing stored about the sender)"
+        ),
     }
 )
 """``"METHOD /path"`` (or ``"MOUNT /path"``) of each route that needs no coordinator → who

@@ -1,30 +1,35 @@
-"""Elections, their station registry and attached official results.
+"""Elections, their key dates, their station registry and attached official results.
 
-Imports are all-or-nothing: every row is validated first, and only a table without errors
-is written, in one transaction. Errors name the file, row (line in the file, header is 1)
-and column, like the official-results loaders do.
+Registry imports live in :mod:`pollwatch.store.registry` (re-exported here); attaching
+official results is all-or-nothing: every row is validated first, and only a table without
+errors is written, in one transaction.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+import re
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from pollwatch.errors import DataFormatError, InputError, NotFoundError
+from pollwatch.errors import InputError, NotFoundError
 from pollwatch.observe.ids import check_election_id, check_station_id
-from pollwatch.observe.schedule import check_timezone, parse_schedule, timezones_from_coordinates
-from pollwatch.results import ElectionResults, read_table
+from pollwatch.observe.schedule import check_timezone, parse_schedule
+from pollwatch.results import ElectionResults
 from pollwatch.results.schema import COUNT_FIELDS
-from pollwatch.store._util import utcnow
+from pollwatch.store._util import as_utc, format_stored, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.registry import (
+    STATION_COLUMNS,
+    ImportSummary,
+    import_stations,
+    parse_stations,
+    read_station_file,
+)
 from pollwatch.store.tables import elections, official_results, stations
 
 __all__ = [
@@ -32,6 +37,7 @@ __all__ = [
     "ImportSummary",
     "attach_results",
     "create_election",
+    "election_key_dates",
     "get_election",
     "import_stations",
     "list_elections",
@@ -39,47 +45,10 @@ __all__ = [
     "official_row",
     "parse_stations",
     "read_station_file",
+    "set_registration_deadline",
     "set_simulated",
     "station_table",
 ]
-
-STATION_COLUMNS: tuple[str, ...] = (
-    "station",
-    "name",
-    "country",
-    "city",
-    "address",
-    "lat",
-    "lon",
-    "registered",
-    "ballots_received",
-    "hours",
-    "region",
-    "timezone",
-    "schedule",
-)
-"""Columns of a station registry file; only ``station`` is required. ``country`` and
-``region`` are what coordinators' scopes narrow by (:mod:`pollwatch.observe.permissions`).
-
-``timezone`` (IANA, e.g. ``Europe/Berlin``; looked up offline from ``lat``/``lon`` when
-empty) and ``schedule`` (``2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00``, local times,
-one entry per voting day) say when the station is open (:mod:`pollwatch.observe.schedule`);
-the free-text ``hours`` is read where it parses."""
-
-_TEXT = ("name", "country", "city", "address", "hours", "region", "timezone", "schedule")
-_INT = ("registered", "ballots_received")
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    """What an import wrote: the election, rows added or updated, and the source."""
-
-    election: str
-    stations: int
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"election": self.election, "stations": self.stations, "source": self.source}
 
 
 def create_election(
@@ -117,6 +86,96 @@ def create_election(
     return get_election(engine, election)
 
 
+_DEADLINE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})\s*")
+
+
+def set_registration_deadline(
+    engine: Engine,
+    election: str,
+    deadline: str | None,
+    timezone: str | None,
+    *,
+    actor: str,
+) -> dict[str, Any]:
+    """Set (or, with ``None``/empty, clear) when voter registration closes.
+
+    ``deadline`` is a local time ``YYYY-MM-DD HH:MM`` in the IANA ``timezone`` (the one the
+    authority announced it in, e.g. ``Europe/Moscow``); it is stored as UTC with that zone,
+    which is the zone the voter guide shows it in. Audited as ``election.key_dates``.
+    Returns :func:`election_key_dates`.
+    """
+    get_election(engine, election)
+    moment: datetime | None = None
+    zone: str | None = None
+    if deadline and deadline.strip():
+        if not timezone:
+            raise InputError("the deadline needs its time zone", column="registration_timezone")
+        zone = check_timezone(timezone.strip())
+        match = _DEADLINE.fullmatch(deadline[:40])
+        if match is None:
+            raise InputError(
+                f"write the deadline as 'YYYY-MM-DD HH:MM'; got {deadline[:40]!r}",
+                column="registration_deadline",
+            )
+        try:
+            local = datetime.fromisoformat(f"{match[1]}T{int(match[2]):02d}:{match[3]}")
+        except ValueError:
+            raise InputError(
+                f"{deadline[:40]!r} is not a date and time of day", column="registration_deadline"
+            ) from None
+        if not 2000 <= local.year <= 2100:
+            raise InputError(
+                "the deadline's year must be 2000–2100", column="registration_deadline"
+            )
+        moment = local.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(elections)
+            .where(elections.c.id == election)
+            .values(registration_deadline=moment, registration_timezone=zone)
+        )
+        record_audit(
+            conn,
+            actor,
+            "election.key_dates",
+            election,
+            {"registration_deadline": format_stored(moment), "timezone": zone},
+        )
+    return election_key_dates(engine, election)
+
+
+def election_key_dates(engine: Engine, election: str) -> dict[str, Any]:
+    """The dates the voter guide is built around (:mod:`pollwatch.guide.cards`).
+
+    ``registration_deadline`` (ISO UTC or ``None``) with the ``registration_timezone`` it is
+    shown in; the election's default ``schedule`` and its ``timezone`` (the voting days, in
+    the :mod:`pollwatch.observe.schedule` format; stations may have their own).
+    """
+    check_election_id(election)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(
+                    elections.c.registration_deadline,
+                    elections.c.registration_timezone,
+                    elections.c.schedule,
+                    elections.c.timezone,
+                ).where(elections.c.id == election)
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFoundError(f"no election {election!r}")
+    deadline = row["registration_deadline"]
+    return {
+        "registration_deadline": None if deadline is None else format_stored(as_utc(deadline)),
+        "registration_timezone": row["registration_timezone"],
+        "schedule": row["schedule"],
+        "timezone": row["timezone"],
+    }
+
+
 def _ensure(conn: Connection, election: str, name: str | None = None) -> None:
     check_election_id(election)
     if not conn.execute(select(elections.c.id).where(elections.c.id == election)).first():
@@ -136,9 +195,9 @@ def get_election(engine: Engine, election: str) -> dict[str, Any]:
         row = conn.execute(select(elections).where(elections.c.id == election)).mappings().first()
         if row is None:
             raise NotFoundError(f"no election {election!r}")
-        count = len(
-            conn.execute(select(stations.c.station).where(stations.c.election == election)).all()
-        )
+        count = conn.execute(
+            select(func.count()).select_from(stations).where(stations.c.election == election)
+        ).scalar_one()
     return {
         "id": row["id"],
         "name": row["name"],
@@ -153,189 +212,6 @@ def list_elections(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(elections.c.id).order_by(elections.c.created_at)).all()
     return [get_election(engine, r[0]) for r in rows]
-
-
-def read_station_file(path: str | Path) -> list[dict[str, Any]]:
-    """Read a station registry file (CSV in any container :func:`read_table` reads, or JSON).
-
-    JSON is a list of objects (or ``{"stations": [...]}``); values are read as text so that
-    :func:`parse_stations` validates both formats the same way.
-    """
-    p = Path(path)
-    if p.suffix.lower() == ".json":
-        if not p.is_file():
-            raise NotFoundError(f"{p}: no such file")
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DataFormatError(f"not readable JSON: {exc}", file=str(p)) from exc
-        if isinstance(data, Mapping) and isinstance(data.get("stations"), list):
-            data = data["stations"]
-        if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
-            raise DataFormatError("expected a JSON list of station objects", file=str(p))
-        return [{str(k): "" if v is None else str(v) for k, v in r.items()} for r in data]
-    frame = read_table(p)
-    return [{str(k): str(v) for k, v in r.items()} for r in frame.to_dict("records")]
-
-
-def parse_stations(
-    rows: list[dict[str, Any]],
-    *,
-    mapping: Mapping[str, str] | None = None,
-    file: str | None = None,
-) -> list[dict[str, Any]]:
-    """Validate registry rows; returns clean dicts (one per station) or raises on the first error.
-
-    ``mapping`` maps our column name to the file's header (``{"station": "PS code"}``).
-    Rows are numbered as lines of a CSV file (the header is row 1).
-    """
-    mapping = dict(mapping or {})
-    for ours in mapping:
-        if ours not in STATION_COLUMNS:
-            raise InputError(
-                f"unknown column {ours!r} in the mapping; columns are {', '.join(STATION_COLUMNS)}",
-                column=ours,
-            )
-    headers = set(rows[0]) if rows else set()
-    source = {col: mapping.get(col, col) for col in STATION_COLUMNS}
-    if rows and source["station"] not in headers:
-        raise DataFormatError(
-            f"the required column {source['station']!r} is missing "
-            f"(columns: {', '.join(sorted(headers))}); use --map station=HEADER",
-            file=file,
-            column=source["station"],
-        )
-    for col, header in mapping.items():
-        if rows and header not in headers:
-            raise DataFormatError(f"mapped column {header!r} ({col}) is not in the file", file=file)
-    seen: dict[str, int] = {}
-    clean: list[dict[str, Any]] = []
-    zones = timezones_from_coordinates([_point(raw, source) for raw in rows])
-    for i, raw in enumerate(rows, start=2):
-        row: dict[str, Any] = {}
-        for col in STATION_COLUMNS:
-            value = str(raw.get(source[col], "") or "").strip()
-            where = _Where(file, i, source[col])
-            if col == "station":
-                if not value:
-                    raise where.error("the station id is empty")
-                try:
-                    check_station_id(value)
-                except InputError as exc:
-                    raise where.error(exc.reason) from None
-                if value in seen:
-                    raise where.error(f"station {value!r} repeats row {seen[value]}")
-                seen[value] = i
-                row[col] = value
-            elif not value:
-                row[col] = None
-            elif col in _TEXT:
-                if len(value) > 1000 or "\x00" in value:
-                    raise where.error("text longer than 1000 characters or with NUL")
-                row[col] = value
-            elif col in _INT:
-                try:
-                    number = int(float(value)) if float(value).is_integer() else None
-                except (ValueError, OverflowError):
-                    number = None
-                if number is None or number < 0 or number > 10_000_000:
-                    raise where.error(f"expected a whole number ≥ 0; got {value!r}")
-                row[col] = number
-            else:  # lat, lon
-                limit = 90.0 if col == "lat" else 180.0
-                try:
-                    coord = float(value)
-                except ValueError:
-                    coord = math.nan
-                if not math.isfinite(coord) or abs(coord) > limit:
-                    raise where.error(
-                        f"expected a number between -{limit:g} and {limit:g}; got {value!r}"
-                    )
-                row[col] = coord
-        if row["timezone"] is None and row["lat"] is not None and row["lon"] is not None:
-            row["timezone"] = zones[i - 2]
-        _check_schedule(
-            row, _Where(file, i, source["schedule"]), _Where(file, i, source["timezone"])
-        )
-        clean.append(row)
-    return clean
-
-
-def _point(raw: Mapping[str, Any], source: Mapping[str, str]) -> tuple[float | None, float | None]:
-    """A raw row's coordinates where both read as numbers (checked properly later)."""
-    try:
-        lat, lon = float(raw.get(source["lat"]) or "x"), float(raw.get(source["lon"]) or "x")
-    except (TypeError, ValueError):
-        return None, None
-    return (lat, lon) if math.isfinite(lat) and math.isfinite(lon) else (None, None)
-
-
-def _check_schedule(row: dict[str, Any], at_schedule: _Where, at_zone: _Where) -> None:
-    """Validate a row's time zone (looked up already) and schedule."""
-    if row["timezone"] is not None:
-        try:
-            check_timezone(row["timezone"])
-        except InputError as exc:
-            raise at_zone.error(exc.reason) from None
-    if row["schedule"] is not None:
-        if row["timezone"] is None:
-            raise at_zone.error("a schedule needs the station's time zone (or its coordinates)")
-        try:
-            row["schedule"] = parse_schedule(row["schedule"], row["timezone"]).text()
-        except InputError as exc:
-            raise at_schedule.error(exc.reason) from None
-
-
-@dataclass(frozen=True)
-class _Where:
-    file: str | None
-    row: int
-    column: str
-
-    def error(self, message: str) -> InputError:
-        return InputError(message, file=self.file, row=self.row, column=self.column)
-
-
-def _upsert_stations(conn: Connection, election: str, rows: list[dict[str, Any]]) -> None:
-    existing = {
-        r[0]
-        for r in conn.execute(select(stations.c.station).where(stations.c.election == election))
-    }
-    new = [{"election": election, **r} for r in rows if r["station"] not in existing]
-    if new:
-        conn.execute(insert(stations), new)
-    for r in rows:
-        if r["station"] in existing:
-            values = {k: v for k, v in r.items() if k != "station"}
-            conn.execute(
-                update(stations)
-                .where(stations.c.election == election, stations.c.station == r["station"])
-                .values(**values)
-            )
-
-
-def import_stations(
-    engine: Engine,
-    election: str,
-    source: str | Path | list[dict[str, Any]],
-    *,
-    mapping: Mapping[str, str] | None = None,
-) -> ImportSummary:
-    """Import (add or update) stations of an election from a file or rows, all-or-nothing.
-
-    The election is created if unknown. Existing stations not in the file are kept.
-    """
-    if isinstance(source, list):
-        rows, file = source, None
-    else:
-        rows, file = read_station_file(source), str(source)
-    clean = parse_stations(rows, mapping=mapping, file=file)
-    if not clean:
-        raise InputError("the station file has no rows", file=file)
-    with write_transaction(engine) as conn:
-        _ensure(conn, election)
-        _upsert_stations(conn, election, clean)
-    return ImportSummary(election, len(clean), file or "rows")
 
 
 def list_stations(engine: Engine, election: str) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ __all__ = [
     "coordinator_scopes",
     "coordinators",
     "elections",
+    "guidance_pages",
+    "guide_problems",
     "incident_followups",
     "incident_notes",
     "invites",
@@ -79,6 +81,10 @@ elections = Table(
     Column("schedule", Text, nullable=True),
     # A simulated election (the demo): every page of it says so.
     Column("simulated", Boolean, nullable=False, server_default=false()),
+    # The voter guide's key date: when registration closes (aware UTC) and the time zone it
+    # is shown in (pollwatch.guide.cards).
+    Column("registration_deadline", DateTime(timezone=True), nullable=True),
+    Column("registration_timezone", String(64), nullable=True),
 )
 
 stations = Table(
@@ -392,3 +398,31 @@ revoked_attempts = Table(
 )
 """A revoked observer's token presented again: when first and last, how many (counted at
 most once a minute, so a phone retrying in a loop costs one write a minute)."""
+guidance_pages = Table(
+    "guidance_pages",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("lang", String(8), primary_key=True),
+    Column("markdown", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+)
+"""Voter guidance written by coordinators: one Markdown page per election and language
+(pollwatch.store.guidance); every change is also in the audit log."""
+
+guide_problems = Table(
+    "guide_problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("election", String(100), ForeignKey("elections.id"), nullable=False),
+    Column("station", String(100), nullable=False),
+    Column("category", String(30), nullable=False),
+    Column("text", Text, nullable=False),
+    # The hour it arrived (floored): no exact time, no address, no e-mail, no account.
+    Column("received_hour", DateTime(timezone=True), nullable=False),
+    # A coordinator dealt with it (the page corrected, or nothing to correct); audited.
+    Column("handled_at", DateTime(timezone=True), nullable=True),
+    Column("handled_by", String(100), nullable=True),
+    Index("ix_guide_problems_election_hour", "election", "received_hour"),
+)
+"""Problems voters reported with a station's guide page (pollwatch.store.guide_problems)."""

@@ -31,6 +31,7 @@ from pollwatch.web import (
     dashboard,
     dashboard_api,
     guide,
+    guide_content,
     messages,
     metrics,
     network_api,
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(network_pages.router)
     app.include_router(public_api.router)
+    # before the guide's router, whose /guide/{election}/{station} would take "info"
+    app.include_router(guide_content.router)
     # last: its /guide/{election}/{station} would shadow the guidance and problem-form routes
     app.include_router(guide.router)
     return app

@@ -32,10 +32,11 @@ def page_csrf(request: Request) -> str:
     return csrf_token_for(request.cookies.get(SESSION_COOKIE, ""))
 
 
-async def read_form(request: Request) -> FormData:
-    """The submitted form, bounded: no file, at most 20 fields of 16 KB; else 400."""
+async def read_form(request: Request, *, max_part: int = MAX_PART) -> FormData:
+    """The submitted form, bounded: no file, at most 20 fields of ``max_part`` bytes (16 KB
+    unless a form needs more, e.g. a guidance page in Cyrillic); else 400."""
     try:
-        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_PART)
+        return await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=max_part)
     except Exception as exc:  # malformed multipart or too many fields: the client's fault
         raise InputError(f"the form could not be read ({exc})"[:200], column="body") from None
 
@@ -46,9 +47,9 @@ def form_field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def checked_form(request: Request) -> FormData:
+async def checked_form(request: Request, *, max_part: int = MAX_PART) -> FormData:
     """The submitted form of a logged-in page, its csrf field checked against the session."""
-    form = await read_form(request)
+    form = await read_form(request, max_part=max_part)
     check_csrf(request, submitted=form_field(form, "csrf"))
     return form
 

@@ -46,6 +46,7 @@ from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.observe.publication import PublicStationStatus, release_cutoff
 from pollwatch.observe.reports import format_timestamp
 from pollwatch.store import public_station_status
+from pollwatch.store.elections import election_key_dates
 from pollwatch.store.guide import (
     current_guide_election,
     guide_elections,
@@ -55,6 +56,7 @@ from pollwatch.store.guide import (
 from pollwatch.web.dashboard import CATEGORY_LABELS
 from pollwatch.web.deps import rate_limit, store_engine
 from pollwatch.web.guide_cache import GuideCache, station_key
+from pollwatch.web.guide_content import cards_for
 from pollwatch.web.pages import render_page, request_language, translator
 from pollwatch.web.security import public_base_url
 
@@ -215,7 +217,9 @@ async def _search(request: Request, election: str) -> dict[str, Any]:
         result = await run_in_threadpool(lambda: index.search(q, limit=MAX_RESULTS))
     elif point is not None:
         result = await run_in_threadpool(lambda: index.nearest(*point, limit=MAX_RESULTS))
-    return {"election": info, "q": q, "near": point, "result": result}
+    dates = await run_in_threadpool(election_key_dates, store_engine(request), election)
+    cards = cards_for(dates, datetime.now(UTC))
+    return {"election": info, "q": q, "near": point, "result": result, "cards": cards}
 
 
 @router.get("/guide/{election}.json")
@@ -230,6 +234,7 @@ async def finder_json(request: Request, election: str) -> Response:
             {
                 "election": found["election"],
                 "q": found["q"],
+                "cards": found["cards"],
                 "result": None if result is None else result.to_dict(),
             }
         )
@@ -370,7 +375,9 @@ async def _station(request: Request, election: str, station: str) -> dict[str, A
         lambda: public_station_status(engine, election, station, now, delay_minutes=_delay(request))
     )
     schedule = row.pop("schedule")
+    dates = await run_in_threadpool(election_key_dates, engine, election)
     return {
+        "cards": cards_for(dates, now, schedule),
         "election": info,
         "station": row,
         "schedule": None
