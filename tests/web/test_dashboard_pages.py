@@ -306,7 +306,14 @@ def test_dashboard_page_renders_the_registry_before_any_script(
 def test_dashboard_links_to_every_coordination_page(coordinator: httpx.Client) -> None:
     """The dashboard is where coordinators start: each part's page is one click away."""
     text = coordinator.get(f"/coordinate/{ELECTION}").text
-    for part in ("incidents", "roster", "checklists/results", "messages"):
+    for part in (
+        "incidents",
+        "roster",
+        "checklists/results",
+        "messages",
+        "guide",
+        "guide/problems",
+    ):
         href = f'href="/coordinate/{ELECTION}/{part}?lang=en"'
         assert href in text, part
         assert coordinator.get(f"/coordinate/{ELECTION}/{part}").status_code == 200, part
