@@ -24,10 +24,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("elections") as batch:
-        batch.add_column(
-            sa.Column("simulated", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ALTER TABLE ADD COLUMN with a constant default: on SQLite, a batch operation (or
+    # an expression default such as sa.false()) would copy and drop the elections table,
+    # which the other tables' foreign keys forbid once they hold rows.
+    op.add_column(
+        "elections", sa.Column("simulated", sa.Boolean(), nullable=False, server_default="0")
+    )
     op.create_table(
         "incident_followups",
         sa.Column("report_id", sa.String(36), nullable=False),
