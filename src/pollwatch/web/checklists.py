@@ -177,8 +177,8 @@ async def checklists_submit(
     """Save a checklist as the next version of its id; a refused one is shown with its error."""
     if who is None:
         raise AuthError("coordinator login required")
+    await election_row(request, election)  # the path's id first: its error names the field
     source = await _submitted_source(request)
-    await election_row(request, election)
     if not whole_election(who, election):
         raise Forbidden(
             "checklists are the same for every station: only a coordinator of the "
@@ -205,9 +205,9 @@ async def checklist_retire(
     """Stop offering the form's ``checklist`` to observers (its reports and results stay)."""
     if who is None:
         raise AuthError("coordinator login required")
+    await election_row(request, election)
     form = await checked_form(request)
     checklist = check_checklist_id(form_field(form, "checklist"), "checklist")
-    await election_row(request, election)
     if not whole_election(who, election):
         raise Forbidden("only a coordinator of the whole election retires checklists")
     await run_in_threadpool(
