@@ -14,13 +14,23 @@ Each row prints the false-alarm rate at stations that had enough ballots (all, a
 with less than 15 % to spare), the detection rate at stations that ran short (warned
 before the last ballot went) and the median hours of warning.
 
-Usage: ``python bench/queues.py [--stations 1000] [--seed 0] [--quick]``
+3. (with ``--store N``) the cost of the public status's ballots warning in the store: N
+   stations on SQLite, half closed in Tokyo (counted all day, hour by hour), half open in
+   Belgrade; the first status at a release time computes the election's day shapes, later
+   ones reuse them.
+
+Usage: ``python bench/queues.py [--stations 1000] [--seed 0] [--quick] [--store 2000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import tempfile
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pollwatch.observe.queues import PRIOR_SHAPE_CONCENTRATION, SHAPE_CONCENTRATION
 from pollwatch.observe.simulate_queues import DAY_SHAPES, AlarmRates, simulate_ballot_alarms
@@ -33,13 +43,71 @@ def _row(label: str, r: AlarmRates, started: float) -> str:
     )
 
 
+def _store_cost(n: int) -> None:
+    from pollwatch.store import create_election, import_stations, open_store
+    from pollwatch.store.public import public_station_share_seen, public_station_status
+    from pollwatch.store.reports import store_reports
+
+    day = "2024-03-17 08:00-20:00"
+    zones = {"tokyo": ("Asia/Tokyo", datetime(2024, 3, 16, 23, tzinfo=UTC)),
+             "belgrade": ("Europe/Belgrade", datetime(2024, 3, 17, 7, tzinfo=UTC))}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        engine = open_store(f"sqlite:///{Path(folder) / 'bench.db'}")
+        create_election(engine, "b", name="ballots bench")
+        names = [(f"{place}-{i}", place) for i in range(n // 2) for place in zones]
+        import_stations(engine, "b", [
+            {"station": s, "ballots_received": 1500, "timezone": zones[p][0], "schedule": day}
+            for s, p in names
+        ])  # fmt: skip
+        started = time.perf_counter()
+        stored = 0
+        for place, (_, opens) in zones.items():
+            hours = 12 if place == "tokyo" else 6
+            for hour in range(hours):
+                start, end = opens + timedelta(hours=hour), opens + timedelta(hours=hour + 1)
+                batch = [
+                    ({"id": str(uuid.uuid4()), "election": "b", "station": s, "kind": "count",
+                      "observed_at": end.isoformat(), "window_start": start.isoformat(),
+                      "window_end": end.isoformat(), "entered": 90, "ballots_issued": 90,
+                      "queue": 20}, None)
+                    for s, p in names if p == place
+                ]  # fmt: skip
+                for i in range(0, len(batch), 500):
+                    store_reports(engine, batch[i : i + 500], now=end + timedelta(minutes=1))
+                stored += len(batch)
+        print(f"3. store: {n} stations, {stored} reports stored in "
+              f"{time.perf_counter() - started:.0f} s (SQLite)")  # fmt: skip
+        now = datetime(2024, 3, 17, 13, 20, tzinfo=UTC)
+        own = {"timezone": zones["belgrade"][0], "schedule": day, "hours": None}
+        started = time.perf_counter()
+        seen = public_station_share_seen(engine, "b", own, [], now - timedelta(minutes=10))
+        first = time.perf_counter() - started
+        assert seen is not None
+        print(f"   day shapes at one release time (first status): {first * 1000:.0f} ms, "
+              f"{seen.reference_stations} reference stations, "
+              f"share seen {seen.share:.3f} ({seen.curve})")  # fmt: skip
+        times = []
+        for s, _ in [x for x in names if x[1] == "belgrade"][:200]:
+            started = time.perf_counter()
+            public_station_status(engine, "b", s, now)
+            times.append(time.perf_counter() - started)
+        print(f"   public status, shapes reused: median {statistics.median(times) * 1000:.1f} ms, "
+              f"max {max(times) * 1000:.1f} ms over {len(times)} stations")  # fmt: skip
+        engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="only the spread 40, k = 20")
+    parser.add_argument("--store", type=int, default=0, help="also time the store (stations)")
+    parser.add_argument("--store-only", action="store_true", help="only the store timing")
     args = parser.parse_args()
     n, seed = args.stations, args.seed
+    if args.store_only:
+        _store_cost(args.store or 2000)
+        return 0
     print(f"{n} enough- and {n} short-stations per row, hourly checks")
     print()
     print("1. the true mean curve (two peaks), by spread of day shapes")
@@ -74,6 +142,9 @@ def main() -> int:
                     _row(f"{day_name:<9} | {concentration:>6.0f} | {label:<11}", r, started),
                     flush=True,
                 )
+    if args.store:
+        print()
+        _store_cost(args.store)
     return 0
 
 

@@ -16,6 +16,7 @@ from pollwatch.observe.queues import (
     SHAPE_CONCENTRATION,
     ShareSeen,
     ballot_outlook,
+    day_progress,
     estimate_wait,
     expected_share_seen,
     share_seen_at,
@@ -215,3 +216,27 @@ def test_the_elections_own_curve_is_calibrated_too() -> None:
     assert rates.reference_stations == 20
     assert rates.false_alarm_rate <= 0.05, rates
     assert rates.detection_rate >= 0.9, rates
+
+
+def test_the_tabulated_day_progress_matches_the_shapes() -> None:
+    rng = np.random.default_rng(3)
+    stations = []
+    hours = [OPENS + timedelta(hours=h) for h in range(12)]
+    for _ in range(30):
+        per_hour = rng.multinomial(900, rng.dirichlet(40 * np.full(12, 1 / 12)))
+        windows = [
+            CountWindow(start, start + timedelta(hours=1), int(n), None, ())
+            for start, n in zip(hours, per_hour, strict=True)
+        ]
+        stations.append((BELGRADE, windows))
+    shapes = day_shapes_from_stations(stations)
+    table = day_progress(shapes)
+    assert table is not None and table.reference_stations == 30
+    for fraction in (0.25, 0.5, 0.75):  # on the table's points: the same figures
+        direct = expected_share_seen(fraction, shapes)
+        looked_up = expected_share_seen(fraction, table)
+        assert looked_up.share == pytest.approx(direct.share, abs=1e-9)
+        assert looked_up.concentration == pytest.approx(direct.concentration, rel=1e-9)
+    between = expected_share_seen(0.51, table)  # between two points: interpolated
+    assert between.share == pytest.approx(expected_share_seen(0.51, shapes).share, abs=0.005)
+    assert day_progress(_counted_all_day(MIN_REFERENCE_STATIONS - 1, 500, 500)) is None

@@ -57,9 +57,11 @@ __all__ = [
     "SHAPE_CONCENTRATION",
     "SHORTAGE_PROBABILITY",
     "BallotOutlook",
+    "DayProgress",
     "ShareSeen",
     "WaitEstimate",
     "ballot_outlook",
+    "day_progress",
     "estimate_wait",
     "expected_share_seen",
     "share_seen_at",
@@ -77,12 +79,15 @@ SHAPE_CONCENTRATION = 40.0
 the mean curve's F: κ = 40 gives a standard deviation of about 0.08 at F = 0.5, the spread
 of the simulated stations' shapes (morning- and evening-heavy days)."""
 
-PRIOR_SHAPE_CONCENTRATION = 10.0
+PRIOR_SHAPE_CONCENTRATION = 8.0
 """Concentration κ of the ballots warning when the share seen is the prior's (a flat day over
 the opening hours): lower than :data:`SHAPE_CONCENTRATION`, so that the warning, which fires
 only when demand exceeds the ballots left with probability :data:`SHORTAGE_PROBABILITY`,
 needs more evidence. Chosen so that false alarms stay at or below 5 % at honest stations
-whose true day is two-peaked, morning-heavy or has a noon rush (``bench/queues.py``)."""
+whose true day is two-peaked, morning-heavy, has a noon rush or a busy evening, at the
+assumed spread of day shapes (``bench/queues.py``, 1,000 stations a row: 3.3 % on a
+morning-heavy day, the flat prior's hard case; with κ = 10 it was 4.9 %, with 40 about 18 %).
+The price is later warnings: 1 to 3 hours ahead of the last ballot instead of 3 to 4."""
 
 _DRAWS = 4000
 
@@ -231,33 +236,77 @@ class ShareSeen:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def expected_share_seen(fraction: float, shapes: DayShapes | None = None) -> ShareSeen:
+@dataclass(frozen=True)
+class DayProgress:
+    """An election's day curve as the ballots warning reads it, tabulated once.
+
+    ``shares[i]`` and ``concentrations[i]`` are
+    :meth:`~pollwatch.observe.estimates.DayShapes.share_model` over ``[0, fractions[i]]``;
+    between two points both are interpolated linearly. Built by :func:`day_progress` once
+    per release time, so that each station's status costs a lookup, not a pass over every
+    reference station's shape.
+    """
+
+    fractions: tuple[float, ...]
+    shares: tuple[float, ...]
+    concentrations: tuple[float, ...]
+    reference_stations: int
+
+    def at(self, fraction: float) -> ShareSeen:
+        """The share seen by ``fraction`` (in (0, 1)) of the open hours."""
+        share = float(np.interp(fraction, self.fractions, self.shares))
+        kappa = float(np.interp(fraction, self.fractions, self.concentrations))
+        return ShareSeen(share, kappa, "election", self.reference_stations)
+
+
+def day_progress(shapes: DayShapes, *, points: int = 49) -> DayProgress | None:
+    """:class:`DayProgress` of ``shapes`` at ``points`` evenly spaced fractions of the open
+    hours (49: every quarter of an hour of a 12-hour day), or None with fewer than
+    :data:`MIN_REFERENCE_STATIONS` fully counted stations (the prior applies)."""
+    if len(shapes.profiles) < MIN_REFERENCE_STATIONS:
+        return None
+    fractions = np.linspace(0.0, 1.0, points)[1:-1]
+    models = [shapes.share_model([(0.0, float(x))]) for x in fractions]
+    return DayProgress(
+        (0.0, *(float(x) for x in fractions), 1.0),
+        (0.0, *(float(m) for m, _, _ in models), 1.0),
+        (models[0][1], *(float(k) for _, k, _ in models), models[-1][1]),
+        len(shapes.profiles),
+    )
+
+
+def expected_share_seen(
+    fraction: float, shapes: DayShapes | DayProgress | None = None
+) -> ShareSeen:
     """The share of the day's arrivals by ``fraction`` of the open hours.
 
     From ``shapes`` when they hold at least :data:`MIN_REFERENCE_STATIONS` fully counted
     stations (their mean share over ``[0, fraction]`` and the concentration of their spread,
-    :meth:`~pollwatch.observe.estimates.DayShapes.share_model`), else the prior: a flat day,
-    ``share = fraction``, with :data:`PRIOR_SHAPE_CONCENTRATION`.
+    :meth:`~pollwatch.observe.estimates.DayShapes.share_model`; or its tabulation,
+    :class:`DayProgress`), else the prior: a flat day, ``share = fraction``, with
+    :data:`PRIOR_SHAPE_CONCENTRATION`.
 
     >>> expected_share_seen(0.25)
-    ShareSeen(share=0.25, concentration=10.0, curve='prior', reference_stations=0)
+    ShareSeen(share=0.25, concentration=8.0, curve='prior', reference_stations=0)
     """
     if not math.isfinite(fraction):
         raise InputError("'fraction' must be a number between 0 and 1", column="fraction")
     fraction = min(max(fraction, 0.0), 1.0)
-    election = shapes is not None and len(shapes.profiles) >= MIN_REFERENCE_STATIONS
+    if isinstance(shapes, DayShapes) and len(shapes.profiles) < MIN_REFERENCE_STATIONS:
+        shapes = None
+    if shapes is None:
+        return ShareSeen(fraction, PRIOR_SHAPE_CONCENTRATION, "prior", 0)
+    n = shapes.reference_stations if isinstance(shapes, DayProgress) else len(shapes.profiles)
     if fraction <= 0.0 or fraction >= 1.0:
-        n = len(shapes.profiles) if election and shapes is not None else 0
-        kappa = SHAPE_CONCENTRATION if election else PRIOR_SHAPE_CONCENTRATION
-        return ShareSeen(fraction, kappa, "election" if election else "prior", n)
-    if election and shapes is not None:
-        share, kappa, n = shapes.share_model([(0.0, fraction)])
-        return ShareSeen(float(share), float(kappa), "election", n)
-    return ShareSeen(fraction, PRIOR_SHAPE_CONCENTRATION, "prior", 0)
+        return ShareSeen(fraction, SHAPE_CONCENTRATION, "election", n)
+    if isinstance(shapes, DayProgress):
+        return shapes.at(fraction)
+    share, kappa, used = shapes.share_model([(0.0, fraction)])
+    return ShareSeen(float(share), float(kappa), "election", used)
 
 
 def share_seen_at(
-    schedule: StationSchedule, moment: datetime, shapes: DayShapes | None = None
+    schedule: StationSchedule, moment: datetime, shapes: DayShapes | DayProgress | None = None
 ) -> ShareSeen:
     """The share of the station's arrivals expected by ``moment`` (timezone-aware).
 

@@ -47,7 +47,7 @@ from pollwatch.observe.publication import (
     press_view,
     release_cutoff,
 )
-from pollwatch.observe.queues import ShareSeen, share_seen_at
+from pollwatch.observe.queues import DayProgress, ShareSeen, day_progress, share_seen_at
 from pollwatch.observe.reports import CountReport, Report, format_timestamp
 from pollwatch.observe.schedule import StationSchedule, resolve_schedule
 from pollwatch.store._util import as_utc, utcnow
@@ -332,9 +332,12 @@ def _default_schedule(conn: Connection, election: str) -> StationSchedule | None
         return None
 
 
-def _shapes_as_of(engine: Engine, election: str, cutoff: datetime) -> DayShapes:
-    """Day shapes of the election's stations counted all day, from the reports received up
-    to ``cutoff``, among at most :data:`REFERENCE_STATIONS_READ` stations closed by then."""
+def _shapes_as_of(
+    engine: Engine, election: str, cutoff: datetime
+) -> tuple[StationSchedule | None, DayShapes]:
+    """The election's default schedule, and the day shapes of its stations counted all day
+    from the reports received up to ``cutoff``, among at most
+    :data:`REFERENCE_STATIONS_READ` stations closed by then."""
     with engine.connect() as conn:
         default = _default_schedule(conn, election)
         rows = conn.execute(
@@ -381,25 +384,31 @@ def _shapes_as_of(engine: Engine, election: str, cutoff: datetime) -> DayShapes:
             items.append((closed[station], merge_station_reports(own).windows))
         except InputError:
             continue
-    return day_shapes_from_stations(items)
+    return default, day_shapes_from_stations(items)
+
+
+_ReleaseCurve = tuple[StationSchedule | None, DayProgress | None]
+"""The election's default schedule and its day curve (None: the prior) at a release time."""
 
 
 class _ShapesByRelease:
-    """Each election's day shapes per release time, computed once per (database, election,
+    """Each election's day curve per release time, computed once per (database, election,
     release time) in this process; a few release times kept."""
 
     _KEEP = 16
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[str, str, datetime], DayShapes] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, str, datetime], _ReleaseCurve] = OrderedDict()
         self._gates: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def _latest_before(self, database: str, election: str, cutoff: datetime) -> DayShapes | None:
+    def _latest_before(
+        self, database: str, election: str, cutoff: datetime
+    ) -> _ReleaseCurve | None:
         earlier = [k for k in self._kept if k[:2] == (database, election) and k[2] < cutoff]
         return self._kept[max(earlier, key=lambda k: k[2])] if earlier else None
 
-    def get(self, engine: Engine, election: str, cutoff: datetime) -> DayShapes:
+    def get(self, engine: Engine, election: str, cutoff: datetime) -> _ReleaseCurve:
         database = engine.url.render_as_string(hide_password=True)
         key = (database, election, cutoff)
         with self._lock:
@@ -415,7 +424,8 @@ class _ShapesByRelease:
             with self._lock:
                 found = self._kept.get(key)
             if found is None:
-                found = _shapes_as_of(engine, election, cutoff)
+                default, shapes = _shapes_as_of(engine, election, cutoff)
+                found = (default, day_progress(shapes))
                 with self._lock:
                     self._kept[key] = found
                     while len(self._kept) > self._KEEP:
@@ -445,15 +455,14 @@ def public_station_share_seen(
     (:func:`pollwatch.observe.queues.expected_share_seen`).
     """
     counts = [r for r in parsed if isinstance(r, CountReport)]
-    with engine.connect() as conn:
-        default = _default_schedule(conn, election)
+    default, progress = _SHAPES.get(engine, election, cutoff)
     schedule = _schedule_of(registry, default, [r.window_start for r in counts])
     if schedule is None:
         return None
     moment = cutoff
     if counts:  # the counts say how many came up to their latest window's end
         moment = min(cutoff, max(r.window_end for r in counts))
-    return share_seen_at(schedule, moment, _SHAPES.get(engine, election, cutoff))
+    return share_seen_at(schedule, moment, progress)
 
 
 def public_station_status(
