@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
@@ -35,7 +35,7 @@ from pollwatch.store import (
     store_report,
 )
 from pollwatch.store.public import public_station_share_seen
-from pollwatch.store.tables import reports
+from pollwatch.store.tables import elections, reports, stations
 from pollwatch.store.views import load_stored_report
 from pollwatch.web.app import create_app
 
@@ -119,6 +119,26 @@ def test_the_share_seen_is_taken_where_the_counts_end(election: Engine) -> None:
     early = public_station_share_seen(election, "e1", own, parsed, OPENS + timedelta(hours=3))
     assert early is not None and early.share == pytest.approx(0.25)
     assert public_station_share_seen(election, "e1", {}, parsed, later) is None
+
+
+def test_schedules_the_registry_should_not_hold_give_no_share_and_no_error(
+    election: Engine,
+) -> None:
+    # Rows written around the import's checks (an old version, a hand edit): an unknown time
+    # zone, a schedule that does not parse, and an election default that does not either.
+    with election.begin() as conn:
+        conn.execute(
+            update(stations)
+            .where(stations.c.station == "short")
+            .values(timezone="Mars/Olympus_Mons", schedule="whenever; 2024-13-45 25:00-08:00")
+        )
+        conn.execute(update(elections).values(timezone="Europe/Belgrade", schedule="x" * 5000))
+    now = MIDDAY + timedelta(minutes=20)
+    status = public_station_status(election, "e1", "short", now).to_dict()
+    assert status["ballots_warning"] is False and status["ballots_issued"] == 600
+    assert _warned(election, "short", now + timedelta(minutes=10)) is False
+    # the other stations' schedules still hold
+    assert _warned(election, "plenty", now) is False
 
 
 def _close_tokyo(engine: Engine, first_half: int, second_half: int) -> None:
