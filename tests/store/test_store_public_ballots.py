@@ -34,6 +34,7 @@ from pollwatch.store import (
     redeem_invite,
     store_report,
 )
+from pollwatch.store.guide import guide_totals
 from pollwatch.store.public import public_station_share_seen
 from pollwatch.store.tables import elections, reports, stations
 from pollwatch.store.views import load_stored_report
@@ -106,6 +107,14 @@ def test_short_station_is_warned_and_an_honest_one_is_not(election: Engine) -> N
     assert not _warned(election, "no-schedule", now)
     # two hours in, less than a fifth of the day is behind: too early to warn
     assert not _warned(election, "short", OPENS + timedelta(hours=2, minutes=20))
+
+
+def test_the_totals_page_warns_the_same_stations(election: Engine) -> None:
+    now = MIDDAY + timedelta(minutes=20)
+    totals = guide_totals(election, "e1", now)
+    warned = {s.station: s.ballots_warning for s in totals["statuses"]}
+    assert warned == {s: _warned(election, s, now) for s in warned}
+    assert warned["short"] and not warned["plenty"]
 
 
 def test_the_share_seen_is_taken_where_the_counts_end(election: Engine) -> None:

@@ -41,6 +41,7 @@ from pollwatch.observe.publication import (
     DEFAULT_DELAY_MINUTES,
     Access,
     PublicStationStatus,
+    coarse_time,
     derive_station_status,
     embargo_over,
     export_access,
@@ -455,7 +456,8 @@ def public_station_share_seen(
     (:func:`pollwatch.observe.queues.expected_share_seen`).
     """
     counts = [r for r in parsed if isinstance(r, CountReport)]
-    default, progress = _SHAPES.get(engine, election, cutoff)
+    # keyed by the bucket: a live caller (after the embargo) reuses one curve per bucket
+    default, progress = _SHAPES.get(engine, election, coarse_time(cutoff))
     schedule = _schedule_of(registry, default, [r.window_start for r in counts])
     if schedule is None:
         return None
