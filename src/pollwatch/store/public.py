@@ -359,11 +359,12 @@ def _shapes_as_of(
         for station, timezone, schedule, hours in rows:
             key = (timezone, schedule, hours)  # many stations share one schedule: resolve once
             if key not in closes:
-                closes[key] = _schedule_of(
+                found = _schedule_of(
                     {"timezone": timezone, "schedule": schedule, "hours": hours}, default
                 )
-            found = closes[key]
-            if found is not None and found.periods()[-1][1] <= cutoff:
+                ended = found is not None and found.periods()[-1][1] <= cutoff
+                closes[key] = found if ended else None
+            if (found := closes[key]) is not None:
                 closed[str(station)] = found
         chosen = sorted(closed, key=lambda s: hashlib.blake2b(s.encode()).digest())
         chosen = chosen[:REFERENCE_STATIONS_READ]
