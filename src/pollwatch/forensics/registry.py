@@ -175,10 +175,10 @@ METHODS: tuple[Method, ...] = (
             "ru": "Тесты цифр (вторая и последняя цифры)",
         },
         detects={
-            "en": "Invented numbers: a second-digit mean away from Benford's 4.187 and last "
-            "digits that are not uniform.",
-            "ru": "Выдуманные числа: среднее второй цифры вдали от бенфордовского 4,187 и "
-            "неравномерные последние цифры.",
+            "en": "Invented numbers: a second-digit mean away from what the counts' own "
+            "binomial model expects, and last digits that are not uniform.",
+            "ru": "Выдуманные числа: среднее второй цифры вдали от того, что ожидает "
+            "биномиальная модель самих подсчётов, и неравномерные последние цифры.",
         },
         reference="Mebane (2006); Beber & Scacco (2012), Political Analysis 20(2):211-234",
     ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["LANGS", "TEXT", "fmt_int", "fmt_num", "fmt_pct", "text"]
+__all__ = ["LANGS", "REASONS", "TEXT", "fmt_int", "fmt_num", "fmt_pct", "reason_text", "text"]
 
 LANGS: tuple[str, ...] = ("en", "ru")
 
@@ -167,16 +167,191 @@ TEXT: dict[str, dict[str, str]] = {
         "legend_second": "second digit",
         "legend_uniform": "uniform",
         "legend_benford": "Benford",
+        "legend_model": "binomial model (leader)",
         "legend_leader": "leader",
         "legend_others": "all others",
         "legend_log_stations": "log10(1 + stations)",
         "second_digit_title": "Second digit",
         "last_digit_title": "Last digit (counts ≥ 100)",
+        # the journalist's first screen
+        "found": "What was found",
+        "how_sure": "How sure",
+        "level_strong": "strong sign",
+        "level_some": "weak sign",
+        "level_none": "no sign",
+        "level_info": "description",
+        "sure_p": (
+            "Chance alone gives this with p {p}. On {runs} honest simulated elections this "
+            "test fired {k} times at p < 0.05."
+        ),
+        "sure_shpilkin": (
+            "95% interval {lo} – {hi}; on {runs} honest simulated elections the interval "
+            "left out zero {k} time(s). A lower bound: a region falsified through and "
+            "through takes its own falsified peak for clean."
+        ),
+        "sure_klimek": (
+            "Intervals: incremental {fi_lo} – {fi_hi}, extreme {fe_lo} – {fe_hi}. On {runs} "
+            "honest simulated elections the incremental interval left out zero {k_i} times, "
+            "the extreme one {k_e} times. The model under-estimates stuffing: a lower bound."
+        ),
+        "sure_digits": (
+            "p {p_mean} for the second digit, p {p} for the last digit. On {runs} honest "
+            "simulated elections they fired {k_mean} and {k_last} times at p < 0.05."
+        ),
+        "sure_spikes": (
+            "Interval {lo} – {hi}, p {p}. On {runs} honest simulated elections this test "
+            "fired {k} times at p < 0.05."
+        ),
+        "sure_relations": (
+            "A description, not a test: honest differences between areas give the same picture."
+        ),
+        "calibration_note": (
+            "Honest simulated elections: synthetic elections of 20,000 stations with no "
+            "fraud, drawn with realistic differences between stations and regions "
+            "(docs/validation.md). A sign that honest counting raises often is not called one."
+        ),
+        # the published recipes beside ours
+        "recipes_title": "Our figures beside the published recipes",
+        "recipes_intro": (
+            "The same official figures counted each published way. Our headline (marked) is "
+            "the variant with the smallest worst-case error on simulated elections with "
+            "known fraud (honest regional differences, station stuffing, whole regions "
+            "written up). Read the rows as a range, not as competing answers: each assumes "
+            "something different about what a clean region looks like."
+        ),
+        "col_method": "Method",
+        "headline_mark": "our headline",
+        "recipe_label_shpilkin_shpilkin": "Shpilkin's own (national)",
+        "recipe_label_shpilkin_regional": "Regional peaks",
+        "recipe_label_shpilkin_hybrid": "Hybrid (the region ranking's rule)",
+        "recipe_label_klimek_pnas": "Klimek et al. 2012 (national fit)",
+        "recipe_label_klimek_regional": "Regional fit",
+        "recipe_shpilkin_hybrid": (
+            "Each region by its own clean peak when it passes its clean checks (no excess "
+            "of whole percentages, few stations at 100%, its own peak below 90%), by the "
+            "national recipe otherwise. Sum of the region table; no interval."
+        ),
+        # regions
+        "regions_intro": (
+            "Regions ordered by the leader's votes above a clean reference, as a share of "
+            "the region's leader votes. A region is measured against its own clean "
+            "reference when it passes three clean checks (no excess of whole percentages, "
+            "fewer than 5% of stations at exactly 100%, its own peak below 90% turnout and "
+            "share), against the national one when it fails any of them; the last column "
+            "says which, and why."
+        ),
+        "regions_more": "The other {n} regions",
+        "col_rank": "#",
+        "col_reasons": "Why it is here",
+        "col_reference": "Clean reference",
+        "ref_own": "its own",
+        "ref_national": "national",
+        "why_own": "passes the clean checks",
+        "regions_national": (
+            "The national clean reference (Shpilkin's recipe) is a turnout of {t0} with "
+            "{s0} for the leader."
+        ),
+        "why_round_numbers": (
+            "{obs} stations at whole percentages where {exp} are expected (q {q})"
+        ),
+        "why_at_100": "{n} stations at exactly 100%",
+        "why_own_peak_high": "its own peak at 90% or higher",
+        "plot_regions": "Fingerprints of the top-ranked regions",
+        "plot_regions_note": (
+            "Each panel: that region's stations by turnout (across) and leader share (up), "
+            "darker where more stations lie; + marks the national clean reference. A clean "
+            "region forms one round cloud; a comet tail towards the top right or a cloud "
+            "stuck in the corner is what stuffing and written-up protocols look like."
+        ),
+        "region_all": "Whole country",
+        # methods
+        "key_figures": "Key figures",
+        "all_figures": "All figures (as in the JSON)",
+        "does_not_prove": "What it does not prove",
+        "limits_fingerprint": (
+            "The picture shows where stations lie, not why. Honest regions that differ in "
+            "turnout and support also stretch the cloud."
+        ),
+        "limits_integer_percentages": (
+            "An excess of round numbers says protocols were written to targets somewhere, "
+            "not which ones: a single station at a whole percentage is often chance. It "
+            "does not see ballot stuffing that leaves no round number."
+        ),
+        "limits_shpilkin": (
+            "The estimate assumes that without fraud the leader's share does not rise with "
+            "turnout. Honest places where turnout and support go together (a home region, "
+            "closed institutions) are counted as anomalous too; fraud that moves a whole "
+            "region is missed by its own reference."
+        ),
+        "limits_klimek": (
+            "A fit of a model of fraud to the whole cloud: the fractions are the model's, "
+            "not a count of falsified stations, and they move with the model's assumptions "
+            "(see the recipes)."
+        ),
+        "limits_digits": (
+            "Digits of honest counts follow the binomial model only roughly; people who "
+            "invent numbers often get them right. A pass does not clear a count, a failure "
+            "of small candidates can come from the model."
+        ),
+        "limits_relations": (
+            "A correlation between turnout and the leader's share has honest causes too; it "
+            "is shown to describe the election, not to test it."
+        ),
+        "limits_spikes": (
+            "Spikes at round shares say results were aimed at a few values; a few honest "
+            "small stations can also land there. It does not see rounding spread over "
+            "every whole percentage."
+        ),
+        "limits_identical_protocols": (
+            "Identical figures at two stations suggest one protocol copied into another, but "
+            "small or uniform stations can match by chance; the expected number is shown "
+            "beside the count."
+        ),
+        "kf_stations_used": "Stations analysed",
+        "kf_registered": "Registered voters",
+        "kf_turnout": "Turnout",
+        "kf_share": "Leader's share",
+        "kf_tested": "Stations tested (100+ voters, below 99%)",
+        "kf_round_turnout": "Whole-percentage turnout (observed / expected)",
+        "kf_round_share": "Whole-percentage leader share (observed / expected)",
+        "kf_round_either": "Either (observed / expected)",
+        "kf_excess": "More than chance allows",
+        "kf_z": "z-score",
+        "kf_p": "p-value",
+        "kf_at_100": "Stations at exactly 100% turnout or share",
+        "kf_left_out": "Left out (small, empty, inconsistent, 99% and above)",
+        "kf_anomalous": "Anomalous votes for the leader",
+        "kf_interval": "95% interval",
+        "kf_anomalous_share": "Share of the leader's votes",
+        "kf_reference_turnout": "Clean reference turnout",
+        "kf_reference_share": "Clean reference leader share",
+        "kf_corrected": "Turnout and leader share without them",
+        "kf_f_i": "Stations under incremental stuffing (f_i)",
+        "kf_f_e": "Stations under extreme fraud (f_e)",
+        "kf_clean_cloud": "Clean cloud: turnout and leader share",
+        "kf_model_added": "Votes the model adds",
+        "kf_candidate": "Candidate tested",
+        "kf_second_mean": "Mean second digit (observed / model)",
+        "kf_counts_used": "Counts used",
+        "kf_last_p": "Last digit p-value",
+        "kf_zero_five": "Counts ending in 0 or 5 (p-value)",
+        "kf_correlation": "Correlation of turnout and leader share",
+        "kf_slopes": "Leader's and others' votes per extra voter",
+        "kf_regions_tested": "Regions with enough stations",
+        "kf_spike_share": "Stations on spikes (interval)",
+        "kf_spike_points": "Spike points",
+        "kf_identical": "Identical protocols: groups, stations",
+        "kf_identical_pairs": "Identical pairs (expected by chance)",
+        "kf_near_pairs": "Near-identical pairs (expected by chance)",
+        "kf_eligible": "Stations with 50+ ballots",
     },
     "ru": {
         "title": "Отчёт об электоральной статистике",
         "lang_name": "Русский",
-        "generated": "Подготовлено pollwatch: {resamples} повторных выборок, seed {seed}.",
+        "generated": (
+            "Подготовлено pollwatch: {resamples} повторных выборок, начальное значение "
+            "генератора случайных чисел {seed}."
+        ),
         "summary": "Коротко",
         "what_numbers_say": "Что говорят цифры",
         "what_not_prove": "Чего они не доказывают",
@@ -213,7 +388,7 @@ TEXT: dict[str, dict[str, str]] = {
             "Одинаковые протоколы: {stations} участков в {groups} группах дали точно "
             "совпадающие цифры ({pairs} одинаковых пар; случайно ожидается {expected}, p {p})."
         ),
-        "not_applicable": "{title}: неприменимо — {note}",
+        "not_applicable": "{title}: неприменимо к этим данным (причина — в JSON).",
         "not_prove": (
             "Это статистические признаки, а не доказательства. Каждый тест сравнивает "
             "официальные цифры с тем, что обычно даёт честный подсчёт; отклонение согласуется "
@@ -322,13 +497,207 @@ TEXT: dict[str, dict[str, str]] = {
         "legend_second": "вторая цифра",
         "legend_uniform": "равномерное",
         "legend_benford": "Бенфорд",
+        "legend_model": "биномиальная модель (лидер)",
         "legend_leader": "лидер",
         "legend_others": "остальные",
         "legend_log_stations": "log10(1 + участки)",
         "second_digit_title": "Вторая цифра",
         "last_digit_title": "Последняя цифра (числа ≥ 100)",
+        "found": "Что найдено",
+        "how_sure": "Насколько уверенно",
+        "level_strong": "сильный признак",
+        "level_some": "слабый признак",
+        "level_none": "признака нет",
+        "level_info": "описание",
+        "sure_p": (
+            "Случайность даёт такое с p {p}. На {runs} честных смоделированных выборах этот "
+            "тест сработал {k} раз при p < 0,05."
+        ),
+        "sure_shpilkin": (
+            "95-процентный интервал {lo} – {hi}; на {runs} честных смоделированных выборах "
+            "интервал не включал ноль {k} раз. Это оценка снизу: регион, "
+            "фальсифицированный целиком, принимает свой фальсифицированный пик за чистый."
+        ),
+        "sure_klimek": (
+            "Интервалы: постепенные вбросы {fi_lo} – {fi_hi}, крайние фальсификации "
+            "{fe_lo} – {fe_hi}. На {runs} честных смоделированных выборах первый интервал не "
+            "включал ноль {k_i} раз, второй — {k_e} раз. Модель занижает вбросы: это оценка "
+            "снизу."
+        ),
+        "sure_digits": (
+            "p {p_mean} для второй цифры, p {p} для последней. На {runs} честных "
+            "смоделированных выборах они сработали {k_mean} и {k_last} раз при p < 0,05."
+        ),
+        "sure_spikes": (
+            "Интервал {lo} – {hi}, p {p}. На {runs} честных смоделированных выборах этот "
+            "тест сработал {k} раз при p < 0,05."
+        ),
+        "sure_relations": (
+            "Описание, а не тест: честные различия между районами дают ту же картину."
+        ),
+        "calibration_note": (
+            "Честные смоделированные выборы — синтетические выборы на 20 000 участков без "
+            "фальсификаций, с реалистичными различиями участков и регионов "
+            "(docs/validation.md). Признак, который часто возникает при честном подсчёте, "
+            "признаком не называется."
+        ),
+        "recipes_title": "Наши оценки рядом с опубликованными способами расчёта",
+        "recipes_intro": (
+            "Одни и те же официальные цифры, посчитанные каждым опубликованным способом. "
+            "Наш основной показатель (отмечен) — вариант с наименьшей ошибкой в худшем "
+            "случае на смоделированных выборах с известными фальсификациями (честные "
+            "различия регионов, вбросы на участках, целиком «нарисованные» регионы). "
+            "Читайте строки как диапазон, а не как спорящие ответы: каждая по-своему "
+            "представляет, как выглядит чистый регион."
+        ),
+        "col_method": "Метод",
+        "headline_mark": "наш основной показатель",
+        "recipe_label_shpilkin_shpilkin": "Способ Шпилькина (по всей стране)",
+        "recipe_label_shpilkin_regional": "Пики регионов",
+        "recipe_label_shpilkin_hybrid": "Гибрид (правило рейтинга регионов)",
+        "recipe_label_klimek_pnas": "Климек и соавторы, 2012 (по всей стране)",
+        "recipe_label_klimek_regional": "Подгонка по регионам",
+        "recipe_shpilkin_hybrid": (
+            "Каждый регион по своему «чистому» пику, если он проходит проверки чистоты (нет "
+            "избытка целых процентов, мало участков со 100 %, собственный пик ниже 90 %), "
+            "иначе — по общенациональному способу. Сумма таблицы регионов; без интервала."
+        ),
+        "regions_intro": (
+            "Регионы упорядочены по голосам за лидера сверх «чистого» эталона как доле "
+            "голосов лидера в регионе. Регион сравнивается с собственным эталоном, если "
+            "проходит три проверки чистоты (нет избытка целых процентов, меньше 5 % участков "
+            "ровно со 100 %, собственный пик ниже 90 % явки и доли), и с общенациональным, "
+            "если не проходит хотя бы одну; последний столбец говорит, с каким и почему."
+        ),
+        "regions_more": "Остальные регионы ({n})",
+        "col_rank": "№",
+        "col_reasons": "Почему здесь",
+        "col_reference": "«Чистый» эталон",
+        "ref_own": "собственный",
+        "ref_national": "общенациональный",
+        "why_own": "проходит проверки чистоты",
+        "regions_national": (
+            "Общенациональный «чистый» эталон (способ Шпилькина) — явка {t0} при доле лидера {s0}."
+        ),
+        "why_round_numbers": ("{obs} участков с целыми процентами при ожидаемых {exp} (q {q})"),
+        "why_at_100": "участков ровно со 100 %: {n}",
+        "why_own_peak_high": "собственный пик на 90 % и выше",
+        "plot_regions": "«Отпечатки» регионов в начале рейтинга",
+        "plot_regions_note": (
+            "На каждой панели — участки региона по явке (по горизонтали) и доле лидера (по "
+            "вертикали), темнее там, где участков больше; + — общенациональный «чистый» "
+            "эталон. Чистый регион даёт одно округлое облако; «хвост кометы» к правому "
+            "верхнему углу или облако, прижатое к углу, — так выглядят вбросы и "
+            "«нарисованные» протоколы."
+        ),
+        "region_all": "Вся страна",
+        "key_figures": "Главные цифры",
+        "all_figures": "Все показатели (как в JSON)",
+        "does_not_prove": "Чего это не доказывает",
+        "limits_fingerprint": (
+            "Картина показывает, где лежат участки, но не почему. Честные регионы, "
+            "различающиеся явкой и поддержкой, тоже растягивают облако."
+        ),
+        "limits_integer_percentages": (
+            "Избыток круглых чисел говорит, что где-то протоколы писали под цель, но не где "
+            "именно: отдельный участок с целым процентом часто случаен. Вбросы, не дающие "
+            "круглых чисел, этот тест не видит."
+        ),
+        "limits_shpilkin": (
+            "Оценка предполагает, что без фальсификаций доля лидера не растёт с явкой. "
+            "Честные места, где явка и поддержка идут вместе (родной регион, закрытые "
+            "учреждения), тоже попадают в аномальные; фальсификации, сдвигающие весь регион, "
+            "его собственный эталон не видит."
+        ),
+        "limits_klimek": (
+            "Подгонка модели фальсификаций ко всему облаку: доли — это параметры модели, а "
+            "не число фальсифицированных участков, и они зависят от допущений модели (см. "
+            "способы расчёта)."
+        ),
+        "limits_digits": (
+            "Цифры честных подсчётов лишь приблизительно следуют биномиальной модели; "
+            "выдумывающие числа часто угадывают их распределение. Прохождение теста не "
+            "оправдывает подсчёт, а отклонение у малых кандидатов может идти от модели."
+        ),
+        "limits_relations": (
+            "У связи явки и доли лидера есть и честные причины; она показана как описание "
+            "выборов, а не как тест."
+        ),
+        "limits_spikes": (
+            "Пики на круглых долях говорят, что результаты подгоняли под несколько значений; "
+            "туда же могут случайно попасть несколько маленьких честных участков. Округление, "
+            "размазанное по всем целым процентам, этот тест не видит."
+        ),
+        "limits_identical_protocols": (
+            "Совпадение цифр двух участков наводит на мысль о копировании протокола, но "
+            "маленькие или однородные участки могут совпасть случайно; рядом с числом "
+            "совпадений показано ожидаемое."
+        ),
+        "kf_stations_used": "Участков в анализе",
+        "kf_registered": "Избирателей",
+        "kf_turnout": "Явка",
+        "kf_share": "Доля лидера",
+        "kf_tested": "Участков в тесте (от 100 избирателей, ниже 99 %)",
+        "kf_round_turnout": "Явка — целый процент (набл. / ожид.)",
+        "kf_round_share": "Доля лидера — целый процент (набл. / ожид.)",
+        "kf_round_either": "Хотя бы одно (набл. / ожид.)",
+        "kf_excess": "Больше, чем допускает случайность",
+        "kf_z": "z-оценка",
+        "kf_p": "p-значение",
+        "kf_at_100": "Участков ровно со 100 % явки или доли",
+        "kf_left_out": "Исключено (малые, пустые, противоречивые, от 99 %)",
+        "kf_anomalous": "Аномальные голоса за лидера",
+        "kf_interval": "95-процентный интервал",
+        "kf_anomalous_share": "Доля от голосов лидера",
+        "kf_reference_turnout": "Явка «чистого» эталона",
+        "kf_reference_share": "Доля лидера в «чистом» эталоне",
+        "kf_corrected": "Явка и доля лидера без них",
+        "kf_f_i": "Участки с постепенными вбросами (f_i)",
+        "kf_f_e": "Участки с крайними фальсификациями (f_e)",
+        "kf_clean_cloud": "«Чистое» облако: явка и доля лидера",
+        "kf_model_added": "Голоса, добавленные по модели",
+        "kf_candidate": "Проверяемый кандидат",
+        "kf_second_mean": "Средняя вторая цифра (набл. / модель)",
+        "kf_counts_used": "Чисел в тесте",
+        "kf_last_p": "p-значение последней цифры",
+        "kf_zero_five": "Числа, оканчивающиеся на 0 или 5 (p-значение)",
+        "kf_correlation": "Корреляция явки и доли лидера",
+        "kf_slopes": "Голоса лидера и остальных на одного дополнительного избирателя",
+        "kf_regions_tested": "Регионов с достаточным числом участков",
+        "kf_spike_share": "Участков на пиках (интервал)",
+        "kf_spike_points": "Точек-пиков",
+        "kf_identical": "Одинаковые протоколы: групп, участков",
+        "kf_identical_pairs": "Одинаковых пар (ожидается случайно)",
+        "kf_near_pairs": "Почти одинаковых пар (ожидается случайно)",
+        "kf_eligible": "Участков от 50 бюллетеней",
     },
 }
+
+
+REASONS: dict[str, dict[str, str]] = {
+    "ru": {
+        "empty row: no figures published": "пустая строка: цифры не опубликованы",
+        "missing value": "нет значения",
+        "no station id": "нет номера участка",
+        "no registered voters": "нет избирателей в списке",
+        "votes for candidates exceed valid ballots": (
+            "голосов за кандидатов больше, чем действительных бюллетеней"
+        ),
+        "duplicate station (an earlier row has the same id)": (
+            "участок повторяется (выше есть строка с тем же номером)"
+        ),
+        "no ballots cast: turnout and share undefined": (
+            "нет поданных бюллетеней: явка и доля не определены"
+        ),
+    },
+}
+"""The reasons a row is kept out (results/validate.py, forensics/battery.py) in each
+language other than English; a reason missing here is shown as it is."""
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """Why a row was kept out, in ``lang``."""
+    return REASONS.get(lang, {}).get(reason, reason)
 
 
 def text(lang: str) -> dict[str, str]:
