@@ -149,7 +149,10 @@ def forensics(
     ] = "en",
     resamples: Resamples = 10_000,
     seed: Seed = 0,
-    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", help="Worker processes (0: up to 2, as many as there are cores)."),
+    ] = 0,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Fail on votes exceeding ballots and duplicate stations."),
@@ -188,7 +191,10 @@ def forensics(
             raise InputError("give either FILE or --all DIR, not both")
         if out is None:
             raise InputError("--all needs --out table.csv (or .md)")
-        _compare(all_dir, out, resamples=resamples, seed=seed, jobs=jobs, scheduler=scheduler)
+        from pollwatch.forensics.battery import default_jobs
+
+        workers = jobs or default_jobs()
+        _compare(all_dir, out, resamples=resamples, seed=seed, jobs=workers, scheduler=scheduler)
         return
     if file is None:
         raise InputError("missing FILE (or --all DIR); see `pollwatch forensics --help`")
