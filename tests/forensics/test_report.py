@@ -216,3 +216,18 @@ def test_regions_ranked_with_reasons_and_small_multiples(
     assert len(reasons) == len(report.regions) and all(reasons)
     if len(report.regions) > 15:
         assert "<details><summary>The other" in section
+
+
+def test_an_unstable_klimek_fit_is_a_description_not_a_sign() -> None:
+    """Fits that disagree (seed_spread) take Klimek's flag away; they never raise one."""
+    from pollwatch.forensics.report.summary import how_sure
+
+    stable = {
+        "f_i_interval": [0.1, 0.3],
+        "f_e_interval": [0.0, 0.01],
+        "seed_spread": {"f_i": [0.19, 0.21], "f_e": [0.0, 0.001]},
+    }
+    unstable = dict(stable, seed_spread={"f_i": [0.0, 0.32], "f_e": [0.0, 0.02]})
+    assert how_sure("klimek", stable, "en")[0] == "some"
+    level, sentence = how_sure("klimek", unstable, "ru")
+    assert level == "info" and sentence.startswith("Неустойчиво")

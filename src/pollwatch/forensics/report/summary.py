@@ -21,6 +21,7 @@ __all__ = [
     "HONEST_RUNS",
     "Finding",
     "findings",
+    "how_sure",
     "key_figures",
     "overview",
     "result_rows",
@@ -206,6 +207,14 @@ each finding so that a reader sees how often honesty alone raises it; a flag not
 here is not shown as a sign. Update with the table."""
 
 
+UNSTABLE_F_I = 0.05
+UNSTABLE_F_E = 0.005
+"""Klimek's fit is shown as unstable (a description, not a sign) when its independent fits
+(``klimek.seed_spread``) disagree by more than this on f_i or f_e: the fingerprint then
+fits mild stuffing of many stations and heavy stuffing of a few about equally well. This
+can only take a flag away, never raise one."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One line of the report's first screen: what a method found and how sure it is."""
@@ -223,8 +232,11 @@ def _level_p(p: float | None) -> str:
     return "strong" if p < 1e-3 else "some" if p < 0.05 else "none"
 
 
-def _sure(name: str, r: dict[str, Any], lang: str) -> tuple[str, str]:
-    """``(level, how-sure sentence)`` of one applicable method's result."""
+def how_sure(name: str, r: dict[str, Any], lang: str) -> tuple[str, str]:
+    """``(level, how-sure sentence)`` of one applicable method's JSON result.
+
+    ``level`` is ``strong``, ``some``, ``none`` or ``info`` (a description, not a test).
+    """
     tx = text(lang)
     runs = HONEST_RUNS
     if name == "integer_percentages":
@@ -248,6 +260,18 @@ def _sure(name: str, r: dict[str, Any], lang: str) -> tuple[str, str]:
         fi_lo, fi_hi = _interval(r.get("f_i_interval"))
         fe_lo, fe_hi = _interval(r.get("f_e_interval"))
         above = [x is not None and x > 0 for x in (fi_lo, fe_lo)]
+        spread = r.get("seed_spread") or {}
+        si_lo, si_hi = _interval(spread.get("f_i"))
+        se_lo, se_hi = _interval(spread.get("f_e"))
+        if None not in (si_lo, si_hi, se_lo, se_hi) and (
+            si_hi - si_lo > UNSTABLE_F_I or se_hi - se_lo > UNSTABLE_F_E  # type: ignore[operator]
+        ):
+            return "info", tx["sure_klimek_unstable"].format(
+                si_lo=fmt_pct(si_lo, lang),
+                si_hi=fmt_pct(si_hi, lang),
+                se_lo=fmt_pct(se_lo, lang, 2),
+                se_hi=fmt_pct(se_hi, lang, 2),
+            )
         return "some" if any(above) else "none", tx["sure_klimek"].format(
             fi_lo=fmt_pct(fi_lo, lang),
             fi_hi=fmt_pct(fi_hi, lang),
@@ -295,7 +319,7 @@ def summary_findings(report: ForensicsReport, lang: str) -> list[Finding]:
         r = result.to_dict()
         line = _finding(name, r, lang)
         if line is not None:
-            level, sure = _sure(name, r, lang)
+            level, sure = how_sure(name, r, lang)
             out.append(Finding(name, level, line, sure))
     return out
 

@@ -194,6 +194,12 @@ TEXT: dict[str, dict[str, str]] = {
             "honest simulated elections the incremental interval left out zero {k_i} times, "
             "the extreme one {k_e} times. The model under-estimates stuffing: a lower bound."
         ),
+        "sure_klimek_unstable": (
+            "Not stable: independent fits of the model to the same figures give incremental "
+            "stuffing from {si_lo} to {si_hi} and extreme fraud from {se_lo} to {se_hi}. The "
+            "fingerprint fits mild stuffing of many stations and heavy stuffing of a few "
+            "about equally well; read neither number alone."
+        ),
         "sure_digits": (
             "p {p_mean} for the second digit, p {p} for the last digit. On {runs} honest "
             "simulated elections they fired {k_mean} and {k_last} times at p < 0.05."
@@ -523,6 +529,12 @@ TEXT: dict[str, dict[str, str]] = {
             "{fe_lo} – {fe_hi}. На {runs} честных смоделированных выборах первый интервал не "
             "включал ноль {k_i} раз, второй — {k_e} раз. Модель занижает вбросы: это оценка "
             "снизу."
+        ),
+        "sure_klimek_unstable": (
+            "Неустойчиво: независимые подгонки модели к тем же цифрам дают постепенные "
+            "вбросы от {si_lo} до {si_hi} и крайние фальсификации от {se_lo} до {se_hi}. "
+            "«Отпечаток» одинаково хорошо объясняется небольшими вбросами на многих участках "
+            "и крупными на немногих; ни одно число не стоит читать отдельно."
         ),
         "sure_digits": (
             "p {p_mean} для второй цифры, p {p} для последней. На {runs} честных "
