@@ -384,16 +384,25 @@ def _fmt(x: Any, spec: str) -> str:
         return str(x)
 
 
+def _recipe(result: dict[str, Any], name: str, key: str) -> Any:
+    """``key`` of the recipe called ``name`` in a method's JSON, or ``None``."""
+    for recipe in result.get("recipes") or ():
+        if recipe.get("name") == name:
+            return recipe.get(key)
+    return None
+
+
 def real_table(paths: Iterable[Path], *, resamples: int, jobs: int, seed: int) -> str:
     from pollwatch.forensics.battery import run_battery
     from pollwatch.results import load_results
 
     head = (
         "| election | stations used | turnout | leader share | integer excess (either) | integer p "
-        "| Shpilkin anomalous votes | interval | Klimek f_i | Klimek f_e | 2BL mean "
-        "| last-digit p | spikes excess | seconds |"
+        "| Shpilkin anomalous votes (regional) | interval | recipe `shpilkin` "
+        "| Klimek f_i | f_i interval | f_i of the three fits | Klimek f_e "
+        "| 2nd digit mean | 2nd digit p (model) | last-digit p | spikes excess | seconds |"
     )
-    lines = [head, "|---|" + "---:|" * 13]
+    lines = [head, "|---|" + "---:|" * 17]
     for path in paths:
         start = time.perf_counter()
         res = load_results(path)
@@ -422,9 +431,13 @@ def real_table(paths: Iterable[Path], *, resamples: int, jobs: int, seed: int) -
                     _fmt(_g(ip, "p_value", "p"), ".2g"),
                     _fmt(_g(sh, "anomalous_votes"), ",.0f"),
                     _fmt(_g(sh, "interval", "anomalous_votes_interval", "ci"), ",.0f"),
+                    _fmt(_recipe(sh, "shpilkin", "anomalous_votes"), ",.0f"),
                     _fmt(_g(kl, "f_i"), ".3f"),
+                    _fmt(_g(kl, "f_i_interval"), ".3f"),
+                    _fmt(_g(kl, "seed_spread.f_i"), ".3f"),
                     _fmt(_g(kl, "f_e"), ".3f"),
                     _fmt(_g(dg, "second_digit_mean", "mean_2bl", "second_digit.mean"), ".3f"),
+                    _fmt(_g(dg, "second_digit_mean_p_value"), ".2g"),
                     _fmt(_g(dg, "last_digit_p_value"), ".2g"),
                     _fmt(_g(sp, "excess_share", "excess", "fraud_share"), ".4f"),
                     f"{time.perf_counter() - start:.1f}",
