@@ -185,8 +185,8 @@ TEXT: dict[str, dict[str, str]] = {
             "test fired {k} times at p < 0.05."
         ),
         "sure_shpilkin": (
-            "95% interval {lo} – {hi}; on {runs} honest simulated elections the interval "
-            "left out zero {k} time(s). A lower bound: a region falsified through and "
+            "95% interval {lo} – {hi}; of {runs} honest simulated elections, {k} gave an "
+            "interval that left out zero. A lower bound: a region falsified through and "
             "through takes its own falsified peak for clean."
         ),
         "sure_klimek": (
@@ -520,8 +520,8 @@ TEXT: dict[str, dict[str, str]] = {
             "тест сработал {k} раз при p < 0,05."
         ),
         "sure_shpilkin": (
-            "95-процентный интервал {lo} – {hi}; на {runs} честных смоделированных выборах "
-            "интервал не включал ноль {k} раз. Это оценка снизу: регион, "
+            "95-процентный интервал {lo} – {hi}; из {runs} честных смоделированных выборов "
+            "интервал без нуля дали {k}. Это оценка снизу: регион, "
             "фальсифицированный целиком, принимает свой фальсифицированный пик за чистый."
         ),
         "sure_klimek": (
