@@ -261,7 +261,7 @@ TEXT: dict[str, dict[str, str]] = {
             "{obs} stations at whole percentages where {exp} are expected (q {q})"
         ),
         "why_at_100": "{n} stations at exactly 100%",
-        "why_own_peak_high": "its own peak at 90% or higher",
+        "why_own_peak_high": "its own clean peak at 90% or more (turnout or leader share)",
         "plot_regions": "Fingerprints of the top-ranked regions",
         "plot_regions_note": (
             "Each panel: that region's stations by turnout (across) and leader share (up), "
@@ -593,7 +593,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "why_round_numbers": ("{obs} участков с целыми процентами при ожидаемых {exp} (q {q})"),
         "why_at_100": "участков ровно со 100 %: {n}",
-        "why_own_peak_high": "собственный пик на 90 % и выше",
+        "why_own_peak_high": "собственный «чистый» пик на 90 % и выше (явка или доля лидера)",
         "plot_regions": "«Отпечатки» регионов в начале рейтинга",
         "plot_regions_note": (
             "На каждой панели — участки региона по явке (по горизонтали) и доле лидера (по "
