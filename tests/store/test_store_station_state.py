@@ -38,7 +38,9 @@ from pollwatch.store.reports import rebuild_activity, store_reports
 from pollwatch.store.state_keeper import StateKeeper, update_station_state
 from pollwatch.store.station_state import (
     dashboard_form,
-    decode_state,
+    decode_conflicts,
+    decode_record,
+    decode_slots,
     load_state,
     resolution_digest,
 )
@@ -149,11 +151,13 @@ def _assert_state_is_a_full_recomputation(engine: Engine) -> None:
         master = dashboard_form(merge_station_reports(parsed, own))
         row = stored[station]
         assert (row.last_seq, row.resolutions) == (c.last_seq, resolution_digest(own))
-        assert row.record is not None
-        got, hours, slots = decode_state(row.record, "e", station)
+        assert row.record is not None and row.slots is not None
+        got, hours = decode_record(row.record, "e", station)
         assert got == master
         assert row.conflicts == len(master.conflicts)
+        assert decode_conflicts(row.conflict_list or "") == (master.conflicts, master.resolved)
         assert hours == opening_hours_of(parsed)
+        slots = decode_slots(row.slots)
         want = entered_per_slot(master.windows)
         assert slots.keys() == want.keys()
         assert all(abs(slots[k] - want[k]) < 1e-9 for k in want)
@@ -275,12 +279,12 @@ def test_a_stored_row_that_no_longer_fits_is_merged_again(engine: Engine, db_url
     stored = load_state(engine, "e")
     victim, other = sorted(stored)[:2]
     with write_transaction(engine) as conn:
-        # A row whose record does not decode, and a row for resolutions the station does
+        # A row in another version's format, and a row for resolutions the station does
         # not have: both must be merged again, whatever they say.
         conn.execute(
             update(station_state)
             .where(station_state.c.station == victim)
-            .values(record='{"w": [[1, "x"]]')
+            .values(record='{"v":0,"w":[[1,"x"]]}', conflicts=5)
         )
         conn.execute(
             update(station_state)

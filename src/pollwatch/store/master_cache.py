@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,11 +34,17 @@ from pollwatch.observe.activity import StationCounters, entered_per_slot
 from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
 from pollwatch.observe.reports import Report
 from pollwatch.store.station_state import (
+    ConflictView,
     StoredState,
     dashboard_form,
-    decode_state,
-    encode_state,
+    decode_conflicts,
+    decode_record,
+    decode_slots,
+    encode_conflicts,
+    encode_record,
+    encode_slots,
     load_state,
+    readable,
     resolution_digest,
     save_state,
     state_summaries,
@@ -50,18 +55,69 @@ from pollwatch.store.views import load_resolutions, load_stored_report, opening_
 __all__ = ["MasterCache", "MasterEntry", "load_counters"]
 
 
-@dataclass(frozen=True)
 class MasterEntry:
     """A station's master record (the dashboard's form,
     :func:`pollwatch.store.station_state.dashboard_form`) as of ``last_seq`` and its
     resolutions (their digest), with what the read models derive from it: the opening
-    hours the observers reported and people entered per 15-minute UTC slot."""
+    hours the observers reported, people entered per 15-minute UTC slot, and its conflicts.
 
-    last_seq: int
-    resolutions: str
-    master: MasterRecord
-    hours: tuple[datetime, datetime] | None
-    slots: Mapping[int, float]
+    An entry read back from ``station_state`` decodes each part on first use: the activity
+    chart needs only the slots and the conflict list only the conflicts, so neither pays
+    for decoding every station's count windows.
+    """
+
+    __slots__ = (
+        "_conflicts", "_decoded", "_record", "_slots", "_slots_text", "_view", "election",
+        "last_seq", "open_conflicts", "resolutions", "station",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        election: str,
+        station: str,
+        row: StoredState,
+        decoded: tuple[MasterRecord, tuple[datetime, datetime] | None] | None = None,
+    ) -> None:
+        self.election, self.station = election, station
+        self.last_seq, self.resolutions = row.last_seq, row.resolutions
+        self.open_conflicts = row.conflicts
+        self._record, self._slots_text, self._conflicts = row.record, row.slots, row.conflict_list
+        self._decoded = decoded
+        self._slots: dict[int, float] | None = None
+        self._view: ConflictView | None = None
+
+    def _parts(self) -> tuple[MasterRecord, tuple[datetime, datetime] | None]:
+        if self._decoded is None:
+            self._decoded = decode_record(self._record or "", self.election, self.station)
+        return self._decoded
+
+    @property
+    def master(self) -> MasterRecord:
+        """The master record (dashboard's form)."""
+        return self._parts()[0]
+
+    @property
+    def hours(self) -> tuple[datetime, datetime] | None:
+        """When observers reported the station opened and closed (None unless both)."""
+        return self._parts()[1]
+
+    @property
+    def slots(self) -> Mapping[int, float]:
+        """People entered per 15-minute UTC slot (slots since the epoch)."""
+        if self._slots is None:
+            self._slots = decode_slots(self._slots_text or "[]")
+        return self._slots
+
+    @property
+    def conflicts(self) -> ConflictView:
+        """The open conflicts, and the resolved ones with their resolutions."""
+        if self._view is None:
+            if self._decoded is not None:
+                master = self._decoded[0]
+                self._view = (master.conflicts, master.resolved)
+            else:
+                self._view = decode_conflicts(self._conflicts or "")
+        return self._view
 
 
 def load_counters(conn: Connection, election: str) -> dict[str, StationCounters]:
@@ -189,13 +245,10 @@ class MasterCache:
         """Entries of ``stale`` stations read back from their current ``station_state`` rows."""
         out: dict[str, MasterEntry] = {}
         for s, row in load_state(engine, election, stale).items():
-            if row.record is None or not _row_current(row, counters[s], chosen.get(s, ())):
+            if not _row_current(row, counters[s], chosen.get(s, ())):
                 continue
-            try:
-                master, hours, slots = decode_state(row.record, election, s)
-            except (ValueError, TypeError, KeyError, IndexError):
-                continue  # not a row this version wrote: merged again and overwritten
-            out[s] = MasterEntry(row.last_seq, row.resolutions, master, hours, slots)
+            if readable(row):  # else written by another version: merged again, overwritten
+                out[s] = MasterEntry(election, s, row)
         self.loaded += len(out)
         return out
 
@@ -227,13 +280,16 @@ class MasterCache:
             # makes the entry look stale, so it is recomputed next time (never the reverse).
             master = dashboard_form(_merge(items, own))
             hours = opening_hours_of(items)
-            slots = entered_per_slot(master.windows)
-            digest = resolution_digest(own)
-            entry = MasterEntry(counters[s].last_seq, digest, master, hours, slots)
             row = StoredState(
-                s, entry.last_seq, digest, len(master.conflicts), encode_state(master, hours, slots)
+                s,
+                counters[s].last_seq,
+                resolution_digest(own),
+                len(master.conflicts),
+                encode_record(master, hours),
+                encode_slots(entered_per_slot(master.windows)),
+                encode_conflicts(master),
             )
-            out[s] = (entry, row)
+            out[s] = (MasterEntry(election, s, row, (master, hours)), row)
         self.merged += len(out)
         return out
 
@@ -253,8 +309,12 @@ class MasterCache:
         for s in wanted:
             row = stored.get(s)
             if s in known:
-                total += len(known[s].master.conflicts)
-            elif row is not None and _row_current(row, counters[s], chosen.get(s, ())):
+                total += known[s].open_conflicts
+            elif (
+                row is not None
+                and readable(row)
+                and _row_current(row, counters[s], chosen.get(s, ()))
+            ):
                 total += row.conflicts
             else:
                 unknown.append(s)
@@ -265,7 +325,7 @@ class MasterCache:
             for s in unknown:
                 entry = current.get(s) or self._entries.get((election, s))
                 if entry is not None:
-                    total += len(entry.master.conflicts)
+                    total += entry.open_conflicts
         return total, len(unknown) - len(current)
 
     def comparison_row(

@@ -297,7 +297,7 @@ def _slots_upsert(dialect: str) -> Any:
 def _slot_of(engine: Engine, column: Any) -> Any:
     """The 15-minute UTC slot of a timestamp column, in SQL (as the batch computes it)."""
     if is_sqlite(engine):  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
-        return func.cast(func.strftime("%s", column), BigInteger) / SLOT_SECONDS
+        return func.cast(func.strftime("%s", column), BigInteger) // SLOT_SECONDS
     return func.cast(func.floor(func.extract("epoch", column) / SLOT_SECONDS), BigInteger)
 
 

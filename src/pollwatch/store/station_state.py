@@ -6,10 +6,12 @@ takes about a minute at a million reports. :class:`pollwatch.store.master_cache.
 keeps the records in the process; this module keeps them in the database too, so that a
 restarted process (or a second one) reads them back instead of merging again:
 
-* one row per station: the record in the dashboard's form (:func:`dashboard_form`), as
-  compact JSON, with the station's ``last_seq`` (``station_activity``) and a digest of its
-  resolutions at the time of the merge, and its open conflicts (summed by the station
-  table without decoding a record);
+* one row per station: the record in the dashboard's form (:func:`dashboard_form`) with
+  the opening hours its observers reported, as compact JSON; apart from it, so that each
+  view decodes only what it shows, people entered per 15-minute slot (the activity chart),
+  the open and resolved conflicts (the conflict list) and their number (the station
+  table's total, summed in SQL); and the station's ``last_seq`` (``station_activity``)
+  and a digest of its resolutions at the time of the merge;
 * a row is used only while its ``last_seq`` and digest still match the station's: a late
   report or a new resolution makes it stale, and it is merged again — so a stored row can be
   late, never wrong;
@@ -34,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,15 +45,27 @@ from pollwatch.store.engine import is_sqlite, write_transaction
 from pollwatch.store.tables import station_state
 
 __all__ = [
+    "FORMAT",
+    "ConflictView",
     "StoredState",
     "dashboard_form",
-    "decode_state",
-    "encode_state",
+    "decode_conflicts",
+    "decode_record",
+    "decode_slots",
+    "encode_conflicts",
+    "encode_record",
+    "encode_slots",
     "load_state",
+    "readable",
     "resolution_digest",
     "save_state",
     "state_summaries",
 ]
+
+FORMAT = 1
+"""The version of the records' JSON: a row written in another format is merged again."""
+
+_FORMAT_PREFIX = f'{{"v":{FORMAT},'
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = timedelta(microseconds=1)
@@ -95,14 +109,10 @@ def _unconflict(item: Sequence[Any]) -> Conflict:
     return Conflict(item[0], tuple(ReportedValue(i, v) for i, v in item[1]))
 
 
-def encode_state(
-    master: MasterRecord,
-    hours: tuple[datetime, datetime] | None,
-    slots: Mapping[int, float],
-) -> str:
-    """Compact JSON of a record in the dashboard's form, its reported opening hours and the
-    people entered per 15-minute slot."""
+def encode_record(master: MasterRecord, hours: tuple[datetime, datetime] | None) -> str:
+    """Compact JSON of a record in the dashboard's form and its reported opening hours."""
     data = {
+        "v": FORMAT,
         "f": dict(master.figures),
         "s": master.status,
         "sa": _us(master.status_at),
@@ -115,15 +125,19 @@ def encode_state(
         "r": [[_conflict(c), r.field, r.value, r.by, r.note] for c, r in master.resolved],
         "z": [[r.field, r.value, r.by, r.note] for r in master.stale_resolutions],
         "h": None if hours is None else [_us(hours[0]), _us(hours[1])],
-        "n": sorted(slots.items()),
     }
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-def decode_state(
+def readable(row: StoredState) -> bool:
+    """Whether the row's record is in this version's format (checked without decoding it)."""
+    return row.record is not None and row.record.startswith(_FORMAT_PREFIX)
+
+
+def decode_record(
     text: str, election: str, station: str
-) -> tuple[MasterRecord, tuple[datetime, datetime] | None, dict[int, float]]:
-    """What :func:`encode_state` wrote: the record, opening hours and entered per slot."""
+) -> tuple[MasterRecord, tuple[datetime, datetime] | None]:
+    """What :func:`encode_record` wrote: the record and the reported opening hours."""
     data = json.loads(text)
     at = _at
     windows = tuple(
@@ -136,6 +150,7 @@ def decode_state(
         )
         for s, e, n, b in data["w"]
     )
+    conflicts, resolved = _conflicts_of(data)
     master = MasterRecord(
         election=election,
         station=station,
@@ -149,14 +164,52 @@ def decode_state(
         queue_at=at(data["qa"]),
         windows=windows,
         incidents=(),
-        conflicts=tuple(_unconflict(c) for c in data["x"]),
-        resolved=tuple((_unconflict(c), Resolution(f, v, b, n)) for c, f, v, b, n in data["r"]),
+        conflicts=conflicts,
+        resolved=resolved,
         stale_resolutions=tuple(Resolution(f, v, b, n) for f, v, b, n in data["z"]),
     )
     hours = None
     if data["h"] is not None:
         hours = (_EPOCH + data["h"][0] * _MICRO, _EPOCH + data["h"][1] * _MICRO)
-    return master, hours, {int(k): float(v) for k, v in data["n"]}
+    return master, hours
+
+
+ConflictView = tuple[tuple[Conflict, ...], tuple[tuple[Conflict, Resolution], ...]]
+"""A record's open conflicts and its resolved ones with their resolutions."""
+
+
+def _conflicts_of(data: Mapping[str, Any]) -> ConflictView:
+    return (
+        tuple(_unconflict(c) for c in data["x"]),
+        tuple((_unconflict(c), Resolution(f, v, b, n)) for c, f, v, b, n in data["r"]),
+    )
+
+
+def encode_conflicts(master: MasterRecord) -> str:
+    """The record's open and resolved conflicts alone (empty when it has none), so the
+    conflict list reads them without decoding whole records."""
+    if not master.conflicts and not master.resolved:
+        return ""
+    data = {
+        "x": [_conflict(c) for c in master.conflicts],
+        "r": [[_conflict(c), r.field, r.value, r.by, r.note] for c, r in master.resolved],
+    }
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_conflicts(text: str) -> ConflictView:
+    """What :func:`encode_conflicts` wrote."""
+    return ((), ()) if not text else _conflicts_of(json.loads(text))
+
+
+def encode_slots(slots: Mapping[int, float]) -> str:
+    """People entered per 15-minute slot as compact JSON."""
+    return json.dumps(sorted(slots.items()), separators=(",", ":"))
+
+
+def decode_slots(text: str) -> dict[int, float]:
+    """What :func:`encode_slots` wrote."""
+    return {int(k): float(v) for k, v in json.loads(text)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +220,9 @@ class StoredState:
     last_seq: int
     resolutions: str
     conflicts: int
-    record: str | None  # None when only the summary was read
+    record: str | None = None  # None when only the summary was read
+    slots: str | None = None
+    conflict_list: str | None = None
 
 
 def _rows(conn: Connection, election: str, stations: Sequence[str] | None, columns: Any) -> Any:
@@ -190,20 +245,27 @@ def load_state(
 ) -> dict[str, StoredState]:
     """The stored rows of ``stations`` (all of the election's when None), by station."""
     t = station_state
-    columns = (t.c.station, t.c.last_seq, t.c.resolutions, t.c.conflicts, t.c.record)
+    columns = (
+        t.c.station, t.c.last_seq, t.c.resolutions, t.c.conflicts, t.c.record, t.c.slots,
+        t.c.conflict_list,
+    )  # fmt: skip
     with engine.connect() as conn:
         return {
-            str(r[0]): StoredState(str(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]))
+            str(r[0]): StoredState(
+                str(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5]), str(r[6])
+            )
             for r in _rows(conn, election, stations, columns)
         }
 
 
 def state_summaries(conn: Connection, election: str) -> dict[str, StoredState]:
-    """Every stored row of the election without its record (seq, digest, open conflicts)."""
+    """Every stored row of the election without its parts (seq, digest, open conflicts, and
+    as ``record`` only the start that :func:`readable` checks)."""
     t = station_state
-    columns = (t.c.station, t.c.last_seq, t.c.resolutions, t.c.conflicts)
+    start = func.substr(t.c.record, 1, len(_FORMAT_PREFIX))
+    columns = (t.c.station, t.c.last_seq, t.c.resolutions, t.c.conflicts, start)
     return {
-        str(r[0]): StoredState(str(r[0]), int(r[1]), str(r[2]), int(r[3]), None)
+        str(r[0]): StoredState(str(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]))
         for r in _rows(conn, election, None, columns)
     }
 
@@ -220,6 +282,8 @@ def _upsert(dialect: str) -> Any:
             "resolutions": new.resolutions,
             "conflicts": new.conflicts,
             "record": new.record,
+            "slots": new.slots,
+            "conflict_list": new.conflict_list,
         },
         where=old.last_seq <= new.last_seq,
     )
@@ -235,6 +299,8 @@ def save_state(engine: Engine, election: str, rows: Iterable[StoredState]) -> in
             "resolutions": r.resolutions,
             "conflicts": r.conflicts,
             "record": r.record,
+            "slots": r.slots,
+            "conflict_list": r.conflict_list,
         }
         for r in rows
     ]

@@ -282,11 +282,15 @@ station_state = Table(
     Column("resolutions", String(64), nullable=False),
     Column("conflicts", Integer, nullable=False),
     Column("record", Text, nullable=False),
+    Column("slots", Text, nullable=False),
+    Column("conflict_list", Text, nullable=False),
 )
 """Each station's merged master record as the dashboard uses it (``record``: compact JSON,
 :mod:`pollwatch.store.station_state`), as of the station's ledger seq ``last_seq`` and the
-digest of its resolutions, with its open conflicts. A cache of the reports and resolutions:
-a row is used only while both still match, so a late report can never leave it stale."""
+digest of its resolutions, with people entered per 15-minute slot (``slots``), its open
+and resolved conflicts (``conflict_list``) and the number of open ones. A cache of the
+reports and resolutions: a row is used only while both still match, so a late report can
+never leave it stale."""
 
 activity_slots = Table(
     "activity_slots",

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("resolutions", sa.String(64), nullable=False),
         sa.Column("conflicts", sa.Integer(), nullable=False),
         sa.Column("record", sa.Text(), nullable=False),
+        sa.Column("slots", sa.Text(), nullable=False),
+        sa.Column("conflict_list", sa.Text(), nullable=False),
     )
     op.create_table(
         "activity_slots",
