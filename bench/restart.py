@@ -16,16 +16,19 @@ Then, as the service would have left it running, the station counters
 merged once — that time is what each restart cost before issue 16), and:
 
 1. restarts ``pollwatch serve`` on that database and, as soon as ``/healthz`` answers, sends
-   the four requests the coordinators' dashboard sends when it opens (stations, activity,
-   conflicts, comparison) at once: the first-load time is when the last one answered;
-2. restarts it again for each endpoint alone (its own cold time);
+   the requests of the coordinators' dashboard that read the merged state (stations,
+   activity, conflicts) at once: the first-load time is when the last one answered;
+2. restarts it again for each endpoint alone (its own cold time), the comparison table too
+   (its cost is the turnout estimate of every station, not merging: see docs/deploy.md);
 3. steady refreshes: ``--refreshes`` page loads, each after ``--new`` new reports were
-   stored by another process (median and p99 of the whole page and of each endpoint).
+   stored by another process (median and p99 of the whole page and of each endpoint), and
+   the comparison table once more with nothing new.
 
 Every figure is printed with the load average, since the machine may be shared.
 
 Run: ``.venv/bin/python bench/restart.py --db both`` (``--reports 100000`` for a quick look).
 Goal: the first dashboard load under 2 s, steady refreshes under 300 ms.
+Files: a temporary folder (SQLite) or a new PostgreSQL schema, removed at the end.
 """
 
 from __future__ import annotations
@@ -221,7 +224,7 @@ def _get(base: str, token: str, path: str) -> tuple[float, int, int]:
     r = httpx.get(
         f"{base}/api/v1/elections/{ELECTION}/{path}",
         headers={"authorization": f"Bearer {token}"},
-        timeout=300,
+        timeout=1200,
     )
     return time.perf_counter() - t0, r.status_code, len(r.content)
 
@@ -289,7 +292,7 @@ def restart_run(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, 
             server.stop()
         # 2. each endpoint alone, first thing after a restart
         result["first_alone"] = {}
-        for path in ENDPOINTS:
+        for path in (*ENDPOINTS, COMPARISON):
             server.start()
             try:
                 result["first_alone"][path] = _get(server.base, token, path)[0]
@@ -313,6 +316,8 @@ def restart_run(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, 
                 for key in ("page", *ENDPOINTS)
             }
             result["steady_load"] = os.getloadavg()[0]
+            _get(server.base, token, COMPARISON)
+            result["comparison_again"] = _get(server.base, token, COMPARISON)[0]
         finally:
             server.stop()
         return result
@@ -334,6 +339,7 @@ def show(r: dict[str, Any], args: argparse.Namespace) -> None:
         f"{1000 * f['page']:.0f} ms ({parts}) — load {r['first_page_load']:.1f}"
     )
     alone = ", ".join(f"{p.split('/')[-1]} {1000 * t:.0f} ms" for p, t in r["first_alone"].items())
+    alone += f"; comparison again, nothing new: {1000 * r['comparison_again']:.0f} ms"
     print(f"[{db}] each endpoint alone, first after a restart: {alone}")
     st = r["steady"]
     parts = ", ".join(f"{p.split('/')[-1]} {st[p][0]:.0f}/{st[p][1]:.0f}" for p in ENDPOINTS)
