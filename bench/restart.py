@@ -51,15 +51,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import DEFAULT_PG_URL, Server, coordinator_token, fresh_database  # noqa: E402
+from ingest import DEFAULT_PG_URL, Server, coordinator_token, fresh_database
 
 ELECTION = "restart"
-ENDPOINTS = (
-    "dashboard/stations",
-    "dashboard/activity",
-    "dashboard/conflicts",
-    "dashboard/comparison",
-)
+ENDPOINTS = ("dashboard/stations", "dashboard/activity", "dashboard/conflicts")
+COMPARISON = "dashboard/comparison"
 DAY = datetime(2024, 3, 17, tzinfo=UTC)
 RECEIVED = datetime(2024, 3, 17, 21, 30, tzinfo=UTC)
 
@@ -268,86 +264,104 @@ def add_reports(url: str, n: int, rng: random.Random, stations: int) -> None:
     engine.dispose()
 
 
+def _built(url: str) -> bool:
+    from sqlalchemy import select
+
+    from pollwatch.store import open_store
+    from pollwatch.store.tables import elections
+
+    engine = open_store(url)
+    with engine.connect() as conn:
+        found = conn.execute(select(elections.c.id).where(elections.c.id == ELECTION)).first()
+    engine.dispose()
+    return found is not None
+
+
 def restart_run(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    if args.reuse:
+        return measure(kind, args.reuse, args, folder)
     with fresh_database(kind, folder, args.pg_url) as url:
-        result: dict[str, Any] = {"db": kind}
+        return measure(kind, url, args, folder)
+
+
+def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"db": kind}
+    if not _built(url):
         result["build"] = bulk_build(url, args.reports, args.stations)
         result["settle"] = settle(url)
-        result["load_before"] = os.getloadavg()[0]
-        home = folder / f"home-{kind}"
-        server = Server(url, home, 1)
+        b, s = result["build"], result["settle"]
+        print(
+            f"[{kind}] {b['reports']:,} reports, {args.stations:,} stations: bulk build "
+            f"{b['build_s']:.0f} s + insert {b['insert_s']:.0f} s; rebuild_activity "
+            f"{s['rebuild_activity_s']:.1f} s; merging every station once "
+            f"{s['merge_all_s']:.1f} s ({s['merged']:,} stations; what every restart cost "
+            f"before) — load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    server = Server(url, folder / f"home-{kind}", 1)
+    server.start()
+    try:
+        token = coordinator_token(server.base, url)
+        if token is None:
+            raise RuntimeError("no coordinator token")
+    finally:
+        server.stop()
+    # 1. the page's requests at once, first thing after a restart
+    server.start()
+    try:
+        f = result["first_page"] = page(server.base, token)
+        parts = ", ".join(f"{p.split('/')[-1]} {1000 * f[p]:.0f} ms" for p in ENDPOINTS)
+        print(
+            f"[{kind}] first dashboard load after a restart (stations, activity, conflicts at "
+            f"once): {1000 * f['page']:.0f} ms ({parts}) — load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    finally:
+        server.stop()
+    # 2. each endpoint alone, first thing after a restart
+    result["first_alone"] = {}
+    for path in (*ENDPOINTS, COMPARISON):
         server.start()
         try:
-            token = coordinator_token(server.base, url)
-            if token is None:
-                raise RuntimeError("no coordinator token")
+            took = result["first_alone"][path] = _get(server.base, token, path)[0]
+            print(
+                f"[{kind}] {path} alone, first after a restart: {1000 * took:.0f} ms "
+                f"— load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         finally:
             server.stop()
-        # 1. the whole page, first thing after a restart
-        server.start()
-        try:
-            result["first_page"] = page(server.base, token)
-            result["first_page_load"] = os.getloadavg()[0]
-        finally:
-            server.stop()
-        # 2. each endpoint alone, first thing after a restart
-        result["first_alone"] = {}
-        for path in (*ENDPOINTS, COMPARISON):
-            server.start()
-            try:
-                result["first_alone"][path] = _get(server.base, token, path)[0]
-            finally:
-                server.stop()
-        # 3. steady refreshes with new reports in between
-        server.start()
-        rng = random.Random(2)
-        try:
-            page(server.base, token)
-            runs = []
-            for _ in range(args.refreshes):
-                if args.new:
-                    add_reports(url, args.new, rng, args.stations)
-                runs.append(page(server.base, token))
-            result["steady"] = {
-                key: (
-                    1000 * float(np.median([r[key] for r in runs])),
-                    1000 * float(np.quantile([r[key] for r in runs], 0.99)),
-                )
-                for key in ("page", *ENDPOINTS)
-            }
-            result["steady_load"] = os.getloadavg()[0]
+    # 3. steady refreshes with new reports in between
+    server.start()
+    rng = random.Random(2)
+    try:
+        page(server.base, token)
+        runs = []
+        for _ in range(args.refreshes):
+            if args.new:
+                add_reports(url, args.new, rng, args.stations)
+            runs.append(page(server.base, token))
+        st = result["steady"] = {
+            key: (
+                1000 * float(np.median([r[key] for r in runs])),
+                1000 * float(np.quantile([r[key] for r in runs], 0.99)),
+            )
+            for key in ("page", *ENDPOINTS)
+        }
+        parts = ", ".join(f"{p.split('/')[-1]} {st[p][0]:.0f}/{st[p][1]:.0f}" for p in ENDPOINTS)
+        print(
+            f"[{kind}] steady refreshes ({args.refreshes}, {args.new} new reports before "
+            f"each): page median {st['page'][0]:.0f} ms, p99 {st['page'][1]:.0f} ms; "
+            f"median/p99 ms {parts} — load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        if args.comparison_again:
             _get(server.base, token, COMPARISON)
-            result["comparison_again"] = _get(server.base, token, COMPARISON)[0]
-        finally:
-            server.stop()
-        return result
-
-
-def show(r: dict[str, Any], args: argparse.Namespace) -> None:
-    b, s = r["build"], r["settle"]
-    db = r["db"]
-    print(
-        f"[{db}] {b['reports']:,} reports, {args.stations:,} stations: bulk build "
-        f"{b['build_s']:.0f} s + insert {b['insert_s']:.0f} s; rebuild_activity "
-        f"{s['rebuild_activity_s']:.1f} s; merging every station once {s['merge_all_s']:.1f} s "
-        f"({s['merged']:,} stations; what every restart cost before) — load {r['load_before']:.1f}"
-    )
-    f = r["first_page"]
-    parts = ", ".join(f"{p.split('/')[-1]} {1000 * f[p]:.0f} ms" for p in ENDPOINTS)
-    print(
-        f"[{db}] first dashboard load after a restart (4 requests at once): "
-        f"{1000 * f['page']:.0f} ms ({parts}) — load {r['first_page_load']:.1f}"
-    )
-    alone = ", ".join(f"{p.split('/')[-1]} {1000 * t:.0f} ms" for p, t in r["first_alone"].items())
-    alone += f"; comparison again, nothing new: {1000 * r['comparison_again']:.0f} ms"
-    print(f"[{db}] each endpoint alone, first after a restart: {alone}")
-    st = r["steady"]
-    parts = ", ".join(f"{p.split('/')[-1]} {st[p][0]:.0f}/{st[p][1]:.0f}" for p in ENDPOINTS)
-    print(
-        f"[{db}] steady refreshes ({args.refreshes}, {args.new} new reports before each): "
-        f"page median {st['page'][0]:.0f} ms, p99 {st['page'][1]:.0f} ms; median/p99 ms "
-        f"{parts} — load {r['steady_load']:.1f}"
-    )
+            took = result["comparison_again"] = _get(server.base, token, COMPARISON)[0]
+            print(f"[{kind}] comparison again, nothing new: {1000 * took:.0f} ms", flush=True)
+    finally:
+        server.stop()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,6 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=50, help="new reports before each refresh")
     parser.add_argument("--pg-url", default=os.environ.get("POLLWATCH_TEST_PG_URL", DEFAULT_PG_URL))
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--reuse", help="database URL to use (and fill on first use) instead of a fresh one"
+    )
+    parser.add_argument(
+        "--comparison-again", action="store_true", help="time the comparison table once more"
+    )
     args = parser.parse_args(argv)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     results = []
@@ -366,9 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             folder = Path(tmp) / kind
             folder.mkdir()
-            result = restart_run(kind, args, folder)
-            show(result, args)
-            results.append(result)
+            results.append(restart_run(kind, args, folder))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -74,11 +74,12 @@ class StateKeeper:
         self.passes = 0
 
     def start(self) -> None:
-        """Start the thread (idempotent); its first pass reads back what is stored."""
+        """Start the thread (idempotent). It waits for the first :meth:`poke`: a process
+        just started serves its first dashboard requests without a pass competing for the
+        CPU (they read back what they need)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._stopping.clear()
-                self._wanted.set()
                 self._thread = threading.Thread(
                     target=self._run, name="pollwatch-station-state", daemon=True
                 )
