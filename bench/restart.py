@@ -24,7 +24,9 @@ merged once — that time is what each restart cost before issue 16), and:
    stored by another process (median and p99 of the whole page and of each endpoint), and
    the comparison table once more with nothing new.
 
-Every figure is printed with the load average, since the machine may be shared.
+Every figure is printed with the load average, since the machine may be shared, and with
+the CPU seconds the server process spent on it (which a busy machine does not inflate as
+much as the wall-clock time).
 
 Run: ``.venv/bin/python bench/restart.py --db both`` (``--reports 100000`` for a quick look).
 Goal: the first dashboard load under 2 s, steady refreshes under 300 ms.
@@ -309,24 +311,30 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
     # 1. the page's requests at once, first thing after a restart
     server.start()
     try:
+        cpu = server.cpu_seconds()
         f = result["first_page"] = page(server.base, token)
+        f["server_cpu"] = server.cpu_seconds() - cpu
         parts = ", ".join(f"{p.split('/')[-1]} {1000 * f[p]:.0f} ms" for p in ENDPOINTS)
         print(
             f"[{kind}] first dashboard load after a restart (stations, activity, conflicts at "
-            f"once): {1000 * f['page']:.0f} ms ({parts}) — load {os.getloadavg()[0]:.1f}",
+            f"once): {1000 * f['page']:.0f} ms ({parts}); server CPU {f['server_cpu']:.2f} s "
+            f"— load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     finally:
         server.stop()
     # 2. each endpoint alone, first thing after a restart
     result["first_alone"] = {}
-    for path in (*ENDPOINTS, COMPARISON):
+    for path in (*ENDPOINTS, COMPARISON) if args.comparison else ENDPOINTS:
         server.start()
         try:
-            took = result["first_alone"][path] = _get(server.base, token, path)[0]
+            cpu = server.cpu_seconds()
+            took = _get(server.base, token, path)[0]
+            used = server.cpu_seconds() - cpu
+            result["first_alone"][path] = {"s": took, "server_cpu": used}
             print(
-                f"[{kind}] {path} alone, first after a restart: {1000 * took:.0f} ms "
-                f"— load {os.getloadavg()[0]:.1f}",
+                f"[{kind}] {path} alone, first after a restart: {1000 * took:.0f} ms, "
+                f"server CPU {used:.2f} s — load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
         finally:
@@ -337,10 +345,14 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
     try:
         page(server.base, token)
         runs = []
+        cpu = 0.0
         for _ in range(args.refreshes):
             if args.new:
                 add_reports(url, args.new, rng, args.stations)
+            before = server.cpu_seconds()
             runs.append(page(server.base, token))
+            cpu += server.cpu_seconds() - before
+        result["steady_server_cpu_per_page"] = cpu / max(1, args.refreshes)
         st = result["steady"] = {
             key: (
                 1000 * float(np.median([r[key] for r in runs])),
@@ -352,7 +364,8 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
         print(
             f"[{kind}] steady refreshes ({args.refreshes}, {args.new} new reports before "
             f"each): page median {st['page'][0]:.0f} ms, p99 {st['page'][1]:.0f} ms; "
-            f"median/p99 ms {parts} — load {os.getloadavg()[0]:.1f}",
+            f"median/p99 ms {parts}; server CPU per page "
+            f"{result['steady_server_cpu_per_page']:.2f} s — load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         if args.comparison_again:
@@ -377,7 +390,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", help="database URL to use (and fill on first use) instead of a fresh one"
     )
     parser.add_argument(
-        "--comparison-again", action="store_true", help="time the comparison table once more"
+        "--comparison", action="store_true", help="also time the comparison table (minutes)"
+    )
+    parser.add_argument(
+        "--comparison-again", action="store_true", help="and once more with nothing new"
     )
     args = parser.parse_args(argv)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
