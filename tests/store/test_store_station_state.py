@@ -378,3 +378,36 @@ def test_activity_refuses_an_offset_that_is_not_whole_slots(engine: Engine, bad:
     _setup(engine)
     with pytest.raises(InputError, match="utc_offset"):
         activity(engine, "e", utc_offset=bad)
+
+
+def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:
+    """Reports stored through the group-commit writer reach ``station_state`` without any
+    dashboard request; stopping the writer stops its keeper."""
+    import asyncio
+
+    from pollwatch.store.ingest import IngestWriter
+    from pollwatch.store.reports import prepare_report
+
+    _setup(engine)
+    rng = random.Random(9)
+    bodies = [_random_report(rng) for _ in range(12)]
+    writer = IngestWriter(engine)
+    assert writer.keeper is not None
+    writer.keeper.min_interval = 0.05
+
+    async def send() -> None:
+        items = [prepare_report(b, observer=None, now=NOW) for b in bodies]
+        await asyncio.gather(*(writer.submit(item) for item in items))
+
+    try:
+        asyncio.run(send())
+        with engine.connect() as conn:
+            reporting = {s for s, c in load_counters(conn, "e").items() if c.mergeable}
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while set(load_state(engine, "e")) != reporting:  # wait for the condition
+            assert datetime.now(UTC) < deadline, "the writer's keeper did not store the state"
+            writer.keeper.poke()
+    finally:
+        writer.stop()
+    assert not writer.keeper.running()  # stopped with the writer
+    _assert_state_is_a_full_recomputation(engine)

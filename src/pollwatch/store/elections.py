@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from pollwatch.errors import DataFormatError, InputError, NotFoundError
 from pollwatch.observe.ids import check_election_id, check_station_id
@@ -134,9 +134,9 @@ def get_election(engine: Engine, election: str) -> dict[str, Any]:
         row = conn.execute(select(elections).where(elections.c.id == election)).mappings().first()
         if row is None:
             raise NotFoundError(f"no election {election!r}")
-        count = len(
-            conn.execute(select(stations.c.station).where(stations.c.election == election)).all()
-        )
+        count = conn.execute(
+            select(func.count()).select_from(stations).where(stations.c.election == election)
+        ).scalar_one()
     return {
         "id": row["id"],
         "name": row["name"],

@@ -100,6 +100,11 @@ class StateKeeper:
             self._wanted.set()
             thread.join(timeout)
 
+    def running(self) -> bool:
+        """Whether the thread is alive."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def _run(self) -> None:
         while True:
             self._wanted.wait()
