@@ -69,12 +69,15 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
         counters = load_counters(conn, election)
         chosen = load_resolutions(conn, election)
     counted = sorted(s for s, c in counters.items() if c.counts)
-    people: dict[int, float] = {}
+    per_slot: dict[int, float] = {}
     masters = read_models(engine).masters
     for entry in masters.refresh(engine, election, counters, chosen, counted).values():
         for slot, n in entry.slots.items():
-            hour = _hour_of(slot, offset)
-            people[hour] = people.get(hour, 0.0) + n
+            per_slot[slot] = per_slot.get(slot, 0.0) + n
+    people: dict[int, float] = {}
+    for slot in sorted(per_slot):  # a day has a hundred slots, an election 5,000 stations
+        hour = _hour_of(slot, offset)
+        people[hour] = people.get(hour, 0.0) + per_slot[slot]
 
     def iso(hour: int) -> str:
         return format_timestamp(datetime.fromtimestamp(hour, UTC))

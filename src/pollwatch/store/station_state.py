@@ -209,7 +209,7 @@ def encode_slots(slots: Mapping[int, float]) -> str:
 
 def decode_slots(text: str) -> dict[int, float]:
     """What :func:`encode_slots` wrote."""
-    return {int(k): float(v) for k, v in json.loads(text)}
+    return dict(json.loads(text))  # [[slot, people], ...]: ints and numbers already
 
 
 @dataclasses.dataclass(frozen=True)
