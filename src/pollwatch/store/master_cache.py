@@ -22,12 +22,14 @@ One :class:`MasterCache` belongs to one database (:class:`pollwatch.store.read_m
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from pollwatch.errors import InputError
 from pollwatch.observe.activity import StationCounters, entered_per_slot
@@ -53,6 +55,8 @@ from pollwatch.store.tables import reports, station_activity
 from pollwatch.store.views import load_resolutions, load_stored_report, opening_hours_of
 
 __all__ = ["MasterCache", "MasterEntry", "load_counters"]
+
+_log = logging.getLogger(__name__)
 
 
 class MasterEntry:
@@ -205,7 +209,10 @@ class MasterCache:
             fresh = self._compute(engine, election, counters, chosen, stale)
             self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
             if fresh:
-                save_state(engine, election, [row for _, row in fresh.values()])
+                try:
+                    save_state(engine, election, [row for _, row in fresh.values()])
+                except DBAPIError as error:  # only a cache: the answer stands without it
+                    _log.warning("storing merged station state failed: %s", type(error).__name__)
         finally:
             gate.release()
         return self._current(election, counters, chosen, wanted)
