@@ -384,16 +384,25 @@ def _fmt(x: Any, spec: str) -> str:
         return str(x)
 
 
+def _recipe(result: dict[str, Any], name: str, key: str) -> Any:
+    """``key`` of the recipe called ``name`` in a method's JSON, or ``None``."""
+    for recipe in result.get("recipes") or ():
+        if recipe.get("name") == name:
+            return recipe.get(key)
+    return None
+
+
 def real_table(paths: Iterable[Path], *, resamples: int, jobs: int, seed: int) -> str:
     from pollwatch.forensics.battery import run_battery
     from pollwatch.results import load_results
 
     head = (
         "| election | stations used | turnout | leader share | integer excess (either) | integer p "
-        "| Shpilkin anomalous votes | interval | Klimek f_i | Klimek f_e | 2BL mean "
-        "| last-digit p | spikes excess | seconds |"
+        "| Shpilkin anomalous votes (regional) | interval | recipe `shpilkin` "
+        "| Klimek f_i | f_i interval | f_i of the three fits | Klimek f_e "
+        "| 2nd digit mean | 2nd digit p (model) | last-digit p | spikes excess | seconds |"
     )
-    lines = [head, "|---|" + "---:|" * 13]
+    lines = [head, "|---|" + "---:|" * 17]
     for path in paths:
         start = time.perf_counter()
         res = load_results(path)
@@ -422,9 +431,13 @@ def real_table(paths: Iterable[Path], *, resamples: int, jobs: int, seed: int) -
                     _fmt(_g(ip, "p_value", "p"), ".2g"),
                     _fmt(_g(sh, "anomalous_votes"), ",.0f"),
                     _fmt(_g(sh, "interval", "anomalous_votes_interval", "ci"), ",.0f"),
+                    _fmt(_recipe(sh, "shpilkin", "anomalous_votes"), ",.0f"),
                     _fmt(_g(kl, "f_i"), ".3f"),
+                    _fmt(_g(kl, "f_i_interval"), ".3f"),
+                    _fmt(_g(kl, "seed_spread.f_i"), ".3f"),
                     _fmt(_g(kl, "f_e"), ".3f"),
                     _fmt(_g(dg, "second_digit_mean", "mean_2bl", "second_digit.mean"), ".3f"),
+                    _fmt(_g(dg, "second_digit_mean_p_value"), ".2g"),
                     _fmt(_g(dg, "last_digit_p_value"), ".2g"),
                     _fmt(_g(sp, "excess_share", "excess", "fraud_share"), ".4f"),
                     f"{time.perf_counter() - start:.1f}",
@@ -456,11 +469,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 """Scenarios of the reference study: 20 regions each; machines run 3 of them (15 %)."""
 
 
-def reference_errors(scenario: str, seed: int, n_stations: int) -> dict[str, float]:
+def reference_errors(
+    scenario: str, seed: int, n_stations: int, klimek: bool = False
+) -> dict[str, float]:
     """Error of each Shpilkin variant against the injected votes, as a share of the leader's
     votes: the ``shpilkin`` recipe (national), ``regional`` (each region its own peak) and
     ``hybrid`` (a region's own peak when it passes its clean checks, else the national
-    reference: :func:`pollwatch.forensics.rankings.rank_regions`)."""
+    reference: :func:`pollwatch.forensics.rankings.rank_regions`). With ``klimek``, also
+    Klimek's ``regional`` and ``pnas`` fits, by the leader votes their fitted model adds
+    (``model_added_votes``), on the same yardstick."""
     from pollwatch.forensics.integer_percentages import integer_percentages
     from pollwatch.forensics.rankings import rank_regions
     from pollwatch.forensics.shpilkin import shpilkin
@@ -473,19 +490,33 @@ def reference_errors(scenario: str, seed: int, n_stations: int) -> dict[str, flo
         data, {"shpilkin": result, "integer_percentages": integer_percentages(data, resamples=10)}
     )
     recipes["hybrid"] = float(sum(r["anomalous_votes"] for r in ranking))
+    if klimek:
+        from pollwatch.forensics.klimek import klimek as fit_klimek
+
+        for name, by_region in (("klimek regional", True), ("klimek pnas", False)):
+            fit = fit_klimek(data, resamples=2, seed=0, by_region=by_region)
+            recipes[name] = fit.model_added_votes
     truth = election.truth.anomalous_votes
     leader = float(data.leader.sum())
     return {name: (value - truth) / leader for name, value in recipes.items()}
 
 
-def reference_table(replicates: int, n_stations: int, jobs: int) -> str:
+def reference_table(replicates: int, n_stations: int, jobs: int, klimek: bool = False) -> str:
     """Bias and RMSE (% of the leader's votes) of every variant in every scenario, and each
     variant's worst case; the headline should be the variant whose worst RMSE is smallest."""
     tasks = [(sc, seed) for sc in SCENARIOS for seed in range(replicates)]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         scenarios = [sc for sc, _ in tasks]
         seeds = [seed for _, seed in tasks]
-        errors = list(pool.map(reference_errors, scenarios, seeds, [n_stations] * len(tasks)))
+        errors = list(
+            pool.map(
+                reference_errors,
+                scenarios,
+                seeds,
+                [n_stations] * len(tasks),
+                [klimek] * len(tasks),
+            )
+        )
     variants = list(errors[0])
     lines = [
         "| variant | " + " | ".join(SCENARIOS) + " | worst RMSE |",
@@ -522,6 +553,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="instead: bias/RMSE of Shpilkin's references in N elections per scenario",
     )
+    ap.add_argument(
+        "--with-klimek",
+        action="store_true",
+        help="with --references: Klimek's regional and pnas fits in the same table",
+    )
     args = ap.parse_args(argv)
 
     if args.references:
@@ -530,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             f"## Shpilkin's references: bias / RMSE, % of the leader's votes "
             f"({args.references} elections of {args.stations:,} stations per scenario)\n"
         )
-        print(reference_table(args.references, args.stations, args.jobs))
+        print(reference_table(args.references, args.stations, args.jobs, args.with_klimek))
         print(f"\n_{time.perf_counter() - start:.0f} s in all_")
         return 0
     if args.real:

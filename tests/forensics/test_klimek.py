@@ -149,3 +149,41 @@ def test_bad_options_raise_input_error(option: str, value: object) -> None:
     e = synthetic_election(600, seed=1)
     with pytest.raises(InputError, match=option):
         klimek(e.arrays(), **{option: value})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def three_seeds() -> list[KlimekResult]:
+    e = synthetic_election(4_000, seed=9, incremental=0.1, extreme=0.01)
+    return [klimek(e.arrays(), resamples=4, seed=s) for s in (0, 1, 2)]
+
+
+@pytest.mark.slow
+def test_each_answer_lies_in_its_interval_with_the_spread_of_its_fits(
+    three_seeds: list[KlimekResult],
+) -> None:
+    """The interval covers the estimate and the independent fits it was chosen from."""
+    for a in three_seeds:
+        assert a.f_i_interval[0] <= a.seed_spread["f_i"][0] <= a.f_i <= a.f_i_interval[1]
+        assert a.f_i <= a.seed_spread["f_i"][1] <= a.f_i_interval[1]
+        assert a.f_e_interval[0] <= a.seed_spread["f_e"][0] <= a.f_e <= a.f_e_interval[1]
+        assert a.f_e <= a.seed_spread["f_e"][1] <= a.f_e_interval[1]
+    d = json.loads(json.dumps(three_seeds[0].to_dict()))
+    assert d["seed_spread"]["f_i"] == list(three_seeds[0].seed_spread["f_i"])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 item 5 not met: on 4,000 synthetic stations (f_i 0.1, f_e 0.01) one "
+    "seed's f_i (0.21) lies above another seed's interval (upper end 0.11); the search's "
+    "own simulation noise (12,000 simulated stations per fit) moves f_i more than the "
+    "bootstrap's interval allows",
+)
+def test_different_seeds_agree_within_the_reported_interval(
+    three_seeds: list[KlimekResult],
+) -> None:
+    """Seed stability (issue 10, item 5): each seed's answer lies in every other's interval."""
+    for a in three_seeds:
+        for b in three_seeds:
+            assert a.f_i_interval[0] - 0.02 <= b.f_i <= a.f_i_interval[1] + 0.02
+            assert a.f_e_interval[0] - 0.002 <= b.f_e <= a.f_e_interval[1] + 0.002

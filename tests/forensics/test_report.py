@@ -61,7 +61,7 @@ def test_titles_in_each_language(pages: dict[str, str]) -> None:
     for lang, html in pages.items():
         tx = TEXT[lang]
         assert f'<html lang="{lang}">' in html
-        for key in ("title", "what_numbers_say", "what_not_prove", "rankings", "excluded"):
+        for key in ("title", "found", "what_not_prove", "regions", "stations", "excluded"):
             assert tx[key] in html
         for m in METHODS:
             assert m.title[lang] in html.replace("&#34;", '"').replace("&#39;", "'")
@@ -70,7 +70,7 @@ def test_titles_in_each_language(pages: dict[str, str]) -> None:
 
 def test_summary_comes_first(pages: dict[str, str]) -> None:
     html = pages["en"]
-    assert html.index("What the numbers say") < html.index('id="methods"')
+    assert html.index("What was found") < html.index('id="recipes"') < html.index('id="methods"')
     assert "polling stations analysed out of 2,250 rows" in html  # 2,000 loaded + 250 excluded
 
 
@@ -101,15 +101,18 @@ def test_recipes_side_by_side_with_what_each_assumes(
 ) -> None:
     html = pages[lang]
     tables = re.findall(r'<table class="recipes">(.*?)</table>', html, re.S)
-    assert len(tables) == 2  # shpilkin and klimek
-    shpilkin_table, klimek_table = tables
-    for name in ("shpilkin", "regional"):
-        assert f"<code>{name}</code>" in shpilkin_table
-        assert TEXT[lang][f"recipe_shpilkin_{name}"] in shpilkin_table.replace("&#39;", "'")
-    for name in ("pnas", "regional"):
-        assert f"<code>{name}</code>" in klimek_table
+    assert len(tables) == 1  # one table: Shpilkin's and Klimek's recipes beside our headline
+    (table,) = tables
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    for name in ("shpilkin", "regional", "hybrid", "pnas"):
+        assert any(f"<code>{name}</code>" in row for row in rows), name
+    shpilkin_rows = [r for r in rows if "<code>shpilkin</code>" in r]
+    assert TEXT[lang]["recipe_shpilkin_shpilkin"] in unescape(shpilkin_rows[0])
     shpilkin_recipe = report.results["shpilkin"].recipes[0]  # type: ignore[attr-defined]
-    assert fmt_int(shpilkin_recipe.anomalous_votes, lang) in shpilkin_table
+    assert fmt_int(shpilkin_recipe.anomalous_votes, lang) in shpilkin_rows[0]
+    # the headline is marked, once for each method
+    assert table.count('class="headline"') == 2
+    assert TEXT[lang]["headline_mark"] in table
 
 
 def test_digits_sentence_compares_with_the_model_not_benford(
@@ -122,3 +125,109 @@ def test_digits_sentence_compares_with_the_model_not_benford(
     assert f"against {expected} expected by the counts' own binomial model" in en
     # the regressions cannot flag ballots added for the leader: no count of flagged regions
     assert "regions are flagged" not in en and "выделяют" not in pages["ru"]
+
+
+_ALLOWED_LATIN = {"pollwatch", "JSON", "log", "docs", "validation", "md"}
+"""Latin words a Russian reader may see: the program's name, the file format, the symbols
+f_i / f_e / z / p / q / r (single letters pass anyway) and the path of the validation page."""
+
+
+def _interface_text(html: str, report: ForensicsReport) -> str:
+    """The words of a page a reader sees as its interface: no styles, no code (JSON keys),
+    no reference titles, and no data (names of the election, regions, stations, candidates,
+    files and columns, which are the source's own)."""
+    html = re.sub(r"<(style|metadata)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<code>.*?</code>", " ", html, flags=re.S)
+    html = re.sub(r'<p class="note ref">.*?</p>', " ", html, flags=re.S)
+    words = unescape(re.sub(r"<[^>]+>", " ", html))
+    data = {
+        str(report.election.get("name", "")),
+        *map(str, report.arrays.region_names),
+        *map(str, report.arrays.candidates),
+        *(str(v) for col in ("file", "region", "station", "column") for v in report.excluded[col]),
+        *(str(s["station"]) for s in report.stations),
+    }
+    for value in sorted(data, key=len, reverse=True):
+        if value:
+            words = words.replace(value, " ")
+    return words
+
+
+def test_no_english_in_the_russian_report(report: ForensicsReport, pages: dict[str, str]) -> None:
+    words = set(re.findall(r"[A-Za-z]{2,}", _interface_text(pages["ru"], report)))
+    assert words <= _ALLOWED_LATIN, sorted(words - _ALLOWED_LATIN)
+
+
+def test_no_russian_in_the_english_report(report: ForensicsReport, pages: dict[str, str]) -> None:
+    cyrillic = re.findall(r"[\u0400-\u04ff]+", _interface_text(pages["en"], report))
+    assert not cyrillic, cyrillic[:20]
+
+
+def test_the_leak_check_sees_a_leak(report: ForensicsReport, pages: dict[str, str]) -> None:
+    """The language checks above can fail: an English note in the Russian page is caught."""
+    leaked = pages["ru"].replace("</body>", "<p>stations left out</p></body>")
+    assert {"stations", "left", "out"} <= set(
+        re.findall(r"[A-Za-z]{2,}", _interface_text(leaked, report))
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_each_method_reads_plain_first_with_raw_keys_collapsed(
+    pages: dict[str, str], lang: str
+) -> None:
+    html = pages[lang]
+    tx = TEXT[lang]
+    section = html.split('id="methods"')[1].split("</section>")[0]
+    articles = re.findall(r'<article id="method-(\w+)">(.*?)</article>', section, re.S)
+    assert {name for name, _ in articles} == {m.name for m in METHODS}
+    for name, body in articles:
+        # raw JSON keys only inside the collapsed block
+        outside = re.sub(r"<details.*?</details>", "", body, flags=re.S)
+        assert "<code>" not in outside, name
+        assert "counts.turnout_5" not in outside and "mc_p_value" not in outside
+        assert '<details class="all-figures">' in body
+        assert unescape(tx[f"limits_{name}"]) in unescape(body), name
+        if name != "fingerprint":
+            assert "level-" in body, name  # how sure, in words
+        assert tx["key_figures"] in body
+    integer = dict(articles)["integer_percentages"]
+    assert "counts.turnout_5.mc_p_value" in integer  # in the collapsed block, as in the JSON
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_findings_say_how_often_honesty_raises_each_flag(pages: dict[str, str], lang: str) -> None:
+    summary = unescape(pages[lang].split('id="summary"')[1].split("</section>")[0])
+    assert summary.count(TEXT[lang]["how_sure"]) >= 6
+    assert unescape(TEXT[lang]["calibration_note"]) in summary
+
+
+def test_regions_ranked_with_reasons_and_small_multiples(
+    report: ForensicsReport, pages: dict[str, str]
+) -> None:
+    section = pages["en"].split('id="rankings"')[1].split("</section>")[0]
+    assert "<svg" in section  # the small multiples
+    assert unescape(TEXT["en"]["plot_regions"]) in unescape(section)
+    first = report.regions[0]
+    rows = re.findall(r'<table class="regions">.*?<tbody>(.*?)</tbody>', section, re.S)
+    top = re.findall(r"<tr>(.*?)</tr>", rows[0], re.S)
+    assert len(top) == min(15, len(report.regions))
+    assert f"<td>{first['region']}</td>" in top[0]
+    reasons = re.findall(r'<td class="why">(.*?)</td>', section, re.S)
+    assert len(reasons) == len(report.regions) and all(reasons)
+    if len(report.regions) > 15:
+        assert "<details><summary>The other" in section
+
+
+def test_an_unstable_klimek_fit_is_a_description_not_a_sign() -> None:
+    """Fits that disagree (seed_spread) take Klimek's flag away; they never raise one."""
+    from pollwatch.forensics.report.summary import how_sure
+
+    stable = {
+        "f_i_interval": [0.1, 0.3],
+        "f_e_interval": [0.0, 0.01],
+        "seed_spread": {"f_i": [0.19, 0.21], "f_e": [0.0, 0.001]},
+    }
+    unstable = dict(stable, seed_spread={"f_i": [0.0, 0.32], "f_e": [0.0, 0.02]})
+    assert how_sure("klimek", stable, "en")[0] == "some"
+    level, sentence = how_sure("klimek", unstable, "ru")
+    assert level == "info" and sentence.startswith("Неустойчиво")

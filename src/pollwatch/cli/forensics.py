@@ -11,7 +11,6 @@ when those data cannot be found or fetched. Library errors propagate to
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pollwatch.errors import InputError, PollwatchError
-from pollwatch.forensics.battery import ForensicsReport, run_battery
+from pollwatch.forensics.battery import ForensicsReport, default_jobs, run_battery
 from pollwatch.forensics.battery import Progress as ProgressFn
 from pollwatch.results import FORMATS
 
@@ -149,7 +148,10 @@ def forensics(
     ] = "en",
     resamples: Resamples = 10_000,
     seed: Seed = 0,
-    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", help="Worker processes (0: up to 2, as many as there are cores)."),
+    ] = 0,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Fail on votes exceeding ballots and duplicate stations."),
@@ -188,7 +190,8 @@ def forensics(
             raise InputError("give either FILE or --all DIR, not both")
         if out is None:
             raise InputError("--all needs --out table.csv (or .md)")
-        _compare(all_dir, out, resamples=resamples, seed=seed, jobs=jobs, scheduler=scheduler)
+        workers = jobs or default_jobs()
+        _compare(all_dir, out, resamples=resamples, seed=seed, jobs=workers, scheduler=scheduler)
         return
     if file is None:
         raise InputError("missing FILE (or --all DIR); see `pollwatch forensics --help`")
@@ -251,7 +254,7 @@ def demo(
     from pollwatch.results.datasets import fetch_dataset, find_dataset
 
     settings = load_settings()
-    workers = jobs or max(1, min(2, os.cpu_count() or 1))
+    workers = jobs or default_jobs()
     path = find_dataset("ru-2024", settings.data_dir)
     reason = f"ru/2024.csv.zip is not in {settings.data_dir}"
     if path is None and not offline:

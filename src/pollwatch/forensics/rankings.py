@@ -142,6 +142,8 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
     100 %, or its own reference sits at :data:`CLEAN_CEILING` or above. A region falsified
     through and through (its own turnout peak at 95 %) would otherwise take its falsified
     peak for clean and read as clean.
+    ``checks_failed`` names the clean checks a region failed (``round_numbers``, ``at_100``,
+    ``own_peak_high``), the reasons the report gives for its place;
     ``reference`` says which was used, ``anomalous_votes_own`` and
     ``anomalous_votes_national`` give both. Sorted by the anomalous votes as a share of the
     region's leader votes, then by z; without a Shpilkin result the anomalous columns are
@@ -191,11 +193,15 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
         }
     )
     _use_integer_regions(out, results.get("integer_percentages"))
-    machine = (
-        (out["integer_q"] < FDR_LEVEL)
-        | (g["at_100"] >= MACHINE_AT_100 * g["sized"].clip(lower=1))
-        | _implausible_reference(out["region"], results.get("shpilkin"))
-    )
+    round_numbers = out["integer_q"] < FDR_LEVEL
+    many_at_100 = g["at_100"] >= MACHINE_AT_100 * g["sized"].clip(lower=1)
+    high_peak = _implausible_reference(out["region"], results.get("shpilkin"))
+    machine = round_numbers | many_at_100 | high_peak
+    checks = ("round_numbers", "at_100", "own_peak_high")
+    out["checks_failed"] = [
+        [code for code, failed in zip(checks, row, strict=True) if failed]
+        for row in zip(round_numbers, many_at_100, high_peak, strict=True)
+    ]
     if excess is None:
         out["reference"] = None
         out["anomalous_votes"] = None

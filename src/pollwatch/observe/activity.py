@@ -26,7 +26,11 @@ from dataclasses import dataclass
 
 from pollwatch.observe.master import CountWindow
 
-__all__ = ["StationCounters", "entered_per_hour"]
+__all__ = ["SLOT_SECONDS", "StationCounters", "entered_per_hour", "entered_per_slot"]
+
+SLOT_SECONDS = 900
+"""The dashboard's activity is kept in 15-minute UTC slots: every local hour of every time
+zone in use (whole hours, +5:30, +5:45) is a sum of whole slots."""
 
 
 @dataclass(frozen=True)
@@ -61,17 +65,25 @@ def entered_per_hour(windows: Sequence[CountWindow]) -> dict[int, float]:
     Each window's count is spread evenly over its span; a zero-length window counts in
     its hour.
     """
+    return entered_per_slot(windows, 3600)
+
+
+def entered_per_slot(
+    windows: Sequence[CountWindow], seconds: int = SLOT_SECONDS
+) -> dict[int, float]:
+    """People entered per slot of ``seconds`` (slots since the epoch, UTC), as
+    :func:`entered_per_hour` does per hour."""
     out: dict[int, float] = {}
     for window in windows:
         start, end, entered = window.start.timestamp(), window.end.timestamp(), window.entered
-        hour = int(start // 3600)
+        slot = int(start // seconds)
         if end <= start:
-            out[hour] = out.get(hour, 0.0) + entered
+            out[slot] = out.get(slot, 0.0) + entered
             continue
         span = end - start
-        while hour * 3600 < end:
-            overlap = min(end, (hour + 1) * 3600) - max(start, hour * 3600)
+        while slot * seconds < end:
+            overlap = min(end, (slot + 1) * seconds) - max(start, slot * seconds)
             if overlap > 0:
-                out[hour] = out.get(hour, 0.0) + entered * overlap / span
-            hour += 1
+                out[slot] = out.get(slot, 0.0) + entered * overlap / span
+            slot += 1
     return out

@@ -55,7 +55,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pollwatch.observe.master import merge_station_reports
-from pollwatch.observe.queues import ballot_outlook, estimate_wait
+from pollwatch.observe.queues import SHAPE_CONCENTRATION, ballot_outlook, estimate_wait
 from pollwatch.observe.reports import CountReport, IncidentReport, Report, format_timestamp
 
 __all__ = [
@@ -309,6 +309,7 @@ def derive_station_status(
     ballots_received: int | None,
     public_ids: Collection[str],
     share_seen: float | None = None,
+    shape_concentration: float | None = None,
 ) -> PublicStationStatus:
     """A station's public status from the reports the service received up to ``as_of``.
 
@@ -327,6 +328,9 @@ def derive_station_status(
         The day curve's share of a day's arrivals up to ``as_of`` at this station, for the
         calibrated ballots warning of :func:`pollwatch.observe.queues.ballot_outlook`; None
         when no day curve is known, and then the warning says only that the ballots are out.
+    shape_concentration:
+        The κ that goes with ``share_seen`` (:class:`pollwatch.observe.queues.ShareSeen`);
+        None for :data:`~pollwatch.observe.queues.SHAPE_CONCENTRATION`.
     """
     if not reports:
         return PublicStationStatus(
@@ -341,7 +345,11 @@ def derive_station_status(
     )
     issued = sum(w.ballots_issued or 0 for w in master.windows)
     outlook = ballot_outlook(
-        ballots_received, issued, master.queue or 0, 0.0 if share_seen is None else share_seen
+        ballots_received,
+        issued,
+        master.queue or 0,
+        0.0 if share_seen is None else share_seen,
+        concentration=SHAPE_CONCENTRATION if shape_concentration is None else shape_concentration,
     )
     warning = outlook.warning or any(r.category == "ballot_shortage" for r in shown)
     wait, low, high = _wait(reports, master.queue)

@@ -18,6 +18,7 @@ by their meaning. Quirks handled:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -29,7 +30,13 @@ from pollwatch.results.schema import ElectionResults
 from pollwatch.results.tables import read_table
 from pollwatch.results.validate import ColumnMapping, build_results
 
-__all__ = ["ELECTION_NAMES", "looks_like_ru_cik", "map_ru_columns", "read_ru_cik"]
+__all__ = [
+    "ELECTION_NAMES",
+    "looks_like_ru_cik",
+    "map_ru_columns",
+    "read_ru_cik",
+    "ru_cik_results",
+]
 
 ELECTION_NAMES = {
     "2000": "Russia, presidential election 2000",
@@ -46,13 +53,47 @@ ELECTION_NAMES = {
     "2024": "Russia, presidential election 2024",
 }
 
-_ID_COLUMNS = {"region", "oik", "tik", "uik", "url", "name"}
 _ABROAD = re.compile(r"за пределами|зарубежн", re.IGNORECASE)
+
+# Text columns before the protocol lines, recognised by their header (any case, spaces
+# squeezed). Files of the collection name them in English (region, oik, tik, uik, url,
+# name) and may name them in Russian; a column not named here is judged by its content.
+_ROLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("region", re.compile(r"^(region|регион|субъект( рф| российской федерации)?)$")),
+    ("district", re.compile(r"^(tik|тик|территориальная избирательная комиссия)$")),
+    (
+        "station",
+        re.compile(
+            r"^(uik|уик|№ ?уик|номер уик|уик №|участок|номер участка|избирательный участок"
+            r"|участковая избирательная комиссия)$"
+        ),
+    ),
+    (
+        "ignore",
+        re.compile(
+            r"^(oik|оик|окружная избирательная комиссия|url|link|ссылка|name|название"
+            r"|выборы|level|уровень|уровень комиссии|тип комиссии|id|код|okato|окато)$"
+        ),
+    ),
+)
+_REQUIRED = {"region": "the region", "station": "the polling station (uik)"}
+
+
+def _role(column: str) -> str | None:
+    """``region``, ``district``, ``station`` or ``ignore`` by the header, else ``None``."""
+    key = re.sub(r"\s+", " ", str(column)).strip().lower()
+    return next((role for role, pattern in _ROLES if pattern.match(key)), None)
+
+
+def _is_protocol_line(column: str) -> bool:
+    return str(column).strip().startswith("Число")
 
 
 def looks_like_ru_cik(columns: list[str]) -> bool:
-    """Whether a header looks like a CEC file (Russian protocol lines and ``uik``)."""
-    return "uik" in columns and any(str(c).startswith("Число") for c in columns)
+    """Whether a header looks like a CEC file: Russian protocol lines and a station column."""
+    return any(_is_protocol_line(c) for c in columns) and any(
+        _role(c) == "station" for c in columns
+    )
 
 
 def _protocol_field(column: str) -> str | None:
@@ -79,26 +120,69 @@ def _protocol_field(column: str) -> str | None:
     return None
 
 
-def map_ru_columns(columns: list[str]) -> ColumnMapping:
-    """Build the column mapping of a CEC file from its header."""
+def _counts_column(values: pd.Series) -> bool:
+    """Whether a column holds vote counts: most of its non-empty cells are plain digits.
+
+    "Most", not "all": a votes column with a few damaged cells stays a votes column, and
+    its bad cells are reported with their row (:func:`parse_counts`) instead of the
+    whole column silently leaving the analysis as text.
+    """
+    cells = values.astype(str).str.strip().to_numpy(dtype=object)
+    cells = cells[cells != ""]
+    return bool(cells.size) and float(np.char.isdigit(cells.astype(str)).mean()) >= 0.5
+
+
+def map_ru_columns(columns: list[str], raw: pd.DataFrame | None = None) -> ColumnMapping:
+    """The column mapping of a CEC file, found from its header and, with ``raw``, content.
+
+    Protocol lines are the columns whose header starts with "Число", mapped by their
+    meaning whatever the year's wording (:func:`_protocol_field`). Region, territorial
+    commission (district) and station are found by their header in English or Russian,
+    wherever they stand; other named text columns (district commission, link, election
+    name, commission level) are ignored. Every other column is judged by its content:
+    whole numbers make it a candidate's or a party's votes, any other text an
+    identifier to ignore. Without ``raw`` the other columns are taken as candidates.
+
+    Raises :class:`DataFormatError` naming what is missing: the region or the station
+    column, the line of registered voters, any candidate column.
+    """
     mapping: dict[str, str] = {}
     ignore: list[str] = []
+    candidates: list[str] = []
     for col in columns:
-        if col in _ID_COLUMNS:
-            ignore.append(col)
-            continue
-        if col.startswith("Число"):
+        if _is_protocol_line(col):
             ignore.append(col)
             fld = _protocol_field(col)
             if fld is not None and fld not in mapping:
                 mapping[fld] = col
-    mapping.update({"region": "region", "station": "uik"})
-    if "tik" in columns:
-        mapping["district"] = "tik"
-    missing = [f for f in ("registered",) if f not in mapping]
-    if missing:
-        raise DataFormatError(f"no protocol line for {', '.join(missing)} in the CEC header")
-    return ColumnMapping(columns=mapping, ignore=tuple(ignore))
+            continue
+        role = _role(col)
+        if role in ("region", "district", "station") and role not in mapping:
+            mapping[str(role)] = col
+        elif role is not None:
+            ignore.append(col)
+        elif raw is None or _counts_column(raw[col]):
+            candidates.append(col)
+        else:
+            ignore.append(col)  # a text column the collection does not name: an identifier
+    head = ", ".join(repr(str(c)) for c in columns[:40])
+    for fld, what in _REQUIRED.items():
+        if fld not in mapping:
+            raise DataFormatError(
+                f"no column for {what} in the CEC header (named e.g. {fld!r} or "
+                f"{'регион' if fld == 'region' else 'УИК'!r}); the file has: {head}"
+            )
+    if "registered" not in mapping:
+        raise DataFormatError(
+            "no protocol line for registered voters ('Число избирателей, включенных в "
+            f"список…') in the CEC header; the file has: {head}"
+        )
+    if not candidates:
+        raise DataFormatError(
+            "no candidate or party column (whole numbers beside the protocol lines) in the "
+            f"CEC file; the file has: {head}"
+        )
+    return ColumnMapping(columns=mapping, candidates=tuple(candidates), ignore=tuple(ignore))
 
 
 def _station_numbers(raw: pd.Series) -> pd.Series:
@@ -109,35 +193,55 @@ def _station_numbers(raw: pd.Series) -> pd.Series:
 def read_ru_cik(
     path: str | Path, *, name: str | None = None, strict: bool = False
 ) -> ElectionResults:
-    """Read one CEC file (``YEAR.csv.zip`` or any container :func:`read_table` reads)."""
+    """Read one CEC file (``YEAR.csv.zip`` or any container :func:`read_table` reads).
+
+    The remote e-voting aggregates of the same year (``YEAR-electronic-voting.csv.gz``
+    beside it) are attached as ``aggregates``.
+    """
     p = Path(path)
-    raw = read_table(p)
-    if not looks_like_ru_cik(list(raw.columns)):
-        raise DataFormatError(
-            "not a CEC polling-station file (no 'uik' and protocol lines)", file=str(p)
-        )
-    raw = raw.copy()
-    raw["uik"] = _station_numbers(raw["uik"])
-    mapping = map_ru_columns(list(raw.columns))
-    abroad = raw["region"].astype(str).str.contains(_ABROAD).to_numpy()
-    year = re.match(r"(\d{4})", p.name)
-    title = name or (
-        ELECTION_NAMES.get(year.group(1), f"Russia {year.group(1)}") if year else p.stem
-    )
-    results = build_results(raw, mapping, file=str(p), name=title, strict=strict, abroad=abroad)
-    if "valid" not in mapping.columns:
-        results.stations["valid"] = results.votes().to_numpy(dtype=np.int64).sum(axis=1)
+    results = ru_cik_results(read_table(p), file=str(p), name=name, strict=strict)
+    year = results.meta.get("year")
     aggregates = None
     if year:
-        ev = p.with_name(f"{year.group(1)}-electronic-voting.csv.gz")
+        ev = p.with_name(f"{year}-electronic-voting.csv.gz")
         if ev.is_file():
             aggregates = read_table(ev)
+    return dataclasses.replace(results, aggregates=aggregates)
+
+
+def ru_cik_results(
+    raw: pd.DataFrame, *, file: str, name: str | None = None, strict: bool = False
+) -> ElectionResults:
+    """Validated results of one CEC table already read as text (:func:`read_table`).
+
+    The columns are found by :func:`map_ru_columns` from the header and the content; the
+    election's name comes from the year the file name starts with.
+    """
+    if not any(_is_protocol_line(c) for c in raw.columns):
+        raise DataFormatError(
+            "not a CEC polling-station file (no protocol lines: no column starts with 'Число')",
+            file=file,
+        )
+    try:
+        mapping = map_ru_columns(list(raw.columns), raw)
+    except DataFormatError as exc:
+        raise DataFormatError(str(exc), file=file) from None
+    raw = raw.copy()
+    station = mapping.columns["station"]
+    raw[station] = _station_numbers(raw[station])
+    abroad = raw[mapping.columns["region"]].astype(str).str.contains(_ABROAD).to_numpy()
+    year = re.match(r"(\d{4})", Path(file).name)
+    title = name or (
+        ELECTION_NAMES.get(year.group(1), f"Russia {year.group(1)}") if year else Path(file).stem
+    )
+    results = build_results(raw, mapping, file=file, name=title, strict=strict, abroad=abroad)
+    if "valid" not in mapping.columns:
+        results.stations["valid"] = results.votes().to_numpy(dtype=np.int64).sum(axis=1)
     return ElectionResults(
         name=results.name,
         stations=results.stations,
         candidates=results.candidates,
         excluded=results.excluded,
-        aggregates=aggregates,
-        source=str(p),
+        source=file,
         meta={"format": "ru-cik", "year": year.group(1) if year else None},
     )

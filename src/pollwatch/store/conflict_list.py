@@ -2,7 +2,8 @@
 
 Only stations whose counters say a conflict is possible
 (:attr:`pollwatch.observe.activity.StationCounters.may_conflict`), or that have resolutions,
-are merged; their master records come from the read models' cache.
+are merged; their conflicts come from the read models' cache, or from ``station_state``
+after a restart (:mod:`pollwatch.store.station_state`) without decoding whole records.
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ def conflicts(engine: Engine, election: str) -> list[dict[str, Any]]:
     current = read_models(engine).masters.refresh(engine, election, counters, chosen, wanted)
     out: list[dict[str, Any]] = []
     for station in sorted(current):
-        master = current[station].master
-        for conflict in master.conflicts:
+        open_, resolved = current[station].conflicts  # without decoding the whole record
+        for conflict in open_:
             out.append({"station": station, **conflict.to_dict(), "resolved": None})
-        for conflict, resolution in master.resolved:
+        for conflict, resolution in resolved:
             out.append(
                 {
                     "station": station,

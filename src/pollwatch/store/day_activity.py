@@ -1,11 +1,14 @@
 """The dashboard's activity over the day: reports and people entered per hour, newest incidents.
 
-Reports and incidents per hour are counted in SQL (one pass over the election's reports, an
-index range); people entered per hour sum the cached master records' count windows
-(:func:`pollwatch.observe.activity.entered_per_hour`), so identical windows of two observers
-count once and conflicting overlaps are left out until resolved. The hourly part is reused
-for up to :data:`pollwatch.store.read_models.SUMMARY_MAX_AGE` seconds; the incident feed is
-read on every call.
+Everything is kept in 15-minute UTC slots, summed here into the hours asked for (UTC, or a
+local clock ``utc_offset`` minutes ahead, +5:30 included): reports and incidents per slot
+from ``activity_slots`` (kept in each report's transaction: one small range read, never a
+scan of ``reports``); people entered per slot from the master records' count windows
+(:func:`pollwatch.observe.activity.entered_per_slot`, kept with each record in
+``station_state``), so identical windows of two observers count once and conflicting
+overlaps are left out until resolved. The hourly part is reused for up to
+:data:`pollwatch.store.read_models.SUMMARY_MAX_AGE` seconds; the incident feed is read on
+every call.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
+from pollwatch.errors import InputError
+from pollwatch.observe.activity import SLOT_SECONDS
 from pollwatch.observe.reports import format_timestamp
 from pollwatch.store._util import format_stored
 from pollwatch.store.elections import get_election
-from pollwatch.store.engine import is_sqlite
 from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import read_models
-from pollwatch.store.tables import photos, reports
+from pollwatch.store.tables import activity_slots, photos, reports
 from pollwatch.store.views import load_resolutions
 
 __all__ = ["INCIDENT_FEED", "activity", "incidents_feed"]
@@ -31,47 +35,57 @@ INCIDENT_FEED = 50
 """Incidents in the dashboard's feed (newest first)."""
 
 
-def _hour_bucket(engine: Engine, column: Any) -> Any:
-    """``YYYY-MM-DD HH`` of a UTC timestamp column, in SQL."""
-    if is_sqlite(engine):
-        return func.substr(column, 1, 13)  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+def _check_offset(utc_offset: int) -> int:
+    if (
+        isinstance(utc_offset, bool)
+        or not isinstance(utc_offset, int)
+        or utc_offset % (SLOT_SECONDS // 60)
+        or not -14 * 60 <= utc_offset <= 14 * 60
+    ):
+        raise InputError(
+            "The 'utc_offset' parameter of activity must be minutes from -840 to 840 in "
+            f"steps of 15; got {utc_offset!r} instead",
+            column="utc_offset",
+        )
+    return utc_offset
 
 
-def _hour_iso(bucket: str) -> str:
-    return f"{bucket[:10]}T{bucket[11:13]}:00:00Z"
+def _hour_of(slot: int, offset: int) -> int:
+    """The UTC start (seconds) of the local hour holding ``slot``."""
+    local = slot * SLOT_SECONDS + offset
+    return local - local % 3600 - offset
 
 
-def _activity_now(engine: Engine, election: str) -> dict[str, Any]:
-    bucket = _hour_bucket(engine, reports.c.observed_at).label("hour")
-    by_hour = (
-        select(bucket, reports.c.kind, func.count())
-        .where(reports.c.election == election)
-        .group_by(bucket, reports.c.kind)
-    )
-    per_hour: dict[str, dict[str, int]] = {}
+def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
+    per_hour: dict[int, dict[str, int]] = {}
+    slots = select(activity_slots.c.slot, activity_slots.c.reports, activity_slots.c.incidents)
     with engine.connect() as conn:
-        for hour, kind, n in conn.execute(by_hour):
-            slot = per_hour.setdefault(_hour_iso(str(hour)), {"reports": 0, "incidents": 0})
-            slot["reports"] += int(n)
-            if kind == "incident":
-                slot["incidents"] += int(n)
+        for slot, n, incidents in conn.execute(slots.where(activity_slots.c.election == election)):
+            if not n:
+                continue
+            cell = per_hour.setdefault(_hour_of(int(slot), offset), {"reports": 0, "incidents": 0})
+            cell["reports"] += int(n)
+            cell["incidents"] += int(incidents)
         counters = load_counters(conn, election)
         chosen = load_resolutions(conn, election)
     counted = sorted(s for s, c in counters.items() if c.counts)
-    people: dict[int, float] = {}
+    per_slot: dict[int, float] = {}
     masters = read_models(engine).masters
     for entry in masters.refresh(engine, election, counters, chosen, counted).values():
-        for hour, n in entry.hourly.items():
-            people[hour] = people.get(hour, 0.0) + n
+        for slot, n in entry.slots.items():
+            per_slot[slot] = per_slot.get(slot, 0.0) + n
+    people: dict[int, float] = {}
+    for slot in sorted(per_slot):  # a day has a hundred slots, an election 5,000 stations
+        hour = _hour_of(slot, offset)
+        people[hour] = people.get(hour, 0.0) + per_slot[slot]
+
+    def iso(hour: int) -> str:
+        return format_timestamp(datetime.fromtimestamp(hour, UTC))
+
     return {
-        "reports_per_hour": [{"hour": h, **per_hour[h]} for h in sorted(per_hour)],
+        "reports_per_hour": [{"hour": iso(h), **per_hour[h]} for h in sorted(per_hour)],
         "entered_per_hour": [
-            {
-                "hour": format_timestamp(datetime.fromtimestamp(h * 3600, UTC)),
-                "entered": round(people[h], 1),
-            }
-            for h in sorted(people)
+            {"hour": iso(h), "entered": round(people[h], 1)} for h in sorted(people)
         ],
     }
 
@@ -113,17 +127,19 @@ def incidents_feed(
     return out
 
 
-def activity(engine: Engine, election: str) -> dict[str, Any]:
+def activity(engine: Engine, election: str, *, utc_offset: int = 0) -> dict[str, Any]:
     """Reports and incidents per hour, people entered per hour, and the newest incidents.
 
-    Hours are UTC clock hours (reports by ``observed_at``). ``entered_per_hour`` sums the
-    stations' master-record count windows (so identical windows of two observers count once,
-    conflicting overlaps are left out until resolved, resolutions apply), each window's
-    ``entered`` spread evenly over the hours it covers.
+    Hours are clock hours ``utc_offset`` minutes ahead of UTC (0: UTC hours; 330: India's);
+    each is named by the UTC instant it starts at. Reports count by ``observed_at``.
+    ``entered_per_hour`` sums the stations' master-record count windows (so identical
+    windows of two observers count once, conflicting overlaps are left out until resolved,
+    resolutions apply), each window's ``entered`` spread evenly over the time it covers.
     """
+    offset = _check_offset(utc_offset) * 60
     get_election(engine, election)
     summary = read_models(engine).summaries.get(
-        engine, election, "activity", lambda: _activity_now(engine, election)
+        engine, election, f"activity{offset:+d}", lambda: _activity_now(engine, election, offset)
     )
     return {
         "election": election,

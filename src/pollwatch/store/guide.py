@@ -36,7 +36,7 @@ from pollwatch.observe.reports import CountReport, Report, StatusReport, format_
 from pollwatch.observe.schedule import StationSchedule, parse_schedule, resolve_schedule
 from pollwatch.store._util import as_utc
 from pollwatch.store.press import public_summary
-from pollwatch.store.public import election_embargo
+from pollwatch.store.public import election_embargo, public_station_share_seen
 from pollwatch.store.tables import audit_log, elections, reports, stations
 from pollwatch.store.views import election_schedule, load_stored_report
 
@@ -240,7 +240,8 @@ def guide_totals(
             str(r[0]): r[1:]
             for r in conn.execute(
                 select(stations.c.station, stations.c.ballots_received, stations.c.name,
-                       stations.c.city).where(stations.c.election == election)
+                       stations.c.city, stations.c.timezone, stations.c.schedule,
+                       stations.c.hours).where(stations.c.election == election)
             )
         }  # fmt: skip
         rows = conn.execute(
@@ -263,6 +264,11 @@ def guide_totals(
                 people[hour] = people.get(hour, 0.0) + n
         for hour, queue in _queues_per_hour(parsed).items():
             queues[hour] = queues.get(hour, 0) + coarse_queue(queue)
+        row = registry.get(station)
+        seen = None  # the share of its day seen, as on the station's own page
+        if row is not None and row[0] is not None:
+            own = {"timezone": row[3], "schedule": row[4], "hours": row[5]}
+            seen = public_station_share_seen(engine, election, own, parsed, as_of)
         statuses.append(
             derive_station_status(
                 election,
@@ -271,6 +277,8 @@ def guide_totals(
                 as_of=as_of,
                 ballots_received=(registry.get(station) or (None,))[0],
                 public_ids={rid for _, rid, public in items if public},
+                share_seen=None if seen is None else seen.share,
+                shape_concentration=None if seen is None else seen.concentration,
             )
         )
     return {

@@ -14,6 +14,11 @@ disk) is the same as with one transaction per report. If a batch fails as a whol
 reason other than one of its items, its reports are stored one by one so that one bad item
 cannot fail the others.
 
+After each batch the writer pokes its :class:`pollwatch.store.state_keeper.StateKeeper`,
+which merges the stations that got reports into the stored dashboard state in its own
+thread and transactions, so a restarted process does not merge them again; a report's
+answer never waits for it.
+
 Several server processes each have their own writer; they serialise on the database
 (SQLite's write lock, PostgreSQL's election row locks), so the service stays stateless.
 
@@ -41,6 +46,7 @@ from sqlalchemy import Engine, select
 from pollwatch.store import secret_hash
 from pollwatch.store.people import Observer, observer_for_token
 from pollwatch.store.reports import Outcome, PreparedReport, StoredReport, store_prepared
+from pollwatch.store.state_keeper import StateKeeper
 from pollwatch.store.tables import observers
 
 __all__ = [
@@ -88,7 +94,8 @@ class IngestWriter:
 
     ``await writer.submit(prepared)`` returns the :class:`StoredReport` (committed) or raises
     the item's :class:`PollwatchError`. :meth:`stop` stores what is queued, then ends the
-    thread. ``store`` is the batch function (tests may pass another).
+    thread. ``store`` is the batch function (tests may pass another); ``keep_state`` runs
+    a :class:`StateKeeper` beside the writer.
     """
 
     def __init__(
@@ -98,8 +105,10 @@ class IngestWriter:
         max_batch: int = MAX_BATCH,
         store: Callable[[Engine, Sequence[PreparedReport]], list[Outcome]] | None = None,
         on_batch: Callable[[int, float], None] | None = None,
+        keep_state: bool = True,
     ) -> None:
         self.engine = engine
+        self.keeper = StateKeeper(engine) if keep_state else None
         self._on_batch = on_batch  # (reports, seconds) after each batch, e.g. for /metrics
         self.max_batch = max_batch
         self._stations: set[tuple[str, str]] = set()  # registered stations seen so far
@@ -122,14 +131,18 @@ class IngestWriter:
                     target=self._run, name="pollwatch-ingest", daemon=True
                 )
                 self._thread.start()
+        if self.keeper is not None:
+            self.keeper.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Store everything already queued, then stop the thread."""
+        """Store everything already queued, then stop the thread (and the keeper)."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(None)
             thread.join(timeout)
+        if self.keeper is not None:
+            self.keeper.stop(timeout)
 
     async def submit(self, item: PreparedReport) -> StoredReport:
         """Queue one validated report and wait until its batch has committed."""
@@ -173,6 +186,8 @@ class IngestWriter:
                 self._on_batch(len(batch), took)
             self.batches += 1
             self.stored += len(batch)
+            if self.keeper is not None:
+                self.keeper.poke()
             by_loop: dict[
                 asyncio.AbstractEventLoop,
                 list[tuple[asyncio.Future[StoredReport], Outcome | BaseException]],

@@ -5,53 +5,123 @@ A master record is a pure function of the station's reports and resolutions
 stays current while the station's ``last_seq`` (``station_activity``) and its resolutions
 are unchanged; a refresh re-reads only the stations with new reports or new resolutions.
 
-Costs: the first refresh of a process reads every count, status and protocol report of the
-election (about 20–40 s per million reports on a 2-core machine). One refresh per election
-runs at a time and later callers reuse its work; a caller with a budget (the station
-table's conflict total) re-reads at most that many reports, never waits for a running
-refresh, and says how many stations it left for later.
+Where an entry comes from, cheapest first: this process's memory; the database's
+``station_state`` row (:mod:`pollwatch.store.station_state`), written by whichever process
+merged the station last — so a restarted process reads a million reports' worth of
+records back in about a second instead of merging them again; and only then the station's
+reports, merged here and written back to ``station_state``.
+
+Costs: merging every station from its reports takes 20–40 s per million reports on a
+2-core machine; that happens once per election, not once per process. One refresh per
+election runs at a time and later callers reuse its work; a caller with a budget (the
+station table's conflict total) merges at most that many reports, never waits for a
+running refresh, and says how many stations it left for later.
 
 One :class:`MasterCache` belongs to one database (:class:`pollwatch.store.read_models.ReadModels`).
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from pollwatch.errors import InputError
-from pollwatch.observe.activity import StationCounters, entered_per_hour
+from pollwatch.observe.activity import StationCounters, entered_per_slot
 from pollwatch.observe.master import MasterRecord, Resolution, merge_station_reports
 from pollwatch.observe.reports import Report
+from pollwatch.store.station_state import (
+    ConflictView,
+    StoredState,
+    dashboard_form,
+    decode_conflicts,
+    decode_record,
+    decode_slots,
+    encode_conflicts,
+    encode_record,
+    encode_slots,
+    load_state,
+    readable,
+    resolution_digest,
+    save_state,
+    state_summaries,
+)
 from pollwatch.store.tables import reports, station_activity
 from pollwatch.store.views import load_resolutions, load_stored_report, opening_hours_of
 
 __all__ = ["MasterCache", "MasterEntry", "load_counters"]
 
-ResolutionKey = tuple[tuple[str, str, str, str], ...]
+_log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class MasterEntry:
-    """A station's master record as of ``last_seq`` and its resolutions, with what the
-    read models derive from it (opening hours, people entered per clock hour)."""
+    """A station's master record (the dashboard's form,
+    :func:`pollwatch.store.station_state.dashboard_form`) as of ``last_seq`` and its
+    resolutions (their digest), with what the read models derive from it: the opening
+    hours the observers reported, people entered per 15-minute UTC slot, and its conflicts.
 
-    last_seq: int
-    resolutions: ResolutionKey
-    master: MasterRecord
-    hours: tuple[datetime, datetime] | None
-    hourly: Mapping[int, float]
+    An entry read back from ``station_state`` decodes each part on first use: the activity
+    chart needs only the slots and the conflict list only the conflicts, so neither pays
+    for decoding every station's count windows.
+    """
 
+    __slots__ = (
+        "_conflicts", "_decoded", "_record", "_slots", "_slots_text", "_view", "election",
+        "last_seq", "open_conflicts", "resolutions", "station",
+    )  # fmt: skip
 
-def resolution_key(chosen: Sequence[Resolution]) -> ResolutionKey:
-    """The resolutions as a comparable value (a changed one makes the entry stale)."""
-    return tuple((r.field, json.dumps(r.value, sort_keys=True), r.by, r.note) for r in chosen)
+    def __init__(
+        self,
+        election: str,
+        station: str,
+        row: StoredState,
+        decoded: tuple[MasterRecord, tuple[datetime, datetime] | None] | None = None,
+    ) -> None:
+        self.election, self.station = election, station
+        self.last_seq, self.resolutions = row.last_seq, row.resolutions
+        self.open_conflicts = row.conflicts
+        self._record, self._slots_text, self._conflicts = row.record, row.slots, row.conflict_list
+        self._decoded = decoded
+        self._slots: dict[int, float] | None = None
+        self._view: ConflictView | None = None
+
+    def _parts(self) -> tuple[MasterRecord, tuple[datetime, datetime] | None]:
+        if self._decoded is None:
+            self._decoded = decode_record(self._record or "", self.election, self.station)
+        return self._decoded
+
+    @property
+    def master(self) -> MasterRecord:
+        """The master record (dashboard's form)."""
+        return self._parts()[0]
+
+    @property
+    def hours(self) -> tuple[datetime, datetime] | None:
+        """When observers reported the station opened and closed (None unless both)."""
+        return self._parts()[1]
+
+    @property
+    def slots(self) -> Mapping[int, float]:
+        """People entered per 15-minute UTC slot (slots since the epoch)."""
+        if self._slots is None:
+            self._slots = decode_slots(self._slots_text or "[]")
+        return self._slots
+
+    @property
+    def conflicts(self) -> ConflictView:
+        """The open conflicts, and the resolved ones with their resolutions."""
+        if self._view is None:
+            if self._decoded is not None:
+                master = self._decoded[0]
+                self._view = (master.conflicts, master.resolved)
+            else:
+                self._view = decode_conflicts(self._conflicts or "")
+        return self._view
 
 
 def load_counters(conn: Connection, election: str) -> dict[str, StationCounters]:
@@ -80,6 +150,10 @@ def _within_budget(
     return within
 
 
+def _row_current(row: StoredState, counters: StationCounters, own: Sequence[Resolution]) -> bool:
+    return row.last_seq >= counters.last_seq and row.resolutions == resolution_digest(own)
+
+
 def _merge(parsed: Sequence[Report], chosen: Sequence[Resolution]) -> MasterRecord:
     try:
         return merge_station_reports(parsed, chosen)
@@ -98,6 +172,8 @@ class MasterCache:
         self._rows: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
         self._gates: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self.merged = 0  # stations merged from their reports by this process
+        self.loaded = 0  # stations read back from station_state
 
     def refresh(
         self,
@@ -113,7 +189,9 @@ class MasterCache:
 
         One refresh per election at a time: a second caller waits and then finds the work
         done, instead of repeating it; a budgeted caller (the station table) does not wait
-        and reports the stations it could not check.
+        and reports the stations it could not check. Stations missing from memory are read
+        from ``station_state`` when their row is current (no budget: reading a row costs
+        far less than merging), the rest merged and written back.
         """
         with self._lock:
             gate = self._gates.setdefault(election, threading.Lock())
@@ -122,15 +200,29 @@ class MasterCache:
         try:
             current = self._current(election, counters, chosen, wanted)
             stale = [s for s in wanted if s not in current]
+            if stale:
+                self._keep(election, self._stored(engine, election, counters, chosen, stale))
+                current = self._current(election, counters, chosen, stale)
+                stale = [s for s in stale if s not in current]
             if budget is not None:
                 stale = _within_budget(stale, counters, budget)
             fresh = self._compute(engine, election, counters, chosen, stale)
-            with self._lock:
-                for s, entry in fresh.items():
-                    self._entries[(election, s)] = entry
+            self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
+            if fresh:
+                try:
+                    save_state(engine, election, [row for _, row in fresh.values()])
+                except DBAPIError as error:  # only a cache: the answer stands without it
+                    _log.warning("storing merged station state failed: %s", type(error).__name__)
         finally:
             gate.release()
         return self._current(election, counters, chosen, wanted)
+
+    def _keep(self, election: str, entries: Mapping[str, MasterEntry]) -> None:
+        with self._lock:
+            for s, entry in entries.items():
+                known = self._entries.get((election, s))
+                if known is None or known.last_seq <= entry.last_seq:
+                    self._entries[(election, s)] = entry
 
     def _current(
         self,
@@ -146,8 +238,26 @@ class MasterCache:
             for s, e in found.items()
             if e is not None
             and e.last_seq >= counters[s].last_seq  # a later refresh's entry is fresher still
-            and e.resolutions == resolution_key(chosen.get(s, ()))
+            and e.resolutions == resolution_digest(chosen.get(s, ()))
         }
+
+    def _stored(
+        self,
+        engine: Engine,
+        election: str,
+        counters: Mapping[str, StationCounters],
+        chosen: Mapping[str, tuple[Resolution, ...]],
+        stale: Sequence[str],
+    ) -> dict[str, MasterEntry]:
+        """Entries of ``stale`` stations read back from their current ``station_state`` rows."""
+        out: dict[str, MasterEntry] = {}
+        for s, row in load_state(engine, election, stale).items():
+            if not _row_current(row, counters[s], chosen.get(s, ())):
+                continue
+            if readable(row):  # else written by another version: merged again, overwritten
+                out[s] = MasterEntry(election, s, row)
+        self.loaded += len(out)
+        return out
 
     def _compute(
         self,
@@ -156,7 +266,7 @@ class MasterCache:
         counters: Mapping[str, StationCounters],
         chosen: Mapping[str, tuple[Resolution, ...]],
         stale: Sequence[str],
-    ) -> dict[str, MasterEntry]:
+    ) -> dict[str, tuple[MasterEntry, StoredState]]:
         parsed: dict[str, list[Report]] = {s: [] for s in stale}
         with engine.connect() as conn:
             for start in range(0, len(stale), 500):
@@ -168,37 +278,62 @@ class MasterCache:
                 )
                 for station, canonical in conn.execute(query):
                     parsed[str(station)].append(load_stored_report(canonical))
-        out: dict[str, MasterEntry] = {}
+        out: dict[str, tuple[MasterEntry, StoredState]] = {}
         for s, items in parsed.items():
             if not items:
                 continue
             own = chosen.get(s, ())
             # Labelled with the seq read before loading: a report that arrived in between
             # makes the entry look stale, so it is recomputed next time (never the reverse).
-            master = _merge(items, own)
-            out[s] = MasterEntry(
-                last_seq=counters[s].last_seq,
-                resolutions=resolution_key(own),
-                master=master,
-                hours=opening_hours_of(items),
-                hourly=entered_per_hour(master.windows),
+            master = dashboard_form(_merge(items, own))
+            hours = opening_hours_of(items)
+            row = StoredState(
+                s,
+                counters[s].last_seq,
+                resolution_digest(own),
+                len(master.conflicts),
+                encode_record(master, hours),
+                encode_slots(entered_per_slot(master.windows)),
+                encode_conflicts(master),
             )
+            out[s] = (MasterEntry(election, s, row, (master, hours)), row)
+        self.merged += len(out)
         return out
 
     def conflict_total(self, engine: Engine, election: str, *, budget: int) -> tuple[int, int]:
-        """Open conflicts of the election and stations left unchecked within the budget."""
+        """Open conflicts of the election and stations left unchecked within the budget.
+
+        Counted from memory, else from the current ``station_state`` rows' conflict counts
+        (no record decoded), else by merging within the budget.
+        """
         with engine.connect() as conn:
             counters = load_counters(conn, election)
             chosen = load_resolutions(conn, election)
+            stored = state_summaries(conn, election)
         wanted = [s for s, c in counters.items() if c.may_conflict]
-        current = self.refresh(engine, election, counters, chosen, wanted, budget=budget)
-        total = 0
+        total, unknown = 0, []
+        known = self._current(election, counters, chosen, wanted)
+        for s in wanted:
+            row = stored.get(s)
+            if s in known:
+                total += known[s].open_conflicts
+            elif (
+                row is not None
+                and readable(row)
+                and _row_current(row, counters[s], chosen.get(s, ()))
+            ):
+                total += row.conflicts
+            else:
+                unknown.append(s)
+        if not unknown:
+            return total, 0
+        current = self.refresh(engine, election, counters, chosen, unknown, budget=budget)
         with self._lock:
-            for s in wanted:
+            for s in unknown:
                 entry = current.get(s) or self._entries.get((election, s))
                 if entry is not None:
-                    total += len(entry.master.conflicts)
-        return total, len(wanted) - len(current)
+                    total += entry.open_conflicts
+        return total, len(unknown) - len(current)
 
     def comparison_row(
         self, election: str, station: str, key: Any, build: Callable[[], dict[str, Any]]

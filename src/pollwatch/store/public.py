@@ -9,44 +9,63 @@ end and whether an incident is public (both audited, in the same transaction).
 Figures as of a past release time do not change once that time is a delay old, so the press
 figures are kept per process by (database, election, release time, ledger head as of that
 time) — one computation per bucket, however often the page is polled.
+
+The public status's ballots warning needs the share of the station's day's arrivals seen so
+far (:func:`pollwatch.observe.queues.share_seen_at`): the station's schedule, and the day
+shapes of the election's stations counted all day *as of the release time* (stations whose
+schedule had ended by then: earlier time zones, earlier voting days). Those shapes are
+computed at most once per (database, election, release time) in a process, from at most
+:data:`REFERENCE_STATIONS_READ` closed stations; while one request computes a new release
+time's shapes, others use the previous release time's (never a later one's).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
 from pollwatch.errors import InputError, NotFoundError
+from pollwatch.observe.estimates import DayShapes, day_shapes_from_stations
 from pollwatch.observe.ids import check_station_id
 from pollwatch.observe.ledger import GENESIS
+from pollwatch.observe.master import merge_station_reports
 from pollwatch.observe.publication import (
     DEFAULT_DELAY_MINUTES,
     Access,
     PublicStationStatus,
+    coarse_time,
     derive_station_status,
     embargo_over,
     export_access,
     press_view,
     release_cutoff,
 )
-from pollwatch.observe.reports import format_timestamp
+from pollwatch.observe.queues import DayProgress, ShareSeen, day_progress, share_seen_at
+from pollwatch.observe.reports import CountReport, Report, format_timestamp
+from pollwatch.observe.schedule import StationSchedule, resolve_schedule
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.press import public_summary
-from pollwatch.store.tables import elections, ledger, reports, stations
-from pollwatch.store.views import load_stored_report
+from pollwatch.store.tables import elections, ledger, reports, station_activity, stations
+from pollwatch.store.views import election_schedule, load_stored_report
 
 __all__ = [
+    "REFERENCE_STATIONS_READ",
     "election_embargo",
     "ledger_access",
     "press_summary",
     "public_ledger_head",
+    "public_station_share_seen",
     "public_station_status",
     "set_embargo",
     "set_incident_public",
@@ -281,6 +300,174 @@ def press_summary(
     return {**press_view(figures, after_embargo=False), "delayed": True}
 
 
+REFERENCE_STATIONS_READ = 400
+"""Most closed stations read for an election's day shapes at one release time (chosen by a
+hash of their ids, so the same ones every time and spread over regions): a few hundred fix
+the mean curve to well under a percent, and the bound keeps the public status's cost flat in
+a 94,000-station election (about a second of reads per release time and process)."""
+
+
+def _schedule_of(
+    registry: Mapping[str, Any] | None,
+    default: StationSchedule | None,
+    counted_on: Sequence[datetime] = (),
+) -> StationSchedule | None:
+    """A station's schedule (its own, its hours, the election's default), None if unusable."""
+    registry = registry or {}
+    try:
+        return resolve_schedule(
+            timezone=registry.get("timezone"),
+            schedule=registry.get("schedule"),
+            hours=registry.get("hours"),
+            default=default,
+            counted_on=counted_on,
+        )
+    except InputError:  # a stored schedule that no longer parses: no share seen from it
+        return None
+
+
+def _default_schedule(conn: Connection, election: str) -> StationSchedule | None:
+    try:
+        return election_schedule(conn, election)
+    except InputError:
+        return None
+
+
+def _shapes_as_of(
+    engine: Engine, election: str, cutoff: datetime
+) -> tuple[StationSchedule | None, DayShapes]:
+    """The election's default schedule, and the day shapes of its stations counted all day
+    from the reports received up to ``cutoff``, among at most
+    :data:`REFERENCE_STATIONS_READ` stations closed by then."""
+    with engine.connect() as conn:
+        default = _default_schedule(conn, election)
+        rows = conn.execute(
+            select(
+                station_activity.c.station, stations.c.timezone, stations.c.schedule,
+                stations.c.hours,
+            )
+            .select_from(station_activity)
+            .outerjoin(
+                stations,
+                (stations.c.election == station_activity.c.election)
+                & (stations.c.station == station_activity.c.station),
+            )
+            .where(station_activity.c.election == election, station_activity.c.counts > 0)
+        ).all()  # fmt: skip
+        closes: dict[tuple[Any, Any, Any], StationSchedule | None] = {}
+        closed: dict[str, StationSchedule] = {}
+        for station, timezone, schedule, hours in rows:
+            key = (timezone, schedule, hours)  # many stations share one schedule: resolve once
+            if key not in closes:
+                found = _schedule_of(
+                    {"timezone": timezone, "schedule": schedule, "hours": hours}, default
+                )
+                ended = found is not None and found.periods()[-1][1] <= cutoff
+                closes[key] = found if ended else None
+            if (found := closes[key]) is not None:
+                closed[str(station)] = found
+        chosen = sorted(closed, key=lambda s: hashlib.blake2b(s.encode()).digest())
+        chosen = chosen[:REFERENCE_STATIONS_READ]
+        parsed: dict[str, list[Report]] = {s: [] for s in chosen}
+        for start in range(0, len(chosen), 200):
+            query = select(reports.c.station, reports.c.canonical).where(
+                reports.c.election == election,
+                reports.c.station.in_(chosen[start : start + 200]),
+                reports.c.kind == "count",
+                reports.c.received_at <= cutoff,
+            )
+            for station, canonical in conn.execute(query):
+                parsed[str(station)].append(load_stored_report(canonical))
+    items = []
+    for station, own in sorted(parsed.items()):
+        if not own:
+            continue
+        try:
+            items.append((closed[station], merge_station_reports(own).windows))
+        except InputError:
+            continue
+    return default, day_shapes_from_stations(items)
+
+
+_ReleaseCurve = tuple[StationSchedule | None, DayProgress | None]
+"""The election's default schedule and its day curve (None: the prior) at a release time."""
+
+
+class _ShapesByRelease:
+    """Each election's day curve per release time, computed once per (database, election,
+    release time) in this process; a few release times kept."""
+
+    _KEEP = 16
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[str, str, datetime], _ReleaseCurve] = OrderedDict()
+        self._gates: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _latest_before(
+        self, database: str, election: str, cutoff: datetime
+    ) -> _ReleaseCurve | None:
+        earlier = [k for k in self._kept if k[:2] == (database, election) and k[2] < cutoff]
+        return self._kept[max(earlier, key=lambda k: k[2])] if earlier else None
+
+    def get(self, engine: Engine, election: str, cutoff: datetime) -> _ReleaseCurve:
+        database = engine.url.render_as_string(hide_password=True)
+        key = (database, election, cutoff)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                return found
+            previous = self._latest_before(database, election, cutoff)
+            gate = self._gates.setdefault((database, election), threading.Lock())
+        if not gate.acquire(blocking=previous is None):
+            assert previous is not None
+            return previous  # another request is computing this release time's
+        try:
+            with self._lock:
+                found = self._kept.get(key)
+            if found is None:
+                default, shapes = _shapes_as_of(engine, election, cutoff)
+                found = (default, day_progress(shapes))
+                with self._lock:
+                    self._kept[key] = found
+                    while len(self._kept) > self._KEEP:
+                        self._kept.popitem(last=False)
+            return found
+        finally:
+            gate.release()
+
+
+_SHAPES = _ShapesByRelease()
+
+
+def public_station_share_seen(
+    engine: Engine,
+    election: str,
+    registry: Mapping[str, Any] | None,
+    parsed: Sequence[Report],
+    cutoff: datetime,
+) -> ShareSeen | None:
+    """The share of a station's day's arrivals seen by the time its door counts reach (the
+    end of its latest count window, at most the release time ``cutoff``), for the ballots
+    warning; None when the station has no schedule (its own, its hours or the election's).
+
+    ``registry`` is the station's registry row (``timezone``, ``schedule``, ``hours``),
+    ``parsed`` its reports received up to ``cutoff``. The curve is the election's own as of
+    ``cutoff`` when enough stations were counted all day, else the prior
+    (:func:`pollwatch.observe.queues.expected_share_seen`).
+    """
+    counts = [r for r in parsed if isinstance(r, CountReport)]
+    # keyed by the bucket: a live caller (after the embargo) reuses one curve per bucket
+    default, progress = _SHAPES.get(engine, election, coarse_time(cutoff))
+    schedule = _schedule_of(registry, default, [r.window_start for r in counts])
+    if schedule is None:
+        return None
+    moment = cutoff
+    if counts:  # the counts say how many came up to their latest window's end
+        moment = min(cutoff, max(r.window_end for r in counts))
+    return share_seen_at(schedule, moment, progress)
+
+
 def public_station_status(
     engine: Engine,
     election: str,
@@ -292,18 +479,20 @@ def public_station_status(
     """A station's public status as of the release time (the policy's rules).
 
     Reads the station's reports received up to the release time and which of its incidents
-    are public; :class:`InputError` for a malformed station id, :class:`NotFoundError` for
-    an unknown election or station.
+    are public; the ballots warning uses the share of the day seen
+    (:func:`public_station_share_seen`). :class:`InputError` for a malformed station id,
+    :class:`NotFoundError` for an unknown election or station.
     """
     now = now or utcnow()
     cutoff = release_cutoff(now, delay_minutes)
     check_station_id(station)  # a malformed id: InputError naming "station"
     with engine.connect() as conn:
         registry = conn.execute(
-            select(stations.c.ballots_received).where(
-                stations.c.election == election, stations.c.station == station
-            )
-        ).first()
+            select(
+                stations.c.ballots_received, stations.c.timezone, stations.c.schedule,
+                stations.c.hours,
+            ).where(stations.c.election == election, stations.c.station == station)
+        ).first()  # fmt: skip
         if registry is None:
             get_election(engine, election)
             raise NotFoundError(f"no station {station!r} in election {election!r}")
@@ -315,6 +504,10 @@ def public_station_status(
             )
         ).all()
     parsed = [load_stored_report(row[0]) for row in rows]
+    seen = None
+    if parsed and registry[0] is not None:  # the warning needs both; spare the lookup
+        own = {"timezone": registry[1], "schedule": registry[2], "hours": registry[3]}
+        seen = public_station_share_seen(engine, election, own, parsed, cutoff)
     return derive_station_status(
         election,
         station,
@@ -322,4 +515,6 @@ def public_station_status(
         as_of=cutoff,
         ballots_received=registry[0],
         public_ids={row[1] for row in rows if row[2]},
+        share_seen=None if seen is None else seen.share,
+        shape_concentration=None if seen is None else seen.concentration,
     )

@@ -29,7 +29,14 @@ from sqlalchemy import Engine
 from pollwatch.store.events import ledger_seq
 from pollwatch.store.master_cache import MasterCache
 
-__all__ = ["SUMMARY_MAX_AGE", "ReadModels", "RecentAnswers", "forget_summaries", "read_models"]
+__all__ = [
+    "SUMMARY_MAX_AGE",
+    "ReadModels",
+    "RecentAnswers",
+    "forget_read_models",
+    "forget_summaries",
+    "read_models",
+]
 
 SUMMARY_MAX_AGE = 10.0
 """Seconds an activity or public summary is reused even if the ledger moved (at most a minute
@@ -97,6 +104,11 @@ class _Registry:
                 found = self._by_database[database] = ReadModels()
             return found
 
+    def forget(self, engine: Engine) -> None:
+        database = engine.url.render_as_string(hide_password=True)
+        with self._lock:
+            self._by_database.pop(database, None)
+
 
 _REGISTRY = _Registry()
 
@@ -109,3 +121,12 @@ def read_models(engine: Engine) -> ReadModels:
 def forget_summaries(engine: Engine, election: str) -> None:
     """Drop the election's cached summaries (a resolution or setting changed them)."""
     read_models(engine).summaries.forget(election)
+
+
+def forget_read_models(engine: Engine) -> None:
+    """Drop everything this process keeps for ``engine``'s database, as a restart would.
+
+    The next read starts from the database alone (``station_state``); used by the restart
+    benchmark and the tests that check a restarted process does not merge again.
+    """
+    _REGISTRY.forget(engine)

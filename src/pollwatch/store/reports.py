@@ -32,6 +32,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     case,
@@ -46,6 +47,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import ConflictError, Forbidden, InputError, NotFoundError, PollwatchError
+from pollwatch.observe.activity import SLOT_SECONDS
 from pollwatch.observe.ledger import GENESIS, LedgerEntry, new_salts, seal_entry
 from pollwatch.observe.publication import withheld_fields
 from pollwatch.observe.reports import (
@@ -60,6 +62,7 @@ from pollwatch.store.checklists import checklist_errors
 from pollwatch.store.engine import is_sqlite, write_transaction
 from pollwatch.store.people import Observer
 from pollwatch.store.tables import (
+    activity_slots,
     elections,
     ledger,
     observers,
@@ -267,7 +270,39 @@ def _apply_activity(
         key = (report.election, report.station)
         folded[key] = _activity_values(folded.get(key), report, received_at, seq)
     rows = [{"election": e, "station": s, **values} for (e, s), values in folded.items()]
-    conn.execute(_activity_upsert("sqlite" if sqlite else "postgresql"), rows)
+    dialect = "sqlite" if sqlite else "postgresql"
+    conn.execute(_activity_upsert(dialect), rows)
+    slots: dict[tuple[str, int], list[int]] = {}
+    for report, _seq in accepted:
+        slot = int(report.observed_at.timestamp()) // SLOT_SECONDS
+        cell = slots.setdefault((report.election, slot), [0, 0])
+        cell[0] += 1
+        cell[1] += report.kind == "incident"
+    conn.execute(
+        _slots_upsert(dialect),
+        [
+            {"election": e, "slot": slot, "reports": n, "incidents": i}
+            for (e, slot), (n, i) in sorted(slots.items())
+        ],
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _slots_upsert(dialect: str) -> Any:
+    """The per-slot activity upsert: reports and incidents add up."""
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(activity_slots)
+    new, old = statement.excluded, activity_slots.c
+    return statement.on_conflict_do_update(
+        index_elements=[old.election, old.slot],
+        set_={"reports": old.reports + new.reports, "incidents": old.incidents + new.incidents},
+    )
+
+
+def _slot_of(engine: Engine, column: Any) -> Any:
+    """The 15-minute UTC slot of a timestamp column, in SQL (as the batch computes it)."""
+    if is_sqlite(engine):  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
+        return func.cast(func.strftime("%s", column), BigInteger) // SLOT_SECONDS
+    return func.cast(func.floor(func.extract("epoch", column) / SLOT_SECONDS), BigInteger)
 
 
 _COUNTER_COLUMNS = ("reports", "counts", "incidents", "protocols")
@@ -289,7 +324,8 @@ def _latest(election: str, condition: Any, order: tuple[Any, ...], *columns: Any
 
 
 def rebuild_activity(engine: Engine, election: str) -> int:
-    """Recompute the election's station activity counters from its reports; returns stations.
+    """Recompute the election's station activity counters (and its reports and incidents per
+    15-minute slot, ``activity_slots``) from its reports; returns stations.
 
     The counters are a cache kept in each report's transaction; this rebuilds them after a
     bulk load or a manual repair with four aggregate queries (counts per kind; per station
@@ -361,6 +397,23 @@ def rebuild_activity(engine: Engine, election: str) -> int:
             values = list(rows.values())
             for first in range(0, len(values), 5000):
                 conn.execute(insert(station_activity), values[first : first + 5000])
+        conn.execute(delete(activity_slots).where(activity_slots.c.election == election))
+        slot = _slot_of(engine, reports.c.observed_at)
+        per_slot = (
+            select(
+                slot.label("slot"),
+                func.count().label("reports"),
+                func.sum(case((kind == "incident", 1), else_=0)).label("incidents"),
+            )
+            .where(reports.c.election == election)
+            .group_by(slot)
+        )
+        slot_rows = [
+            {"election": election, "slot": int(r[0]), "reports": int(r[1]), "incidents": int(r[2])}
+            for r in conn.execute(per_slot)
+        ]
+        if slot_rows:
+            conn.execute(insert(activity_slots), slot_rows)
     return len(rows)
 
 

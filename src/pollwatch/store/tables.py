@@ -426,3 +426,35 @@ guide_problems = Table(
     Index("ix_guide_problems_election_hour", "election", "received_hour"),
 )
 """Problems voters reported with a station's guide page (pollwatch.store.guide_problems)."""
+# --- issue 16: the dashboard's merged state, kept in the database (store/station_state.py) ---
+
+station_state = Table(
+    "station_state",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("resolutions", String(64), nullable=False),
+    Column("conflicts", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("slots", Text, nullable=False),
+    Column("conflict_list", Text, nullable=False),
+)
+"""Each station's merged master record as the dashboard uses it (``record``: compact JSON,
+:mod:`pollwatch.store.station_state`), as of the station's ledger seq ``last_seq`` and the
+digest of its resolutions, with people entered per 15-minute slot (``slots``), its open
+and resolved conflicts (``conflict_list``) and the number of open ones. A cache of the
+reports and resolutions: a row is used only while both still match, so a late report can
+never leave it stale."""
+
+activity_slots = Table(
+    "activity_slots",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("slot", BigInteger, primary_key=True, autoincrement=False),
+    Column("reports", Integer, nullable=False),
+    Column("incidents", Integer, nullable=False),
+)
+"""Reports and incidents per 15-minute UTC slot (``slot`` = seconds since the epoch of
+``observed_at`` // 900), kept in each report's transaction like ``station_activity``: any
+local hour (a +5:30 zone included) is a sum of whole slots."""

@@ -18,8 +18,14 @@ import jinja2
 
 from pollwatch.forensics.registry import get_method
 from pollwatch.forensics.report.plots import PLOTS, draw, figure_svg
-from pollwatch.forensics.report.summary import findings, overview, result_rows
-from pollwatch.forensics.report.text import fmt_int, fmt_num, fmt_pct, text
+from pollwatch.forensics.report.summary import (
+    key_figures,
+    overview,
+    result_rows,
+    summary_findings,
+    summary_p,
+)
+from pollwatch.forensics.report.text import fmt_int, fmt_num, fmt_pct, reason_text, text
 
 if TYPE_CHECKING:
     from pollwatch.forensics.battery import ForensicsReport
@@ -27,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["content_security_policy", "render_html", "write_html"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+
+REGIONS_SHOWN = 15
+"""Regions listed openly; the rest of the ranking is one click away (``<details>``)."""
 
 
 def _environment() -> jinja2.Environment:
@@ -40,7 +49,9 @@ def _environment() -> jinja2.Environment:
 
 
 def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
+    """Each method's section: finding, key figures, figure, limits, then all figures."""
     tx = text(lang)
+    found = {f.method: f for f in summary_findings(report, lang)}
     out = []
     for name, result in report.results.items():
         method = get_method(name)
@@ -52,16 +63,19 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
                 if fig is not None:
                     figures.append(figure_svg(fig))
         data = result.to_dict()
+        finding = found.get(name)
         out.append(
             {
                 "name": name,
                 "title": title,
                 "detects": detects,
                 "applicable": result.applicable,
-                "note": result.note,
+                "finding": finding,
+                "level": tx[f"level_{finding.level}"] if finding is not None else "",
+                "key_figures": key_figures(name, data, lang) if result.applicable else [],
+                "limits": tx.get(f"limits_{name}", ""),
                 "reference": data.get("reference") or method.reference,
-                "rows": result_rows(data, lang) if result.applicable else [],
-                "recipes": _recipes(name, data, lang) if result.applicable else [],
+                "rows": result_rows(data, lang),
                 "figures": figures,
                 "run_time": tx["run_time"].format(
                     seconds=fmt_num(report.timings.get(name, 0.0), lang, 2)
@@ -71,37 +85,102 @@ def _methods(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def _recipes(name: str, data: dict[str, Any], lang: str) -> list[dict[str, str]]:
-    """The published recipes of one method, one row each with what it assumes."""
+def _recipes(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
+    """The published recipes of Shpilkin and Klimek beside our headline, one row each."""
     tx = text(lang)
-    rows = []
-    for recipe in data.get("recipes") or ():
-        if name == "shpilkin":
-            low, high = recipe["interval"]
-            estimate = fmt_int(recipe["anomalous_votes"], lang)
-            interval = f"{fmt_int(low, lang)} – {fmt_int(high, lang)}"
-        else:
-            estimate = (
-                f"f_i {fmt_num(recipe['f_i'], lang, 3)}, f_e {fmt_num(recipe['f_e'], lang, 3)}"
+    rows: list[dict[str, Any]] = []
+    for name in ("shpilkin", "klimek"):
+        result = report.results.get(name)
+        if result is None or not result.applicable:
+            continue
+        data = result.to_dict()
+        title, _ = get_method(name).text(lang)
+        headline = "regional" if data.get("by_region") else None
+        for recipe in data.get("recipes") or ():
+            if name == "shpilkin":
+                low, high = recipe["interval"]
+                estimate = fmt_int(recipe["anomalous_votes"], lang)
+                interval = f"{fmt_int(low, lang)} – {fmt_int(high, lang)}"
+            else:
+                estimate = (
+                    f"f_i {fmt_pct(recipe['f_i'], lang)}, f_e {fmt_pct(recipe['f_e'], lang, 2)}"
+                )
+                interval = ", ".join(
+                    f"{key} {fmt_pct(lo, lang, 1 if key == 'f_i' else 2)} – "
+                    f"{fmt_pct(hi, lang, 1 if key == 'f_i' else 2)}"
+                    for key, (lo, hi) in recipe["interval"].items()
+                )
+            rows.append(
+                {
+                    "method": title,
+                    "name": recipe["name"],
+                    "label": tx.get(f"recipe_label_{name}_{recipe['name']}", recipe["name"]),
+                    "headline": recipe["name"] == headline,
+                    "estimate": estimate,
+                    "interval": interval,
+                    "assumes": tx[f"recipe_{name}_{recipe['name']}"],
+                }
             )
-            interval = ", ".join(
-                f"{key} {fmt_num(lo, lang, 3)} – {fmt_num(hi, lang, 3)}"
-                for key, (lo, hi) in recipe["interval"].items()
+        if name == "shpilkin" and report.regions and report.regions[0].get("reference"):
+            total = sum(int(r.get("anomalous_votes") or 0) for r in report.regions)
+            rows.append(
+                {
+                    "method": title,
+                    "name": "hybrid",
+                    "label": tx["recipe_label_shpilkin_hybrid"],
+                    "headline": False,
+                    "estimate": fmt_int(total, lang),
+                    "interval": "—",
+                    "assumes": tx["recipe_shpilkin_hybrid"],
+                }
             )
-        rows.append(
-            {
-                "name": recipe["name"],
-                "estimate": estimate,
-                "interval": interval,
-                "assumes": tx[f"recipe_{name}_{recipe['name']}"],
-            }
-        )
     return rows
 
 
-def _regions(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
+def _national_reference(report: ForensicsReport) -> tuple[float, float] | None:
+    shp = report.results.get("shpilkin")
+    for recipe in getattr(shp, "recipes", ()) if getattr(shp, "applicable", False) else ():
+        if recipe.name == "shpilkin":
+            return float(recipe.reference_turnout), float(recipe.reference_share)
+    return None
+
+
+def _reasons(r: dict[str, Any], lang: str) -> list[str]:
+    """Why a region stands where it does: which clean reference, and the checks it failed."""
+    tx = text(lang)
+    out = []
+    if r.get("reference") == "own":
+        out.append(tx["why_own"])
+    for code in r.get("checks_failed") or ():
+        if code == "round_numbers":
+            out.append(
+                tx["why_round_numbers"].format(
+                    obs=fmt_int(r["integer_observed"], lang),
+                    exp=fmt_num(r["integer_expected"], lang, 1),
+                    q=summary_p(r.get("integer_q"), lang),
+                )
+            )
+        elif code == "at_100":
+            out.append(tx["why_at_100"].format(n=fmt_int(r["at_100"], lang)))
+        elif code == "own_peak_high":
+            out.append(tx["why_own_peak_high"])
+    return out
+
+
+def _regions_national(report: ForensicsReport, lang: str) -> str:
+    national = _national_reference(report)
+    if national is None:
+        return ""
+    return text(lang)["regions_national"].format(
+        t0=fmt_pct(national[0], lang), s0=fmt_pct(national[1], lang)
+    )
+
+
+def _regions(report: ForensicsReport, lang: str) -> list[dict[str, Any]]:
+    tx = text(lang)
     return [
         {
+            "rank": rank,
             "region": str(r["region"]),
             "stations": fmt_int(r["stations"], lang),
             "turnout": fmt_pct(r["turnout"], lang),
@@ -111,8 +190,10 @@ def _regions(report: ForensicsReport, lang: str) -> list[dict[str, str]]:
             "integer_z": fmt_num(r["integer_z"], lang, 1),
             "anomalous_votes": fmt_int(r["anomalous_votes"], lang),
             "anomalous_share": fmt_pct(r["anomalous_share"], lang),
+            "reference": tx[f"ref_{r['reference']}"] if r.get("reference") else "—",
+            "reasons": _reasons(r, lang),
         }
-        for r in report.regions
+        for rank, r in enumerate(report.regions, start=1)
     ]
 
 
@@ -168,9 +249,13 @@ def render_html(report: ForensicsReport, lang: str = "en") -> str:
 
     excluded = report.excluded
     reasons = "; ".join(
-        f"{reason} ({fmt_int(n, lang)})" for reason, n in excluded["reason"].value_counts().items()
+        f"{reason_text(str(reason), lang)} ({fmt_int(n, lang)})"
+        for reason, n in excluded["reason"].value_counts().items()
     )
-    shown = excluded.head(EXCLUDED_ROWS_SHOWN)
+    shown = excluded.head(EXCLUDED_ROWS_SHOWN).copy()
+    shown["reason"] = [reason_text(str(x), lang) for x in shown["reason"]]
+    regions_plot = next((p for p in PLOTS if p.method == "rankings"), None)
+    regions_fig = draw(regions_plot, report, lang) if regions_plot and report.regions else None
     context = {
         "lang": lang,
         "tx": tx,
@@ -179,10 +264,14 @@ def render_html(report: ForensicsReport, lang: str = "en") -> str:
             resamples=fmt_int(report.resamples, lang), seed=report.seed
         ),
         "overview": overview(report, lang),
-        "findings": findings(report, lang),
+        "findings": summary_findings(report, lang),
         "aggregates": _aggregates(report, lang),
+        "recipes": _recipes(report, lang),
         "methods": _methods(report, lang),
         "regions": _regions(report, lang),
+        "regions_shown": REGIONS_SHOWN,
+        "regions_national": _regions_national(report, lang),
+        "regions_figure": figure_svg(regions_fig) if regions_fig is not None else None,
         "stations": _stations(report, lang),
         "stations_note": tx["stations_note"].format(n=len(report.stations)),
         "excluded_count": len(excluded),

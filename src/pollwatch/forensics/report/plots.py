@@ -30,7 +30,7 @@ from pollwatch.forensics.report.text import text
 if TYPE_CHECKING:
     from pollwatch.forensics.battery import ForensicsReport
 
-__all__ = ["PLOTS", "Plot", "figure_bytes", "figure_svg", "write_plots"]
+__all__ = ["PLOTS", "TOP_REGIONS", "Plot", "draw", "figure_bytes", "figure_svg", "write_plots"]
 
 _RC: Any = {
     "svg.fonttype": "none",
@@ -176,15 +176,21 @@ def _digits(counts: np.ndarray, position: str) -> np.ndarray:
 
 
 def plot_digits(report: ForensicsReport, lang: str) -> Figure:
-    """Second-digit frequencies against Benford's law and last digits against uniform."""
+    """Second digits against the counts' binomial model (the leader's); last digits, uniform."""
     tx = text(lang)
     d = report.arrays
     fig = _fig()
     ax1, ax2 = fig.subplots(1, 2)
     x = np.arange(10)
     others = (d.cast - d.leader).astype(np.int64)
+    model = _get(report.results.get("digits"), "second_digit_expected")
+    second = (
+        (np.asarray(model, dtype=float), tx["legend_model"])
+        if model is not None and len(model) == 10
+        else (_BENFORD2, tx["legend_benford"])
+    )
     for ax, pos, expected, exp_label, title in (
-        (ax1, "second", _BENFORD2, tx["legend_benford"], tx["second_digit_title"]),
+        (ax1, "second", second[0], second[1], tx["second_digit_title"]),
         (ax2, "last", np.full(10, 0.1), tx["legend_uniform"], tx["last_digit_title"]),
     ):
         ax.bar(x - 0.2, _digits(d.leader, pos), width=0.4, color=_LEADER, label=tx["legend_leader"])
@@ -246,12 +252,69 @@ def plot_relations(report: ForensicsReport, lang: str) -> Figure:
     return fig
 
 
+TOP_REGIONS = 7
+"""Regions drawn as small multiples beside the whole country (the top of the ranking)."""
+
+
+def plot_regions(report: ForensicsReport, lang: str) -> Figure:
+    """Small multiples: the fingerprint of the whole country and of the top-ranked regions.
+
+    Each panel is a 2-D histogram of that region's stations (1 % bins, log colour, one
+    colour scale per panel); ``+`` marks the national clean reference of the ``shpilkin``
+    recipe, so a region whose cloud sits far above and right of it stands out at a glance.
+    """
+    tx = text(lang)
+    d = report.arrays
+    names = list(d.region_names)
+    top = [str(r["region"]) for r in report.regions[:TOP_REGIONS]]
+    panels: list[tuple[str, np.ndarray]] = [(tx["region_all"], np.ones(d.n, dtype=bool))]
+    for name in top:
+        if name in names:
+            panels.append((name, d.region == names.index(name)))
+    reference = None
+    shp = report.results.get("shpilkin")
+    for recipe in getattr(shp, "recipes", ()) if getattr(shp, "applicable", False) else ():
+        if recipe.name == "shpilkin":
+            reference = (100 * recipe.reference_turnout, 100 * recipe.reference_share)
+    cols = 4
+    rows = (len(panels) + cols - 1) // cols
+    fig = _fig(8.0, 2.2 * rows + 0.3)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
+    edges = np.linspace(0, 100, 101)
+    for ax, (title, mask) in zip(axes, panels, strict=False):
+        h, _, _ = np.histogram2d(
+            np.clip(100 * d.turnout[mask], 0, 100),
+            np.clip(100 * d.share[mask], 0, 100),
+            bins=(edges, edges),
+        )
+        ax.imshow(
+            np.log10(1 + h.T),
+            origin="lower",
+            extent=(0, 100, 0, 100),
+            cmap=_COMET,
+            aspect="equal",
+            interpolation="nearest",
+        )
+        if reference is not None:
+            ax.plot(*reference, "+", color=_OTHER, ms=7, mew=1.2)
+        ax.set_title(_short(title), fontsize=7.5)
+        ax.set_xticks([0, 50, 100])
+        ax.set_yticks([0, 50, 100])
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    fig.supxlabel(tx["axis_turnout"], fontsize=8)
+    fig.supylabel(tx["axis_share"], fontsize=8)
+    return fig
+
+
 @dataclass(frozen=True)
 class Plot:
     """One figure: file name, the method it illustrates, and the drawing function."""
 
     name: str
     method: str
+    """The method whose section shows it, or ``"rankings"`` (the region ranking)."""
     draw: Callable[[ForensicsReport, str], Figure]
 
 
@@ -262,6 +325,7 @@ PLOTS: tuple[Plot, ...] = (
     Plot("relations", "relations", plot_relations),
     Plot("digits", "digits", plot_digits),
     Plot("spikes", "spikes", plot_spikes),
+    Plot("regions", "rankings", plot_regions),
 )
 """Every figure, in report order."""
 
@@ -287,7 +351,7 @@ def figure_svg(fig: Figure) -> str:
 
 def draw(plot: Plot, report: ForensicsReport, lang: str) -> Figure | None:
     """Draw one plot, or ``None`` when the method did not run or there are no stations."""
-    if plot.method not in report.results or report.arrays.n == 0:
+    if report.arrays.n == 0 or (plot.method not in report.results and plot.method != "rankings"):
         return None
     with matplotlib.rc_context(_RC):
         return plot.draw(report, lang)

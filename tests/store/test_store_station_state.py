@@ -1,0 +1,413 @@
+"""The dashboard's merged state kept in the database (issue 16), on SQLite and PostgreSQL.
+
+Properties: after random report sequences (overlapping and identical count windows,
+statuses at the same instant, disagreeing protocols, incidents, retries, resolutions) the
+stored state equals a full recomputation from the reports by the pure core; a restarted
+process (new engine, no memory) answers the dashboard from it without merging a station —
+counted, not timed; a stored row that no longer fits is merged again, never believed.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, select, update
+
+from pollwatch.errors import InputError
+from pollwatch.observe.activity import SLOT_SECONDS, entered_per_slot
+from pollwatch.observe.master import merge_station_reports
+from pollwatch.store import (
+    activity,
+    comparison_rows,
+    conflicts,
+    import_stations,
+    list_reports,
+    make_engine,
+    resolve_conflict,
+    station_totals,
+    write_transaction,
+)
+from pollwatch.store.elections import create_election
+from pollwatch.store.master_cache import load_counters
+from pollwatch.store.read_models import forget_read_models, read_models
+from pollwatch.store.reports import rebuild_activity, store_reports
+from pollwatch.store.state_keeper import StateKeeper, update_station_state
+from pollwatch.store.station_state import (
+    dashboard_form,
+    decode_conflicts,
+    decode_record,
+    decode_slots,
+    load_state,
+    resolution_digest,
+)
+from pollwatch.store.tables import activity_slots, station_state
+from pollwatch.store.views import load_resolutions, opening_hours_of, parse_stored_body
+
+NOW = datetime(2024, 3, 17, 21, 0, tzinfo=UTC)
+STATIONS = ("S1", "S2", "S3", "S4")
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _random_report(rng: random.Random) -> dict[str, Any]:
+    station = rng.choice(STATIONS)
+    body: dict[str, Any] = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+    body.update(election="e", station=station)
+    day = datetime(2024, 3, 17, 6, 0, tzinfo=UTC)
+    kind = rng.choice(("count", "count", "count", "status", "protocol", "incident"))
+    if kind == "count":
+        start = day + timedelta(minutes=rng.choice(range(0, 13 * 60, 30)))
+        end = start + timedelta(minutes=rng.choice((0, 15, 30, 60, 90)))
+        body.update(
+            kind="count",
+            observed_at=_ts(end),
+            window_start=_ts(start),
+            window_end=_ts(end),
+            entered=rng.choice((10, 20, 30)),
+        )
+        if rng.random() < 0.3:
+            body["queue"] = rng.randint(0, 9)
+    elif kind == "status":
+        at = day + timedelta(hours=rng.choice((1, 6, 13)))
+        body.update(kind="status", observed_at=_ts(at), status=rng.choice(("opened", "closed")))
+    elif kind == "protocol":
+        valid = rng.choice((500, 510))
+        body.update(
+            kind="protocol",
+            observed_at=_ts(day + timedelta(hours=14)),
+            figures={"registered": 1000, "valid": valid, "invalid": 0, "votes": {"A": valid}},
+        )
+    else:
+        body.update(
+            kind="incident",
+            observed_at=_ts(day + timedelta(hours=rng.randint(0, 13))),
+            category="other",
+            text="x",
+        )
+    return body
+
+
+def _twin(rng: random.Random, body: dict[str, Any]) -> dict[str, Any]:
+    """Another observer's report of the same thing (a new id): agrees unless it is a count
+    whose number differs."""
+    twin = {**body, "id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+    if body["kind"] == "count" and rng.random() < 0.3:
+        twin["entered"] = body["entered"] + 1
+    return twin
+
+
+def _setup(engine: Engine) -> None:
+    create_election(engine, "e", name="E")
+    import_stations(engine, "e", [{"station": s, "name": s} for s in STATIONS])
+
+
+def _send_round(engine: Engine, rng: random.Random, sent: list[dict[str, Any]]) -> None:
+    batch: list[dict[str, Any]] = []
+    for _ in range(rng.randint(5, 20)):
+        roll = rng.random()
+        if sent and roll < 0.2:
+            batch.append(rng.choice(sent))  # a retry: same id, same body
+        elif batch and roll < 0.5:
+            batch.append(_twin(rng, rng.choice(batch)))
+        else:
+            batch.append(_random_report(rng))
+    outcomes = store_reports(engine, [(b, None) for b in batch], now=NOW)
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    sent.extend(batch)
+
+
+def _resolve_one(engine: Engine, rng: random.Random) -> None:
+    open_ = [c for c in conflicts(engine, "e") if c["resolved"] is None]
+    if not open_:
+        return
+    c = rng.choice(open_)
+    if c["field"].startswith("window:"):
+        value: Any = c["values"][0]["report_id"]
+    elif c["field"] == "status":
+        value = "closed"
+    else:
+        value = c["values"][0]["value"]
+    resolve_conflict(engine, "e", c["station"], c["field"], value, by="coordinator")
+
+
+def _assert_state_is_a_full_recomputation(engine: Engine) -> None:
+    with engine.connect() as conn:
+        counters = load_counters(conn, "e")
+        chosen = load_resolutions(conn, "e")
+    stored = load_state(engine, "e")
+    expected_rows = set()
+    for station, c in counters.items():
+        parsed = [parse_stored_body(r) for r in list_reports(engine, "e", station=station)]
+        if all(r.kind == "incident" for r in parsed):
+            continue  # nothing to merge
+        expected_rows.add(station)
+        own = chosen.get(station, ())
+        master = dashboard_form(merge_station_reports(parsed, own))
+        row = stored[station]
+        assert (row.last_seq, row.resolutions) == (c.last_seq, resolution_digest(own))
+        assert row.record is not None and row.slots is not None
+        got, hours = decode_record(row.record, "e", station)
+        assert got == master
+        assert row.conflicts == len(master.conflicts)
+        assert decode_conflicts(row.conflict_list or "") == (master.conflicts, master.resolved)
+        assert hours == opening_hours_of(parsed)
+        slots = decode_slots(row.slots)
+        want = entered_per_slot(master.windows)
+        assert slots.keys() == want.keys()
+        assert all(abs(slots[k] - want[k]) < 1e-9 for k in want)
+    assert set(stored) == expected_rows
+    per_slot: dict[int, list[int]] = {}
+    for r in list_reports(engine, "e"):
+        moment = datetime.fromisoformat(r["observed_at"])
+        cell = per_slot.setdefault(int(moment.timestamp()) // SLOT_SECONDS, [0, 0])
+        cell[0] += 1
+        cell[1] += r["kind"] == "incident"
+    with engine.connect() as conn:
+        slots_table = {
+            int(s): [int(n), int(i)]
+            for s, n, i in conn.execute(
+                select(activity_slots.c.slot, activity_slots.c.reports, activity_slots.c.incidents)
+            )
+        }
+    assert slots_table == per_slot
+
+
+def _dashboard(engine: Engine) -> dict[str, Any]:
+    totals = station_totals(engine, "e")
+    return {
+        "totals": totals,
+        "conflicts": conflicts(engine, "e"),
+        "activity": {k: v for k, v in activity(engine, "e").items() if k != "incidents"},
+        "comparison": comparison_rows(engine, "e"),
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_stored_state_equals_a_full_recomputation(engine: Engine, seed: int) -> None:
+    rng = random.Random(seed)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for step in range(4):
+        _send_round(engine, rng, sent)
+        if step % 2:
+            _resolve_one(engine, rng)
+        update_station_state(engine, "e")
+        _assert_state_is_a_full_recomputation(engine)
+    # The slots kept report by report are what a rebuild from the reports gives.
+    with engine.connect() as conn:
+        kept = sorted(conn.execute(select(activity_slots)).all())
+    rebuild_activity(engine, "e")
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(activity_slots)).all()) == kept
+
+
+def test_a_restarted_process_answers_from_the_stored_state_without_merging(
+    engine: Engine, db_url: str
+) -> None:
+    rng = random.Random(7)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for _ in range(3):
+        _send_round(engine, rng, sent)
+    _resolve_one(engine, rng)
+    assert update_station_state(engine, "e") > 0
+    before = _dashboard(engine)
+    assert before["totals"]["conflicts_pending"] == 0
+
+    forget_read_models(engine)  # a new process: nothing in memory
+    restarted = make_engine(db_url)
+    try:
+        masters = read_models(restarted).masters
+        assert (masters.merged, masters.loaded) == (0, 0)
+        assert _dashboard(restarted) == before
+        assert masters.merged == 0
+        assert masters.loaded == len(load_state(restarted, "e"))
+        # One more report: only its station is merged again, the others are reused.
+        store_reports(
+            restarted,
+            [({**_random_report(rng), "station": "S2", "kind": "status", "status": "closed",
+               "observed_at": "2024-03-17T19:00:00Z"}, None)],
+            now=NOW,
+        )  # fmt: skip
+        conflicts(restarted, "e")
+        comparison_rows(restarted, "e")
+        assert masters.merged == 1
+    finally:
+        restarted.dispose()
+
+
+def test_the_station_table_counts_conflicts_from_the_stored_rows(
+    engine: Engine, db_url: str
+) -> None:
+    _setup(engine)
+    a, b = (_random_report(random.Random(i)) for i in (1, 2))
+    for body in (a, b):
+        body.update(
+            station="S1",
+            kind="protocol",
+            observed_at="2024-03-17T20:00:00Z",
+            figures={"registered": 1000, "valid": 500 + len(body["id"]) % 7 + (body is b)},
+        )
+        for key in ("window_start", "window_end", "entered", "queue", "status", "category"):
+            body.pop(key, None)
+        body.pop("text", None)
+    store_reports(engine, [(a, None), (b, None)], now=NOW)
+    update_station_state(engine, "e")
+    forget_read_models(engine)
+    restarted = make_engine(db_url)
+    try:
+        totals = station_totals(restarted, "e")
+        assert (totals["conflicts"], totals["conflicts_pending"]) == (1, 0)
+        masters = read_models(restarted).masters
+        assert (masters.merged, masters.loaded) == (0, 0)  # no record even decoded
+    finally:
+        restarted.dispose()
+
+
+def test_a_stored_row_that_no_longer_fits_is_merged_again(engine: Engine, db_url: str) -> None:
+    rng = random.Random(11)
+    _setup(engine)
+    _send_round(engine, rng, [])
+    update_station_state(engine, "e")
+    expected = _dashboard(engine)
+    stored = load_state(engine, "e")
+    victim, other = sorted(stored)[:2]
+    with write_transaction(engine) as conn:
+        # A row in another version's format, and a row for resolutions the station does
+        # not have: both must be merged again, whatever they say.
+        conn.execute(
+            update(station_state)
+            .where(station_state.c.station == victim)
+            .values(record='{"v":0,"w":[[1,"x"]]}', conflicts=5)
+        )
+        conn.execute(
+            update(station_state)
+            .where(station_state.c.station == other)
+            .values(resolutions="0" * 64, conflicts=99)
+        )
+    forget_read_models(engine)
+    restarted = make_engine(db_url)
+    try:
+        assert _dashboard(restarted) == expected
+        assert read_models(restarted).masters.merged == 2
+        assert load_state(restarted, "e")[other].conflicts == stored[other].conflicts
+    finally:
+        restarted.dispose()
+
+
+def test_the_keeper_stores_the_state_in_the_background(engine: Engine) -> None:
+    _setup(engine)
+    keeper = StateKeeper(engine, min_interval=0.05)
+    keeper.start()
+    try:
+        rng = random.Random(5)
+        _send_round(engine, rng, [])
+        keeper.poke()
+        with engine.connect() as conn:
+            reporting = {s for s, c in load_counters(conn, "e").items() if c.mergeable}
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while set(load_state(engine, "e")) != reporting:  # wait for the condition
+            assert datetime.now(UTC) < deadline, "the keeper did not store the state"
+            keeper.poke()
+            with engine.connect() as conn:
+                conn.execute(select(1))
+    finally:
+        keeper.stop()
+    _assert_state_is_a_full_recomputation(engine)
+
+
+def test_the_upgrade_fills_the_slots_from_stored_reports(engine: Engine) -> None:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from pollwatch.store.migrate import _config
+
+    _setup(engine)
+    _send_round(engine, random.Random(3), [])
+    with engine.connect() as conn:
+        kept = sorted(conn.execute(select(activity_slots)).all())
+    with write_transaction(engine) as conn:
+        conn.execute(delete(station_state))
+    cfg = _config()
+    before = ScriptDirectory.from_config(cfg).get_revision("0013").down_revision
+    with write_transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, str(before))
+    with write_transaction(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(activity_slots)).all()) == kept
+
+
+@pytest.mark.parametrize("offset", [330, -240, 0])
+def test_activity_in_local_hours_sums_whole_slots(engine: Engine, offset: int) -> None:
+    _setup(engine)
+    body = {
+        "id": str(uuid.uuid4()),
+        "election": "e",
+        "station": "S1",
+        "kind": "count",
+        "observed_at": "2024-03-17T09:00:00Z",
+        "window_start": "2024-03-17T08:00:00Z",
+        "window_end": "2024-03-17T09:00:00Z",
+        "entered": 60,
+    }
+    store_reports(engine, [(body, None)], now=NOW)
+    data = activity(engine, "e", utc_offset=offset)
+    hours = [h["hour"] for h in data["entered_per_hour"]]
+    assert sum(h["entered"] for h in data["entered_per_hour"]) == 60
+    if offset == 330:  # 13:30–14:30 local: half in each local hour, named by their UTC start
+        assert hours == ["2024-03-17T07:30:00Z", "2024-03-17T08:30:00Z"]
+        assert [h["entered"] for h in data["entered_per_hour"]] == [30.0, 30.0]
+        assert data["reports_per_hour"] == [
+            {"hour": "2024-03-17T08:30:00Z", "reports": 1, "incidents": 0}
+        ]
+    else:
+        assert hours == ["2024-03-17T08:00:00Z"]
+
+
+@pytest.mark.parametrize("bad", [7, 30.0, True, "330", 15 * 60, -15 * 61])
+def test_activity_refuses_an_offset_that_is_not_whole_slots(engine: Engine, bad: Any) -> None:
+    _setup(engine)
+    with pytest.raises(InputError, match="utc_offset"):
+        activity(engine, "e", utc_offset=bad)
+
+
+def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:
+    """Reports stored through the group-commit writer reach ``station_state`` without any
+    dashboard request; stopping the writer stops its keeper."""
+    import asyncio
+
+    from pollwatch.store.ingest import IngestWriter
+    from pollwatch.store.reports import prepare_report
+
+    _setup(engine)
+    rng = random.Random(9)
+    bodies = [_random_report(rng) for _ in range(12)]
+    writer = IngestWriter(engine)
+    assert writer.keeper is not None
+    writer.keeper.min_interval = 0.05
+
+    async def send() -> None:
+        items = [prepare_report(b, observer=None, now=NOW) for b in bodies]
+        await asyncio.gather(*(writer.submit(item) for item in items))
+
+    try:
+        asyncio.run(send())
+        with engine.connect() as conn:
+            reporting = {s for s, c in load_counters(conn, "e").items() if c.mergeable}
+        deadline = datetime.now(UTC) + timedelta(seconds=30)
+        while set(load_state(engine, "e")) != reporting:  # wait for the condition
+            assert datetime.now(UTC) < deadline, "the writer's keeper did not store the state"
+            writer.keeper.poke()
+    finally:
+        writer.stop()
+    assert not writer.keeper.running()  # stopped with the writer
+    _assert_state_is_a_full_recomputation(engine)
