@@ -80,6 +80,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
         observers.handlers.router(),
         voters.handlers.router(),
         coach.handlers.router(),
+        privacy.fallback.router(),
     )
     return dp
 

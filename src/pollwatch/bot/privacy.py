@@ -17,7 +17,7 @@ from pollwatch.bot.services import BotServices
 from pollwatch.bot.ui import Handlers, Setting, keyboard
 from pollwatch.store.telegram import forget_account, set_language
 
-__all__ = ["LANGUAGE_NAMES", "PRIVACY_TEXT", "handlers"]
+__all__ = ["LANGUAGE_NAMES", "PRIVACY_TEXT", "fallback", "handlers"]
 
 handlers = Handlers("privacy")
 
@@ -78,3 +78,14 @@ async def language_pick(
     await services.run(set_language, services.engine, who.user_hash, callback_data.lang)
     _ = translator(callback_data.lang)
     await bot.send_message(who.chat_id, _("Language changed."))
+
+
+fallback = Handlers("fallback")
+"""The last router: a button no handler knows (an old message, forged data)."""
+
+
+@fallback.callback_query()
+async def stale_button(query: CallbackQuery, bot: Bot, who: Who) -> None:
+    """Answer the tap (or the client keeps spinning) and say the button is gone."""
+    await query.answer()
+    await bot.send_message(who.chat_id, who._("This button is no longer valid."))

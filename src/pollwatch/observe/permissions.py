@@ -230,6 +230,9 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "GET /api/v1/public/elections/{election}/stations/{station}/status": (
             "anyone (the public station status: derived, coarsened, delayed)"
         ),
+        # --- the Telegram bot (issue 15; web/telegram.py) ---
+        "POST /telegram/webhook": "Telegram, with the webhook's secret token",
+        "POST /api/v1/observer/telegram-link": "an observer's token (a link code for itself)",
     }
 )
 """``"METHOD /path"`` (or ``"MOUNT /path"``) of each route that needs no coordinator → who

@@ -61,6 +61,7 @@ __all__ = [
     "link_observer",
     "linked_observer",
     "observer_for_invite",
+    "observer_id_by_name",
     "observer_reports",
     "queue_messages",
     "redeem_link_code",
@@ -518,3 +519,18 @@ def election_candidates(engine: Engine, election: str) -> list[str]:
     with engine.connect() as conn:
         row = conn.execute(select(elections.c.candidates).where(elections.c.id == election)).first()
     return [str(c) for c in (row[0] or [])] if row is not None else []
+
+
+def observer_id_by_name(engine: Engine, election: str, code_name: str) -> int:
+    """The id of an active observer named by code name; AuthError if unknown or revoked."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(observers.c.id).where(
+                observers.c.election == election,
+                observers.c.code_name == code_name,
+                observers.c.revoked.is_(False),
+            )
+        ).first()
+    if row is None:
+        raise AuthError(f"no active observer {code_name[:100]!r} in election {election[:100]!r}")
+    return int(row[0])

@@ -33,6 +33,7 @@ from pollwatch.web import (
     observe_api,
     observer,
     public_api,
+    telegram,
 )
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.i18n import load_catalogues
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await telegram.close_telegram(app)  # the Telegram bot's session, if it was built
             app.state.ingest.stop()
             app.state.rate_limiter.close()  # hands its last counts to the shared store
             app.state.limit_counters.close()
@@ -126,4 +128,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)  # before the dashboard's /coordinate/{election}
     app.include_router(dashboard.router)
     app.include_router(public_api.router)
+    app.include_router(telegram.router)
     return app
