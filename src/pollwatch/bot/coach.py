@@ -26,7 +26,7 @@ from pollwatch.coach.feedback import Feedback
 from pollwatch.coach.stats import record_ask
 from pollwatch.errors import InputError
 
-__all__ = ["MAX_TEXT", "Practice", "handlers"]
+__all__ = ["MAX_TEXT", "REF_LIMIT", "Practice", "argument_of", "argument_ref", "handlers"]
 
 handlers = Handlers("coach")
 
@@ -35,6 +35,31 @@ MAX_TEXT = 2000
 
 CLAIM_BUTTON = 60
 """Characters of a claim shown on a button."""
+
+
+REF_LIMIT = 48
+"""Longest argument id carried in a button as it is; a longer one (slugs may have 80
+characters) goes by its position among the active arguments, so every button's data stays
+within Telegram's 64 bytes."""
+
+
+def argument_ref(argument_id: str, services: BotServices) -> str:
+    """What a button carries for an argument."""
+    if len(argument_id.encode()) <= REF_LIMIT:
+        return argument_id
+    ids = sorted(a.id for a in services.coach.kb.active)
+    return f"#{ids.index(argument_id)}"
+
+
+def argument_of(ref: str, services: BotServices) -> str:
+    """The argument id a button carries (InputError for an unknown reference)."""
+    if not ref.startswith("#"):
+        return ref
+    ids = sorted(a.id for a in services.coach.kb.active)
+    index = int(ref[1:]) if ref[1:].isdigit() else -1
+    if not 0 <= index < len(ids):
+        raise InputError("this button is no longer valid", column="argument")
+    return ids[index]
 
 
 class Practice(StatesGroup):
@@ -47,12 +72,17 @@ def _claim_button(claim: str) -> str:
     return claim if len(claim) <= CLAIM_BUTTON else claim[: CLAIM_BUTTON - 1] + "…"
 
 
-async def _send_answer(bot: Bot, who: Who, answer: Answer) -> None:
+async def _send_answer(bot: Bot, who: Who, services: BotServices, answer: Answer) -> None:
     _ = who._
     parts = split_message(render_answer(answer))
     buttons = keyboard(
         [
-            [(_("Practise this conversation"), Coach(act="practice", value=answer.argument_id))],
+            [
+                (
+                    _("Practise this conversation"),
+                    Coach(act="practice", value=argument_ref(answer.argument_id, services)),
+                )
+            ],
             [(_("Topics"), Coach(act="topics"))],
         ]
     )
@@ -172,7 +202,8 @@ async def coach_button(
     lang = content_language(who.lang)
     act, value = callback_data.act, callback_data.value
     if act == "arg":
-        await _send_answer(bot, who, services.coach.answer(value, lang))
+        argument = argument_of(value, services)
+        await _send_answer(bot, who, services, services.coach.answer(argument, lang))
     elif act == "topics":
         await _send_topics(bot, who, services)
     elif act == "topic":
@@ -180,10 +211,15 @@ async def coach_button(
         group = groups.get(value)
         if group is None:
             raise InputError(who._("unknown topic"), column="topic")
-        rows = [[(_claim_button(claim), Coach(act="arg", value=i))] for i, claim in group.arguments]
+        rows = [
+            [(_claim_button(claim), Coach(act="arg", value=argument_ref(i, services)))]
+            for i, claim in group.arguments
+        ]
         await bot.send_message(who.chat_id, group.label, reply_markup=keyboard(rows))
     elif act == "practice":
-        await _start_practice(bot, who, services, state, value or None)
+        await _start_practice(
+            bot, who, services, state, argument_of(value, services) if value else None
+        )
 
 
 @handlers.message(F.text & ~F.text.startswith("/"))
@@ -198,10 +234,13 @@ async def ask(message: Message, bot: Bot, who: Who, services: BotServices) -> No
     result = await services.run(services.coach.ask, text)
     record_ask(services.settings, result)
     if result.status == "confident" and result.answer is not None:
-        await _send_answer(bot, who, result.answer)
+        await _send_answer(bot, who, services, result.answer)
         return
     if result.status == "choose" and result.matches:
-        rows = [[(_claim_button(m.claim), Coach(act="arg", value=m.id))] for m in result.matches]
+        rows = [
+            [(_claim_button(m.claim), Coach(act="arg", value=argument_ref(m.id, services)))]
+            for m in result.matches
+        ]
         await bot.send_message(
             who.chat_id,
             _("Which of these is closest to what they said?"),

@@ -41,7 +41,8 @@ class Who:
 
 def refusal(error: PollwatchError, _: Translate) -> str:
     """The reply to a refused input: what was wrong, in the library's words."""
-    return _("Not accepted: {reason}", reason=getattr(error, "reason", None) or str(error))
+    reason = getattr(error, "reason", None) or str(error)
+    return _("Not accepted: {reason}", reason=_(reason))  # the bot's own reasons are msgids
 
 
 class AccountMiddleware(BaseMiddleware):
