@@ -8,6 +8,7 @@ over the web app's engine and writer, so the two faces share one service layer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -19,12 +20,22 @@ from sqlalchemy import Engine
 from pollwatch.bot import coach, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
 from pollwatch.bot.keys import BotKeys
+from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
 from pollwatch.config import Settings
 from pollwatch.errors import InputError
 from pollwatch.store.ingest import IngestWriter
 
-__all__ = ["COMMANDS", "build_dispatcher", "create_bot", "run_polling", "services_for"]
+__all__ = [
+    "COMMANDS",
+    "FOLLOW_SECONDS",
+    "build_dispatcher",
+    "create_bot",
+    "run_polling",
+    "run_sender",
+    "services_for",
+    "watch_followed",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -90,8 +101,48 @@ async def set_commands(bot: Bot) -> None:
     await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in COMMANDS])
 
 
+FOLLOW_SECONDS = 60.0
+"""How often followed stations are checked for a changed wait or ballots warning (the
+public status itself moves in 10-minute steps)."""
+
+
+async def watch_followed(services: BotServices, every: float = FOLLOW_SECONDS) -> None:
+    """Queue an update to followers whose station changed, every ``every`` seconds."""
+    election = services.settings.telegram_election
+    if not election:
+        return
+    while True:
+        try:
+            await services.run(
+                voters.follow_updates,
+                services.engine,
+                services.keys,
+                election,
+                delay_minutes=services.settings.public_delay_minutes,
+            )
+        except Exception:  # the database away for a moment: next round
+            _log.exception("checking followed stations failed")
+        await asyncio.sleep(every)
+
+
+async def run_sender(settings: Settings, engine: Engine | None = None) -> None:
+    """Only the paced sender and the followed stations' watch (for a webhook deployment)."""
+    from pollwatch.store import open_store
+
+    engine = engine or open_store(settings.resolved_database_url())
+    writer = IngestWriter(engine)
+    services = services_for(settings, engine, writer)
+    bot = create_bot(settings)
+    sender = PacedSender(engine, bot, services.keys)
+    try:
+        await asyncio.gather(sender.run_forever(), watch_followed(services))
+    finally:
+        await bot.session.close()
+
+
 async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
-    """Run the bot by long polling until stopped (Ctrl-C or SIGTERM)."""
+    """Run the bot by long polling until stopped (Ctrl-C or SIGTERM), with the paced sender
+    and the followed stations' watch in the same process."""
     from pollwatch.store import open_store
 
     engine = engine or open_store(settings.resolved_database_url())
@@ -99,11 +150,19 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
     services = services_for(settings, engine, writer)
     bot = create_bot(settings)
     dp = build_dispatcher(services)
+    sender = PacedSender(engine, bot, services.keys)
     writer.start()
+    background = [
+        asyncio.create_task(sender.run_forever()),
+        asyncio.create_task(watch_followed(services)),
+    ]
     try:
         await bot.delete_webhook()
         await set_commands(bot)
         await dp.start_polling(bot, handle_signals=True)
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         writer.stop()
         await bot.session.close()

@@ -81,6 +81,33 @@ def webhook(
     typer.echo(f"Telegram now sends updates to {url}")
 
 
+@bot_app.command("send")
+def send() -> None:
+    """Run only the paced sender and the followed stations' watch (with a webhook, where
+    `pollwatch serve` takes the updates); `pollwatch bot` includes both."""
+    _extra_missing()
+    import asyncio
+
+    from pollwatch.bot.app import run_sender
+
+    asyncio.run(run_sender(load_settings()))
+
+
+@bot_app.command("broadcast")
+def broadcast(
+    text: str = typer.Argument(..., help="The message (at most 4096 characters)."),
+    election: str = typer.Option(..., "--election", help="Whose observers get it."),
+) -> None:
+    """Queue a message to every observer of an election linked in Telegram; the running
+    bot's paced sender delivers it (about 30 messages a second)."""
+    from pollwatch.store import open_store
+    from pollwatch.store.telegram import queue_to_observers
+
+    engine = open_store(load_settings().resolved_database_url())
+    queued = queue_to_observers(engine, election, text)
+    typer.echo(f"queued for {queued} observer(s)")
+
+
 def register(app: typer.Typer) -> None:
     """Add `pollwatch bot` to the main app."""
     app.add_typer(bot_app)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from pollwatch.errors import AuthError, InputError, InviteExpired
 from pollwatch.observe.ids import check_station_id
@@ -63,7 +63,9 @@ __all__ = [
     "observer_for_invite",
     "observer_id_by_name",
     "observer_reports",
+    "outbox_size",
     "queue_messages",
+    "queue_to_observers",
     "redeem_link_code",
     "revoke_link_codes",
     "sent",
@@ -534,3 +536,30 @@ def observer_id_by_name(engine: Engine, election: str, code_name: str) -> int:
     if row is None:
         raise AuthError(f"no active observer {code_name[:100]!r} in election {election[:100]!r}")
     return int(row[0])
+
+
+def outbox_size(engine: Engine) -> int:
+    """Messages still in the outbox (claimed or not)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(telegram_outbox)).scalar_one())
+
+
+def queue_to_observers(engine: Engine, election: str, text: str) -> int:
+    """Queue ``text`` to every observer of the election linked in Telegram; how many.
+
+    The coordinators' message to observers, delivered by the paced sender.
+    """
+    if not text.strip() or len(text) > 4096:
+        raise InputError("a message must have 1 to 4096 characters", column="text")
+    query = (
+        select(telegram_users.c.user_hash, telegram_users.c.chat)
+        .join(observers, observers.c.id == telegram_users.c.observer_id)
+        .where(
+            observers.c.election == election,
+            observers.c.revoked.is_(False),
+            telegram_users.c.chat.is_not(None),
+        )
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return queue_messages(engine, [(str(r[0]), bytes(r[1]), text) for r in rows])
