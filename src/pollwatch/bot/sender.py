@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,10 +64,12 @@ class Pacer:
         if rate <= 0 or per_chat < 0:
             raise ValueError("the rate must be positive and the per-chat interval not negative")
         self.interval = 1.0 / rate
+        self.per_second = max(1, int(rate))
         self.per_chat = per_chat
         self.clock = clock
         self._next = 0.0
         self._chats: dict[int, float] = {}
+        self._recent: deque[float] = deque()
         self.paused_until = 0.0
 
     def reserve(self, chat: int) -> float:
@@ -75,6 +78,23 @@ class Pacer:
         self._next = at + self.interval
         self._chats[chat] = at + self.per_chat
         return at
+
+    def window_wait(self) -> float:
+        """Seconds to wait before one more send keeps the last second within the rate.
+
+        Slots alone are not enough: a task that wakes late (a busy event loop) would send
+        together with the next slots' tasks. This counts the sends actually started.
+        """
+        now = self.clock()
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        if len(self._recent) < self.per_second:
+            return 0.0
+        return self._recent[0] + 1.0 - now
+
+    def record(self) -> None:
+        """A send starts now."""
+        self._recent.append(self.clock())
 
     def pause(self, seconds: float) -> None:
         """Nothing is sent for ``seconds`` (Telegram's ``retry_after``)."""
@@ -178,6 +198,11 @@ class PacedSender:
             await asyncio.sleep(max(0.0, at - self.pacer.clock()))
             if self.pacer.clock() < self.pacer.paused_until:
                 continue  # a 429 arrived while this one waited: take a new slot
+            while (wait := self.pacer.window_wait()) > 0:
+                await asyncio.sleep(wait)
+            if self.pacer.clock() < self.pacer.paused_until:
+                continue
+            self.pacer.record()  # no await between the check and this: one event loop
             try:
                 await self.bot.send_message(chat, message.text)
             except TelegramRetryAfter as error:
