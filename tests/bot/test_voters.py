@@ -77,3 +77,22 @@ def test_voters_commands_need_an_election(db_url: str, tmp_path: Path) -> None:
             assert "not set up" in (await h.say(1002, "/where Belgrade")).text
 
     asyncio.run(scenario())
+
+
+def test_the_end_of_an_election_erases_its_chats(db_url: str, tmp_path: Path) -> None:
+    from pollwatch.store.tables import telegram_follows
+    from pollwatch.store.telegram import forget_election, queue_to_observers
+
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path) as h:
+            await h.link(1003)
+            assert "You follow" in (await h.say(1004, "/follow 8002")).text
+            assert queue_to_observers(h.engine, ELECTION, "hello") == 1
+            assert forget_election(h.engine, ELECTION) == 2
+            with h.engine.connect() as conn:
+                rows = conn.execute(select(telegram_users)).mappings().all()
+                assert all(r["chat"] is None and r["observer_id"] is None for r in rows)
+                assert conn.execute(select(telegram_follows)).all() == []
+            assert queue_to_observers(h.engine, ELECTION, "hello") == 0
+
+    asyncio.run(scenario())

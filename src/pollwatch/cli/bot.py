@@ -108,6 +108,20 @@ def broadcast(
     typer.echo(f"queued for {queued} observer(s)")
 
 
+@bot_app.command("forget-election")
+def forget_election_command(
+    election: str = typer.Argument(..., help="The election that is over."),
+) -> None:
+    """Erase the bot's chat ids, links and follows of an election that is over (sent
+    reports stay)."""
+    from pollwatch.store import open_store
+    from pollwatch.store.telegram import forget_election
+
+    engine = open_store(load_settings().resolved_database_url())
+    touched = forget_election(engine, election)
+    typer.echo(f"erased the Telegram data of {touched} account(s)")
+
+
 def register(app: typer.Typer) -> None:
     """Add `pollwatch bot` to the main app."""
     app.add_typer(bot_app)

@@ -58,6 +58,7 @@ __all__ = [
     "follow_station",
     "followers",
     "forget_account",
+    "forget_election",
     "link_observer",
     "linked_observer",
     "observer_for_invite",
@@ -563,3 +564,34 @@ def queue_to_observers(engine: Engine, election: str, text: str) -> int:
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return queue_messages(engine, [(str(r[0]), bytes(r[1]), text) for r in rows])
+
+
+def forget_election(engine: Engine, election: str) -> int:
+    """When an election is over: erase its follows, its observers' links and chat ids and
+    their queued messages; returns how many accounts were touched."""
+    with write_transaction(engine) as conn:
+        followers_ = {
+            str(r[0])
+            for r in conn.execute(
+                select(telegram_follows.c.user_hash).where(telegram_follows.c.election == election)
+            )
+        }
+        linked = {
+            str(r[0])
+            for r in conn.execute(
+                select(telegram_users.c.user_hash)
+                .join(observers, observers.c.id == telegram_users.c.observer_id)
+                .where(observers.c.election == election)
+            )
+        }
+        conn.execute(delete(telegram_follows).where(telegram_follows.c.election == election))
+        touched = sorted(followers_ | linked)
+        for first in range(0, len(touched), 1000):
+            chunk = touched[first : first + 1000]
+            conn.execute(delete(telegram_outbox).where(telegram_outbox.c.user_hash.in_(chunk)))
+            conn.execute(
+                update(telegram_users)
+                .where(telegram_users.c.user_hash.in_(chunk))
+                .values(chat=None, observer_id=None, updated_at=utcnow())
+            )
+    return len(touched)
