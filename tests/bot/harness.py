@@ -23,6 +23,7 @@ from tests.bot.fake_telegram import TOKEN, Call, FakeTelegram
 from pollwatch.bot.app import build_dispatcher, create_bot, services_for
 from pollwatch.bot.services import BotServices
 from pollwatch.config import Settings
+from pollwatch.limits import RateLimiter, open_counters
 from pollwatch.store import (
     create_election,
     create_invites,
@@ -179,7 +180,9 @@ async def running_bot(
             **settings,
         )
         writer = IngestWriter(engine)
-        services = services_for(config, engine, writer)
+        counters = open_counters(config, engine)
+        limiter = RateLimiter(config.rate_limit, counters)
+        services = services_for(config, engine, writer, limiter)
         bot = create_bot(config)
         dp = build_dispatcher(services)
         writer.start()
@@ -193,4 +196,6 @@ async def running_bot(
                 await dp.stop_polling()
             await polling
             writer.stop()
+            limiter.close()
+            counters.close()
             engine.dispose()

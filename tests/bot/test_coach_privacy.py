@@ -125,3 +125,21 @@ def test_privacy_language_and_forget(db_url: str, tmp_path: Path) -> None:
             assert "not linked" in (await h.say(705, "/menu")).text
 
     asyncio.run(scenario())
+
+
+def test_a_flood_is_dropped_and_told_once(db_url: str, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path, rate_limit=5) as h:
+            from tests.bot.harness import message_update
+
+            before = len(h.fake.calls)
+            for _ in range(12):
+                h.fake.push(message_update(708, "/privacy"))
+            replies = await h.replies(708, before, 6)
+            told = [r for r in replies if "Too many messages" in r.text]
+            assert len(told) == 1
+            # another account is not slowed down, and by its answer the flood was handled
+            assert "/privacy" in (await h.say(709, "/start")).text
+            assert len(h.fake.sent(708)) == 6
+
+    asyncio.run(scenario())

@@ -24,6 +24,7 @@ from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
 from pollwatch.config import Settings
 from pollwatch.errors import InputError
+from pollwatch.limits import RateLimiter, open_counters
 from pollwatch.store.ingest import IngestWriter
 
 __all__ = [
@@ -68,13 +69,17 @@ def create_bot(settings: Settings) -> Bot:
     return Bot(token, session=session)
 
 
-def services_for(settings: Settings, engine: Engine, writer: IngestWriter) -> BotServices:
-    """The handlers' dependencies; InputError if the key is missing or short."""
+def services_for(
+    settings: Settings, engine: Engine, writer: IngestWriter, limiter: RateLimiter | None = None
+) -> BotServices:
+    """The handlers' dependencies; InputError if the key is missing or short. ``limiter``
+    counts each account's updates (``POLLWATCH_RATE_LIMIT`` a minute, shared by processes)."""
     return BotServices(
         settings=settings,
         engine=engine,
         writer=writer,
         keys=BotKeys.from_secret(settings.telegram_key),
+        limiter=limiter,
     )
 
 
@@ -147,7 +152,9 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
 
     engine = engine or open_store(settings.resolved_database_url())
     writer = IngestWriter(engine)
-    services = services_for(settings, engine, writer)
+    counters = open_counters(settings, engine)
+    limiter = RateLimiter(settings.rate_limit, counters)
+    services = services_for(settings, engine, writer, limiter)
     bot = create_bot(settings)
     dp = build_dispatcher(services)
     sender = PacedSender(engine, bot, services.keys)
@@ -165,4 +172,6 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         writer.stop()
+        limiter.close()
+        counters.close()
         await bot.session.close()

@@ -10,7 +10,10 @@ bot's face of the one exception tree): the reason, no traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,7 @@ from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 from pollwatch.bot.i18n import Translate, language_of, translator
 from pollwatch.bot.services import BotServices
 from pollwatch.errors import PollwatchError
+from pollwatch.limits import limit_key
 from pollwatch.store.telegram import account
 
 __all__ = ["AccountMiddleware", "Who", "refusal"]
@@ -50,6 +54,15 @@ class AccountMiddleware(BaseMiddleware):
 
     def __init__(self, services: BotServices) -> None:
         self.services = services
+        self._told: dict[str, float] = {}  # account → until when it was told to slow down
+
+    async def _over_limit(self, user_hash: str) -> float:
+        """Seconds this account must wait (``POLLWATCH_RATE_LIMIT`` updates a minute)."""
+        limiter = self.services.limiter
+        if limiter is None or limiter.per_minute <= 0:
+            return 0.0
+        key = limit_key("telegram", user_hash)
+        return await asyncio.to_thread(limiter.allow, key, limiter.per_minute)
 
     async def __call__(
         self,
@@ -69,6 +82,20 @@ class AccountMiddleware(BaseMiddleware):
             return None  # the bot talks to people in private chats only
         keys = self.services.keys
         user_hash = keys.user_hash(user.id)
+        wait = await self._over_limit(user_hash)
+        if wait > 0:  # a flood: dropped, and told once per wait
+            if isinstance(event, CallbackQuery):
+                await event.answer()
+            now = time.monotonic()
+            if self._told.get(user_hash, 0.0) < now:
+                if len(self._told) > 10_000:
+                    self._told = {k: v for k, v in self._told.items() if v > now}
+                self._told[user_hash] = now + wait
+                _ = translator(language_of(user.language_code))
+                await data["bot"].send_message(
+                    chat.id, _("Too many messages; wait {n} s.", n=math.ceil(wait))
+                )
+            return None
         stored = await self.services.run(account, self.services.engine, user_hash)
         lang = (stored.lang if stored is not None else None) or language_of(user.language_code)
         who = Who(user.id, chat.id, user_hash, lang, translator(lang))

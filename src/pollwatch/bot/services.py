@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from pollwatch.bot.keys import BotKeys
 from pollwatch.coach import Coach, default_coach
 from pollwatch.config import Settings
+from pollwatch.limits import RateLimiter
 from pollwatch.store import DecodeSlots
 from pollwatch.store.ingest import IngestWriter
 
@@ -35,6 +36,7 @@ class BotServices:
     engine: Engine
     writer: IngestWriter
     keys: BotKeys
+    limiter: RateLimiter | None = None
     photo_slots: DecodeSlots = field(default_factory=DecodeSlots)
     _coach: Coach | None = None
     stations_cache: Any = None

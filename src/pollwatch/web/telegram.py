@@ -56,7 +56,7 @@ def _face(request: Request) -> _Face:
             raise NotFoundError("no Telegram bot is configured on this server")
         from pollwatch.bot.app import build_dispatcher, create_bot, services_for
 
-        services = services_for(settings, state.engine, state.ingest)
+        services = services_for(settings, state.engine, state.ingest, state.rate_limiter)
         face = _Face(create_bot(settings), build_dispatcher(services))
         state.telegram = face
     return face
