@@ -273,3 +273,34 @@ class FakeTelegram:
         self.calls.append(Call("file", {"path": request.match_info["path"]}))
         self._notify()
         return web.Response(body=self.files[name], content_type="application/octet-stream")
+
+
+class ThreadedFake:
+    """The fake server in its own thread and event loop, for code that runs its own loop
+    (the CLI's ``asyncio.run``, a ``pollwatch bot`` subprocess)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.fake = FakeTelegram()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedFake:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.__aenter__(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.__aexit__(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def push(self, update: dict[str, Any]) -> None:
+        self._loop.call_soon_threadsafe(self.fake.push, update)
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(
+            self.fake.wait_for(condition, timeout), self._loop
+        ).result(timeout + 5)
