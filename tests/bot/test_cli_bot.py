@@ -57,7 +57,7 @@ def test_pollwatch_bot_polls_answers_and_stops_on_sigterm(tmp_path: Path) -> Non
             assert "/privacy" in reply[0].text
         finally:
             process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=60)
+            _out, err = process.communicate(timeout=60)
         assert process.returncode == 0, err.decode()[-2000:]
 
 
