@@ -67,9 +67,9 @@ async def run(messages: int, crash_after: int, folder: Path) -> None:
             made = PacedSender(engine, bot, keys, lease=lease)
             record = made.pacer.record
 
-            def recorded() -> None:
+            def recorded(chat: int) -> None:
                 starts.append(time.monotonic())
-                record()
+                record(chat)
 
             made.pacer.record = recorded  # type: ignore[method-assign]
             return made

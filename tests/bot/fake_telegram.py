@@ -127,7 +127,7 @@ class FakeTelegram:
             and (chat_id is None or c.chat_id == chat_id)
         ]
 
-    async def wait_for(self, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0) -> Any:
         """Wait until ``condition()`` is truthy (re-checked on every call); its value."""
         async with self._changed:
             try:

@@ -187,7 +187,7 @@ async def running_bot(
         dp = build_dispatcher(services)
         writer.start()
         polling = asyncio.create_task(
-            dp.start_polling(bot, handle_signals=False, polling_timeout=1)
+            dp.start_polling(bot, handle_signals=False, polling_timeout=1, close_bot_session=False)
         )
         try:
             yield Harness(fake, engine, services, config)
@@ -195,6 +195,8 @@ async def running_bot(
             with contextlib.suppress(RuntimeError):
                 await dp.stop_polling()
             await polling
+            await services.settle()  # a handler may still be sending its last message
+            await bot.session.close()
             writer.stop()
             limiter.close()
             counters.close()

@@ -66,6 +66,9 @@ def test_a_count_window_step_by_step_with_a_bad_value_at_each_step(
             assert _count(h) == 0  # nothing stored before the observer confirms
             done = await h.tap(601, _button(summary, "Send"))
             assert "stored" in done.text and "ledger entry 1" in done.text
+            await h.fake.wait_for(  # the summary loses its buttons
+                lambda: [c for c in h.fake.calls if c.method == "editMessageReplyMarkup"]
+            )
             stored = list_reports(h.engine, ELECTION)
             assert len(stored) == 1 and stored[0]["kind"] == "count"
             assert stored[0]["entered"] == 112 and stored[0]["queue"] == 30
@@ -120,6 +123,23 @@ def test_an_incident_with_text_and_a_photo_stripped_of_exif(db_url: str, tmp_pat
             buffer = io.BytesIO()
             image.save(buffer, "JPEG", exif=exif)
             assert b"PhoneMaker" in buffer.getvalue()
+            huge = h.fake.add_file(b"x")
+            before = await h.send(
+                message_update(
+                    603,
+                    photo=[
+                        {
+                            "file_id": huge,
+                            "file_unique_id": "u9",
+                            "width": 9000,
+                            "height": 9000,
+                            "file_size": 11 * 1024 * 1024,
+                        }
+                    ],
+                )
+            )
+            assert "larger than 10 MB" in (await h.replies(603, before, 1))[0].text
+            assert not [c for c in h.fake.calls if c.method == "getFile"]  # never fetched
             not_an_image = h.fake.add_file(b"this is not an image at all")
             before = await h.send(
                 message_update(
@@ -223,6 +243,7 @@ def test_cancel_stale_buttons_and_a_foreign_station_store_nothing(
             assert "out of date" in stale.text
             hostile = await h.tap(605, "f:pick:" + "9" * 40)
             assert "No report is being entered" in hostile.text
+            assert "unknown report kind" in (await h.tap(605, "m:evil")).text
             unknown = await h.tap(605, "zz:" + "€" * 20)  # not ours: answered, nothing else
             assert "no longer valid" in unknown.text
             # an observer not bound to stations types one; a malformed or unknown one is refused

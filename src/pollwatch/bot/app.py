@@ -166,7 +166,8 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
     try:
         await bot.delete_webhook()
         await set_commands(bot)
-        await dp.start_polling(bot, handle_signals=True)
+        await dp.start_polling(bot, handle_signals=True, close_bot_session=False)
+        await services.settle()  # replies still being sent, before the session closes
     finally:
         for task in background:
             task.cancel()

@@ -100,6 +100,9 @@ class AccountMiddleware(BaseMiddleware):
         lang = (stored.lang if stored is not None else None) or language_of(user.language_code)
         who = Who(user.id, chat.id, user_hash, lang, translator(lang))
         data["who"] = who
+        task = asyncio.current_task()
+        if task is not None:
+            self.services.handling.add(task)
         try:
             return await handler(event, data)
         except PollwatchError as error:
@@ -109,3 +112,6 @@ class AccountMiddleware(BaseMiddleware):
             bot = data["bot"]
             await bot.send_message(chat.id, text)
             return None
+        finally:
+            if task is not None:
+                self.services.handling.discard(task)

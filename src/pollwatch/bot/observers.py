@@ -12,12 +12,14 @@ through the same :func:`~pollwatch.store.reports.prepare_report` and group-commi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -279,6 +281,9 @@ async def flow_button(
     draft = await _draft(state)
     if act == "ok":
         await _send(bot, who, services, state, draft, value)
+        if isinstance(query.message, Message):  # the summary's buttons go: no second tap
+            with contextlib.suppress(TelegramBadRequest):  # too old to edit: harmless
+                await query.message.edit_reply_markup(reply_markup=None)
         return
     if draft is None:
         await bot.send_message(who.chat_id, _("No report is being entered. /menu starts one."))

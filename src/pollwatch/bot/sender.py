@@ -92,8 +92,9 @@ class Pacer:
             return 0.0
         return self._recent[0] + 1.0 - now
 
-    def record(self) -> None:
-        """A send starts now."""
+    def record(self, chat: int) -> None:
+        """A send to ``chat`` starts now."""
+        del chat  # counted overall; the chat's own interval was set by reserve()
         self._recent.append(self.clock())
 
     def pause(self, seconds: float) -> None:
@@ -202,7 +203,7 @@ class PacedSender:
                 await asyncio.sleep(wait)
             if self.pacer.clock() < self.pacer.paused_until:
                 continue
-            self.pacer.record()  # no await between the check and this: one event loop
+            self.pacer.record(chat)  # no await between the check and this: one event loop
             try:
                 await self.bot.send_message(chat, message.text)
             except TelegramRetryAfter as error:

@@ -40,6 +40,7 @@ class BotServices:
     photo_slots: DecodeSlots = field(default_factory=DecodeSlots)
     _coach: Coach | None = None
     stations_cache: Any = None
+    handling: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @property
     def coach(self) -> Coach:
@@ -47,6 +48,13 @@ class BotServices:
         if self._coach is None:
             self._coach = default_coach()
         return self._coach
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the updates being handled are done (before the bot's session closes:
+        a handler still sending would open a new one)."""
+        pending = [t for t in self.handling if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
 
     async def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking library call in a worker thread."""
