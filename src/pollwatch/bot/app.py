@@ -164,6 +164,7 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
         asyncio.create_task(watch_followed(services)),
     ]
     try:
+        await asyncio.to_thread(lambda: services.coach)  # the coach's index, off the loop
         await bot.delete_webhook()
         await set_commands(bot)
         await dp.start_polling(bot, handle_signals=True, close_bot_session=False)

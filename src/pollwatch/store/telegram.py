@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pollwatch.errors import AuthError, InputError, InviteExpired
 from pollwatch.observe.ids import check_station_id
@@ -274,6 +275,7 @@ def account(engine: Engine, user_hash: str) -> Account | None:
 
 
 def _upsert(conn: Connection, user_hash: str, now: datetime, **values: Any) -> None:
+    """Insert or update an account's row (callers retry once on a concurrent insert)."""
     found = conn.execute(
         select(telegram_users.c.user_hash).where(telegram_users.c.user_hash == user_hash)
     ).first()
@@ -291,8 +293,14 @@ def set_language(engine: Engine, user_hash: str, lang: str) -> None:
     """Remember the interface language an account chose (only when it chose one)."""
     if lang not in ("en", "ru", "sr"):
         raise InputError(f"the language must be en, ru or sr; got {lang[:20]!r}", column="lang")
-    with write_transaction(engine) as conn:
-        _upsert(conn, user_hash, utcnow(), lang=lang)
+    for attempt in range(2):  # two taps at once: the second insert loses, then updates
+        try:
+            with write_transaction(engine) as conn:
+                _upsert(conn, user_hash, utcnow(), lang=lang)
+            return
+        except IntegrityError:
+            if attempt:
+                raise
 
 
 def forget_account(engine: Engine, user_hash: str) -> bool:
@@ -341,6 +349,16 @@ def follow_station(
 ) -> None:
     """Follow a registered station (at most :data:`MAX_FOLLOWS` per account)."""
     check_station_id(station)
+    for attempt in range(2):  # a concurrent first insert of the account: try once more
+        try:
+            _follow(engine, user_hash, election, station, chat)
+            return
+        except IntegrityError:
+            if attempt:
+                raise
+
+
+def _follow(engine: Engine, user_hash: str, election: str, station: str, chat: bytes) -> None:
     now = utcnow()
     with write_transaction(engine) as conn:
         known = conn.execute(
