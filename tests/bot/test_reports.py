@@ -45,6 +45,24 @@ def test_a_count_window_step_by_step_with_a_bad_value_at_each_step(
             assert "tap one of the buttons" in (await h.say(601, "60")).text
             ask = await h.tap(601, _button(ask, "60 min"))
             assert "People who entered" in ask.text
+            for other in (  # not text: a sticker, a voice note, a document
+                {
+                    "sticker": {
+                        "file_id": "s",
+                        "file_unique_id": "s",
+                        "width": 1,
+                        "height": 1,
+                        "is_animated": False,
+                        "is_video": False,
+                        "type": "regular",
+                    }
+                },
+                {"voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}},
+                {"document": {"file_id": "d", "file_unique_id": "d"}},
+            ):
+                before = await h.send(message_update(601, **other))
+                (refused,) = await h.replies(601, before, 1)
+                assert "text message" in refused.text
             for bad, why in (
                 ("many", "whole number"),
                 ("-5", "between 0 and"),
