@@ -85,6 +85,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_TELEGRAM_WEBHOOK_SECRET": "s3cret_webhook-token",
         "POLLWATCH_TELEGRAM_KEY": "k" * 40,
         "POLLWATCH_TELEGRAM_ELECTION": "ru-2024",
+        "POLLWATCH_TELEGRAM_ALERTS_CHAT": "-1001234567890",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -108,6 +109,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         telegram_webhook_secret="s3cret_webhook-token",
         telegram_key="k" * 40,
         telegram_election="ru-2024",
+        telegram_alerts_chat=-1001234567890,
     )
 
 
@@ -127,6 +129,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         ("POLLWATCH_TELEGRAM_API", "api.telegram.org"),
         ("POLLWATCH_TELEGRAM_WEBHOOK_SECRET", "short"),
         ("POLLWATCH_TELEGRAM_WEBHOOK_SECRET", "has spaces in it, not allowed"),
+        ("POLLWATCH_TELEGRAM_ALERTS_CHAT", "coordinators"),
     ],
 )
 def test_a_malformed_variable_is_refused_by_name(variable: str, value: str) -> None:

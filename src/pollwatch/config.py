@@ -56,6 +56,7 @@ class Settings:
     telegram_webhook_secret: str | None = None
     telegram_key: str | None = None
     telegram_election: str | None = None
+    telegram_alerts_chat: int | None = None
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -160,6 +161,19 @@ def _seconds(value: str, env: str) -> float:
             column=env,
         )
     return number
+
+
+def _chat_id(value: str, env: str) -> int:
+    try:
+        chat = int(value)
+    except ValueError:
+        chat = 0
+    if chat == 0 or abs(chat) >= 10**15:
+        raise InputError(
+            f"{env} must be a Telegram chat id such as -1001234567890; got {value[:40]!r} instead",
+            column=env,
+        )
+    return chat
 
 
 def _webhook_secret(value: str, env: str) -> str:
@@ -358,6 +372,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The election voters find stations of with `/where` and follow with `/follow`.",
         _text,
         default_text="none: the voters' commands are off",
+    ),
+    Setting(
+        "telegram_alerts_chat",
+        "POLLWATCH_TELEGRAM_ALERTS_CHAT",
+        "The coordinators' Telegram group (its chat id, e.g. `-1001234567890`) where the bot "
+        "posts each alert once (add the bot to the group first).",
+        _chat_id,
+        default_text="none: alerts are not posted to Telegram",
     ),
 )
 

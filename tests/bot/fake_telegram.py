@@ -71,6 +71,7 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.files: dict[str, bytes] = {}
         self.webhook: dict[str, Any] = {}
+        self.polls = 0  # getUpdates calls (not recorded in ``calls``)
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
@@ -213,6 +214,8 @@ class FakeTelegram:
                     status=429,
                 )
         if method == "getUpdates":
+            self.polls += 1
+            self._notify()
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         self.calls.append(call)
         self._notify()

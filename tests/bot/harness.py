@@ -190,6 +190,7 @@ async def running_bot(
             dp.start_polling(bot, handle_signals=False, polling_timeout=1, close_bot_session=False)
         )
         try:
+            await fake.wait_for(lambda: fake.polls > 0)  # polling runs: it can be stopped
             yield Harness(fake, engine, services, config)
         finally:
             with contextlib.suppress(RuntimeError):

@@ -49,6 +49,8 @@ def test_the_pacer_spaces_sends_overall_and_per_chat() -> None:
     assert slots[:3] == pytest.approx([100.0, 100.1, 100.2]) and slots[3] == 101.0
     pacer.pause(5)
     assert pacer.reserve(4) == 105.0
+    group = Pacer(rate=10, per_chat=1.0, per_group=3.0, clock=lambda: now[0])
+    assert [group.reserve(-100) for _ in range(2)] == [100.0, 103.0]  # 20 a minute per group
 
 
 def test_a_broadcast_to_500_under_429s_and_a_restart(db_url: str, tmp_path: Path) -> None:
@@ -157,5 +159,41 @@ def test_a_coordinators_message_reaches_linked_observers(db_url: str, tmp_path: 
             await bot.session.close()
             assert report.delivered == 2 and report.to_dict()["chats"] == 2
             assert {c.chat_id for c in h.fake.sent() if "door counts" in c.text} == {901, 902}
+
+    asyncio.run(scenario())
+
+
+def test_alerts_reach_the_coordinators_group_once_each(db_url: str, tmp_path: Path) -> None:
+    from pollwatch.bot.alerts import post_alerts
+
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path, telegram_alerts_chat=-100777) as h:
+            first = [
+                ("silence:e-2026:8001:2026-12-05T09:00:00Z", "8001 silent for 60 min"),
+                ("no_opening:e-2026:8002:2026-12-05T08:00:00Z", "8002 has not opened"),
+            ]
+            assert post_alerts(h.services, "e-2026", first) == 2
+            again = [*first, ("silence:e-2026:8003:2026-12-05T10:00:00Z", "8003 silent")]
+            assert post_alerts(h.services, "e-2026", again) == 1  # the lasting ones: once
+            bot = create_bot(h.settings)
+            report = await PacedSender(
+                h.engine, bot, h.services.keys, rate=RATE, per_group=0.05
+            ).drain()
+            await bot.session.close()
+            assert report.delivered == 3
+            texts = sorted(c.text for c in h.fake.sent(-100777))
+            assert texts == ["8001 silent for 60 min", "8002 has not opened", "8003 silent"]
+
+    asyncio.run(scenario())
+
+
+def test_alerts_need_the_group(db_url: str, tmp_path: Path) -> None:
+    from pollwatch.bot.alerts import post_alerts
+    from pollwatch.errors import InputError
+
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path) as h:
+            with pytest.raises(InputError):
+                post_alerts(h.services, "e-2026", [("a", "b")])
 
     asyncio.run(scenario())

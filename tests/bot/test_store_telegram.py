@@ -32,7 +32,13 @@ from pollwatch.store.telegram import (
     set_language,
 )
 
-TABLES = ("telegram_codes", "telegram_users", "telegram_follows", "telegram_outbox")
+TABLES = (
+    "telegram_codes",
+    "telegram_users",
+    "telegram_follows",
+    "telegram_outbox",
+    "telegram_alerts",
+)
 KEYS = BotKeys.from_secret("k" * 40)
 
 

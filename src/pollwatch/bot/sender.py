@@ -4,9 +4,10 @@ Messages to many chats (coordinators' messages to observers, station updates to 
 are queued in the database (:func:`pollwatch.store.telegram.queue_messages`) and sent here.
 
 Limits (Telegram's Bot FAQ, "My bot is hitting limits"): about 30 messages per second
-overall and one per second per chat. :class:`Pacer` hands out send times: one slot every
-``1 / rate`` seconds overall, none sooner than ``per_chat`` seconds after the chat's
-previous one. A ``429 Too Many Requests`` carries ``retry_after``: every send pauses that
+overall, one per second per chat and 20 a minute per group. :class:`Pacer` hands out send
+times: one slot every ``1 / rate`` seconds overall, none sooner than ``per_chat`` seconds
+(``per_group`` for a group, whose chat id is negative) after the chat's previous one. A
+``429 Too Many Requests`` carries ``retry_after``: every send pauses that
 long, and the message is tried again (it is not lost and not counted).
 
 Delivery. A batch is *claimed* for a lease (``claimed_until``); a message is deleted from
@@ -41,7 +42,14 @@ from sqlalchemy import Engine
 from pollwatch.bot.keys import BotKeys
 from pollwatch.store.telegram import Outgoing, claim_outgoing, outbox_size, sent
 
-__all__ = ["OVERALL_RATE", "PER_CHAT_SECONDS", "PacedSender", "Pacer", "SendReport"]
+__all__ = [
+    "OVERALL_RATE",
+    "PER_CHAT_SECONDS",
+    "PER_GROUP_SECONDS",
+    "PacedSender",
+    "Pacer",
+    "SendReport",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -49,7 +57,11 @@ OVERALL_RATE = 30.0
 """Messages per second to all chats together (Telegram's broadcast limit)."""
 
 PER_CHAT_SECONDS = 1.0
-"""Least seconds between two messages to one chat."""
+"""Least seconds between two messages to one private chat."""
+
+PER_GROUP_SECONDS = 3.0
+"""Least seconds between two messages to one group (Telegram: 20 a minute per group; group
+and channel chat ids are negative)."""
 
 
 class Pacer:
@@ -60,12 +72,15 @@ class Pacer:
         rate: float = OVERALL_RATE,
         per_chat: float = PER_CHAT_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        per_group: float = PER_GROUP_SECONDS,
     ) -> None:
-        if rate <= 0 or per_chat < 0:
+        if rate <= 0 or per_chat < 0 or per_group < 0:
             raise ValueError("the rate must be positive and the per-chat interval not negative")
         self.interval = 1.0 / rate
         self.per_second = max(1, int(rate))
         self.per_chat = per_chat
+        self.per_group = per_group
         self.clock = clock
         self._next = 0.0
         self._chats: dict[int, float] = {}
@@ -76,7 +91,7 @@ class Pacer:
         """The earliest time this chat's next message may go; the slot is taken."""
         at = max(self.clock(), self._next, self._chats.get(chat, 0.0), self.paused_until)
         self._next = at + self.interval
-        self._chats[chat] = at + self.per_chat
+        self._chats[chat] = at + (self.per_chat if chat > 0 else self.per_group)
         return at
 
     def window_wait(self) -> float:
@@ -136,6 +151,7 @@ class PacedSender:
         *,
         rate: float = OVERALL_RATE,
         per_chat: float = PER_CHAT_SECONDS,
+        per_group: float = PER_GROUP_SECONDS,
         in_flight: int = 30,
         batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
@@ -144,7 +160,7 @@ class PacedSender:
         self.engine = engine
         self.bot = bot
         self.keys = keys
-        self.pacer = Pacer(rate, per_chat)
+        self.pacer = Pacer(rate, per_chat, per_group=per_group)
         self.in_flight = in_flight
         self.batch = batch
         self.lease = lease

@@ -44,6 +44,7 @@ __all__ = [
     "sessions",
     "station_activity",
     "stations",
+    "telegram_alerts",
     "telegram_codes",
     "telegram_follows",
     "telegram_outbox",
@@ -326,3 +327,13 @@ telegram_outbox = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
 )
 """Messages waiting to be sent by the paced sender; a row is deleted once Telegram took it."""
+
+telegram_alerts = Table(
+    "telegram_alerts",
+    metadata,
+    # The alert's stable id (pollwatch.observe.alerts: kind, election, station, since).
+    Column("alert_id", String(300), primary_key=True),
+    Column("election", String(100), nullable=False),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+)
+"""Alerts already queued to the coordinators' chat: each situation is posted once."""

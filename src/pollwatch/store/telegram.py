@@ -39,6 +39,7 @@ from pollwatch.store.tables import (
     observers,
     reports,
     stations,
+    telegram_alerts,
     telegram_codes,
     telegram_follows,
     telegram_outbox,
@@ -66,6 +67,7 @@ __all__ = [
     "observer_id_by_name",
     "observer_reports",
     "outbox_size",
+    "queue_alerts",
     "queue_messages",
     "queue_to_observers",
     "redeem_link_code",
@@ -613,3 +615,54 @@ def forget_election(engine: Engine, election: str) -> int:
                 .values(chat=None, observer_id=None, updated_at=utcnow())
             )
     return len(touched)
+
+
+def queue_alerts(
+    engine: Engine,
+    election: str,
+    alerts: Sequence[tuple[str, str]],
+    *,
+    user_hash: str,
+    chat: bytes,
+) -> int:
+    """Queue (stable id, text) alerts to the coordinators' chat, each id once; how many.
+
+    The ids already queued are skipped (a situation that lasts keeps its id, so it is posted
+    once); the ids and the messages are written in one transaction, so after a crash an
+    alert is either queued (and then delivered at least once) or will be queued again.
+    """
+    if not alerts:
+        return 0
+    now = utcnow()
+    with write_transaction(engine) as conn:
+        ids = [alert_id for alert_id, _ in alerts]
+        known: set[str] = set()
+        for first in range(0, len(ids), 1000):
+            known.update(
+                str(r[0])
+                for r in conn.execute(
+                    select(telegram_alerts.c.alert_id).where(
+                        telegram_alerts.c.alert_id.in_(ids[first : first + 1000])
+                    )
+                )
+            )
+        fresh = [(i, t) for i, t in dict(alerts).items() if i not in known]
+        if fresh:
+            conn.execute(
+                insert(telegram_alerts),
+                [{"alert_id": i, "election": election, "queued_at": now} for i, _ in fresh],
+            )
+            conn.execute(
+                insert(telegram_outbox),
+                [
+                    {
+                        "user_hash": user_hash,
+                        "chat": chat,
+                        "text": t,
+                        "created_at": now,
+                        "attempts": 0,
+                    }
+                    for _, t in fresh
+                ],
+            )
+    return len(fresh)

@@ -1,5 +1,6 @@
 """The Telegram bot: link codes, the accounts it knows (hashed user id, encrypted chat id),
-followed stations and the outbox of the paced sender.
+followed stations, the outbox of the paced sender and the alerts posted to the coordinators'
+chat.
 
 Revision ID: 0012
 Revises: 0008
@@ -64,9 +65,16 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
     )
     op.create_index("ix_telegram_outbox_user_hash", "telegram_outbox", ["user_hash"], unique=False)
+    op.create_table(
+        "telegram_alerts",
+        sa.Column("alert_id", sa.String(300), primary_key=True),
+        sa.Column("election", sa.String(100), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("telegram_alerts")
     op.drop_index("ix_telegram_outbox_user_hash", table_name="telegram_outbox")
     op.drop_table("telegram_outbox")
     op.drop_table("telegram_follows")
