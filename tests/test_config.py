@@ -81,6 +81,12 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_METRICS_FROM": "10.0.0.0/8",
         "POLLWATCH_PUBLIC_DELAY_MINUTES": "0",
         "POLLWATCH_GUIDE_TILES": "https://tiles.example.org/{z}/{x}/{y}.png",
+        "POLLWATCH_TELEGRAM_TOKEN": "123456:ABC-def",
+        "POLLWATCH_TELEGRAM_API": "http://127.0.0.1:8081/",
+        "POLLWATCH_TELEGRAM_WEBHOOK_SECRET": "s3cret_webhook-token",
+        "POLLWATCH_TELEGRAM_KEY": "k" * 40,
+        "POLLWATCH_TELEGRAM_ELECTION": "ru-2024",
+        "POLLWATCH_TELEGRAM_ALERTS_CHAT": "-1001234567890",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -100,6 +106,12 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         metrics_from="10.0.0.0/8",
         public_delay_minutes=0,
         guide_tiles="https://tiles.example.org/{z}/{x}/{y}.png",
+        telegram_token="123456:ABC-def",
+        telegram_api="http://127.0.0.1:8081",
+        telegram_webhook_secret="s3cret_webhook-token",
+        telegram_key="k" * 40,
+        telegram_election="ru-2024",
+        telegram_alerts_chat=-1001234567890,
     )
 
 
@@ -117,6 +129,10 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         ("POLLWATCH_PUBLIC_DELAY_MINUTES", "1441"),
         ("POLLWATCH_PUBLIC_DELAY_MINUTES", "ten"),
         ("POLLWATCH_GUIDE_TILES", "https://tiles.example.org/tile.png"),
+        ("POLLWATCH_TELEGRAM_API", "api.telegram.org"),
+        ("POLLWATCH_TELEGRAM_WEBHOOK_SECRET", "short"),
+        ("POLLWATCH_TELEGRAM_WEBHOOK_SECRET", "has spaces in it, not allowed"),
+        ("POLLWATCH_TELEGRAM_ALERTS_CHAT", "coordinators"),
     ],
 )
 def test_a_malformed_variable_is_refused_by_name(variable: str, value: str) -> None:

@@ -52,6 +52,12 @@ class Settings:
     metrics_from: str = "127.0.0.1/32, ::1/128"
     public_delay_minutes: int = 10
     guide_tiles: str | None = None
+    telegram_token: str | None = None
+    telegram_api: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
+    telegram_key: str | None = None
+    telegram_election: str | None = None
+    telegram_alerts_chat: int | None = None
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -169,6 +175,31 @@ def _seconds(value: str, env: str) -> float:
             column=env,
         )
     return number
+
+
+def _chat_id(value: str, env: str) -> int:
+    try:
+        chat = int(value)
+    except ValueError:
+        chat = 0
+    if chat == 0 or abs(chat) >= 10**15:
+        raise InputError(
+            f"{env} must be a Telegram chat id such as -1001234567890; got {value[:40]!r} instead",
+            column=env,
+        )
+    return chat
+
+
+def _webhook_secret(value: str, env: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value):
+        raise InputError(
+            f"{env} must be 16 to 256 characters A-Z, a-z, 0-9, _ and - (Telegram's rule for "
+            "secret_token); got a value that is not",
+            column=env,
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -325,6 +356,53 @@ SETTINGS: tuple[Setting, ...] = (
         "server fetches and keeps in `POLLWATCH_HOME/tiles` (browsers never contact it).",
         _tiles,
         default_text="none: maps show the stations without a background",
+    ),
+    Setting(
+        "telegram_token",
+        "POLLWATCH_TELEGRAM_TOKEN",
+        "The Telegram bot's token from @BotFather; `pollwatch bot` and the webhook need it. "
+        "Keep it secret: whoever has it speaks as the bot.",
+        _text,
+        default_text="none: no bot",
+    ),
+    Setting(
+        "telegram_api",
+        "POLLWATCH_TELEGRAM_API",
+        "Base address of the Bot API: Telegram's, a self-hosted Bot API server, or a test server.",
+        _public_url,
+    ),
+    Setting(
+        "telegram_webhook_secret",
+        "POLLWATCH_TELEGRAM_WEBHOOK_SECRET",
+        "Secret Telegram sends with every webhook call (`secret_token`, 16 to 256 characters "
+        "A-Z a-z 0-9 _ -); when set, the web app answers Telegram at `/telegram/webhook` and "
+        "refuses calls without it.",
+        _webhook_secret,
+        default_text="none: no webhook (use `pollwatch bot`, long polling)",
+    ),
+    Setting(
+        "telegram_key",
+        "POLLWATCH_TELEGRAM_KEY",
+        "Random secret (at least 32 characters) from which the bot derives the key that "
+        "hashes Telegram user ids and the key that encrypts stored chat ids. Changing it "
+        "makes the bot forget every account.",
+        _text,
+        default_text="none: the bot refuses to start",
+    ),
+    Setting(
+        "telegram_election",
+        "POLLWATCH_TELEGRAM_ELECTION",
+        "The election voters find stations of with `/where` and follow with `/follow`.",
+        _text,
+        default_text="none: the voters' commands are off",
+    ),
+    Setting(
+        "telegram_alerts_chat",
+        "POLLWATCH_TELEGRAM_ALERTS_CHAT",
+        "The coordinators' Telegram group (its chat id, e.g. `-1001234567890`) where the bot "
+        "posts each alert once (add the bot to the group first).",
+        _chat_id,
+        default_text="none: alerts are not posted to Telegram",
     ),
 )
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from pollwatch.cli import backup, coach, data, forensics, observe, observe_demo, serve
+from pollwatch.cli import backup, bot, coach, data, forensics, observe, observe_demo, serve
 from pollwatch.errors import PollwatchError
 
 __all__ = ["app", "main", "run"]
@@ -30,6 +30,7 @@ serve.register(app)
 observe.register(app)
 observe_demo.register(app)
 backup.register(app)
+bot.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -326,6 +326,9 @@ OPEN_ROUTES: Mapping[str, str] = MappingProxyType(
         "POST /guide/{election}/{station}/problem": (
             "anyone, no account (same origin, rate-limited; nothing stored about the sender)"
         ),
+        # --- the Telegram bot (issue 15; web/telegram.py) ---
+        "POST /telegram/webhook": "Telegram, with the webhook's secret token",
+        "POST /api/v1/observer/telegram-link": "an observer's token (a link code for itself)",
     }
 )
 """``"METHOD /path"`` (or ``"MOUNT /path"``) of each route that needs no coordinator → who

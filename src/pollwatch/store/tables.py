@@ -53,6 +53,11 @@ __all__ = [
     "sessions",
     "station_activity",
     "stations",
+    "telegram_alerts",
+    "telegram_codes",
+    "telegram_follows",
+    "telegram_outbox",
+    "telegram_users",
 ]
 
 metadata = MetaData(
@@ -458,3 +463,63 @@ activity_slots = Table(
 """Reports and incidents per 15-minute UTC slot (``slot`` = seconds since the epoch of
 ``observed_at`` // 900), kept in each report's transaction like ``station_activity``: any
 local hour (a +5:30 zone included) is a sum of whole slots."""
+# --- the Telegram bot (pollwatch.bot; migration 0012) ----------------------------------------
+
+telegram_codes = Table(
+    "telegram_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("observer_id", Integer, ForeignKey("observers.id"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+"""One-time codes that link an observer to one Telegram account (only their SHA-256)."""
+
+telegram_users = Table(
+    "telegram_users",
+    metadata,
+    # A keyed hash (HMAC) of the Telegram user id: never the id, a phone or a name.
+    Column("user_hash", String(64), primary_key=True),
+    # The chat id, encrypted (AES-GCM, key from the environment); NULL when not needed.
+    Column("chat", LargeBinary, nullable=True),
+    Column("lang", String(8), nullable=True),
+    Column("observer_id", Integer, ForeignKey("observers.id"), nullable=True, unique=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""What the bot keeps about a Telegram account, erased by /forget."""
+
+telegram_follows = Table(
+    "telegram_follows",
+    metadata,
+    Column("user_hash", String(64), ForeignKey("telegram_users.user_hash"), primary_key=True),
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("station", String(100), primary_key=True),
+    Column("last_status", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Voters following a station's public status (/follow, /unfollow)."""
+
+telegram_outbox = Table(
+    "telegram_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_hash", String(64), nullable=False, index=True),
+    Column("chat", LargeBinary, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+)
+"""Messages waiting to be sent by the paced sender; a row is deleted once Telegram took it."""
+
+telegram_alerts = Table(
+    "telegram_alerts",
+    metadata,
+    # The alert's stable id (pollwatch.observe.alerts: kind, election, station, since).
+    Column("alert_id", String(300), primary_key=True),
+    Column("election", String(100), nullable=False),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+)
+"""Alerts already queued to the coordinators' chat: each situation is posted once."""

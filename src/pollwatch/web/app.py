@@ -39,6 +39,7 @@ from pollwatch.web import (
     observe_api,
     observer,
     public_api,
+    telegram,
 )
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.guide_cache import GuideCache, GuideFastPath
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await telegram.close_telegram(app)  # the Telegram bot's session, if it was built
             app.state.ingest.stop()
             app.state.rate_limiter.close()  # hands its last counts to the shared store
             app.state.limit_counters.close()
@@ -143,4 +145,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide_content.router)
     # last: its /guide/{election}/{station} would shadow the guidance and problem-form routes
     app.include_router(guide.router)
+    app.include_router(telegram.router)
     return app
