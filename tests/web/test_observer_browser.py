@@ -672,6 +672,33 @@ def test_invite_works_once(browser: Any, phone: Any, observer_server: str, engin
         other.close()
 
 
+def test_a_simulated_election_says_so_in_the_observer_app(
+    browser: Any, phone: Any, observer_server: str, engine: Any
+) -> None:
+    """Training days are simulated elections: the app says so on its every screen, and an
+    observer of a real election never sees the banner."""
+    from pollwatch.store.elections import set_simulated
+
+    drill = "drill-2026"
+    create_election(engine, drill, name="Drill")
+    import_stations(engine, drill, [{"station": "9001"}])
+    set_simulated(engine, drill, by="test")
+    code = str(create_invites(engine, drill, 1, stations_=("9001",))[0].code)
+    _join(phone, observer_server, code)
+    expect(phone.locator("#observer-name")).to_have_text(NOT_BLANK)
+    expect(phone.locator("#simulated-banner")).to_be_visible()
+    expect(phone.locator("#simulated-banner")).to_contain_text("SIMULATED ELECTION")
+
+    real = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+    try:
+        page = real.new_page()
+        _join(page, observer_server, _invite(engine))
+        expect(page.locator("#observer-name")).to_have_text(NOT_BLANK)
+        expect(page.locator("#simulated-banner")).to_be_hidden()
+    finally:
+        real.close()
+
+
 def test_service_worker_may_control_observe_and_every_shell_file_exists(
     observer_server: str,
 ) -> None:

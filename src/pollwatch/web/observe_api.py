@@ -58,6 +58,7 @@ from pollwatch.store import (
     clean_photo,
     export_ledger_lines,
     export_reports,
+    get_election,
     get_photo,
     get_report,
     ledger_access,
@@ -231,15 +232,24 @@ async def get_report_photo(
     summary="Redeem a one-time invite: get an observer token",
     dependencies=[Depends(rate_limit)],
     responses={
-        201: {"description": "{'token', 'observer', 'election', 'stations'}"},
+        201: {"description": "{'token', 'observer', 'election', 'stations', 'simulated'}"},
         **error_responses(401, 410, 429),
     },
 )
 async def post_redeem(request: Request, code: str) -> JSONResponse:
     """An invite works once; the token is shown only in this answer."""
     ttl = timedelta(hours=request.app.state.settings.invite_ttl_hours)
-    redeemed = await run_in_threadpool(lambda: redeem_invite(store_engine(request), code, ttl=ttl))
-    return JSONResponse(redeemed.to_dict(), status_code=201)
+    engine = store_engine(request)
+    redeemed = await run_in_threadpool(lambda: redeem_invite(engine, code, ttl=ttl))
+    simulated = await _simulated(engine, redeemed.election)
+    return JSONResponse({**redeemed.to_dict(), "simulated": simulated}, status_code=201)
+
+
+async def _simulated(engine: Engine, election: str) -> bool:
+    """Whether the election is a simulation: the observer app then says so on every screen,
+    so that a training day is never taken for a real one."""
+    info = await run_in_threadpool(get_election, engine, election)
+    return bool(info.get("simulated"))
 
 
 @router.get(
@@ -247,17 +257,20 @@ async def post_redeem(request: Request, code: str) -> JSONResponse:
     summary="The observer holding this token (the app checks it was not revoked)",
     dependencies=[Depends(rate_limit)],
     responses={
-        200: {"description": "{'observer', 'election', 'stations'}"},
+        200: {"description": "{'observer', 'election', 'stations', 'simulated'}"},
         **error_responses(401, 429),
     },
 )
-async def get_observer(observer: Observer = Depends(current_observer)) -> JSONResponse:
+async def get_observer(
+    request: Request, observer: Observer = Depends(current_observer)
+) -> JSONResponse:
     """Code name, election and stations of the token's observer; 401 when revoked."""
     return JSONResponse(
         {
             "observer": observer.code_name,
             "election": observer.election,
             "stations": list(observer.stations),
+            "simulated": await _simulated(store_engine(request), observer.election),
         }
     )
 

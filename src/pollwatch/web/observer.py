@@ -33,7 +33,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pollwatch import __version__
-from pollwatch.web.i18n import LANGUAGES, read_catalogues
+from pollwatch.web.i18n import LANGUAGES, load_catalogues, read_catalogues
 from pollwatch.web.pages import render_page, request_language
 
 __all__ = [
@@ -107,7 +107,9 @@ def load_observer_catalogues() -> Mapping[str, Mapping[str, str]]:
 
 @lru_cache(maxsize=1)
 def _site_catalogues() -> Mapping[str, Mapping[str, str]]:
-    return read_catalogues("pollwatch")
+    """The site's catalogues, merged as the pages read them (the simulated-election banner's
+    text is the network part's)."""
+    return load_catalogues().messages
 
 
 def observer_gettext(lang: str) -> Callable[[str], str]:

@@ -457,9 +457,23 @@
       cache: "no-store", headers: { "Authorization": "Bearer " + who.token }
     }).then(function (resp) {
       if (!resp.ok) return refusal(resp);
+      return resp.json().then(function (data) {
+        var now = identity();
+        if (now && now.token === who.token && typeof data.simulated === "boolean") {
+          now.simulated = data.simulated;
+          saveIdentity(now);
+          showSimulated(now);
+        }
+      }, function () {});
     }).catch(function (err) {
       if (err && err.message === REVOKED) return leaveNoTrace(false);
     });
+  }
+
+  // A simulated (training) election says so on every screen of the app.
+  function showSimulated(who) {
+    var banner = $("simulated-banner");
+    if (banner) banner.classList.toggle("hidden", !(who && who.simulated));
   }
 
   function setupWipe() {
@@ -505,6 +519,7 @@
         });
         saveIdentity({
           token: data.token, observer: data.observer, election: data.election || null,
+          simulated: data.simulated === true,
           stations: stations, station: stations.length === 1 ? stations[0] : null, code: code
         });
         location.replace("/observe?lang=" + encodeURIComponent(lang));
@@ -518,6 +533,7 @@
   // ---- the app shell -----------------------------------------------------------------
   function app() {
     var who = identity();
+    showSimulated(who);
     if (!who || !who.token) {
       $("not-joined").classList.remove("hidden");
     } else {
