@@ -144,7 +144,7 @@ def test_targets_by_country_code_name_and_everyone(db_url: str, tmp_path: Path) 
 def test_the_message_text_marks_urgency_in_the_readers_language() -> None:
     assert message_text("Hi", False, None).endswith("\n\nHi")
     assert not message_text("Hi", False, "ru").startswith(URGENT_MARK)
-    assert message_text("Hi", True, "sr").startswith(URGENT_MARK)
+    assert message_text("Hi", True, "sr").startswith(f"{URGENT_MARK} Hitno: Poruka od")
     hostile = "<b>x</b> \u202e" + "z" * 2000
     assert message_text(hostile, True, "xx-evil").endswith(hostile)  # sent as plain text
 
