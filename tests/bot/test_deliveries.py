@@ -200,3 +200,30 @@ def test_a_silent_stations_alert_reaches_the_group_once(db_url: str, tmp_path: P
             assert "07:06 +01:00" in alert.text  # local time, since the last report arrived
 
     asyncio.run(scenario())
+
+
+def test_two_processes_never_queue_one_target_twice(db_url: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pollwatch.store.messages import queue_delivery
+
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path) as h:
+            _link_many(h, range(40_000, 40_020), ("8001",))
+            for n in range(5):
+                send_message(
+                    h.engine, ELECTION, text=f"m{n}", targets=parse_targets(["all"]), actor="a"
+                )
+            targets = [t["target_id"] for t in pending_deliveries(h.engine)]
+            with ThreadPoolExecutor(4) as pool:
+                got = list(
+                    pool.map(
+                        lambda t: queue_delivery(h.engine, t, message_text), [*targets, *targets]
+                    )
+                )
+            assert sorted(g for g in got if g is not None) == [20] * 5
+            assert got.count(None) == 5
+            assert outbox_size(h.engine) == 100
+            assert queue_delivery(h.engine, 10**9, message_text) is None  # no such target
+
+    asyncio.run(scenario())

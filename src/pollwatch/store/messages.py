@@ -499,6 +499,19 @@ def queue_delivery(
     """
     now = utcnow()
     with write_transaction(engine) as conn:
+        # marked first: on PostgreSQL the row lock makes a second bot process wait here and
+        # then find the target sent, so two processes never queue one target twice
+        claimed = conn.execute(
+            update(message_targets)
+            .where(message_targets.c.id == target_id, message_targets.c.bot_state != "sent")
+            .values(
+                bot_state="sent",
+                bot_attempts=message_targets.c.bot_attempts + 1,
+                bot_updated_at=now,
+            )
+        )
+        if not claimed.rowcount:
+            return None
         row = (
             conn.execute(
                 select(
@@ -516,7 +529,7 @@ def queue_delivery(
             .mappings()
             .first()
         )
-        if row is None or row["bot_state"] == "sent":
+        if row is None:
             return None
         election = str(row["election"])
         linked = conn.execute(
@@ -551,15 +564,6 @@ def queue_delivery(
         ]
         for first in range(0, len(queued), 1000):
             conn.execute(insert(telegram_outbox), queued[first : first + 1000])
-        conn.execute(
-            update(message_targets)
-            .where(message_targets.c.id == target_id)
-            .values(
-                bot_state="sent",
-                bot_attempts=message_targets.c.bot_attempts + 1,
-                bot_updated_at=now,
-            )
-        )
         if queued:
             total = messages.c.delivered + len(queued)
             conn.execute(
