@@ -23,8 +23,10 @@ observer is stored with it.
 
   ``bot_state`` is ``pending`` when the message is sent, ``sent`` once the bot delivered that
   target, ``failed`` after an attempt that failed; a failed target is offered again until
-  it failed :data:`MAX_BOT_ATTEMPTS` times. The bot resolves a target to its chats itself
-  (it knows which chat belongs to which code name); the store never learns chat ids.
+  it failed :data:`MAX_BOT_ATTEMPTS` times. :func:`queue_delivery` does the bot's part in
+  one transaction: the target marked ``sent``, its message queued in the bot's outbox to
+  the linked observers it reaches (this module's recipient rule), ``delivered`` counted.
+  Chat ids stay encrypted (opaque bytes, sealed and opened by the bot's key).
 
 Narrowed scopes (:mod:`pollwatch.observe.permissions`): a coordinator whose scope is part of
 an election may address only its stations, the countries it covers whole, or observers bound
