@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from pollwatch.bot import coach, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
+from pollwatch.bot.deliveries import watch_alerts, watch_deliveries
 from pollwatch.bot.keys import BotKeys
 from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
@@ -131,7 +132,8 @@ async def watch_followed(services: BotServices, every: float = FOLLOW_SECONDS) -
 
 
 async def run_sender(settings: Settings, engine: Engine | None = None) -> None:
-    """Only the paced sender and the followed stations' watch (for a webhook deployment)."""
+    """Only the paced sender, the followed stations' watch, the coordinators' messages and
+    the alerts (for a webhook deployment)."""
     from pollwatch.store import open_store
 
     engine = engine or open_store(settings.resolved_database_url())
@@ -140,14 +142,20 @@ async def run_sender(settings: Settings, engine: Engine | None = None) -> None:
     bot = create_bot(settings)
     sender = PacedSender(engine, bot, services.keys)
     try:
-        await asyncio.gather(sender.run_forever(), watch_followed(services))
+        await asyncio.gather(
+            sender.run_forever(),
+            watch_followed(services),
+            watch_deliveries(services),
+            watch_alerts(services),
+        )
     finally:
         await bot.session.close()
 
 
 async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
-    """Run the bot by long polling until stopped (Ctrl-C or SIGTERM), with the paced sender
-    and the followed stations' watch in the same process."""
+    """Run the bot by long polling until stopped (Ctrl-C or SIGTERM), with the paced sender,
+    the followed stations' watch, the coordinators' messages and the alerts in the same
+    process."""
     from pollwatch.store import open_store
 
     engine = engine or open_store(settings.resolved_database_url())
@@ -162,6 +170,8 @@ async def run_polling(settings: Settings, engine: Engine | None = None) -> None:
     background = [
         asyncio.create_task(sender.run_forever()),
         asyncio.create_task(watch_followed(services)),
+        asyncio.create_task(watch_deliveries(services)),
+        asyncio.create_task(watch_alerts(services)),
     ]
     try:
         await asyncio.to_thread(lambda: services.coach)  # the coach's index, off the loop

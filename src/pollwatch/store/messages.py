@@ -23,8 +23,10 @@ observer is stored with it.
 
   ``bot_state`` is ``pending`` when the message is sent, ``sent`` once the bot delivered that
   target, ``failed`` after an attempt that failed; a failed target is offered again until
-  it failed :data:`MAX_BOT_ATTEMPTS` times. The bot resolves a target to its chats itself
-  (it knows which chat belongs to which code name); the store never learns chat ids.
+  it failed :data:`MAX_BOT_ATTEMPTS` times. :func:`queue_delivery` does the bot's part in
+  one transaction: the target marked ``sent``, its message queued in the bot's outbox to
+  the linked observers it reaches (this module's recipient rule), ``delivered`` counted.
+  Chat ids stay encrypted (opaque bytes, sealed and opened by the bot's key).
 
 Narrowed scopes (:mod:`pollwatch.observe.permissions`): a coordinator whose scope is part of
 an election may address only its stations, the countries it covers whole, or observers bound
@@ -33,7 +35,7 @@ to its stations only — never everyone — and sees the messages that address i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, insert, select, update
@@ -46,7 +48,14 @@ from pollwatch.store.audit import record_audit
 from pollwatch.store.coordinators import visible_stations
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.people import Observer
-from pollwatch.store.tables import message_targets, messages, observers, stations
+from pollwatch.store.tables import (
+    message_targets,
+    messages,
+    observers,
+    stations,
+    telegram_outbox,
+    telegram_users,
+)
 
 __all__ = [
     "BOT_STATES",
@@ -57,6 +66,7 @@ __all__ = [
     "list_messages",
     "mark_delivery",
     "pending_deliveries",
+    "queue_delivery",
     "record_receipts",
     "send_message",
 ]
@@ -100,20 +110,29 @@ def _observer_rows(conn: Connection, election: str) -> list[tuple[str, tuple[str
     ]
 
 
+def _reached(
+    targets: Sequence[Target],
+    people: Iterable[tuple[str, tuple[str, ...]]],
+    places: dict[str, str | None],
+) -> list[str]:
+    """The code names the targets reach (the one rule for counts and for the bot)."""
+    everywhere = list(places)
+    all_countries = _countries(places, everywhere)
+    found = []
+    for code, bound in people:
+        at = bound or everywhere  # free to report anywhere: may be at any station
+        countries = _countries(places, bound) if bound else all_countries
+        if reaches(targets, code_name=code, stations=at, countries=countries):
+            found.append(code)
+    return found
+
+
 def _recipients(
     targets: Sequence[Target],
     people: Iterable[tuple[str, tuple[str, ...]]],
     places: dict[str, str | None],
 ) -> int:
-    everywhere = list(places)
-    all_countries = _countries(places, everywhere)
-    count = 0
-    for code, bound in people:
-        at = bound or everywhere  # free to report anywhere: may be at any station
-        countries = _countries(places, bound) if bound else all_countries
-        if reaches(targets, code_name=code, stations=at, countries=countries):
-            count += 1
-    return count
+    return len(_reached(targets, people, places))
 
 
 def _check_scope(
@@ -462,3 +481,100 @@ def mark_delivery(engine: Engine, target_id: int, state: str) -> None:
         )
         if not result.rowcount:
             raise InputError(f"no message target {target_id}", column="target_id")
+
+
+def queue_delivery(
+    engine: Engine, target_id: int, render: Callable[[str, bool, str | None], str]
+) -> int | None:
+    """Queue one pending target's message in the bot's outbox and mark the target ``sent``,
+    in one transaction; returns how many Telegram chats it was queued to (``None`` if the
+    target is gone or was already delivered).
+
+    The chats are those of the observers linked in Telegram whom the target reaches (the
+    recipient rule of this module, unrevoked observers only); ``render(text, urgent, lang)``
+    makes each message in its account's language (``lang`` may be ``None``). The chats stay
+    encrypted here (opaque bytes). Queuing and marking are one transaction, so a crash
+    either leaves the target pending with nothing queued or queued and marked; the outbox
+    then delivers at least once, with repeats bounded by its messages in flight. The
+    message's ``delivered`` count grows by the chats queued (never past ``recipients``):
+    a count, never who.
+    """
+    now = utcnow()
+    with write_transaction(engine) as conn:
+        # marked first: on PostgreSQL the row lock makes a second bot process wait here and
+        # then find the target sent, so two processes never queue one target twice
+        claimed = conn.execute(
+            update(message_targets)
+            .where(message_targets.c.id == target_id, message_targets.c.bot_state != "sent")
+            .values(
+                bot_state="sent",
+                bot_attempts=message_targets.c.bot_attempts + 1,
+                bot_updated_at=now,
+            )
+        )
+        if not claimed.rowcount:
+            return None
+        row = (
+            conn.execute(
+                select(
+                    message_targets.c.kind,
+                    message_targets.c.value,
+                    message_targets.c.bot_state,
+                    messages.c.id,
+                    messages.c.election,
+                    messages.c.text,
+                    messages.c.urgent,
+                )
+                .join(messages, messages.c.id == message_targets.c.message_id)
+                .where(message_targets.c.id == target_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        election = str(row["election"])
+        linked = conn.execute(
+            select(
+                observers.c.code_name,
+                observers.c.stations,
+                telegram_users.c.user_hash,
+                telegram_users.c.chat,
+                telegram_users.c.lang,
+            )
+            .join(telegram_users, telegram_users.c.observer_id == observers.c.id)
+            .where(
+                observers.c.election == election,
+                observers.c.revoked.is_(False),
+                telegram_users.c.chat.is_not(None),
+            )
+        ).all()
+        people = [(str(r[0]), tuple(r[1] or ())) for r in linked]
+        reached = set(
+            _reached([Target(str(row["kind"]), row["value"])], people, _places(conn, election))
+        )
+        queued = [
+            {
+                "user_hash": str(r[2]),
+                "chat": bytes(r[3]),
+                "text": render(str(row["text"]), bool(row["urgent"]), r[4]),
+                "created_at": now,
+                "attempts": 0,
+            }
+            for r in linked
+            if str(r[0]) in reached
+        ]
+        for first in range(0, len(queued), 1000):
+            conn.execute(insert(telegram_outbox), queued[first : first + 1000])
+        if queued:
+            total = messages.c.delivered + len(queued)
+            conn.execute(
+                update(messages)
+                .where(messages.c.id == row["id"])
+                .values(
+                    delivered=case(
+                        (total > messages.c.recipients, messages.c.recipients), else_=total
+                    )
+                )
+            )
+    return len(queued)
