@@ -214,3 +214,13 @@ def test_every_error_becomes_its_status_and_the_one_body(cls: type[PollwatchErro
         assert error == {"status": cls.status, "message": "what went wrong", "field": "field"}
     else:
         assert error == {"status": cls.status, "message": "nope", "field": None}
+
+
+def test_no_two_test_modules_share_a_name() -> None:
+    """The suite imports test modules by their basename (no packages under tests/): two files
+    of one name stop the whole run at collection, whichever folder each part's author chose."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, list[str]] = {}
+    for path in tests.rglob("test_*.py"):
+        seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
