@@ -28,7 +28,7 @@ $(READY_TEST): $(READY_RUN)
 run: $(READY_RUN)
 	$(BIN)/pollwatch demo
 	$(BIN)/pollwatch demo-observe
-	@echo "Starting the web app on http://127.0.0.1:8000: the reports listed at / (e.g. /reports/russia-2024.html), the coach at /coach, the observation service at /coordinate (Ctrl-C stops it)"
+	@echo "Starting the web app on http://127.0.0.1:8000: the reports listed at / (e.g. /reports/russia-2024.html), the coach at /coach, the observation service at /coordinate, the voter guide at /guide (Ctrl-C stops it)"
 	$(BIN)/pollwatch serve
 
 browser:

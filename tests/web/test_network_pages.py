@@ -254,11 +254,27 @@ def test_every_page_of_a_simulated_election_says_so(world: World) -> None:
             f"/coordinate/{E}/incidents/{world.incidents['Beograd']}",
             f"/coordinate/{E}/roster",
             f"/coordinate/{E}/stations/ns-1/hotline",
+            f"/coordinate/{E}/checklists",
+            f"/coordinate/{E}/checklists/results",
+            f"/coordinate/{E}/messages",
+            f"/coordinate/{E}/guide",
+            f"/coordinate/{E}/guide/problems",
             f"/press/{E}",
         ):
             page = pages.get(path)
             assert page.status_code == 200, path
             assert 'id="simulated-banner"' in page.text and "SIMULATED" in page.text, path
+    for path in (  # the voter guide's public pages too: no voter may take a drill for real
+        f"/guide/{E}",
+        f"/guide/{E}?q=ns-1",
+        f"/guide/{E}/ns-1",
+        f"/guide/{E}/info",
+        f"/guide/{E}/totals",
+        f"/guide/{E}/ns-1/problem",
+    ):
+        page = httpx.get(world.base + path)
+        assert page.status_code == 200, path
+        assert 'id="simulated-banner"' in page.text and "SIMULATED" in page.text, path
     press = httpx.get(world.base + f"/press/{E}").text
     assert 'id="press-simulated"' in press
     assert httpx.get(world.base + f"/api/v1/elections/{E}/public").json()["simulated"] is True

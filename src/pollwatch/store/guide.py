@@ -57,7 +57,8 @@ GUIDE_COLUMNS = ("station", "name", "country", "city", "address", "lat", "lon")
 
 def guide_elections(engine: Engine) -> list[dict[str, Any]]:
     """Elections whose guide is public (a registry with stations), newest first:
-    ``id``, ``name``, ``stations``, ``timezone`` and the default ``schedule`` text."""
+    ``id``, ``name``, ``stations``, ``timezone``, the default ``schedule`` text and whether
+    it is ``simulated`` (every page of a simulated election says so)."""
     count = func.count(stations.c.station)
     query = (
         select(
@@ -66,6 +67,7 @@ def guide_elections(engine: Engine) -> list[dict[str, Any]]:
             elections.c.created_at,
             elections.c.timezone,
             elections.c.schedule,
+            elections.c.simulated,
             count,
         )
         .join(stations, stations.c.election == elections.c.id)
@@ -75,6 +77,7 @@ def guide_elections(engine: Engine) -> list[dict[str, Any]]:
             elections.c.created_at,
             elections.c.timezone,
             elections.c.schedule,
+            elections.c.simulated,
         )
         .having(count > 0)
         .order_by(elections.c.created_at.desc(), elections.c.id)
@@ -88,7 +91,8 @@ def guide_elections(engine: Engine) -> list[dict[str, Any]]:
             "created_at": format_timestamp(as_utc(r[2])),
             "timezone": r[3],
             "schedule": r[4],
-            "stations": int(r[5]),
+            "simulated": bool(r[5]),
+            "stations": int(r[6]),
         }
         for r in rows
     ]
