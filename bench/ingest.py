@@ -1,7 +1,9 @@
 """Report ingestion under load: a real `pollwatch serve` driven over loopback.
 
-Starts the service itself (a subprocess on a free port, a temporary POLLWATCH_HOME,
-``POLLWATCH_RATE_LIMIT=0``) on a fresh SQLite file or a fresh PostgreSQL schema, seeds an
+Starts the service itself (a subprocess on a free port, a temporary POLLWATCH_HOME, the
+default rate limits counted in Redis as deployed — ``--redis-url``, ``--rate-limit`` — with
+the observers spread over ``--addresses`` loopback client addresses) on a fresh SQLite file
+or a fresh PostgreSQL schema, seeds an
 election, its stations and one observer token per simulated observer through
 :mod:`pollwatch.store`, then drives it from ONE asyncio process (aiohttp):
 
@@ -62,6 +64,8 @@ from urllib.parse import quote
 
 import numpy as np
 
+from pollwatch.web.heap import settled_heap
+
 ELECTION = "bench"
 BIG_ELECTION = "bench-1m"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -108,10 +112,21 @@ class Server:
     """`pollwatch serve` as a child process (its own process group, so workers stop too;
     the same session, so it shares the benchmark's scheduling group)."""
 
-    def __init__(self, url: str, home: Path, workers: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        home: Path,
+        workers: int,
+        *,
+        redis_url: str = "",
+        rate_limit: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.url, self.home, self.workers = url, home, workers
+        self.redis_url, self.rate_limit = redis_url, rate_limit
+        self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home / "serve.log"
 
@@ -123,8 +138,16 @@ class Server:
             **os.environ,
             "POLLWATCH_DATABASE_URL": self.url,
             "POLLWATCH_HOME": str(self.home),
-            "POLLWATCH_RATE_LIMIT": "0",
+            **self.extra_env,
         }
+        # the limits as deployed: the default per-token limit unless told, counted in Redis
+        # when a URL is given (shared by every worker), else in the database
+        env.pop("POLLWATCH_RATE_LIMIT", None)
+        env.pop("POLLWATCH_REDIS_URL", None)
+        if self.rate_limit is not None:
+            env["POLLWATCH_RATE_LIMIT"] = str(self.rate_limit)
+        if self.redis_url:
+            env["POLLWATCH_REDIS_URL"] = self.redis_url
         cmd = [sys.executable, "-m", "pollwatch", "serve", "--port", str(self.port)]
         if self.workers != 1:
             cmd += ["--workers", str(self.workers)]
@@ -237,6 +260,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     done_at: list[float] = field(default_factory=list)  # completion times of 201s
     lag: list[float] = field(default_factory=list)  # due → request started
+    started_epoch: float = 0.0  # wall-clock time of the load's start (to line up server logs)
 
 
 async def drive(
@@ -249,9 +273,42 @@ async def drive(
     retry_share: float,
     malformed_share: float,
     seed_: int,
+    addresses: list[str] | None = None,
 ) -> tuple[Tally, float, float]:
     """Run the open-loop load; returns the tally, its wall time and the generator's CPU."""
     import aiohttp
+
+    # The generator's own collector, like the server's (pollwatch.web.heap): without this
+    # its full collections stalled its event loop for 100+ ms, counted as service latency.
+    with settled_heap():
+        return await _drive(
+            base,
+            tokens,
+            stations,
+            rate,
+            duration,
+            connections,
+            retry_share,
+            malformed_share,
+            seed_,
+            addresses,
+            aiohttp,
+        )
+
+
+async def _drive(
+    base: str,
+    tokens: list[str],
+    stations: int,
+    rate: float,
+    duration: float,
+    connections: int,
+    retry_share: float,
+    malformed_share: float,
+    seed_: int,
+    addresses: list[str] | None,
+    aiohttp: Any,
+) -> tuple[Tally, float, float]:
 
     tally = Tally()
     rng = random.Random(seed_)
@@ -259,21 +316,38 @@ async def drive(
     # each observer's mean time between reports: ``rate`` good reports per second, plus the
     # malformed ones on top
     interval = n * (1 - malformed_share) / rate
-    connector = aiohttp.TCPConnector(limit=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=60)
     pending: set[asyncio.Task[None]] = set()
     cpu0 = time.process_time()
-    async with aiohttp.ClientSession(
-        base_url=base, connector=connector, timeout=timeout
-    ) as session:
+    # One session per client address (loopback: any 127.x.y.z), so the per-address limit
+    # sees many carriers' addresses as in the field, not one address sending everything.
+    sources = addresses or ["127.0.0.1"]
+    per = max(1, connections // len(sources))
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    base_url=base,
+                    connector=aiohttp.TCPConnector(
+                        limit=per, ttl_dns_cache=None, local_addr=(source, 0)
+                    ),
+                    timeout=timeout,
+                )
+            )
+            for source in sources
+        ]
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.2
         end = start + duration
+        tally.started_epoch = time.time() + 0.2
+
+        session_of = {token: sessions[k % len(sessions)] for k, token in enumerate(tokens)}
 
         async def post(token: str, data: bytes, due: float) -> tuple[int, Any]:
             began = loop.time()
             tally.lag.append(began - due)
             headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+            session = session_of[token]
             try:
                 async with session.post("/api/v1/reports", data=data, headers=headers) as r:
                     payload = await r.read()
@@ -685,7 +759,14 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
         t0 = time.perf_counter()
         tokens = seed(url, args.observers, args.stations)
         seeded = time.perf_counter() - t0
-        server = Server(url, folder / f"home-{kind}", args.workers)
+        server = Server(
+            url,
+            folder / f"home-{kind}",
+            args.workers,
+            redis_url=args.redis_url,
+            rate_limit=args.rate_limit,
+            extra_env=dict(item.split("=", 1) for item in args.server_env),
+        )
         server.start()
         try:
             health = asyncio.run(ceiling(server.base, "/healthz", 3, 64)) if args.ceiling else 0
@@ -701,6 +782,7 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
                     args.retry_share,
                     args.malformed_share,
                     args.seed,
+                    client_addresses(args.addresses, args.seed),
                 )
             )
             server_cpu = server.cpu_seconds() - cpu0
@@ -708,6 +790,7 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
             result: dict[str, Any] = {
                 "db": kind,
                 "workers": args.workers,
+                "limits": limits_label(args),
                 "observers": args.observers,
                 "target_rate": args.rate,
                 "seed_s": seeded,
@@ -738,6 +821,8 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
                 "generator_cpu_per_s": gen_cpu / wall,
                 "per_10s": per_window(tally.done_at, wall, 10.0),
                 "p99_per_10s": p99_per_window(tally.due_at, tally.latencies, args.duration, 10.0),
+                "p99_per_1s": p99_per_window(tally.due_at, tally.latencies, args.duration, 1.0),
+                "started_epoch": tally.started_epoch,
                 **checked,
             }
             if args.station_table:
@@ -748,6 +833,24 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
             return result
         finally:
             server.stop()
+
+
+def client_addresses(count: int, seed_: int) -> list[str]:
+    """``count`` loopback addresses, different on each run (a fresh 127.x.y.0/24 picked at
+    random), so that runs following each other within a minute do not share the shared
+    store's per-address counters."""
+    rng = random.Random(f"{seed_}-{time.time_ns()}")
+    x, y = rng.randrange(1, 255), rng.randrange(0, 255)
+    return [f"127.{x}.{y}.{k}" for k in range(1, count + 1)]
+
+
+def limits_label(args: argparse.Namespace) -> str:
+    per = "default (600/min per token)" if args.rate_limit is None else f"{args.rate_limit}/min"
+    if args.rate_limit == 0:
+        return "off"
+    return f"{per}, {args.addresses} client addresses, " + (
+        "Redis" if args.redis_url else "database counters"
+    )
 
 
 def p99_per_window(
@@ -786,6 +889,7 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
     rows = [
         ("database", "db", "{}"),
         ("server workers", "workers", "{}"),
+        ("rate limits", "limits", "{}"),
         ("observers", "observers", "{}"),
         ("service /healthz ceiling", "healthz_rps", "{:,.0f} req/s"),
         ("accepted (201)", "accepted", "{:,}"),
@@ -821,6 +925,7 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
     for r in results:
         print(f"\n[{r['db']}] accepted/s per 10 s window: {r['per_10s']}")
         print(f"[{r['db']}] latency p99 (ms) per 10 s window: {r['p99_per_10s']}")
+        print(f"[{r['db']}] latency p99 (ms) per 1 s window: {r['p99_per_1s']}")
         print(f"[{r['db']}] statuses: {r['statuses']}  errors: {r['errors'] or 'none'}")
         if "bulk" in r:
             b, s = r["bulk"], r["station_table"]
@@ -864,7 +969,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-reports", type=int, default=1_000_000)
     parser.add_argument("--big-stations", type=int, default=5_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="POLLWATCH_REDIS_URL for the server's limits ('' = count in the database)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="POLLWATCH_RATE_LIMIT for the server (default: the service's default; 0 = off)",
+    )
+    parser.add_argument(
+        "--addresses",
+        type=int,
+        default=64,
+        help="client source addresses on loopback (observers spread over them, like carriers)",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the server (for A/B runs of a setting)",
+    )
+    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    print("command: " + " ".join([sys.executable, *sys.argv]))
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     gen = generator_ceiling(3, 64) if args.ceiling else None

@@ -43,6 +43,7 @@ from pollwatch.web import (
 )
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.guide_cache import GuideCache, GuideFastPath
+from pollwatch.web.heap import settled_heap
 from pollwatch.web.i18n import load_catalogues
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.observe_api import ReportsFastPath
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ingest.start()
         await app.state.observers.preload()  # observers' tokens known before the first report
         try:
-            yield
+            # the started app's objects out of the collector's way (web/heap.py)
+            with settled_heap():
+                yield
         finally:
             await telegram.close_telegram(app)  # the Telegram bot's session, if it was built
             app.state.ingest.stop()
