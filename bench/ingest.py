@@ -161,12 +161,23 @@ class Server:
                 raise RuntimeError(f"pollwatch serve exited: {self.log.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    time.sleep(0.5 if self.workers > 1 else 0)  # let every worker come up
+                    self.settle()
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("pollwatch serve did not start")
+
+    def settle(self, idle: float = 0.15, longest: float = 30.0) -> None:
+        """Wait until the server's processes (every worker, the station-state process) are
+        done starting: under 0.15 core over half a second, so the load does not start
+        against processes still importing."""
+        deadline = time.monotonic() + longest
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(0.5)
+            if self.cpu_seconds() - before < idle * 0.5:
+                return
 
     def cpu_seconds(self) -> float:
         """CPU time of the server and its worker processes so far."""

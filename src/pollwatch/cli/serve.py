@@ -35,19 +35,32 @@ def serve(
         # JSON lines on stderr, nothing that identifies a person (pollwatch/logs.py)
         "log_config": logging_config(),
     }
-    if workers == 1:
-        from pollwatch.web.app import create_app
+    from pollwatch.config import load_settings
+    from pollwatch.store import open_store
+    from pollwatch.store.state_process import start_state_process
 
-        uvicorn.run(create_app(), **options)  # type: ignore[arg-type]
-    else:
-        # Each worker process builds its own app (engine, writer, token cache) from the
-        # environment; migrations are safe to run concurrently (store/migrate.py).
-        uvicorn.run(
-            "pollwatch.web.app:create_app",
-            factory=True,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
-        )
+    url = load_settings().resolved_database_url()
+    open_store(url).dispose()  # migrated once, before the workers and the keeper start
+    # One station-state process for the whole service, beside the workers: its passes
+    # never hold a worker's GIL (store/state_process.py).
+    keeper = start_state_process(url)
+    try:
+        if workers == 1:
+            from pollwatch.web.app import create_worker_app
+
+            uvicorn.run(create_worker_app(), **options)  # type: ignore[arg-type]
+        else:
+            # Each worker process builds its own app (engine, writer, token cache) from the
+            # environment; migrations are safe to run concurrently (store/migrate.py).
+            uvicorn.run(
+                "pollwatch.web.app:create_worker_app",
+                factory=True,
+                workers=workers,
+                **options,  # type: ignore[arg-type]
+            )
+    finally:
+        keeper.terminate()
+        keeper.join(timeout=30)
 
 
 def register(app: typer.Typer) -> None:

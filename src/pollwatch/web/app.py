@@ -50,15 +50,20 @@ from pollwatch.web.observe_api import ReportsFastPath
 from pollwatch.web.pages import render_page
 from pollwatch.web.security import BodyLimits, TrustedProxies, parse_trusted_proxies
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_worker_app"]
 
 
 def _package_dir(name: str) -> Path:
     return Path(str(resources.files("pollwatch.web") / name))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the web app for these settings (default: from the environment)."""
+def create_app(settings: Settings | None = None, *, keep_state: bool = True) -> FastAPI:
+    """Build the web app for these settings (default: from the environment).
+
+    ``keep_state`` runs the station-state step as a thread of this process; ``pollwatch
+    serve`` turns it off and runs it in a process of its own
+    (:mod:`pollwatch.store.state_process`), so that it never competes with the answers.
+    """
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -102,7 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle(app.state.limit_counters)
     app.state.metrics = ServiceMetrics()
     app.state.metrics_from = parse_trusted_proxies(settings.metrics_from, setting="metrics_from")
-    app.state.ingest = IngestWriter(app.state.engine, on_batch=app.state.metrics.batch)
+    app.state.ingest = IngestWriter(
+        app.state.engine, on_batch=app.state.metrics.batch, keep_state=keep_state
+    )
     app.state.metrics.watch_queue(app.state.ingest.queue_depth)
     app.state.observers = ObserverCache(app.state.engine)
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
@@ -150,3 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide.router)
     app.include_router(telegram.router)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one ``pollwatch serve`` worker: settings from the environment, the
+    station-state step left to the process that ``serve`` runs beside the workers."""
+    return create_app(keep_state=False)
