@@ -1,10 +1,12 @@
 """The voter guide under a crowd while observers report: both measured in the same run.
 
-Starts ``pollwatch serve`` (a subprocess, ``POLLWATCH_RATE_LIMIT=0``, a fresh SQLite file or
-PostgreSQL schema; the server parts come from ``bench/ingest.py``), seeds an election with a
-registry of ``--stations`` stations and ``--observers`` observer tokens, stores one count per
-station so every page has a status, then drives, from ONE asyncio process (aiohttp), two
-open-loop streams at once for ``--duration`` seconds:
+Starts ``pollwatch serve`` (a subprocess with the default rate limits counted in Redis, a
+fresh SQLite file or PostgreSQL schema; the server parts come from ``bench/ingest.py``),
+seeds an election with a registry of ``--stations`` stations and ``--observers`` observer
+tokens, stores one count per station so every page has a status, then drives two open-loop
+streams at once for ``--duration`` seconds from ``--clients`` aiohttp processes (one sends
+the reports alone, so that the crowd cannot delay them in the generator; the others share
+the reads; each process's heap frozen like the server's, and its own lag printed):
 
 * readers: ``--read-rate`` requests/s, ``--status-share`` of them to the public status
   endpoint ``GET /api/v1/public/elections/{e}/stations/{s}/status``, the rest to station
@@ -17,7 +19,7 @@ ceiling (the same client against a stub server that does no work) is printed bes
 figures, to show the instrument is faster than what it measures.
 
 Goal (issue 12): ≥ 2,000 reads/s with p99 < 100 ms while 200 reports/s keep p99 < 200 ms.
-Run: ``.venv/bin/python bench/guide_load.py --db sqlite --workers 2 --duration 20``.
+Run: ``.venv/bin/python bench/guide_load.py --db sqlite --workers 1 --duration 20``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import Server, count_body, fresh_database, generator_ceiling
+from ingest import Server, client_addresses, count_body, fresh_database, generator_ceiling
 
 ELECTION = "bench"  # the same election id as bench/ingest.py's helpers use
 CITIES = ("Белград", "Нови Сад", "Берлин", "Париж", "Москва", "Казань", "Вена", "Прага")
@@ -50,6 +52,7 @@ class Stream:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    lag: list[float] = field(default_factory=list)  # due → sent: the generator's own delay
 
     def add(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -63,10 +66,12 @@ class Stream:
         def q(p: float) -> float:
             return 1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
+        lag = sorted(self.lag)
+        lag99 = 1000 * lag[min(len(lag) - 1, int(0.99 * len(lag)))] if lag else float("nan")
         return (
             f"{name:14} {len(ordered) / wall:8.0f}/s  p50 {q(0.5):6.1f} ms  p99 {q(0.99):7.1f} ms"
             f"  max {1000 * ordered[-1]:7.1f} ms  statuses {dict(sorted(self.statuses.items()))}"
-            f"  errors {self.errors}"
+            f"  errors {self.errors}  generator lag p99 {lag99:.1f} ms"
         )
 
 
@@ -113,9 +118,13 @@ def seed(url: str, stations: int, observers: int) -> list[str]:
         engine.dispose()
 
 
-def drive_process(args: tuple[str, list[str], int, float, float, float, float, int, int]) -> Any:
-    """One generator process's share of the load (run in a process pool)."""
-    return asyncio.run(drive(*args))
+def drive_process(args: tuple[Any, ...]) -> Any:
+    """One generator process's share of the load (run in a process pool), with its heap
+    frozen like the server's (a full collection in the generator would count as latency)."""
+    from pollwatch.web.heap import settled_heap
+
+    with settled_heap():
+        return asyncio.run(drive(*args))
 
 
 async def drive(
@@ -128,20 +137,38 @@ async def drive(
     duration: float,
     connections: int,
     seed_: int = 7,
+    addresses: tuple[str, ...] = ("127.0.0.1",),
 ) -> tuple[Stream, Stream, Stream, float]:
+    import contextlib
+
     import aiohttp
 
     pages, status, reports = Stream(), Stream(), Stream()
     rng = random.Random(seed_)
-    connector = aiohttp.TCPConnector(limit=connections, ttl_dns_cache=None)
     timeout = aiohttp.ClientTimeout(total=30)
     tasks: set[asyncio.Task[None]] = set()
-    async with aiohttp.ClientSession(base_url=base, connector=connector, timeout=timeout) as s:
+    per = max(1, connections // len(addresses))
+    async with contextlib.AsyncExitStack() as stack:
+        # one session per client address: the per-address limit sees carriers, not one host
+        sessions = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    base_url=base,
+                    connector=aiohttp.TCPConnector(
+                        limit=per, ttl_dns_cache=None, local_addr=(address, 0)
+                    ),
+                    timeout=timeout,
+                )
+            )
+            for address in addresses
+        ]
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.2
         end = start + duration
 
         async def get(path: str, headers: dict[str, str], due: float, into: Stream) -> None:
+            into.lag.append(loop.time() - due)
+            s = sessions[rng.randrange(len(sessions))]
             try:
                 async with s.get(path, headers=headers) as r:
                     await r.read()
@@ -150,7 +177,9 @@ async def drive(
                 into.errors += 1
 
         async def post(token: str, body: bytes, due: float) -> None:
+            reports.lag.append(loop.time() - due)
             headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+            s = sessions[hash(token) % len(sessions)]
             try:
                 async with s.post("/api/v1/reports", data=body, headers=headers) as r:
                     await r.read()
@@ -216,7 +245,24 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=256)
     parser.add_argument(
-        "--clients", type=int, default=3, help="generator processes sharing the read load"
+        "--clients",
+        type=int,
+        default=3,
+        help="generator processes: one sends the reports, the others share the reads",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="POLLWATCH_REDIS_URL for the server's limits ('' = count in the database)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="POLLWATCH_RATE_LIMIT for the server (default: the service's default; 0 = off)",
+    )
+    parser.add_argument(
+        "--addresses", type=int, default=16, help="client source addresses on loopback"
     )
     parser.add_argument(
         "--wrk",
@@ -224,37 +270,63 @@ def main() -> None:
         help="drive the reads with wrk (closed loop, as fast as the service answers) while "
         "aiohttp sends the reports open loop",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the server (for A/B runs of a setting)",
+    )
     args = parser.parse_args()
+    print("command: " + " ".join([sys.executable, *sys.argv]), flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} at start on {os.cpu_count()} cores", flush=True)
 
     with (
         tempfile.TemporaryDirectory() as tmp,
         fresh_database(args.db, Path(tmp), args.pg_url) as url,
     ):
         tokens = seed(url, args.stations, args.observers)
-        server = Server(url, Path(tmp) / "home", args.workers)
+        server = Server(
+            url,
+            Path(tmp) / "home",
+            args.workers,
+            redis_url=args.redis_url,
+            rate_limit=args.rate_limit,
+            extra_env=dict(item.split("=", 1) for item in args.server_env),
+        )
         server.start()
         try:
             import httpx
 
-            for i in range(1, args.stations + 1):  # every worker's cache warm once
-                httpx.get(f"{server.base}/guide/{ELECTION}/{i}", timeout=60)
+            with httpx.Client(base_url=server.base, timeout=60) as client:
+                for _ in range(args.workers):  # the caches warm (most workers get each)
+                    for i in range(1, args.stations + 1):
+                        client.get(f"/guide/{ELECTION}/{i}")
+                        client.get(f"/guide/{ELECTION}/{i}", headers={"accept-language": "ru"})
+                        client.get(f"/api/v1/public/elections/{ELECTION}/stations/{i}/status")
             cpu0, t0 = server.cpu_seconds(), time.monotonic()
             if args.wrk:
                 run_wrk(server.base, tokens, args, Path(tmp))
                 return
-            n = max(1, args.clients)
+            # process 0 sends the reports alone, so the crowd's load on the generator cannot
+            # delay them; the others share the reads
+            n = max(1, args.clients - 1)
+            sources = client_addresses(args.addresses, 7)
             shares = [
+                (server.base, tokens, args.stations, 0.0, 0.0, args.report_rate,
+                 args.duration, 64, 7, tuple(sources))
+            ] + [
                 (server.base, tokens, args.stations, args.read_rate / n, args.status_share,
-                 args.report_rate if k == 0 else 0.0, args.duration, args.connections // n,
-                 7 + k)
+                 0.0, args.duration, args.connections // n, 8 + k, tuple(sources))
                 for k in range(n)
             ]  # fmt: skip
-            with ProcessPoolExecutor(n) as pool:
+            with ProcessPoolExecutor(len(shares)) as pool:
                 parts = list(pool.map(drive_process, shares))
             pages, status, reports = Stream(), Stream(), Stream()
             for p, st, r, _ in parts:
                 for into, part in ((pages, p), (status, st), (reports, r)):
                     into.latencies += part.latencies
+                    into.lag += part.lag
                     into.errors += part.errors
                     for code, count in part.statuses.items():
                         into.statuses[code] = into.statuses.get(code, 0) + count
@@ -272,14 +344,20 @@ def main() -> None:
     )
     out.write(pages.line("station pages", wall) + "\n")
     out.write(status.line("status API", wall) + "\n")
-    reads = Stream(pages.latencies + status.latencies, {}, pages.errors + status.errors)
+    reads = Stream(
+        pages.latencies + status.latencies,
+        {},
+        pages.errors + status.errors,
+        pages.lag + status.lag,
+    )
     out.write(reads.line("all reads", wall) + "\n")
     out.write(reports.line("reports", wall) + "\n")
     answered = len(pages.latencies) + len(status.latencies) + len(reports.latencies)
     out.write(
         f"server CPU {cpu / elapsed:.2f} cores, {1000 * cpu / max(1, answered):.2f} ms per "
-        f"answer; generator ceiling {ceiling:.0f} req/s per process x {args.clients} "
-        f"processes; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
+        f"answer; generator ceiling {ceiling:.0f} req/s per process, {args.clients - 1} "
+        f"reading processes and one reporting; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores\n"
     )
 
 

@@ -13,8 +13,9 @@ up to the release time; the newest audit entry):
 * a report that counts for the release time already (stored with an earlier time, as an
   import does) and every coordinator's change (an incident made public, an embargo end: all
   audited) move the version, which is read again at most once per :data:`RECHECK_SECONDS`
-  per election (two indexed lookups a second, however large the crowd) — so the change
-  reaches every page of its election within that time, in every process;
+  per election (two indexed lookups a second, however large the crowd; in the background,
+  while the kept answers keep being sent) — so the change reaches every page of its
+  election within that time plus one read, in every process;
 * anything else (a registry import) shows after at most :data:`MAX_AGE_SECONDS`, when the
   kept answer expires.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import time
 from collections import OrderedDict
@@ -50,6 +52,7 @@ __all__ = [
     "MAX_AGE_SECONDS",
     "RECHECK_SECONDS",
     "REGISTRY_RECHECK_SECONDS",
+    "STALE_SECONDS",
     "CachedAnswer",
     "GuideCache",
     "GuideFastPath",
@@ -61,11 +64,17 @@ __all__ = [
 RECHECK_SECONDS = 1.0
 """How often the election's ledger seq is read again (new reports show within this)."""
 
+STALE_SECONDS = 5.0
+"""A version this old is not used by the fast path any more (the database is not answering
+its re-reads): requests go through the route, which waits for a fresh one."""
+
 MAX_AGE_SECONDS = 60.0
 """Longest life of a kept answer (changes that are not reports show within this)."""
 
 REGISTRY_RECHECK_SECONDS = 30.0
 """How often the registry's size is read again (an import shows within this)."""
+
+_log = logging.getLogger(__name__)
 
 MAX_ANSWERS = 4096
 """Answers kept per process, least recently used dropped first (a few MB of HTML)."""
@@ -98,6 +107,7 @@ class GuideCache:
         self._seqs: dict[tuple[str, datetime], tuple[float, tuple[int, int]]] = {}
         self._registries: dict[str, _Registry] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
+        self._rereading: dict[tuple[str, datetime], asyncio.Task[tuple[int, int]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -127,11 +137,29 @@ class GuideCache:
         return version
 
     def known_version(self, election: str, cutoff: datetime) -> tuple[int, int] | None:
-        """The version read less than :data:`RECHECK_SECONDS` ago, else None (no I/O)."""
-        known = self._seqs.get((election, cutoff))
-        if known is None or time.monotonic() - known[0] >= RECHECK_SECONDS:
+        """The version last read (no I/O here), or None if none was read for this release
+        time or it is older than :data:`STALE_SECONDS`.
+
+        Older than :data:`RECHECK_SECONDS`, it is still returned while one background task
+        reads it again: otherwise every request of the crowd would go through the router
+        (several times the CPU of a kept answer) for as long as that read takes — under load
+        half of them did, and the queue they made delayed the observers' reports too.
+        """
+        key = (election, cutoff)
+        known = self._seqs.get(key)
+        if known is None:
             return None
-        return known[1]
+        age = time.monotonic() - known[0]
+        if age >= RECHECK_SECONDS and key not in self._rereading:
+            task = asyncio.get_running_loop().create_task(self.version(election, cutoff))
+            self._rereading[key] = task  # a strong reference until it is done
+            task.add_done_callback(lambda done: self._reread(key, done))
+        return None if age >= STALE_SECONDS else known[1]
+
+    def _reread(self, key: tuple[str, datetime], done: asyncio.Task[tuple[int, int]]) -> None:
+        self._rereading.pop(key, None)
+        if not done.cancelled() and done.exception() is not None:
+            _log.warning("reading the guide's version failed: %s", type(done.exception()).__name__)
 
     def kept(self, key: Hashable) -> CachedAnswer | None:
         """The kept answer for ``key`` if fresh (no I/O, no build)."""
