@@ -797,11 +797,13 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
                 )
             )
             server_cpu = server.cpu_seconds() - cpu0
+            writer = writer_figures(server.base)
             checked = verify(url, tally)
             result: dict[str, Any] = {
                 "db": kind,
                 "workers": args.workers,
                 "limits": limits_label(args),
+                "addresses": args.addresses,
                 "observers": args.observers,
                 "target_rate": args.rate,
                 "seed_s": seeded,
@@ -830,6 +832,7 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
                 "load_average": os.getloadavg()[0],
                 "http": http_stack(),
                 "generator_cpu_per_s": gen_cpu / wall,
+                **writer,
                 "per_10s": per_window(tally.done_at, wall, 10.0),
                 "p99_per_10s": p99_per_window(tally.due_at, tally.latencies, args.duration, 10.0),
                 "p99_per_1s": p99_per_window(tally.due_at, tally.latencies, args.duration, 1.0),
@@ -846,6 +849,39 @@ def run_one(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]
             server.stop()
 
 
+def writer_figures(base: str) -> dict[str, float]:
+    """The group-commit writer's batches as the server's ``/metrics`` counts them (one
+    worker's; the benchmark reads it from loopback, a ``metrics_from`` address)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    samples = {
+        (s.name, s.labels.get("le", "")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    batches = samples.get(("pollwatch_ingest_batch_size_count", ""), 0.0)
+    if not batches:
+        return {}
+    commit = "pollwatch_ingest_commit_seconds"
+    bounds = sorted(
+        (float(le), count)
+        for (name, le), count in samples.items()
+        if name == f"{commit}_bucket" and le != "+Inf"
+    )
+    p99 = next((le for le, count in bounds if count >= 0.99 * batches), float("inf"))
+    return {
+        "batches": batches,
+        "batch_mean": samples[("pollwatch_ingest_batch_size_sum", "")] / batches,
+        "commit_mean_ms": 1000 * samples[(f"{commit}_sum", "")] / batches,
+        "commit_p99_bound_ms": 1000 * p99,
+    }
+
+
 def client_addresses(count: int, seed_: int) -> list[str]:
     """``count`` loopback addresses, different on each run (a fresh 127.x.y.0/24 picked at
     random), so that runs following each other within a minute do not share the shared
@@ -856,12 +892,10 @@ def client_addresses(count: int, seed_: int) -> list[str]:
 
 
 def limits_label(args: argparse.Namespace) -> str:
-    per = "default (600/min per token)" if args.rate_limit is None else f"{args.rate_limit}/min"
     if args.rate_limit == 0:
         return "off"
-    return f"{per}, {args.addresses} client addresses, " + (
-        "Redis" if args.redis_url else "database counters"
-    )
+    per = "600/min (default)" if args.rate_limit is None else f"{args.rate_limit}/min"
+    return f"{per}, " + ("Redis" if args.redis_url else "database")
 
 
 def p99_per_window(
@@ -900,7 +934,8 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
     rows = [
         ("database", "db", "{}"),
         ("server workers", "workers", "{}"),
-        ("rate limits", "limits", "{}"),
+        ("rate limits per token, in", "limits", "{}"),
+        ("client addresses", "addresses", "{}"),
         ("observers", "observers", "{}"),
         ("service /healthz ceiling", "healthz_rps", "{:,.0f} req/s"),
         ("accepted (201)", "accepted", "{:,}"),
@@ -922,6 +957,10 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
         ("stored but never sent", "unexpected", "{}"),
         ("ledger verifies", "ledger_ok", "{}"),
         ("ledger entries", "ledger_entries", "{:,}"),
+        ("writer batches", "batches", "{:,.0f}"),
+        ("reports per batch (mean)", "batch_mean", "{:.1f}"),
+        ("batch store+commit mean", "commit_mean_ms", "{:.1f} ms"),
+        ("batch store+commit p99 ≤", "commit_p99_bound_ms", "{:.0f} ms"),
         ("server CPU (cores)", "server_cpu_per_s", "{:.2f}"),
         ("server CPU per request", "server_cpu_ms_per_request", "{:.2f} ms"),
         ("HTTP stack", "http", "{}"),
@@ -932,7 +971,7 @@ def show(results: list[dict[str, Any]], gen: float | None) -> None:
     print()
     for label, key, fmt in rows:
         cells = [fmt.format(r[key]) if key in r else "-" for r in results]
-        print(f"{label:<{width}}" + "".join(f"{c:>20}" for c in cells))
+        print(f"{label:<{width}}" + "".join(f"{c:>22}" for c in cells))
     for r in results:
         print(f"\n[{r['db']}] accepted/s per 10 s window: {r['per_10s']}")
         print(f"[{r['db']}] latency p99 (ms) per 10 s window: {r['p99_per_10s']}")
