@@ -121,7 +121,7 @@ def seed(url: str, stations: int, observers: int) -> list[str]:
 def drive_process(args: tuple[Any, ...]) -> Any:
     """One generator process's share of the load (run in a process pool), with its heap
     frozen like the server's (a full collection in the generator would count as latency)."""
-    from pollwatch.web.heap import settled_heap
+    from pollwatch.web.runtime import settled_heap
 
     with settled_heap():
         return asyncio.run(drive(*args))

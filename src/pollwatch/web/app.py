@@ -43,11 +43,11 @@ from pollwatch.web import (
 )
 from pollwatch.web.errors import install_error_handlers
 from pollwatch.web.guide_cache import GuideCache, GuideFastPath
-from pollwatch.web.heap import settled_heap
 from pollwatch.web.i18n import load_catalogues
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.observe_api import ReportsFastPath
 from pollwatch.web.pages import render_page
+from pollwatch.web.runtime import serving_runtime
 from pollwatch.web.security import BodyLimits, TrustedProxies, parse_trusted_proxies
 
 __all__ = ["create_app", "create_worker_app"]
@@ -73,8 +73,9 @@ def create_app(settings: Settings | None = None, *, keep_state: bool = True) -> 
         app.state.ingest.start()
         await app.state.observers.preload()  # observers' tokens known before the first report
         try:
-            # the started app's objects out of the collector's way (web/heap.py)
-            with settled_heap():
+            # the started app's objects out of the collector's way, prompt GIL hand-overs
+            # to the writer thread (web/runtime.py)
+            with serving_runtime():
                 yield
         finally:
             await telegram.close_telegram(app)  # the Telegram bot's session, if it was built

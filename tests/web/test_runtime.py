@@ -1,8 +1,10 @@
-"""The server's collector settings (pollwatch.web.heap): frozen while serving, restored after."""
+"""How a server process runs (pollwatch.web.runtime): the collector's objects frozen and the
+GIL handed over promptly while serving, everything restored after."""
 
 from __future__ import annotations
 
 import gc
+import sys
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,7 @@ from tests.web.servers import serve_in_thread
 
 from pollwatch.config import Settings
 from pollwatch.web.app import create_app
-from pollwatch.web.heap import THRESHOLD, settled_heap
+from pollwatch.web.runtime import SWITCH_INTERVAL, THRESHOLD, prompt_switches, settled_heap
 
 
 def test_settled_heap_freezes_then_restores() -> None:
@@ -28,8 +30,18 @@ def test_settled_heap_freezes_then_restores() -> None:
 
 def test_a_started_app_serves_with_its_heap_settled(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", home=tmp_path)
+    before = sys.getswitchinterval()
     with serve_in_thread(create_app(settings)) as base:
         assert httpx.get(f"{base}/healthz").status_code == 200
         assert gc.get_threshold() == THRESHOLD
         assert gc.get_freeze_count() > 10_000
+        assert sys.getswitchinterval() == SWITCH_INTERVAL
     assert gc.get_freeze_count() == 0
+    assert sys.getswitchinterval() == before
+
+
+def test_prompt_switches_restores_the_interval() -> None:
+    before = sys.getswitchinterval()
+    with prompt_switches(0.001):
+        assert sys.getswitchinterval() == 0.001
+    assert sys.getswitchinterval() == before

@@ -1,6 +1,8 @@
-"""The server's garbage collector, tuned so that a full collection never stalls the reports.
+"""How a server process runs Python: its collector and its thread switches tuned for latency.
 
-Why. CPython's cyclic garbage collector stops the whole process (every thread holds off
+:func:`serving_runtime` applies both while the app serves (``web/app.py``'s lifespan).
+
+The collector. CPython's cyclic garbage collector stops the whole process (every thread holds off
 while it runs) and a full ("generation 2") collection traverses every tracked object. A
 started pollwatch app holds about 200,000 of them (FastAPI's routes and models, the
 catalogues, SQLAlchemy's tables, the forensics modules), so each full collection took 90 ms on
@@ -8,7 +10,7 @@ a quiet machine and 150–250 ms under load; at 1,000 reports per second one cam
 1.5–2 s, and the event loop's stalls lined up with them: they were most of the reports'
 p99 (``bench/ingest.py`` with the collector's callbacks logged, December 2026).
 
-What. Once the app has started, :func:`settled_heap` collects once and moves every object
+Once the app has started, :func:`settled_heap` collects once and moves every object
 that exists then into the collector's permanent generation (:func:`gc.freeze`, Python 3.7+;
 the same thing Instagram does to its Django servers, "Dismissing Python Garbage Collection
 at Instagram", 2017): those objects live as long as the process and are never traversed
@@ -18,15 +20,30 @@ counting frees anyway. Reference counting is untouched: nothing is kept longer, 
 cycles among frozen objects would be, and the objects frozen are the app's own. At shutdown
 the objects are unfrozen and the thresholds restored, so a test process that starts many
 apps does not keep their cycles.
+
+Thread switches. The group-commit writer (:mod:`pollwatch.store.ingest`) is a thread that
+waits on the database many times per batch, the event loop one that computes; each time
+the writer's answer arrives it must wait for the loop to hand over the GIL, which CPython
+forces only every switch interval (5 ms by default). At 1,000 reports per second a
+PostgreSQL batch of ~100 reports took ~100 ms for 15 ms of the writer's CPU. With the
+interval at :data:`SWITCH_INTERVAL` the writer gets the GIL back ten times sooner: batches
+took 82 instead of 99 ms on PostgreSQL and 10–13 instead of 13–17 ms on SQLite, the
+reports' p99 fell from 1.6 s to 0.55 s (PostgreSQL, falling behind at load 9) and from
+92–96 to 78–81 ms (SQLite), for about 0.03 ms more CPU per report (``bench/ingest.py``
+A/B runs, December 2026, see docs/deploy.md).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["THRESHOLD", "settled_heap"]
+__all__ = ["SWITCH_INTERVAL", "THRESHOLD", "prompt_switches", "serving_runtime", "settled_heap"]
+
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread may hold the GIL while another waits for it (CPython's default: 0.005)."""
 
 THRESHOLD = (10_000, 20, 20)
 """Generation thresholds while serving (CPython's default is ``(700, 10, 10)``): a young
@@ -46,3 +63,21 @@ def settled_heap(threshold: tuple[int, int, int] = THRESHOLD) -> Iterator[int]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+@contextmanager
+def prompt_switches(interval: float = SWITCH_INTERVAL) -> Iterator[None]:
+    """Make CPython hand the GIL over every ``interval`` seconds; restored at the end."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@contextmanager
+def serving_runtime() -> Iterator[int]:
+    """Both tunings while a server serves; yields how many objects were frozen."""
+    with prompt_switches(), settled_heap() as frozen:
+        yield frozen
