@@ -914,7 +914,7 @@ def client_addresses(count: int, seed_: int) -> list[str]:
 def limits_label(args: argparse.Namespace) -> str:
     if args.rate_limit == 0:
         return "off"
-    per = "600/min (default)" if args.rate_limit is None else f"{args.rate_limit}/min"
+    per = "600/min" if args.rate_limit is None else f"{args.rate_limit}/min"
     return f"{per}, " + ("Redis" if args.redis_url else "database")
 
 

@@ -49,7 +49,9 @@ from pollwatch.store.guide import guide_registry, guide_version, registry_size
 from pollwatch.web.i18n import pick_language
 
 __all__ = [
+    "LAST_BUILT_SECONDS",
     "MAX_AGE_SECONDS",
+    "REBUILDS_AT_ONCE",
     "RECHECK_SECONDS",
     "REGISTRY_RECHECK_SECONDS",
     "STALE_SECONDS",
@@ -63,6 +65,18 @@ __all__ = [
 
 RECHECK_SECONDS = 1.0
 """How often the election's ledger seq is read again (new reports show within this)."""
+
+REBUILDS_AT_ONCE = 1
+"""Requests of one process that may rebuild guide answers at once while the page's last
+answer is still at hand. When the release time moves (every 10 minutes) or the kept
+answers expire, every page of the crowd is missing at the same moment; building them all
+at once (about 3 ms of the event loop each, a thousand pages) stalled the reports behind
+them for seconds (``bench/guide_load.py`` crossing a release time: reports p99 3.2 s). One
+at a time, the others meanwhile sent the answer last built, the pages are renewed in a few
+seconds and nothing else waits."""
+
+LAST_BUILT_SECONDS = 300.0
+"""An answer last built longer ago than this is not sent in place of a new one."""
 
 STALE_SECONDS = 5.0
 """A version this old is not used by the fast path any more (the database is not answering
@@ -108,6 +122,8 @@ class GuideCache:
         self._registries: dict[str, _Registry] = {}
         self._locks: dict[Hashable, asyncio.Lock] = {}
         self._rereading: dict[tuple[str, datetime], asyncio.Task[tuple[int, int]]] = {}
+        self._last: OrderedDict[Hashable, CachedAnswer] = OrderedDict()  # per page, any key
+        self.rebuilds = 0  # requests of this process building a guide answer now
         self.hits = 0
         self.misses = 0
 
@@ -189,8 +205,23 @@ class GuideCache:
             self._answers[key] = made
             while len(self._answers) > MAX_ANSWERS:
                 self._answers.popitem(last=False)
+            page = _page_of(key)
+            if page is not None:
+                self._last[page] = made
+                self._last.move_to_end(page)
+                while len(self._last) > MAX_ANSWERS:
+                    self._last.popitem(last=False)
         self._locks.pop(("answer", key), None)
         return made
+
+    def last_built(self, key: Hashable) -> CachedAnswer | None:
+        """The answer last built for the page of ``key`` under any release time and
+        version, if built less than :data:`LAST_BUILT_SECONDS` ago (no I/O, no build)."""
+        page = _page_of(key)
+        found = None if page is None else self._last.get(page)
+        if found is None or time.monotonic() - found.made > LAST_BUILT_SECONDS:
+            return None
+        return found
 
     def _fresh(self, key: Hashable) -> CachedAnswer | None:
         found = self._answers.get(key)
@@ -221,6 +252,13 @@ class GuideCache:
                 known.checked = time.monotonic()
             self._registries[election] = known
             return known.index, known.rows
+
+
+def _page_of(key: Hashable) -> Hashable | None:
+    """A station page's or status's key without its release time and version."""
+    if isinstance(key, tuple) and key and key[0] in ("station", "status-api"):
+        return key[:-2]
+    return None
 
 
 def station_key(
@@ -254,6 +292,18 @@ _STATION_PAGE = re.compile(
 _NOT_STATIONS = frozenset({"totals", "info", "totals.json", "stations.json"})
 
 
+def _rebuilding_cache(scope: Scope) -> GuideCache | None:
+    """The guide cache if this request will build a guide answer (a station page or a
+    status that is not kept), else None."""
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or "app" not in scope:
+        return None
+    path = scope["path"]
+    if not (_STATUS_API.fullmatch(path) or _STATION_PAGE.fullmatch(path)):
+        return None
+    cache: GuideCache | None = getattr(scope["app"].state, "guide_cache", None)
+    return cache
+
+
 class GuideFastPath:
     """Answer a station page or public status kept in :class:`GuideCache` before any
     routing (pure ASGI).
@@ -278,7 +328,15 @@ class GuideFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self._kept(scope) if scope["type"] == "http" else None
         if found is None:
-            await self.app(scope, receive, send)
+            cache = _rebuilding_cache(scope)
+            if cache is None:
+                await self.app(scope, receive, send)
+                return
+            cache.rebuilds += 1  # counted from here, before the route even starts
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                cache.rebuilds -= 1
             return
         kept, more = found
         headers = Headers(scope=scope)
@@ -324,11 +382,20 @@ class GuideFastPath:
         if version is None:
             return None
         if status is not None:
-            kept = cache.kept(status_key(match[1], match[2], cutoff, version))
+            key = status_key(match[1], match[2], cutoff, version)
             more = [(b"cache-control", status_cache_control(now, delay).encode())]
-            return None if kept is None else (kept, more)
-        query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
-        headers = Headers(scope=scope)
-        lang = pick_language(query.get("lang"), headers.get("accept-language"))
-        kept = cache.kept(station_key(match[1], match[2], lang, cutoff, version))
-        return None if kept is None else (kept, [])
+        else:
+            query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
+            headers = Headers(scope=scope)
+            lang = pick_language(query.get("lang"), headers.get("accept-language"))
+            key, more = station_key(match[1], match[2], lang, cutoff, version), []
+        kept = cache.kept(key)
+        if kept is not None:
+            return kept, more
+        # Not kept for this release time and version: while REBUILDS_AT_ONCE requests of
+        # the process are rebuilding answers, the others get the answer last built for the
+        # same page (an older release time: never newer than public, only later).
+        if cache.rebuilds < REBUILDS_AT_ONCE:
+            return None
+        older = cache.last_built(key)
+        return None if older is None else (older, more)
