@@ -28,6 +28,7 @@ the index of 94,000 stations takes seconds, not something to do per request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -214,10 +215,9 @@ class GuideCache:
         self._locks.pop(("answer", key), None)
         return made
 
-    def last_built(self, key: Hashable) -> CachedAnswer | None:
-        """The answer last built for the page of ``key`` under any release time and
-        version, if built less than :data:`LAST_BUILT_SECONDS` ago (no I/O, no build)."""
-        page = _page_of(key)
+    def last_built(self, page: Hashable | None) -> CachedAnswer | None:
+        """The answer last built for ``page`` (a key without its release time and version)
+        under any of them, if built less than :data:`LAST_BUILT_SECONDS` ago (no I/O)."""
         found = None if page is None else self._last.get(page)
         if found is None or time.monotonic() - found.made > LAST_BUILT_SECONDS:
             return None
@@ -379,23 +379,24 @@ class GuideFastPath:
         delay: int = state.settings.public_delay_minutes
         cutoff = release_cutoff(now, delay)
         version = cache.known_version(match[1], cutoff)
-        if version is None:
-            return None
+        election, station = match[1], match[2]
         if status is not None:
-            key = status_key(match[1], match[2], cutoff, version)
+            key = functools.partial(status_key, election, station, cutoff)
             more = [(b"cache-control", status_cache_control(now, delay).encode())]
         else:
             query = QueryParams(scope.get("query_string", b"").decode("latin-1"))
             headers = Headers(scope=scope)
             lang = pick_language(query.get("lang"), headers.get("accept-language"))
-            key, more = station_key(match[1], match[2], lang, cutoff, version), []
-        kept = cache.kept(key)
-        if kept is not None:
-            return kept, more
-        # Not kept for this release time and version: while REBUILDS_AT_ONCE requests of
-        # the process are rebuilding answers, the others get the answer last built for the
-        # same page (an older release time: never newer than public, only later).
+            key, more = functools.partial(station_key, election, station, lang, cutoff), []
+        if version is not None:
+            kept = cache.kept(key(version))
+            if kept is not None:
+                return kept, more
+        # Not kept for this release time and version (or the version of a new release time
+        # not read yet): while REBUILDS_AT_ONCE requests of the process are rebuilding
+        # answers, the others get the answer last built for the same page (an older release
+        # time: never newer than public, only later).
         if cache.rebuilds < REBUILDS_AT_ONCE:
             return None
-        older = cache.last_built(key)
+        older = cache.last_built(_page_of(key((0, 0))))
         return None if older is None else (older, more)
