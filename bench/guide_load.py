@@ -53,10 +53,24 @@ class Stream:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     lag: list[float] = field(default_factory=list)  # due → sent: the generator's own delay
+    due: list[float] = field(default_factory=list)  # when each answered request was due (s)
 
-    def add(self, status: int, latency: float) -> None:
+    def add(self, status: int, latency: float, due: float = 0.0) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies.append(latency)
+        self.due.append(due)
+
+    def windows(self, width: float = 10.0) -> list[float]:
+        """p99 (ms) of the requests due in each ``width``-second window of the run: a
+        release time crossed, a collection, a rebuild show where they happened."""
+        by: dict[int, list[float]] = {}
+        for due, latency in zip(self.due, self.latencies, strict=True):
+            by.setdefault(int(due // width), []).append(latency)
+        out = []
+        for k in sorted(by):
+            ordered = sorted(by[k])
+            out.append(round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1))
+        return out
 
     def line(self, name: str, wall: float) -> str:
         ordered = sorted(self.latencies)
@@ -172,7 +186,7 @@ async def drive(
             try:
                 async with s.get(path, headers=headers) as r:
                     await r.read()
-                    into.add(r.status, loop.time() - due)
+                    into.add(r.status, loop.time() - due, due - start)
             except (TimeoutError, aiohttp.ClientError):
                 into.errors += 1
 
@@ -183,7 +197,7 @@ async def drive(
             try:
                 async with s.post("/api/v1/reports", data=body, headers=headers) as r:
                     await r.read()
-                    reports.add(r.status, loop.time() - due)
+                    reports.add(r.status, loop.time() - due, due - start)
             except (TimeoutError, aiohttp.ClientError):
                 reports.errors += 1
 
@@ -305,6 +319,7 @@ def main() -> None:
                         client.get(f"/guide/{ELECTION}/{i}", headers={"accept-language": "ru"})
                         client.get(f"/api/v1/public/elections/{ELECTION}/stations/{i}/status")
             cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            started = datetime.now(UTC).strftime("%H:%M:%S")
             if args.wrk:
                 run_wrk(server.base, tokens, args, Path(tmp))
                 return
@@ -326,6 +341,7 @@ def main() -> None:
             for p, st, r, _ in parts:
                 for into, part in ((pages, p), (status, st), (reports, r)):
                     into.latencies += part.latencies
+                    into.due += part.due
                     into.lag += part.lag
                     into.errors += part.errors
                     for code, count in part.statuses.items():
@@ -349,9 +365,13 @@ def main() -> None:
         {},
         pages.errors + status.errors,
         pages.lag + status.lag,
+        pages.due + status.due,
     )
     out.write(reads.line("all reads", wall) + "\n")
     out.write(reports.line("reports", wall) + "\n")
+    out.write(f"reads p99 (ms) per 10 s window: {reads.windows()}\n")
+    out.write(f"reports p99 (ms) per 10 s window: {reports.windows()}\n")
+    out.write(f"started {started} UTC (release times move at minutes ending in 0)\n")
     answered = len(pages.latencies) + len(status.latencies) + len(reports.latencies)
     out.write(
         f"server CPU {cpu / elapsed:.2f} cores, {1000 * cpu / max(1, answered):.2f} ms per "
