@@ -6,7 +6,8 @@ share flagged when the official figure adds 10, 20 or 40 % stuffed ballots, and 
 coverage of the 95 % interval. Quick count (pollwatch.observe.pvt): coverage of the 95 %
 intervals of every candidate above 3 % and of turnout, and the false-alarm rate of the
 joint test of the official figures, over a grid of election sizes, sample sizes and
-response (full, 10 % of protocols missing at random).
+response (full, 10 % of protocols missing at random). Home and early voting against their
+registers (pollwatch.observe.registers): flag rates, honest and stuffed.
 
 Usage: ``python bench/observe_stats.py [--stations 2000] [--replications 600] [--seed 0]``
 (the tables in docs/observe.md: the defaults; a few minutes on one core).
@@ -21,6 +22,7 @@ from pollwatch.observe.calibration import (
     COVERAGE_PATTERNS,
     door_count_calibration,
     pvt_calibration,
+    register_calibration,
 )
 
 GRID = ((300, 30), (300, 100), (5000, 30), (5000, 100), (5000, 400))
@@ -32,12 +34,15 @@ def main() -> int:
     parser.add_argument("--replications", type=int, default=600, help="quick-count samples/cell")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--only", choices=("doors", "pvt"), default=None, help="print one of the tables"
+        "--only", choices=("doors", "registers", "pvt"), default=None, help="print one table"
     )
     args = parser.parse_args()
-    if args.only != "pvt":
+    if args.only in (None, "doors"):
         door_table(args)
-    if args.only != "doors":
+    if args.only in (None, "registers"):
+        print()
+        register_table(args)
+    if args.only in (None, "pvt"):
         print()
         pvt_table(args)
     return 0
@@ -56,6 +61,16 @@ def door_table(args: argparse.Namespace) -> None:
             f"{pattern:>13} | {rate[0.0]:>14.1%} | {rate[0.1]:>5.1%} | {rate[0.2]:>5.1%} | "
             f"{rate[0.4]:>5.1%} | {d.coverage:>13.1%}  ({time.perf_counter() - started:.0f} s)"
         )
+
+
+def register_table(args: argparse.Namespace) -> None:
+    """Home and early voting against their registers: flag rates when honest and stuffed."""
+    print(f"Registers: {args.stations} stations per row")
+    print("| register | honest stations flagged | +10 % | +20 % | +40 % |")
+    print("|---|---|---|---|---|")
+    for kind in ("home", "early"):
+        r = register_calibration(kind, stations=args.stations, seed=args.seed).flag_rate
+        print(f"| {kind} | {r[0.0]:.1%} | {r[0.1]:.1%} | {r[0.2]:.1%} | {r[0.4]:.1%} |")
 
 
 def pvt_table(args: argparse.Namespace) -> None:
