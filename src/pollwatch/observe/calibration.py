@@ -259,6 +259,8 @@ class DoorCountCalibration:
     coverage: float
     testable: float
     seed: int
+    elections: int = 1
+    worst_honest: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -272,33 +274,45 @@ def door_count_calibration(
     references: int = 40,
     stuffing: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4),
     seed: int = 0,
+    elections: int = 10,
 ) -> DoorCountCalibration:
     """Simulate ``stations`` observed stations counted by ``pattern`` and score the flags.
 
-    ``references`` other stations of the same election are counted all day: their day
-    shapes are what the estimate calibrates on, as the service does with an election's
-    fully covered stations. The default :class:`Tolerance` is applied.
+    The stations are split evenly over ``elections`` elections; in each, ``references``
+    other stations are counted all day: their day shapes are what the estimate calibrates
+    on, as the service does with an election's fully covered stations. The default
+    :class:`Tolerance` is applied.
     """
     if pattern not in COVERAGE_PATTERNS:
         raise InputError(
             f"'pattern' must be one of {', '.join(COVERAGE_PATTERNS)}; got {pattern!r}",
             column="pattern",
         )
+    if elections < 1 or stations < elections:
+        raise InputError("need at least one station per election", column="elections")
     rng = np.random.default_rng(seed)
     day_hours = (_OPENS, _OPENS + timedelta(hours=12))
 
     def voters() -> int:
         return int(rng.integers(300, 3000) * rng.uniform(0.3, 0.7))
 
-    reference = []
-    for _ in range(references):
-        arrivals = _arrivals(rng, voters(), _station_day(rng))
-        reference.append((day_hours, _windows(rng, arrivals, "full")))
-    shapes = day_shapes_from_stations(reference)
     tolerance = Tolerance()
     flags = dict.fromkeys(stuffing, 0)
     covered = testable = 0
-    for _ in range(stations):
+    honest_rates: list[float] = []
+    shapes = day_shapes_from_stations([])
+    honest = size = 0
+    for i in range(stations):
+        first = i * elections // stations
+        if i == 0 or first != (i - 1) * elections // stations:  # a new election
+            if size:
+                honest_rates.append(honest / size)
+            reference = []
+            for _ in range(references):
+                arrivals = _arrivals(rng, voters(), _station_day(rng))
+                reference.append((day_hours, _windows(rng, arrivals, "full")))
+            shapes = day_shapes_from_stations(reference)
+            honest = size = 0
         arrivals = _arrivals(rng, voters(), _station_day(rng))
         truth = int(arrivals.sum())
         estimate = turnout_estimate(
@@ -310,9 +324,13 @@ def door_count_calibration(
         assert estimate.low is not None and estimate.high is not None
         covered += estimate.low <= truth <= estimate.high
         testable += estimate.testable
+        size += 1
         for s in stuffing:
             official = round(truth * (1 + s))
-            flags[s] += door_count_comparison(estimate, official, tolerance).flagged
+            flagged = door_count_comparison(estimate, official, tolerance).flagged
+            flags[s] += flagged
+            honest += flagged and s == 0.0
+    honest_rates.append(honest / size)
     return DoorCountCalibration(
         pattern=pattern,
         stations=stations,
@@ -321,6 +339,8 @@ def door_count_calibration(
         coverage=covered / stations,
         testable=testable / stations,
         seed=seed,
+        elections=elections,
+        worst_honest=max(honest_rates),
     )
 
 
