@@ -165,7 +165,7 @@ def stations_import(
     ),
 ) -> None:
     """Import stations (station,name,country,city,address,lat,lon,registered,ballots_received,
-    hours,region,timezone,schedule; only station is required).
+    hours,region,timezone,schedule,home_requests,early_voters; only station is required).
 
     Rows whose station id is empty, malformed or repeated are left out; other values that
     cannot be used are left out of their row, which is imported without them. Each is
