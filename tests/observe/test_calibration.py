@@ -50,7 +50,7 @@ def test_95_percent_intervals_cover_every_candidate_above_3_percent(
     assert set(result.coverage) == {*PVT_CANDIDATES, "turnout (issued)"}
     pooled = sum(result.coverage.values()) / len(result.coverage)
     assert 0.93 <= pooled <= 0.97, result.coverage
-    assert min(result.coverage.values()) >= 0.90, result.coverage  # no row far off
+    assert min(result.coverage.values()) >= 0.92, result.coverage  # no row off (MC SE ≈ 0.013)
 
 
 @pytest.mark.slow
@@ -64,7 +64,8 @@ def test_the_joint_test_accuses_honest_elections_at_most_about_5_percent_of_the_
 @pytest.mark.slow
 @pytest.mark.parametrize("pattern", COVERAGE_PATTERNS)
 def test_door_counts_flag_at_most_5_percent_of_honest_stations(pattern: str) -> None:
-    result = door_count_calibration(pattern, stations=250, seed=5)
+    result = door_count_calibration(pattern, stations=250, seed=5)  # over 10 elections
+    assert result.elections == 10 and 0 <= result.worst_honest <= 1
     assert result.flag_rate[0.0] <= 0.05, result.flag_rate
     assert result.coverage >= 0.93
     assert result.flag_rate[0.4] >= result.flag_rate[0.0]  # stuffing is seen more often
@@ -75,3 +76,5 @@ def test_door_counts_flag_at_most_5_percent_of_honest_stations(pattern: str) -> 
 def test_door_count_calibration_refuses_an_unknown_pattern() -> None:
     with pytest.raises(InputError, match="pattern"):
         door_count_calibration("midnight", stations=1)
+    with pytest.raises(InputError, match="election"):
+        door_count_calibration("full", stations=5, elections=10)

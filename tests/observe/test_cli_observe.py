@@ -25,6 +25,7 @@ from pollwatch.store import (
     redeem_invite,
     store_report,
 )
+from pollwatch.store.elections import election_key_dates
 
 runner = CliRunner()
 
@@ -203,3 +204,59 @@ def test_embargo_redacted_exports_verify_and_reveal(
     public.write_text(json.dumps(data) + "\n", encoding="utf-8")
     code, out, _ = run(["ledger", "verify", str(public)], capsys)
     assert code == 1 and "line 1" in out and "recorded_at" in out
+
+
+def test_election_schedule_is_replaced_and_hostile_input_refused(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["elections", "create", "e1"], capsys)[0] == 0
+    code, out, _ = run(
+        [
+            "elections",
+            "schedule",
+            "e1",
+            "--schedule",
+            "2024-03-15 8:00-20:00;2024-03-16 08:00-20:00",
+            "--timezone",
+            "Europe/Belgrade",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00 (Europe/Belgrade)" in out
+    engine = open_store(db)
+    try:
+        audit = [a for a in list_audit(engine) if a["action"] == "election.schedule"]
+    finally:
+        engine.dispose()
+    assert audit and audit[0]["detail"]["timezone"] == "Europe/Belgrade"
+    hostile = [
+        (["--schedule", "2024-03-15 08:00-20:00"], "together"),
+        (["--timezone", "UTC"], "together"),
+        ([], "either"),
+        (["--clear", "--timezone", "UTC"], "either"),
+        (["--schedule", "tomorrow 8-20", "--timezone", "UTC"], "voting day"),
+        (["--schedule", "2024-02-30 08:00-20:00", "--timezone", "UTC"], "not a date"),
+        (["--schedule", "2024-03-15 20:00-08:00", "--timezone", "UTC"], "before it opens"),
+        (["--schedule", "2024-03-15 08:00-25:00", "--timezone", "UTC"], "time of day"),
+        (
+            ["--schedule", "2024-03-16 08:00-20:00; 2024-03-15 08:00-20:00", "--timezone", "UTC"],
+            "in order",
+        ),
+        (["--schedule", "2024-03-15 08:00-20:00", "--timezone", "Mars/Olympus"], "time zone"),
+        (["--schedule", "2024-03-15 08:00-20:00", "--timezone", "x\x00" * 40], "time zone"),
+        (["--schedule", "; ;", "--timezone", "UTC"], "at least one voting day"),
+        (["--schedule", "2024-03-15 08:00-20:00" * 100, "--timezone", "UTC"], "long"),
+    ]
+    for args, message in hostile:
+        code, out, err = run(["elections", "schedule", "e1", *args], capsys)
+        assert code == 1 and message in err and "Traceback" not in err, (args, err)
+    code, _, err = run(["elections", "schedule", "nope", "--clear"], capsys)
+    assert code == 1 and "nope" in err
+    engine = open_store(db)
+    try:  # the refused attempts left the schedule as it was
+        assert election_key_dates(engine, "e1")["schedule"].startswith("2024-03-15 08:00")
+    finally:
+        engine.dispose()
+    code, out, _ = run(["elections", "schedule", "e1", "--clear"], capsys)
+    assert code == 0 and "no default schedule" in out

@@ -73,6 +73,8 @@ def test_the_row_compares_the_rounded_estimate_with_ballots_issued_in_the_premis
         "tested": False,
         "p_value": None,
         "protocol_mismatches": [],
+        "registers": [],
+        "register_flag": False,
     }
 
 
@@ -139,6 +141,8 @@ def test_totals_sum_only_the_rows_with_both_figures() -> None:
         "flagged": 1,
         "flagged_above": 1,
         "flagged_below": 0,
+        "registers_compared": 0,
+        "register_flagged": 0,
         "tested": 2,
         "expected_by_chance": 0.1,
         "discoveries": 1,

@@ -265,6 +265,8 @@ def test_public_summary_is_aggregated_and_names_no_one(engine: Engine) -> None:
         "flagged": 1,
         "flagged_above": 1,
         "flagged_below": 0,
+        "registers_compared": 0,
+        "register_flagged": 0,
         "tested": 1,
         "expected_by_chance": 0.1,  # what an honest election shows at 5 % of 1 station
         "discoveries": 1,

@@ -83,6 +83,33 @@ def elections_create(
     typer.echo(f"created election {created['id']} ({created['name']})")
 
 
+@elections_app.command("schedule")
+def elections_schedule(
+    election: str = typer.Argument(..., help="Election id."),
+    schedule: str | None = typer.Option(
+        None,
+        "--schedule",
+        help="Default opening hours of stations without their own, e.g. "
+        "'2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00'.",
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="IANA time zone of --schedule, e.g. Europe/Belgrade."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the default schedule."),
+) -> None:
+    """Replace the election's default schedule (time zone, opening and closing per day)."""
+    from pollwatch.store.elections import set_schedule
+
+    if clear == (schedule is not None or timezone is not None):
+        raise InputError("give either --schedule with --timezone, or --clear", column="--schedule")
+    with _engine(election) as engine:
+        dates = set_schedule(engine, election, schedule, timezone, actor="cli")
+    if dates["schedule"] is None:
+        typer.echo(f"{election}: no default schedule")
+    else:
+        typer.echo(f"{election}: default schedule {dates['schedule']} ({dates['timezone']})")
+
+
 @elections_app.command("list")
 def elections_list() -> None:
     """List elections with their number of stations."""
@@ -138,7 +165,7 @@ def stations_import(
     ),
 ) -> None:
     """Import stations (station,name,country,city,address,lat,lon,registered,ballots_received,
-    hours,region,timezone,schedule; only station is required).
+    hours,region,timezone,schedule,home_requests,early_voters; only station is required).
 
     Rows whose station id is empty, malformed or repeated are left out; other values that
     cannot be used are left out of their row, which is imported without them. Each is

@@ -10,7 +10,10 @@ official protocol (:func:`pollwatch.observe.compare_with_official`):
 * ``difference = official - independent`` (people) and ``relative = (official - total) /
   total`` (a fraction of the unrounded estimate; none when the estimate is 0);
 * ``flag`` is the comparison's verdict against the tolerance, ``protocol_mismatches`` the
-  protocol lines observers copied differently from the official figures.
+  protocol lines observers copied differently from the official figures;
+* ``registers`` holds the home and early voting checks against their registers where the
+  registry has a count (:mod:`pollwatch.observe.registers`), and ``register_flag`` whether
+  one is flagged: labelled apart from ``flag``, which is the door count's verdict alone.
 
 Rows are ordered flagged first, then by ``|relative|`` from largest, then by station id, so
 the stations to look at stand at the top. The press page sums the rows that have both
@@ -27,6 +30,7 @@ from typing import Any
 
 from pollwatch.errors import InputError
 from pollwatch.observe.estimates import Comparison, TurnoutEstimate, discrepancy_baseline
+from pollwatch.observe.registers import register_checks
 
 __all__ = ["check_tolerance", "comparison_order", "comparison_row", "turnout_totals"]
 
@@ -51,8 +55,10 @@ def comparison_row(
     estimate: TurnoutEstimate | None,
     comparison: Comparison | None,
     official: Mapping[str, Any] | None,
+    registry: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One station's row of the table (JSON-ready)."""
+    """One station's row of the table (JSON-ready); ``registry`` is the station's registry
+    row (its ``home_requests`` and ``early_voters`` counts), when there is one."""
     total = None if estimate is None or estimate.total is None else estimate.total
     independent = None if total is None else round(total)
     issued = (official or {}).get("issued_premises")
@@ -65,6 +71,7 @@ def comparison_row(
         difference = official_n - independent if independent is not None else None
         relative = (official_n - total) / total if total > 0 else None
     turnout = None if comparison is None else comparison.turnout
+    registers = register_checks(registry, official)
     return {
         "station": station,
         "name": name,
@@ -82,6 +89,8 @@ def comparison_row(
         "protocol_mismatches": (
             [line.field for line in comparison.lines if line.flagged] if comparison else []
         ),
+        "registers": [check.to_dict() for check in registers],
+        "register_flag": any(check.flagged for check in registers),
     }
 
 
@@ -96,6 +105,7 @@ def turnout_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Counted, extrapolated and official turnout summed over the rows that have both, the
     flags by direction, and what an honest election would show
     (:func:`~pollwatch.observe.estimates.discrepancy_baseline`)."""
+    rows = list(rows)
     compared = [r for r in rows if r["independent"] is not None and r["official"] is not None]
     tested = [r["p_value"] for r in compared if r.get("tested") and r.get("p_value") is not None]
     return {
@@ -106,5 +116,7 @@ def turnout_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "flagged": sum(1 for r in compared if r["flag"]),
         "flagged_above": sum(1 for r in compared if r.get("direction") == "above"),
         "flagged_below": sum(1 for r in compared if r.get("direction") == "below"),
+        "registers_compared": sum(1 for r in rows if r.get("registers")),
+        "register_flagged": sum(1 for r in rows if r.get("register_flag")),
         **discrepancy_baseline(tested),
     }

@@ -32,7 +32,8 @@ premises (more ballots issued than people who came in is the signature of ballot
 carousel voters walk in and are counted, so a door count does not see them), and the
 observer's protocol copy against the published result line by line (a published figure
 different from the protocol signed at the station is falsification at a higher commission).
-Ballots issued outside the premises and early are not compared with the door count.
+Ballots issued outside the premises and early are not compared with the door count (they
+are held against their own registers: :mod:`pollwatch.observe.registers`).
 
 References
 ----------

@@ -54,6 +54,7 @@ def _station_row(
     tolerance: float,
     hours: StationSchedule | tuple[datetime, datetime] | None,
     shapes: DayShapes,
+    registers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     figures = figures_from_master(
         entry.master,
@@ -63,7 +64,7 @@ def _station_row(
         tolerance=tolerance,
         shapes=shapes,
     )
-    return comparison_row(station, name, figures.estimate, figures.comparison, official)
+    return comparison_row(station, name, figures.estimate, figures.comparison, official, registers)
 
 
 def comparison_rows(
@@ -82,11 +83,15 @@ def comparison_rows(
         counters = load_counters(conn, election)
         chosen = load_resolutions(conn, election)
         registry = {
-            str(r[0]): (r[1], r[2])
+            str(r[0]): (r[1], r[2], {"home_requests": r[3], "early_voters": r[4]})
             for r in conn.execute(
-                select(stations.c.station, stations.c.name, stations.c.registered).where(
-                    stations.c.election == election
-                )
+                select(
+                    stations.c.station,
+                    stations.c.name,
+                    stations.c.registered,
+                    stations.c.home_requests,
+                    stations.c.early_voters,
+                ).where(stations.c.election == election)
             )
         }
         officials = {
@@ -105,7 +110,7 @@ def comparison_rows(
     shapes_key = hash(shapes)
     rows = []
     for station, entry in current.items():
-        name, registered = registry.get(station, (None, None))
+        name, registered, registers = registry.get(station, (None, None, None))
         official = officials.get(station)
         try:
             hours = opening_of(schedules.get(station), default, entry.hours, entry.master)
@@ -119,9 +124,19 @@ def comparison_rows(
             json.dumps(official, sort_keys=True, default=str),
             hours,
             shapes_key,
+            json.dumps(registers, sort_keys=True),
         )
         build = functools.partial(
-            _station_row, station, name, entry, registered, official, tol, hours, shapes
+            _station_row,
+            station,
+            name,
+            entry,
+            registered,
+            official,
+            tol,
+            hours,
+            shapes,
+            registers,
         )
         rows.append(masters.comparison_row(election, station, key, build))
     rows.sort(key=comparison_order)

@@ -46,6 +46,7 @@ __all__ = [
     "parse_stations",
     "read_station_file",
     "set_registration_deadline",
+    "set_schedule",
     "set_simulated",
     "station_table",
 ]
@@ -84,6 +85,43 @@ def create_election(
             )
         )
     return get_election(engine, election)
+
+
+def set_schedule(
+    engine: Engine,
+    election: str,
+    schedule: str | None,
+    timezone: str | None,
+    *,
+    actor: str,
+) -> dict[str, Any]:
+    """Replace (or, with both ``None``, clear) the election's default schedule after creation.
+
+    The default is what stations without a schedule of their own are assumed to keep
+    (estimates built on it say "assumed"); it is parsed with
+    :func:`pollwatch.observe.schedule.parse_schedule`, the import format, so that a typo is
+    refused here rather than turning every such station's estimate into "no schedule".
+    Audited as ``election.schedule``. Returns :func:`election_key_dates`.
+    """
+    get_election(engine, election)
+    if (schedule is None) != (timezone is None):
+        raise InputError("give the default schedule and its time zone together", column="schedule")
+    text = zone = None
+    if schedule is not None and timezone is not None:
+        zone = check_timezone(timezone.strip())
+        text = parse_schedule(schedule, zone).text()
+    with write_transaction(engine) as conn:
+        conn.execute(
+            update(elections).where(elections.c.id == election).values(schedule=text, timezone=zone)
+        )
+        record_audit(
+            conn,
+            actor,
+            "election.schedule",
+            election,
+            {"schedule": text, "timezone": zone},
+        )
+    return election_key_dates(engine, election)
 
 
 _DEADLINE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})\s*")

@@ -74,6 +74,8 @@ STATION_COLUMNS: tuple[str, ...] = (
     "region",
     "timezone",
     "schedule",
+    "home_requests",
+    "early_voters",
 )
 """Columns of a station registry file; only ``station`` is required. ``country`` and
 ``region`` are what coordinators' scopes narrow by (:mod:`pollwatch.observe.permissions`).
@@ -81,14 +83,16 @@ STATION_COLUMNS: tuple[str, ...] = (
 ``timezone`` (IANA, e.g. ``Europe/Berlin``; looked up offline from ``lat``/``lon`` when
 empty) and ``schedule`` (``2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00``, local times,
 one entry per voting day) say when the station is open (:mod:`pollwatch.observe.schedule`);
-the free-text ``hours`` is read where it parses."""
+the free-text ``hours`` is read where it parses. ``home_requests`` (written requests to vote
+at home) and ``early_voters`` (the early voters' list) are register counts that the official
+ballots issued at home and early are compared with (:mod:`pollwatch.observe.registers`)."""
 
 MAX_REGISTRY_BYTES = 128 * 1024 * 1024
 MAX_REGISTRY_ROWS = 500_000
 MAX_TEXT = 1000
 
 _TEXT = ("name", "country", "city", "address", "hours", "region", "timezone", "schedule")
-_INT = ("registered", "ballots_received")
+_INT = ("registered", "ballots_received", "home_requests", "early_voters")
 _MAX_COUNT = 10_000_000
 
 _CONTROL = re.compile(

@@ -110,6 +110,9 @@ stations = Table(
     # IANA time zone and opening hours per voting day (pollwatch.observe.schedule).
     Column("timezone", String(64)),
     Column("schedule", Text),
+    # Register counts that home and early voting are compared with (pollwatch.observe.registers).
+    Column("home_requests", Integer),
+    Column("early_voters", Integer),
 )
 
 official_results = Table(

@@ -433,6 +433,10 @@
       // Signed: (official − independent) / independent; "+" means more official ballots.
       tr.appendChild(el("td", { "class": "num" }, (r.relative > 0 ? "+" : "") + fmtPct(r.relative)));
       tr.appendChild(el("td", null, (r.protocol_mismatches || []).join(", ")));
+      // Home and early ballots against their registers: a flag of its own, not the door count's.
+      tr.appendChild(el("td", { "data-col": "registers" }, (r.registers || []).map(function (c) {
+        return t(c.kind) + " " + fmtNum(c.official) + " / " + fmtNum(c.register) + (c.flagged ? " ⚑" : "");
+      }).join(", ")));
       // The hours the estimate extrapolated over: opening hours no count window covers.
       var cov = coverageByStation[r.station];
       tr.appendChild(el("td", { "data-col": "filled" }, cov && cov.filled.length ? cov.filled.map(function (f) { return f.local; }).join(", ") : (cov && cov.timezone ? t("none") : "–")));
@@ -444,7 +448,8 @@
     if (baseline && totals) {
       baseline.textContent = t("Counted long enough to test") + ": " + totals.tested + " · " +
         t("An honest election would show about this many discrepancies by chance at this coverage:") + " " + totals.expected_by_chance + " · " +
-        t("Discrepancies that remain after false-discovery control (Benjamini–Hochberg, 5 %):") + " " + totals.discoveries;
+        t("Discrepancies that remain after false-discovery control (Benjamini–Hochberg, 5 %):") + " " + totals.discoveries +
+        (totals.registers_compared ? " · " + t("Home or early ballots beyond their register:") + " " + totals.register_flagged + " / " + totals.registers_compared : "");
     }
   }
   document.getElementById("tolerance-form").addEventListener("submit", function (event) {
