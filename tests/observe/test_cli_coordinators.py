@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tests.store.databases import database_url
 
 from pollwatch.cli import main
 from pollwatch.observe.permissions import Scope
 from pollwatch.store import create_election, import_stations, list_audit, open_store
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
-        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
-        engine = open_store(url)
-        create_election(engine, "e1")
-        import_stations(engine, "e1", [{"station": "1", "country": "RS", "region": "Beograd"}])
-        engine.dispose()
-        yield url
+@pytest.fixture()
+def db(cli_db: str) -> str:
+    engine = open_store(cli_db)
+    create_election(engine, "e1")
+    import_stations(engine, "e1", [{"station": "1", "country": "RS", "region": "Beograd"}])
+    engine.dispose()
+    return cli_db
 
 
 def run(

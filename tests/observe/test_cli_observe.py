@@ -5,13 +5,11 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.store.databases import database_url
 from typer.testing import CliRunner
 
 from pollwatch.cli import main
@@ -30,18 +28,6 @@ from pollwatch.store.elections import election_key_dates
 runner = CliRunner()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
-        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
-        yield url
-
-
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(args)
     out, err = capsys.readouterr()
@@ -49,7 +35,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def test_election_stations_invites_exports_and_verify(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["elections", "create", "e1", "--name", "Test"], capsys)[0] == 0
     code, _, err = run(["elections", "create", "e1"], capsys)
@@ -66,7 +52,7 @@ def test_election_stations_invites_exports_and_verify(
     assert code == 0
     invites = json.loads(out)
     assert len(invites) == 3 and all(i["url"].endswith(i["code"]) for i in invites)
-    engine = open_store(db)
+    engine = open_store(cli_db)
     observer = observer_for_token(engine, redeem_invite(engine, invites[0]["code"]).token)
     ids = []
     for entered in (5, 7):
@@ -97,7 +83,7 @@ def test_election_stations_invites_exports_and_verify(
 
 
 def test_bad_station_file_names_row_and_column(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stations = tmp_path / "st.csv"
     stations.write_text("station,lon\n1,20\n2,200\n", encoding="utf-8")
@@ -107,7 +93,7 @@ def test_bad_station_file_names_row_and_column(
     assert run(["elections", "list"], capsys)[1] == ""  # nothing half-imported
 
 
-def test_coordinator_password_from_stdin(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_coordinator_password_from_stdin(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from pollwatch.cli import app
     from pollwatch.store import login
 
@@ -116,20 +102,22 @@ def test_coordinator_password_from_stdin(db: str, monkeypatch: pytest.MonkeyPatc
         input="a long passphrase\n",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    engine = open_store(db)
+    engine = open_store(cli_db)
     assert login(engine, "anna", "a long passphrase")[0].role == "admin"
     engine.dispose()
 
 
 @pytest.mark.realdata
-def test_2024_stations_abroad(db: str, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_2024_stations_abroad(
+    cli_db: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = data_dir / "ru" / "2024.csv.zip"
     code, out, err = run(
         ["results", "import", str(path), "--election", "ru-2024", "--abroad"], capsys
     )
     assert code == 0, err
     assert "288 stations" in out
-    engine = open_store(db)
+    engine = open_store(cli_db)
     registry = list_stations(engine, "ru-2024")
     assert len(registry) == 288
     row = official_row(engine, "ru-2024", "8001")
@@ -141,7 +129,7 @@ def test_2024_stations_abroad(db: str, data_dir: Path, capsys: pytest.CaptureFix
 
 
 def test_pvt_sample_is_reproducible(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stations = tmp_path / "st.csv"
     rows = [f"{i},{'LT' if i < 30 else 'LV'}" for i in range(40)]
@@ -158,10 +146,10 @@ def test_pvt_sample_is_reproducible(
 
 
 def test_embargo_redacted_exports_verify_and_reveal(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["elections", "create", "e1"], capsys)[0] == 0
-    engine = open_store(db)
+    engine = open_store(cli_db)
     import_stations(engine, "e1", [{"station": "A"}])
     secret = "the consul's driver films observers"
     incident = {

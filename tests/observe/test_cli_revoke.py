@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from tests.store.databases import database_url
 
 from pollwatch.cli import main
 from pollwatch.store import (
@@ -21,18 +17,13 @@ from pollwatch.store import (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
-        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
-        engine = open_store(url)
-        create_election(engine, "e1", name="E1")
-        import_stations(engine, "e1", [{"station": "A"}, {"station": "B"}])
-        engine.dispose()
-        yield url
+@pytest.fixture()
+def db(cli_db: str) -> str:
+    engine = open_store(cli_db)
+    create_election(engine, "e1", name="E1")
+    import_stations(engine, "e1", [{"station": "A"}, {"station": "B"}])
+    engine.dispose()
+    return cli_db
 
 
 def _tokens(url: str, *bindings: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -4,25 +4,13 @@ its exit status (0 all used, 3 imported with rows or values left out, 1 nothing 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store.databases import database_url
 
 from pollwatch.cli import main
 from pollwatch.cli.observe import PROBLEMS_SHOWN, STATIONS_IMPORT_PARTIAL
 from pollwatch.store import list_stations, open_store
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
-        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
-        yield url
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -39,7 +27,9 @@ def stations(url: str, election: str) -> dict[str, dict[str, object]]:
         engine.dispose()
 
 
-def test_a_clean_file_exits_0(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_clean_file_exits_0(
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "r.csv"
     path.write_text(
         "station,city,timezone,schedule\n1,Beograd,Europe/Belgrade,2026-03-15 08:00-20:00\n",
@@ -47,11 +37,11 @@ def test_a_clean_file_exits_0(db: str, tmp_path: Path, capsys: pytest.CaptureFix
     )
     code, out, err = run(["stations", "import", str(path), "--election", "c"], capsys)
     assert (code, err) == (0, "") and "imported 1 stations into c" in out
-    assert stations(db, "c")["1"]["schedule"] == "2026-03-15 08:00-20:00"
+    assert stations(cli_db, "c")["1"]["schedule"] == "2026-03-15 08:00-20:00"
 
 
 def test_a_partial_file_exits_3_naming_each_problem(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "r.csv"
     path.write_text(
@@ -80,13 +70,13 @@ def test_a_partial_file_exits_3_naming_each_problem(
         ("3", "station", "row left out"),
         ("4", "timezone", "field left out"),
     ]
-    rows = stations(db, "p")
+    rows = stations(cli_db, "p")
     assert rows["1"]["name"] is None and rows["1"]["timezone"] == "Europe/Belgrade"
     assert rows["2"]["timezone"] is None
 
 
 def test_many_problems_are_summarised_on_stderr_and_listed_in_full(
-    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "r.csv"
     path.write_text("station,lat\n" + "".join(f"{i},999\n" for i in range(120)), "utf-8")
@@ -96,7 +86,7 @@ def test_many_problems_are_summarised_on_stderr_and_listed_in_full(
     assert code == 3
     assert f"... and {120 - PROBLEMS_SHOWN} more problems" in err
     assert len(report.read_text("utf-8").splitlines()) == 121
-    assert len(stations(db, "m")) == 120
+    assert len(stations(cli_db, "m")) == 120
 
 
 @pytest.mark.parametrize(
@@ -108,7 +98,7 @@ def test_many_problems_are_summarised_on_stderr_and_listed_in_full(
     ],
 )
 def test_nothing_imported_exits_1(
-    db: str,
+    cli_db: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     content: str,

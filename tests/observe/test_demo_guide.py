@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from tests.store.databases import database_url
 
 from pollwatch.cli import main
 from pollwatch.guide.markdown import render_markdown
@@ -18,22 +15,12 @@ from pollwatch.store.guidance import list_guidance
 SIMULATED = {"en": "SIMULATED", "ru": "СИМУЛЯЦИЯ", "sr": "SIMULACIJA"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def demo_db(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("POLLWATCH_DATABASE_URL", url)
-        monkeypatch.setenv("POLLWATCH_HOME", str(tmp_path / "home"))
-        yield url
-
-
 def test_the_demo_election_has_a_guide_labelled_simulated(
-    demo_db: str, capsys: pytest.CaptureFixture[str]
+    cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["demo-observe", "--seed", "5"]) == 0
     assert "/guide/demo/info" in capsys.readouterr().out
-    engine = open_store(demo_db)
+    engine = open_store(cli_db)
     try:
         assert "SIMULATED" in get_election(engine, "demo")["name"]
         registry = list_stations(engine, "demo")

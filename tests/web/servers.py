@@ -1,4 +1,8 @@
-"""Serving an app on loopback for tests: a real uvicorn server in a background thread."""
+"""Serving an app on loopback for tests: a real uvicorn server in a background thread.
+
+:func:`serve_store` is what most server fixtures do: the web app over a database the fixture
+seeded, with the rate limit off, its engine disposed when the block ends.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from pollwatch.config import Settings
+from pollwatch.web.app import create_app
 
 
 def free_port() -> int:
@@ -38,3 +46,23 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def sqlite_url(folder: Path) -> str:
+    """A fresh SQLite database in ``folder`` (the fixture's temporary one)."""
+    return f"sqlite:///{folder / 'db.sqlite'}"
+
+
+@contextmanager
+def serve_store(url: str, home: Path, **settings: Any) -> Iterator[str]:
+    """Serve the web app over the database at ``url`` (``home`` its home and data folder,
+    no rate limit unless ``settings`` say otherwise) until the block ends; yields its URL."""
+    config = Settings(
+        **{"data_dir": home, "home": home, "database_url": url, "rate_limit": 0, **settings}
+    )
+    app = create_app(config)
+    try:
+        with serve_in_thread(app) as base:
+            yield base
+    finally:
+        app.state.engine.dispose()

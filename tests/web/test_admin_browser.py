@@ -8,28 +8,24 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store, sqlite_url
 
-from pollwatch.config import Settings
 from pollwatch.store import add_coordinator, create_election, import_stations, open_store
-from pollwatch.web.app import create_app
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = sqlite_url(tmp_path)
     engine = open_store(url)
     add_coordinator(engine, "root", PASSWORD, role="admin")
     for election in ("north-2026", "south-2026"):
         create_election(engine, election)
         import_stations(engine, election, [{"station": "1", "country": "RS"}])
     engine.dispose()
-    app = create_app(Settings(data_dir=tmp_path, home=tmp_path, database_url=url, rate_limit=0))
-    with serve_in_thread(app) as base:
+    with serve_store(url, tmp_path) as base:
         yield base
-    app.state.engine.dispose()
 
 
 def _login(page: Any, base: str, name: str, password: str) -> None:

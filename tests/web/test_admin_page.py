@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from markupsafe import escape
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store, sqlite_url
 
-from pollwatch.config import Settings
 from pollwatch.store import (
     add_coordinator,
     create_election,
@@ -27,23 +26,20 @@ from pollwatch.store import (
     open_store,
 )
 from pollwatch.web.admin import DONE
-from pollwatch.web.app import create_app
 
 PASSWORD = "a long enough password"
 
 
 @pytest.fixture()
 def site(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = sqlite_url(tmp_path)
     engine = open_store(url)
     add_coordinator(engine, "root", PASSWORD, role="admin")
     create_election(engine, "e1", name="Election one")
     import_stations(engine, "e1", [{"station": "1", "country": "RS"}, {"station": "2"}])
     engine.dispose()
-    app = create_app(Settings(data_dir=tmp_path, home=tmp_path, database_url=url, rate_limit=0))
-    with serve_in_thread(app) as base:
+    with serve_store(url, tmp_path) as base:
         yield base, url
-    app.state.engine.dispose()
 
 
 @pytest.fixture()

@@ -15,11 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store, sqlite_url
 
-from pollwatch.config import Settings
 from pollwatch.store import add_coordinator, create_election, import_stations, open_store
-from pollwatch.web.app import create_app
 from pollwatch.web.security import csrf_token_for
 
 PASSWORD = "a long enough password"
@@ -28,14 +26,13 @@ ELECTION = "csrf-2026"
 
 @pytest.fixture()
 def base_url(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = sqlite_url(tmp_path)
     engine = open_store(url)
     add_coordinator(engine, "coord", PASSWORD, role="admin")
     create_election(engine, ELECTION, name="CSRF test")
     import_stations(engine, ELECTION, [{"station": "1"}])
     engine.dispose()
-    app = create_app(Settings(data_dir=tmp_path, home=tmp_path, database_url=url, rate_limit=0))
-    with serve_in_thread(app) as base:
+    with serve_store(url, tmp_path) as base:
         yield base
 
 

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store, sqlite_url
 
-from pollwatch.config import Settings
 from pollwatch.store import create_election, create_invites, open_store, redeem_invite
-from pollwatch.web.app import create_app
 
 REPORT_ID = "00000000-0000-4000-8000-000000000001"
 JSON = {"content-type": "application/json"}
@@ -21,13 +19,12 @@ JSON = {"content-type": "application/json"}
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A client of a real server whose ``Authorization`` is a redeemed observer token."""
     home = tmp_path_factory.mktemp("errors")
-    url = f"sqlite:///{home / 'db.sqlite'}"
+    url = sqlite_url(home)
     engine = open_store(url)
     create_election(engine, "e1")
     token = redeem_invite(engine, create_invites(engine, "e1", 1)[0].code).token
     engine.dispose()
-    app = create_app(Settings(data_dir=home, home=home, database_url=url, rate_limit=0))
-    with serve_in_thread(app) as base, httpx.Client(base_url=base) as http:
+    with serve_store(url, home) as base, httpx.Client(base_url=base) as http:
         http.headers["Authorization"] = f"Bearer {token}"
         yield http
 

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store, sqlite_url
 
-from pollwatch.config import Settings
 from pollwatch.store import add_coordinator, create_election, import_stations, open_store
-from pollwatch.web.app import create_app
 
 PASSWORD = "a long enough password"
 ELECTION = "abroad-2030"
@@ -23,7 +21,7 @@ ELECTION = "abroad-2030"
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = sqlite_url(tmp_path)
     engine = open_store(url)
     add_coordinator(engine, "mila", PASSWORD, role="admin")
     create_election(engine, ELECTION, schedule="2030-03-17 08:00-20:00", timezone="Europe/Belgrade")
@@ -33,10 +31,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         [{"station": "8101", "name": "Embassy", "city": "Beograd", "address": "Deligradska 32"}],
     )
     engine.dispose()
-    app = create_app(Settings(data_dir=tmp_path, home=tmp_path, database_url=url, rate_limit=0))
-    with serve_in_thread(app) as base:
+    with serve_store(url, tmp_path) as base:
         yield base
-    app.state.engine.dispose()
 
 
 def login(page: Any, base: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.store.databases import database_url
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_in_thread, serve_store
 
 from pollwatch.config import Settings
 from pollwatch.store import (
@@ -71,10 +71,8 @@ def site(
         add_scope(engine, "narrow", ELECTION, country="DE", actor="test")
         tokens = {name: login(engine, name, PASSWORD)[1] for name in people}
         engine.dispose()
-        app = create_app(Settings(data_dir=home, home=home, database_url=url, rate_limit=0))
-        with serve_in_thread(app) as base:
+        with serve_store(url, home) as base:
             yield Site(base, url, tokens)
-        app.state.engine.dispose()
 
 
 def as_person(site: Site, person: str) -> httpx.Client:

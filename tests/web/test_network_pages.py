@@ -18,9 +18,8 @@ import httpx
 import pytest
 from markupsafe import escape
 from tests.store.databases import database_url
-from tests.web.servers import serve_in_thread
+from tests.web.servers import serve_store
 
-from pollwatch.config import Settings
 from pollwatch.observe.ledger import verify_ledger
 from pollwatch.store import (
     add_coordinator,
@@ -37,7 +36,6 @@ from pollwatch.store import (
     store_report,
 )
 from pollwatch.store.elections import set_simulated
-from pollwatch.web.app import create_app
 from pollwatch.web.security import csrf_token_for
 
 E = "net-pages-2026"
@@ -102,11 +100,8 @@ def world(
         tokens = {
             name: login(engine, name, PASSWORD)[1] for name in ("admin", "novisad", "watcher")
         }
-        settings = Settings(data_dir=home, home=home, database_url=url, rate_limit=0)
-        app = create_app(settings)
-        with serve_in_thread(app) as base:
+        with serve_store(url, home) as base:
             yield World(base, url, tokens, incidents, names, (seized.observer, seized.token))
-        app.state.engine.dispose()
         engine.dispose()
 
 

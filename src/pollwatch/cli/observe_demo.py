@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pollwatch.observe.checklist_examples import SEAL_QUESTIONS
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -213,21 +215,9 @@ DEMO_CHECKLISTS = (
     """id: opening
 title: {en: Opening (simulated), ru: Открытие (симуляция), sr: Otvaranje (simulacija)}
 questions:
-  - id: box_sealed
-    kind: yes_no
-    text:
-      en: Was the ballot box sealed before voting began?
-      ru: Урна была опечатана до начала голосования?
-      sr: Da li je glasačka kutija zapečaćena pre početka glasanja?
-    flag: no
-  - id: box_why
-    kind: text
-    text:
-      en: If not, what happened?
-      ru: Если нет, что произошло?
-      sr: Ako nije, šta se desilo?
-    when: {question: box_sealed, equals: no}
-    required: true
+"""
+    + SEAL_QUESTIONS  # the editor's example questions; the last (box_why) made required:
+    + """    required: true
   - id: booths
     kind: choice
     text:

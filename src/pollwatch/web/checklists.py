@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from pollwatch.errors import AuthError, Forbidden, InputError, NotFoundError
+from pollwatch.observe.checklist_examples import EXAMPLE_CHECKLIST
 from pollwatch.observe.checklists import (
     LANGUAGES,
     MAX_SOURCE_BYTES,
@@ -51,29 +52,9 @@ from pollwatch.web.forms import checked_form, form_field, page_csrf, to_login
 from pollwatch.web.pages import render_page, with_lang
 from pollwatch.web.security import check_csrf
 
-__all__ = ["EXAMPLE_CHECKLIST", "router"]
+__all__ = ["router"]
 
 router = APIRouter()
-
-EXAMPLE_CHECKLIST = """id: opening
-title: {en: Opening, ru: Открытие, sr: Otvaranje}
-questions:
-  - id: box_sealed
-    kind: yes_no
-    text:
-      en: Was the ballot box sealed before voting began?
-      ru: Урна была опечатана до начала голосования?
-      sr: Da li je glasačka kutija zapečaćena pre početka glasanja?
-    flag: no
-  - id: box_why
-    kind: text
-    text:
-      en: If not, what happened?
-      ru: Если нет, что произошло?
-      sr: Ako nije, šta se desilo?
-    when: {question: box_sealed, equals: no}
-"""
-"""Shown in the empty "new checklist" textarea as a starting point."""
 
 
 def _edit_allowed(who: Coordinator, election: str) -> bool:

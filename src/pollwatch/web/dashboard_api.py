@@ -46,16 +46,11 @@ from pollwatch.store import (
     set_tolerance,
 )
 from pollwatch.web.access import authorized, csrf_protected, only_visible, visible
-from pollwatch.web.deps import (
-    election_id,
-    election_row,
-    json_body,
-    rate_limit,
-    store_engine,
-)
+from pollwatch.web.deps import election_id, election_row, rate_limit, store_engine
 from pollwatch.web.errors import error_responses
+from pollwatch.web.json_bodies import ObjectBody
 
-__all__ = ["EVENT_BATCH", "json_object", "request_schema", "router"]
+__all__ = ["EVENT_BATCH", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -63,40 +58,6 @@ EVENT_BATCH = 200
 """Report events sent per poll; beyond that one ``refresh`` event tells the page to reload."""
 
 _E = "/elections/{election}"
-
-
-def json_object(body: Any, allowed: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
-    """A JSON object with only ``allowed`` keys and all ``required`` ones, else InputError."""
-    if not isinstance(body, dict):
-        raise InputError(f"the body must be a JSON object with {', '.join(allowed)}", column="body")
-    for key in body:
-        if key not in allowed:
-            raise InputError(
-                f"unknown field {str(key)[:80]!r}; allowed: {', '.join(allowed)}",
-                column=str(key)[:80],
-            )
-    for key in required:
-        if key not in body:
-            raise InputError(f"'{key}' is required", column=key)
-    return body
-
-
-def request_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": required,
-                        "properties": properties,
-                    }
-                }
-            },
-        }
-    }
 
 
 # --- read endpoints ---------------------------------------------------------------------------
@@ -255,6 +216,19 @@ async def get_public(request: Request, election: str = Depends(election_id)) -> 
 # --- changes (audited, CSRF-checked) --------------------------------------------------------
 
 
+_RESOLUTION = ObjectBody(
+    {
+        "field": {"type": "string", "maxLength": 200},
+        "value": {
+            "description": "an integer for a protocol figure, a status, or the id(s) of "
+            "the count report(s) to keep"
+        },
+        "note": {"type": "string", "maxLength": 4000},
+    },
+    ("field", "value"),
+)
+
+
 @router.post(
     f"{_E}/stations/{{station}}/resolutions",
     status_code=201,
@@ -263,17 +237,7 @@ async def get_public(request: Request, election: str = Depends(election_id)) -> 
         201: {"description": "{station, field, value, by, at, note}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=request_schema(
-        {
-            "field": {"type": "string", "maxLength": 200},
-            "value": {
-                "description": "an integer for a protocol figure, a status, or the id(s) of "
-                "the count report(s) to keep"
-            },
-            "note": {"type": "string", "maxLength": 4000},
-        },
-        ["field", "value"],
-    ),
+    openapi_extra=_RESOLUTION.openapi(),
 )
 async def post_resolution(
     request: Request,
@@ -283,7 +247,7 @@ async def post_resolution(
 ) -> JSONResponse:
     """The field must be a current conflict of the station and the value one it allows."""
     check_station_id(station)
-    body = json_object(await json_body(request), ("field", "value", "note"), ("field", "value"))
+    body = await _RESOLUTION.read(request)
     answer = await run_in_threadpool(
         lambda: resolve_conflict(
             store_engine(request),
@@ -298,6 +262,19 @@ async def post_resolution(
     return JSONResponse(answer, status_code=201)
 
 
+_SETTINGS = ObjectBody(
+    {
+        "tolerance": {"type": "number", "minimum": 0, "maximum": 1},
+        "embargo_until": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "when the full ledger and exports become public (polls "
+            "closed everywhere); null: never (coordinators only)",
+        },
+    }
+)
+
+
 @router.put(
     f"{_E}/settings",
     summary="Set the election's turnout tolerance and/or embargo end (audited)",
@@ -305,18 +282,7 @@ async def post_resolution(
         200: {"description": "{election, tolerance?, embargo_until?}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=request_schema(
-        {
-            "tolerance": {"type": "number", "minimum": 0, "maximum": 1},
-            "embargo_until": {
-                "type": ["string", "null"],
-                "format": "date-time",
-                "description": "when the full ledger and exports become public (polls "
-                "closed everywhere); null: never (coordinators only)",
-            },
-        },
-        [],
-    ),
+    openapi_extra=_SETTINGS.openapi(),
 )
 async def put_settings(
     request: Request,
@@ -325,7 +291,7 @@ async def put_settings(
 ) -> JSONResponse:
     """``tolerance``: relative slack before a station's turnout is flagged (0…1);
     ``embargo_until``: ISO-8601 time with a timezone, or null. At least one of them."""
-    body = json_object(await json_body(request), ("tolerance", "embargo_until"), ())
+    body = await _SETTINGS.read(request)
     if not body:
         raise InputError("give 'tolerance' and/or 'embargo_until'", column="tolerance")
     engine = store_engine(request)
@@ -351,6 +317,9 @@ def _incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
     return election, str(report["station"])
 
 
+_PUBLIC = ObjectBody({"public": {"type": "boolean"}}, ("public",))
+
+
 @router.put(
     f"{_E}/incidents/{{report_id}}/public",
     summary="Publish an incident, or withdraw it (audited)",
@@ -358,7 +327,7 @@ def _incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
         200: {"description": "{election, report_id, public}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=request_schema({"public": {"type": "boolean"}}, ["public"]),
+    openapi_extra=_PUBLIC.openapi(),
 )
 async def put_incident_public(
     request: Request,
@@ -368,7 +337,7 @@ async def put_incident_public(
 ) -> JSONResponse:
     """A public incident's category, text and coarse time show in its station's public status
     and its text in the public exports after the embargo; the ledger is unchanged."""
-    body = json_object(await json_body(request), ("public",), ("public",))
+    body = await _PUBLIC.read(request)
     answer = await run_in_threadpool(
         lambda: set_incident_public(
             store_engine(request), election, report_id, body["public"], by=who.name

@@ -18,6 +18,10 @@ reader's stations (:func:`pollwatch.web.access.visible`), changes are audited by
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -38,9 +42,9 @@ from pollwatch.store.incidents import (
 )
 from pollwatch.store.rosters import assign_observer, enter_hotline_report, list_roster
 from pollwatch.web.access import authorized, csrf_protected, visible
-from pollwatch.web.dashboard_api import json_object, request_schema
-from pollwatch.web.deps import election_id, json_body, store_engine
+from pollwatch.web.deps import election_id, store_engine
 from pollwatch.web.errors import error_responses
+from pollwatch.web.json_bodies import ObjectBody
 
 __all__ = ["incident_place", "router"]
 
@@ -54,6 +58,45 @@ def incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
     election = str(request.path_params["election"])
     report_id = str(request.path_params["report_id"])
     return election, incident_station(engine, election, report_id)
+
+
+async def _visible_read(
+    request: Request,
+    who: Coordinator,
+    election: str,
+    read: Callable[..., dict[str, Any]],
+    **options: Any,
+) -> JSONResponse:
+    """One store listing of the election, narrowed to the reader's stations (thread pool)."""
+    allowed = await visible(request, who, election)
+    listing = functools.partial(read, store_engine(request), election, allowed=allowed, **options)
+    return JSONResponse(await run_in_threadpool(listing))
+
+
+_INCIDENT_CHANGE = ObjectBody(
+    {
+        "status": {"type": "string", "enum": list(INCIDENT_STATUSES)},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "assignee": {"type": ["string", "null"], "maxLength": 100},
+        "public": {"type": "boolean"},
+    }
+)
+_NOTE = ObjectBody({"note": {"type": "string", "maxLength": NOTE_LIMIT}}, ("note",))
+_ASSIGNMENT = ObjectBody(
+    {
+        "code_name": {"type": "string", "maxLength": 100},
+        "shift_start": {"type": ["string", "null"], "format": "date-time"},
+        "shift_end": {"type": ["string", "null"], "format": "date-time"},
+    },
+    ("code_name",),
+)
+_HOTLINE_REPORT = ObjectBody(
+    {
+        "code_name": {"type": "string", "maxLength": 100},
+        "report": {"type": "object", "description": "a report body, as an observer sends it"},
+    },
+    ("code_name", "report"),
+)
 
 
 @router.get(
@@ -70,11 +113,7 @@ async def get_alerts(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Most severe first; each alert has a stable ``id`` (the same situation, the same id)."""
-    allowed = await visible(request, who, election)
-    data = await run_in_threadpool(
-        lambda: election_alerts(store_engine(request), election, allowed=allowed)
-    )
-    return JSONResponse(data)
+    return await _visible_read(request, who, election, election_alerts)
 
 
 @router.get(
@@ -88,11 +127,7 @@ async def get_coverage(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Hours are each station's local clock hours (its schedule's time zone)."""
-    allowed = await visible(request, who, election)
-    data = await run_in_threadpool(
-        lambda: election_coverage(store_engine(request), election, allowed=allowed)
-    )
-    return JSONResponse(data)
+    return await _visible_read(request, who, election, election_coverage)
 
 
 @router.get(
@@ -112,18 +147,9 @@ async def get_incidents(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Every open incident is reachable (``offset``), not only the newest."""
-    allowed = await visible(request, who, election)
-    data = await run_in_threadpool(
-        lambda: list_incidents(
-            store_engine(request),
-            election,
-            status=status,
-            allowed=allowed,
-            limit=limit,
-            offset=offset,
-        )
+    return await _visible_read(
+        request, who, election, list_incidents, status=status, limit=limit, offset=offset
     )
-    return JSONResponse(data)
 
 
 @router.get(
@@ -146,15 +172,7 @@ async def get_one_incident(
     f"{_E}/incidents/{{report_id}}",
     summary="Change an incident's status, severity, assignee or public flag (audited)",
     responses={200: {"description": "the incident"}, **error_responses(400, 401, 403, 404, 413)},
-    openapi_extra=request_schema(
-        {
-            "status": {"type": "string", "enum": list(INCIDENT_STATUSES)},
-            "severity": {"type": "string", "enum": list(SEVERITIES)},
-            "assignee": {"type": ["string", "null"], "maxLength": 100},
-            "public": {"type": "boolean"},
-        },
-        [],
-    ),
+    openapi_extra=_INCIDENT_CHANGE.openapi(),
 )
 async def patch_incident(
     request: Request,
@@ -163,7 +181,7 @@ async def patch_incident(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Only the fields given change; the moves allowed are the follow-up rules'."""
-    body = json_object(await json_body(request), ("status", "severity", "assignee", "public"), ())
+    body = await _INCIDENT_CHANGE.read(request)
     engine = store_engine(request)
     if "public" in body and who.role != "admin":
         station = await run_in_threadpool(incident_station, engine, election, report_id)
@@ -183,7 +201,7 @@ async def patch_incident(
         201: {"description": "{author, at, text}"},
         **error_responses(400, 401, 403, 404, 413),
     },
-    openapi_extra=request_schema({"note": {"type": "string", "maxLength": NOTE_LIMIT}}, ["note"]),
+    openapi_extra=_NOTE.openapi(),
 )
 async def post_incident_note(
     request: Request,
@@ -192,7 +210,7 @@ async def post_incident_note(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """The note is kept verbatim and always shown as text."""
-    body = json_object(await json_body(request), ("note",), ("note",))
+    body = await _NOTE.read(request)
     data = await run_in_threadpool(
         lambda: add_incident_note(
             store_engine(request), election, report_id, body["note"], by=who.name
@@ -212,11 +230,7 @@ async def get_roster(
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """Current assignments first; ended ones stay as the day's history."""
-    allowed = await visible(request, who, election)
-    data = await run_in_threadpool(
-        lambda: list_roster(store_engine(request), election, allowed=allowed)
-    )
-    return JSONResponse(data)
+    return await _visible_read(request, who, election, list_roster)
 
 
 @router.post(
@@ -224,14 +238,7 @@ async def get_roster(
     status_code=201,
     summary="Assign an observer (code name) to the station, optionally for a shift (audited)",
     responses={201: {"description": "the assignment"}, **error_responses(400, 401, 403, 404, 413)},
-    openapi_extra=request_schema(
-        {
-            "code_name": {"type": "string", "maxLength": 100},
-            "shift_start": {"type": ["string", "null"], "format": "date-time"},
-            "shift_end": {"type": ["string", "null"], "format": "date-time"},
-        },
-        ["code_name"],
-    ),
+    openapi_extra=_ASSIGNMENT.openapi(),
 )
 async def post_roster(
     request: Request,
@@ -241,9 +248,7 @@ async def post_roster(
 ) -> JSONResponse:
     """A new assignment ends the observer's overlapping ones (a move keeps the history)."""
     check_station_id(station)
-    body = json_object(
-        await json_body(request), ("code_name", "shift_start", "shift_end"), ("code_name",)
-    )
+    body = await _ASSIGNMENT.read(request)
     data = await run_in_threadpool(
         lambda: assign_observer(
             store_engine(request),
@@ -267,13 +272,7 @@ async def post_roster(
         201: {"description": "the stored report with its ledger entry"},
         **error_responses(400, 401, 403, 404, 409, 413),
     },
-    openapi_extra=request_schema(
-        {
-            "code_name": {"type": "string", "maxLength": 100},
-            "report": {"type": "object", "description": "a report body, as an observer sends it"},
-        },
-        ["code_name", "report"],
-    ),
+    openapi_extra=_HOTLINE_REPORT.openapi(),
 )
 async def post_hotline(
     request: Request,
@@ -283,7 +282,7 @@ async def post_hotline(
 ) -> JSONResponse:
     """Validated as the observer's own report; who entered it goes to the audit log only."""
     check_station_id(station)
-    body = json_object(await json_body(request), ("code_name", "report"), ("code_name", "report"))
+    body = await _HOTLINE_REPORT.read(request)
     stored = await run_in_threadpool(
         lambda: enter_hotline_report(
             store_engine(request), election, station, body["code_name"], body["report"], by=who.name

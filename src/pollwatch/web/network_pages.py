@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -194,6 +195,25 @@ async def incident_page(
     )
 
 
+async def _posted_form(
+    request: Request, who: Coordinator | None, election: str, station: str | None = None
+) -> tuple[Coordinator, FormData]:
+    """A page form's post: logged in (else 401), its CSRF token checked, then the path's
+    station id (when the route has one) and election (400 malformed, 404 unknown)."""
+    if who is None:
+        raise AuthError("coordinator login required")
+    form = await checked_form(request)
+    if station is not None:
+        check_station_id(station)
+    await election_row(request, election)
+    return who, form
+
+
+def _back(request: Request, path: str) -> RedirectResponse:
+    """Post, then redirect back (303, in the page's language): a reload does not post twice."""
+    return RedirectResponse(with_lang(request, path), status_code=303)
+
+
 def _choice(form: FormData, name: str) -> str | None:
     value = text_field(form, name, limit=100, required=False).strip()
     return value or None
@@ -209,10 +229,7 @@ async def incident_submit(
     ),
 ) -> Response:
     """``what=update`` (status, severity, assignee, public) or ``what=note``; then back."""
-    if who is None:
-        raise AuthError("coordinator login required")
-    form = await checked_form(request)
-    await election_row(request, election)
+    who, form = await _posted_form(request, who, election)
     engine = store_engine(request)
     what = text_field(form, "what", limit=20, required=False)
     if what == "note":
@@ -238,8 +255,7 @@ async def incident_submit(
         )
     else:
         raise InputError("'what' must be update or note", column="what")
-    path = f"/coordinate/{election}/incidents/{report_id.lower()}"
-    return RedirectResponse(with_lang(request, path), status_code=303)
+    return _back(request, f"/coordinate/{election}/incidents/{report_id.lower()}")
 
 
 # --- roster and a station's desk ----------------------------------------------------------
@@ -343,6 +359,28 @@ def _local_moment(form: FormData, name: str, zone: str | None) -> str:
     return naive.replace(tzinfo=ZoneInfo(zone or "UTC")).isoformat()
 
 
+@dataclass(frozen=True)
+class _DeskPost:
+    """A station desk's posted form, with what each desk form needs."""
+
+    who: Coordinator
+    form: FormData
+    zone: str | None
+    """The station's time zone: its date and time fields are read in it."""
+    code_name: str
+    """The observer the form is about."""
+
+
+async def _desk_form(
+    request: Request, who: Coordinator | None, election: str, station: str
+) -> _DeskPost:
+    """A station desk's post, checked as :func:`_posted_form` checks it."""
+    who, form = await _posted_form(request, who, election, station)
+    zones = await run_in_threadpool(station_timezones, store_engine(request), election)
+    code_name = text_field(form, "code_name", limit=100).strip()
+    return _DeskPost(who, form, zones.get(station), code_name)
+
+
 def _hotline_report(form: FormData, zone: str | None) -> dict[str, Any]:
     kind = text_field(form, "kind", limit=20)
     report: dict[str, Any] = {
@@ -375,19 +413,15 @@ async def desk_hotline_submit(
     who: Coordinator | None = Depends(authorized("reports.hotline", page=True)),
 ) -> Response:
     """Store the report taken by phone for the observer named by code name."""
-    if who is None:
-        raise AuthError("coordinator login required")
-    form = await checked_form(request)
-    check_station_id(station)
+    post = await _desk_form(request, who, election, station)
+    report = _hotline_report(post.form, post.zone)
     engine = store_engine(request)
-    await election_row(request, election)
-    zones = await run_in_threadpool(station_timezones, engine, election)
-    code_name = text_field(form, "code_name", limit=100).strip()
-    report = _hotline_report(form, zones.get(station))
     stored = await run_in_threadpool(
-        lambda: enter_hotline_report(engine, election, station, code_name, report, by=who.name)
+        lambda: enter_hotline_report(
+            engine, election, station, post.code_name, report, by=post.who.name
+        )
     )
-    response = await _desk(request, who, election, station, entered=stored.report)
+    response = await _desk(request, post.who, election, station, entered=stored.report)
     response.status_code = stored.status
     return response
 
@@ -400,25 +434,23 @@ async def desk_roster_submit(
     who: Coordinator | None = Depends(authorized("roster.manage", page=True)),
 ) -> Response:
     """Assign (or move) an observer to this station; then back to the desk."""
-    if who is None:
-        raise AuthError("coordinator login required")
-    form = await checked_form(request)
-    check_station_id(station)
+    post = await _desk_form(request, who, election, station)
     engine = store_engine(request)
-    await election_row(request, election)
-    zones = await run_in_threadpool(station_timezones, engine, election)
-    zone = zones.get(station)
-    code_name = text_field(form, "code_name", limit=100).strip()
     start, end = (
-        _local_moment(form, name, zone)
-        if text_field(form, name, limit=40, required=False)
+        _local_moment(post.form, name, post.zone)
+        if text_field(post.form, name, limit=40, required=False)
         else None
         for name in ("shift_start", "shift_end")
     )
     await run_in_threadpool(
         lambda: assign_observer(
-            engine, election, station, code_name, by=who.name, shift_start=start, shift_end=end
+            engine,
+            election,
+            station,
+            post.code_name,
+            by=post.who.name,
+            shift_start=start,
+            shift_end=end,
         )
     )
-    path = f"/coordinate/{election}/stations/{station}/hotline"
-    return RedirectResponse(with_lang(request, path), status_code=303)
+    return _back(request, f"/coordinate/{election}/stations/{station}/hotline")

@@ -26,8 +26,9 @@ from starlette.concurrency import run_in_threadpool
 from pollwatch.errors import AuthError, InputError, NotFoundError
 from pollwatch.store import Observer
 from pollwatch.store.telegram import create_link_code
-from pollwatch.web.deps import current_observer, json_body, rate_limit, store_engine
+from pollwatch.web.deps import current_observer, rate_limit, store_engine
 from pollwatch.web.errors import error_responses
+from pollwatch.web.json_bodies import read_json_object
 
 __all__ = ["SECRET_HEADER", "close_telegram", "router"]
 
@@ -37,6 +38,8 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"
 """The header in which Telegram sends the webhook's ``secret_token``."""
 
 _log = logging.getLogger(__name__)
+
+_AN_UPDATE = "a Telegram update with an update_id"
 
 
 @dataclass
@@ -79,9 +82,9 @@ async def telegram_webhook(request: Request) -> JSONResponse:
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode("utf-8")):
         raise AuthError("missing or wrong Telegram secret token")
-    body = await json_body(request)
-    if not isinstance(body, dict) or type(body.get("update_id")) is not int:
-        raise InputError("the body must be a Telegram update with an update_id", column="body")
+    body = await read_json_object(request, None, expected=_AN_UPDATE)  # any of its fields
+    if type(body.get("update_id")) is not int:
+        raise InputError(f"the body must be {_AN_UPDATE}", column="body")
     face = _face(request)
     from aiogram.types import Update
     from pydantic import ValidationError
