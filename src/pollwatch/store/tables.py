@@ -444,6 +444,9 @@ station_state = Table(
     Column("record", Text, nullable=False),
     Column("slots", Text, nullable=False),
     Column("conflict_list", Text, nullable=False),
+    # The reports the record was merged from, compact (migration 0015): new reports are
+    # merged with them instead of re-reading the station's history.
+    Column("inputs", Text, nullable=True),
 )
 """Each station's merged master record as the dashboard uses it (``record``: compact JSON,
 :mod:`pollwatch.store.station_state`), as of the station's ledger seq ``last_seq`` and the
