@@ -456,6 +456,41 @@ def test_activity_refuses_an_offset_that_is_not_whole_slots(engine: Engine, bad:
         activity(engine, "e", utc_offset=bad)
 
 
+@pytest.mark.parametrize(
+    ("election_zone", "station_zones", "clock"),
+    [
+        ("Asia/Kolkata", [None, None], ("Asia/Kolkata", 330)),
+        (None, ["Asia/Kathmandu", "Asia/Kathmandu"], ("Asia/Kathmandu", 345)),
+        ("Asia/Kolkata", ["Asia/Kolkata", None], ("Asia/Kolkata", 330)),
+        (None, ["Europe/Berlin", "Asia/Kolkata"], (None, 0)),  # several zones: UTC
+        ("Asia/Kolkata", ["Europe/Berlin", None], (None, 0)),
+        (None, [None, None], (None, 0)),
+        ("America/New_York", [None, None], ("America/New_York", -240)),  # DST on 17 March
+    ],
+)
+def test_the_default_activity_clock_is_the_one_zone_of_the_stations(
+    engine: Engine,
+    election_zone: str | None,
+    station_zones: list[str | None],
+    clock: tuple[str | None, int],
+) -> None:
+    schedule = "2024-03-17 08:00-20:00" if election_zone else None
+    create_election(engine, "e", name="E", timezone=election_zone, schedule=schedule)
+    rows = [{"station": f"S{i}", "timezone": z} for i, z in enumerate(station_zones)]
+    import_stations(engine, "e", [{k: v for k, v in r.items() if v} for r in rows])
+    body = {
+        "id": str(uuid.uuid4()), "election": "e", "station": "S0", "kind": "status",
+        "status": "opened", "observed_at": "2024-03-17T08:00:00Z",
+    }  # fmt: skip
+    store_reports(engine, [(body, None)], now=NOW)
+    data = activity(engine, "e")
+    assert (data["timezone"], data["utc_offset"]) == clock
+    minutes = clock[1]
+    hour = datetime(2024, 3, 17, 8, tzinfo=UTC) + timedelta(minutes=minutes)
+    hour = hour.replace(minute=0) - timedelta(minutes=minutes)
+    assert data["reports_per_hour"] == [{"hour": _ts(hour), "reports": 1, "incidents": 0}]
+
+
 def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:
     """Reports stored through the group-commit writer reach ``station_state`` without any
     dashboard request; stopping the writer stops its keeper."""
