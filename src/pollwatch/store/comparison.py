@@ -31,7 +31,7 @@ from pollwatch.store.audit import record_audit
 from pollwatch.store.day_shapes import registry_schedules, shapes_from_entries
 from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
-from pollwatch.store.master_cache import MasterEntry, load_counters
+from pollwatch.store.master_cache import MasterEntry
 from pollwatch.store.read_models import forget_summaries, read_models
 from pollwatch.store.tables import elections, official_results, stations
 from pollwatch.store.views import (
@@ -79,7 +79,7 @@ def comparison_rows(
         check_tolerance(tolerance)
     with engine.connect() as conn:
         tol = election_tolerance(conn, election) if tolerance is None else float(tolerance)
-        counters = load_counters(conn, election)
+        counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
         registry = {
             str(r[0]): (r[1], r[2])

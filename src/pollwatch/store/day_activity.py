@@ -28,7 +28,6 @@ from pollwatch.observe.reports import format_timestamp
 from pollwatch.observe.schedule import check_timezone
 from pollwatch.store._util import format_stored
 from pollwatch.store.elections import get_election
-from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import read_models
 from pollwatch.store.tables import activity_slots, elections, photos, reports, stations
 from pollwatch.store.views import election_schedule, load_resolutions
@@ -115,7 +114,7 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
             cell = per_hour.setdefault(_hour_of(int(slot), offset), {"reports": 0, "incidents": 0})
             cell["reports"] += int(n)
             cell["incidents"] += int(incidents)
-        counters = load_counters(conn, election)
+        counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
     counted = sorted(s for s, c in counters.items() if c.counts)
     per_slot: dict[int, float] = {}

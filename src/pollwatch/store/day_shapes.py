@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, select
 from pollwatch.errors import PollwatchError
 from pollwatch.observe.estimates import DayShapes, day_shapes_from_stations
 from pollwatch.observe.schedule import StationSchedule
-from pollwatch.store.master_cache import MasterEntry, load_counters
+from pollwatch.store.master_cache import MasterEntry
 from pollwatch.store.read_models import read_models
 from pollwatch.store.tables import stations
 from pollwatch.store.views import election_schedule, load_resolutions, opening_of
@@ -57,7 +57,7 @@ def shapes_from_entries(
 def election_shapes(engine: Engine, election: str) -> DayShapes:
     """The day shapes of the election's fully covered stations, from the cached masters."""
     with engine.connect() as conn:
-        counters = load_counters(conn, election)
+        counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
         registry = registry_schedules(conn, election)
         default = election_schedule(conn, election)

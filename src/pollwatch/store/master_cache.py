@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from pollwatch.errors import InputError
@@ -88,7 +88,7 @@ class MasterEntry:
     """
 
     __slots__ = (
-        "_conflicts", "_decoded", "_record", "_slots", "_slots_text", "_view", "election",
+        "_conflicts", "_decoded", "_items", "_record", "_slots", "_slots_text", "_view", "election",
         "folded", "inputs", "last_seq", "open_conflicts", "resolutions", "station",
     )  # fmt: skip
 
@@ -106,6 +106,7 @@ class MasterEntry:
         self._decoded = decoded
         self._slots: dict[int, float] | None = None
         self._view: ConflictView | None = None
+        self._items: list[dict[str, Any]] | None = None
         # The merge inputs (station_state.inputs) when this process merged the entry, and
         # how many reports they hold; None when read back from a row (read again to fold).
         self.inputs = row.inputs
@@ -133,6 +134,13 @@ class MasterEntry:
             self._slots = decode_slots(self._slots_text or "[]")
         return self._slots
 
+    def open_conflict_items(self) -> list[dict[str, Any]]:
+        """The open conflicts as the conflict list shows them (``to_dict``), built once per
+        entry: a refresh rebuilds only the stations that changed."""
+        if self._items is None:
+            self._items = [c.to_dict() for c in self.conflicts[0]]
+        return self._items
+
     @property
     def conflicts(self) -> ConflictView:
         """The open conflicts, and the resolved ones with their resolutions."""
@@ -145,16 +153,20 @@ class MasterEntry:
         return self._view
 
 
+_COUNTER_COLUMNS = (
+    station_activity.c.station, station_activity.c.last_seq, station_activity.c.reports,
+    station_activity.c.counts, station_activity.c.incidents, station_activity.c.protocols,
+)  # fmt: skip
+
+
+def _counters_of(rows: Any) -> dict[str, StationCounters]:
+    return {str(r[0]): StationCounters(int(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
+
+
 def load_counters(conn: Connection, election: str) -> dict[str, StationCounters]:
     """Every reporting station's counters (``station_activity``), by station id."""
     act = station_activity
-    rows = conn.execute(
-        select(
-            act.c.station, act.c.last_seq, act.c.reports, act.c.counts, act.c.incidents,
-            act.c.protocols,
-        ).where(act.c.election == election)
-    ).all()  # fmt: skip
-    return {str(r[0]): StationCounters(int(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
+    return _counters_of(conn.execute(select(*_COUNTER_COLUMNS).where(act.c.election == election)))
 
 
 def _within_budget(
@@ -202,10 +214,38 @@ class MasterCache:
         self._entries: dict[tuple[str, str], MasterEntry] = {}
         self._rows: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
         self._gates: dict[str, threading.Lock] = {}
+        self._counters: dict[str, tuple[int, dict[str, StationCounters]]] = {}
         self._lock = threading.Lock()
         self.merged = 0  # stations merged by this process (from all reports, or folded)
         self.folded = 0  # of them, merged from kept inputs and their new reports only
         self.loaded = 0  # stations read back from station_state
+
+    def counters(self, conn: Connection, election: str) -> dict[str, StationCounters]:
+        """Every reporting station's counters, as :func:`load_counters` reads them, from the
+        rows changed since this process last read them: a station's row changes only with
+        a new report, which raises its ``last_seq`` above every seq read before (ledger
+        appends are serialised per election), so a refresh reads a few rows instead of
+        5,000. A row count that disagrees (a rebuild, a deletion) reads them all again."""
+        with self._lock:
+            known = self._counters.get(election)
+        act = station_activity
+        if known is None:
+            found = load_counters(conn, election)
+        else:
+            seen, kept = known
+            changed = conn.execute(
+                select(*_COUNTER_COLUMNS).where(act.c.election == election, act.c.last_seq > seen)
+            )
+            found = {**kept, **_counters_of(changed)}
+            rows = conn.execute(
+                select(func.count()).select_from(act).where(act.c.election == election)
+            ).scalar_one()
+            if rows != len(found):
+                found = load_counters(conn, election)
+        newest = max((c.last_seq for c in found.values()), default=0)
+        with self._lock:
+            self._counters[election] = (newest, found)
+        return dict(found)
 
     def refresh(
         self,
@@ -425,12 +465,14 @@ class MasterCache:
         (no record decoded), else by merging within the budget.
         """
         with engine.connect() as conn:
-            counters = load_counters(conn, election)
+            counters = self.counters(conn, election)
             chosen = load_resolutions(conn, election)
-            stored = state_summaries(conn, election)
-        wanted = [s for s, c in counters.items() if c.may_conflict]
+            wanted = [s for s, c in counters.items() if c.may_conflict]
+            known = self._current(election, counters, chosen, wanted)
+            # In steady use memory knows nearly every station: only the rest are looked up.
+            missing = [s for s in wanted if s not in known]
+            stored = state_summaries(conn, election, missing) if missing else {}
         total, unknown = 0, []
-        known = self._current(election, counters, chosen, wanted)
         for s in wanted:
             row = stored.get(s)
             if s in known:

@@ -23,7 +23,6 @@ import time
 
 from sqlalchemy import Engine, select
 
-from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import read_models
 from pollwatch.store.tables import station_activity
 from pollwatch.store.views import load_resolutions
@@ -53,7 +52,7 @@ def update_station_state(engine: Engine, election: str | None = None) -> int:
     before = masters.merged
     for name in sorted(names):
         with engine.connect() as conn:
-            counters = load_counters(conn, name)
+            counters = read_models(engine).masters.counters(conn, name)
             chosen = load_resolutions(conn, name)
         masters.refresh(engine, name, counters, chosen, sorted(counters))
     return masters.merged - before

@@ -361,15 +361,17 @@ def load_inputs(
         }
 
 
-def state_summaries(conn: Connection, election: str) -> dict[str, StoredState]:
-    """Every stored row of the election without its parts (seq, digest, open conflicts, and
-    as ``record`` only the start that :func:`readable` checks)."""
+def state_summaries(
+    conn: Connection, election: str, stations: Sequence[str] | None = None
+) -> dict[str, StoredState]:
+    """The stored rows of ``stations`` (all of the election's when None) without their parts
+    (seq, digest, open conflicts, and as ``record`` only the start :func:`readable` checks)."""
     t = station_state
     start = func.substr(t.c.record, 1, len(_FORMAT_PREFIX))
     columns = (t.c.station, t.c.last_seq, t.c.resolutions, t.c.conflicts, start)
     return {
         str(r[0]): StoredState(str(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]))
-        for r in _rows(conn, election, None, columns)
+        for r in _rows(conn, election, stations, columns)
     }
 
 
