@@ -34,6 +34,9 @@ from pollwatch.store import (
     station_totals,
     write_transaction,
 )
+from pollwatch.store import comparison as comparison_module
+from pollwatch.store.comparison import refresh_comparison
+from pollwatch.store.day_shapes import load_shapes, shapes_due
 from pollwatch.store.elections import create_election
 from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import forget_read_models, read_models
@@ -318,6 +321,56 @@ def test_new_reports_are_merged_with_the_kept_inputs_without_rereading_the_stati
     _send_round(engine, rng, sent)
     update_station_state(engine, "e")
     _assert_state_is_a_full_recomputation(engine)
+
+
+def test_comparison_rows_are_kept_and_read_back_after_a_restart(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: a restarted process estimates no station for the comparison
+    table, one new report re-estimates its station only, and rows rebuilt from nothing
+    with the same day shapes are the same rows."""
+    rng = random.Random(5)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for _ in range(4):
+        _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+    first = comparison_rows(engine, "e")
+    assert first["rows"]
+    forget_read_models(engine)
+    estimated: list[str] = []
+    real = comparison_module.figures_from_master
+
+    def counting(master: Any, **kwargs: Any) -> Any:
+        estimated.append(master.station)
+        return real(master, **kwargs)
+
+    monkeypatch.setattr(comparison_module, "figures_from_master", counting)
+    assert comparison_rows(engine, "e") == first
+    assert estimated == []
+    body = {
+        "id": str(uuid.uuid4()), "election": "e", "station": "S2", "kind": "count",
+        "observed_at": "2024-03-17T18:15:00Z", "window_start": "2024-03-17T18:00:00Z",
+        "window_end": "2024-03-17T18:15:00Z", "entered": 12,
+    }  # fmt: skip
+    store_reports(engine, [(body, None)], now=NOW)
+    again = comparison_rows(engine, "e")
+    assert estimated == ["S2"]
+    with write_transaction(engine) as conn:
+        conn.execute(update(station_state).values(comparison=None))
+    forget_read_models(engine)
+    assert comparison_rows(engine, "e") == again
+    # The keeper's step rebuilds the day shapes only when due, then every row with them.
+    with engine.connect() as conn:
+        before = load_shapes(conn, "e")
+    assert before is not None
+    assert refresh_comparison(engine, "e") is shapes_due(before, before[0] + 1)
+    assert refresh_comparison(engine, "e", force=True) is True
+    with engine.connect() as conn:
+        after = load_shapes(conn, "e")
+        head = max(c.last_seq for c in load_counters(conn, "e").values())
+    assert after is not None and after[0] == head
+    assert comparison_rows(engine, "e")["rows"]
 
 
 def test_the_station_table_counts_conflicts_from_the_stored_rows(

@@ -89,7 +89,7 @@ class MasterEntry:
 
     __slots__ = (
         "_conflicts", "_decoded", "_items", "_record", "_slots", "_slots_text", "_view", "election",
-        "folded", "inputs", "last_seq", "open_conflicts", "resolutions", "station",
+        "folded", "inputs", "last_seq", "open_conflicts", "resolutions", "shape", "station",
     )  # fmt: skip
 
     def __init__(
@@ -111,6 +111,9 @@ class MasterEntry:
         # how many reports they hold; None when read back from a row (read again to fold).
         self.inputs = row.inputs
         self.folded = 0
+        # The station's own day shape and the opening hours it was built for
+        # (pollwatch.store.day_shapes), kept with the record it comes from.
+        self.shape: tuple[Any, Any] | None = None
 
     def _parts(self) -> tuple[MasterRecord, tuple[datetime, datetime] | None]:
         if self._decoded is None:
@@ -494,6 +497,11 @@ class MasterCache:
                 if entry is not None:
                     total += entry.open_conflicts
         return total, len(unknown) - len(current)
+
+    def has_comparison_row(self, election: str, station: str, key: Any) -> bool:
+        """Whether the station's comparison row for ``key`` is in memory."""
+        with self._lock:
+            return key in self._rows.get((election, station), {})
 
     def comparison_row(
         self, election: str, station: str, key: Any, build: Callable[[], dict[str, Any]]
