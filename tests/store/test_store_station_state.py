@@ -26,6 +26,7 @@ from pollwatch.store import (
     activity,
     comparison_rows,
     conflicts,
+    day_activity,
     import_stations,
     list_reports,
     make_engine,
@@ -371,6 +372,30 @@ def test_comparison_rows_are_kept_and_read_back_after_a_restart(
         head = max(c.last_seq for c in load_counters(conn, "e").values())
     assert after is not None and after[0] == head
     assert comparison_rows(engine, "e")["rows"]
+
+
+@pytest.mark.parametrize("few", [200, 0, 1])
+def test_the_incident_feed_is_the_newest_incidents_whichever_way_it_reads(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    """By the stations that have incidents, or by widening spans of the newest reports:
+    the same newest-first incidents as reading them all."""
+    rng = random.Random(3)
+    _setup(engine)
+    for hours in (30, 8, 3, 0):  # reports received over more than a day
+        outcomes = store_reports(
+            engine,
+            [(_random_report(rng), None) for _ in range(15)],
+            now=NOW + timedelta(hours=hours),
+        )
+        assert not [o for o in outcomes if isinstance(o, Exception)]
+    monkeypatch.setattr(day_activity, "_FEW_STATIONS", few)
+    incidents = [r for r in list_reports(engine, "e") if r["kind"] == "incident"]
+    assert incidents
+    newest = sorted(incidents, key=lambda r: (r["received_at"], r["id"]), reverse=True)
+    for limit in (1, 3, 50):
+        got = day_activity.incidents_feed(engine, "e", limit=limit)
+        assert [g["id"] for g in got] == [r["id"] for r in newest[:limit]]
 
 
 def test_the_station_table_counts_conflicts_from_the_stored_rows(

@@ -16,6 +16,7 @@ every call.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +30,14 @@ from pollwatch.observe.schedule import check_timezone
 from pollwatch.store._util import format_stored
 from pollwatch.store.elections import get_election
 from pollwatch.store.read_models import read_models
-from pollwatch.store.tables import activity_slots, elections, photos, reports, stations
+from pollwatch.store.tables import (
+    activity_slots,
+    elections,
+    photos,
+    reports,
+    station_activity,
+    stations,
+)
 from pollwatch.store.views import election_schedule, load_resolutions
 
 __all__ = ["INCIDENT_FEED", "activity", "election_clock", "incidents_feed"]
@@ -138,6 +146,17 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
     }
 
 
+_FEED_SPANS = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), None)
+"""How far back from the newest report the feed looks, widened until it has enough
+incidents: the newest-first walk of ``received_at`` stops at the bound, so an election
+with a million reports does not scan them all on every refresh."""
+
+_FEW_STATIONS = 200
+"""When at most this many stations have incidents (the counters say which), the feed reads
+those stations' reports instead: few incidents among many reports would otherwise make
+the newest-first walk scan nearly all of them."""
+
+
 def incidents_feed(
     engine: Engine, election: str, *, limit: int = INCIDENT_FEED
 ) -> list[dict[str, Any]]:
@@ -156,8 +175,34 @@ def incidents_feed(
         .order_by(reports.c.received_at.desc(), reports.c.id.desc())
         .limit(limit)
     )
+    act = station_activity
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+        having = [
+            (str(r[0]), int(r[1]))
+            for r in conn.execute(
+                select(act.c.station, act.c.incidents).where(
+                    act.c.election == election, act.c.incidents > 0
+                )
+            )
+        ]
+        wanted = min(limit, sum(n for _, n in having))
+        rows: Sequence[Any] = []
+        if len(having) <= _FEW_STATIONS:  # few incidents: their stations' reports only
+            if having:
+                stations_ = [s for s, _ in having]
+                rows = conn.execute(query.where(reports.c.station.in_(stations_))).mappings().all()
+        else:
+            newest = conn.execute(
+                select(func.max(reports.c.received_at)).where(reports.c.election == election)
+            ).scalar()
+            for span in _FEED_SPANS:
+                if span is None or newest is None:
+                    bounded = query
+                else:
+                    bounded = query.where(reports.c.received_at >= newest - span)
+                rows = conn.execute(bounded).mappings().all()
+                if len(rows) >= wanted:
+                    break
     out = []
     for r in rows:
         body = json.loads(r["canonical"])
