@@ -12,8 +12,10 @@ The ledger rows are chained with a plain SHA-256 of the previous hash and the re
 one second to ten minutes after it was observed.
 
 Then, as the service would have left it running, the station counters
-(``rebuild_activity``) and the stored merged state (``update_station_state``: every station
-merged once — that time is what each restart cost before issue 16), and:
+(``rebuild_activity``), the stored merged state (``update_station_state``: every station
+merged once — that time is what each restart cost before issue 16) and the comparison
+table's rows (``refresh_comparison``: every station estimated once, as the background
+keeper does once a coordinator has opened the table), and:
 
 1. restarts ``pollwatch serve`` on that database and, as soon as ``/healthz`` answers, sends
    the requests of the coordinators' dashboard that read the merged state (stations,
@@ -22,13 +24,17 @@ merged once — that time is what each restart cost before issue 16), and:
    (its cost is the turnout estimate of every station, not merging: see docs/deploy.md);
 3. steady refreshes: ``--refreshes`` page loads, each after ``--new`` new reports were
    stored by another process (median and p99 of the whole page and of each endpoint), and
-   the comparison table once more with nothing new.
+   the comparison table warm: once more with nothing new, and after ``--new`` new reports.
+
+A last line per database sums it up (``SUMMARY``): restart first load, steady refresh
+median/p99, comparison table first and warm request.
 
 Every figure is printed with the load average, since the machine may be shared, and with
 the CPU seconds the server process spent on it (which a busy machine does not inflate as
 much as the wall-clock time).
 
-Run: ``.venv/bin/python bench/restart.py --db both`` (``--reports 100000`` for a quick look).
+Run: ``.venv/bin/python bench/restart.py --db both`` (``--reports 100000`` for a quick look;
+``--no-comparison`` to leave the comparison table out).
 Goal: the first dashboard load under 2 s, steady refreshes under 300 ms.
 Files: a temporary folder (SQLite) or a new PostgreSQL schema, removed at the end.
 """
@@ -202,6 +208,7 @@ def bulk_build(url: str, total: int, stations: int) -> dict[str, float]:
 def settle(url: str) -> dict[str, float]:
     """What the running service would have kept along the way: counters and merged state."""
     from pollwatch.store import open_store
+    from pollwatch.store.comparison import refresh_comparison
     from pollwatch.store.reports import rebuild_activity
     from pollwatch.store.state_keeper import update_station_state
 
@@ -211,8 +218,15 @@ def settle(url: str) -> dict[str, float]:
     t1 = time.perf_counter()
     merged = update_station_state(engine, ELECTION)
     t2 = time.perf_counter()
+    refresh_comparison(engine, ELECTION, force=True)  # a coordinator opened the table
+    t3 = time.perf_counter()
     engine.dispose()
-    return {"rebuild_activity_s": t1 - t0, "merge_all_s": t2 - t1, "merged": merged}
+    return {
+        "rebuild_activity_s": t1 - t0,
+        "merge_all_s": t2 - t1,
+        "merged": merged,
+        "estimate_all_s": t3 - t2,
+    }
 
 
 def _get(base: str, token: str, path: str) -> tuple[float, int, int]:
@@ -297,7 +311,8 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
             f"{b['build_s']:.0f} s + insert {b['insert_s']:.0f} s; rebuild_activity "
             f"{s['rebuild_activity_s']:.1f} s; merging every station once "
             f"{s['merge_all_s']:.1f} s ({s['merged']:,} stations; what every restart cost "
-            f"before) — load {os.getloadavg()[0]:.1f}",
+            f"before); estimating every station's comparison row once "
+            f"{s['estimate_all_s']:.1f} s — load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     server = Server(url, folder / f"home-{kind}", 1)
@@ -368,13 +383,42 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
             f"{result['steady_server_cpu_per_page']:.2f} s — load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
-        if args.comparison_again:
-            _get(server.base, token, COMPARISON)
-            took = result["comparison_again"] = _get(server.base, token, COMPARISON)[0]
-            print(f"[{kind}] comparison again, nothing new: {1000 * took:.0f} ms", flush=True)
+        if args.comparison:
+            _get(server.base, token, COMPARISON)  # this process's first, as after a restart
+            took = result["comparison_warm"] = _get(server.base, token, COMPARISON)[0]
+            print(
+                f"[{kind}] comparison again, nothing new: {1000 * took:.0f} ms "
+                f"— load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            if args.new:
+                add_reports(url, args.new, rng, args.stations)
+            took = result["comparison_new"] = _get(server.base, token, COMPARISON)[0]
+            print(
+                f"[{kind}] comparison after {args.new} new reports: {1000 * took:.0f} ms "
+                f"— load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     finally:
         server.stop()
+    _summary(kind, result)
     return result
+
+
+def _summary(kind: str, result: dict[str, Any]) -> None:
+    """One line per database with the figures docs/deploy.md shows."""
+    parts = [f"restart first load {result['first_page']['page']:.2f} s"]
+    median, p99 = result["steady"]["page"]
+    parts.append(f"steady refresh median {median:.0f} ms / p99 {p99:.0f} ms")
+    first = result["first_alone"].get(COMPARISON)
+    if first is not None:
+        parts.append(f"comparison first {first['s']:.2f} s")
+    if "comparison_warm" in result:
+        parts.append(
+            f"warm {1000 * result['comparison_warm']:.0f} ms, after new reports "
+            f"{1000 * result['comparison_new']:.0f} ms"
+        )
+    print(f"[{kind}] SUMMARY: {'; '.join(parts)} — load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,10 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", help="database URL to use (and fill on first use) instead of a fresh one"
     )
     parser.add_argument(
-        "--comparison", action="store_true", help="also time the comparison table (minutes)"
-    )
-    parser.add_argument(
-        "--comparison-again", action="store_true", help="and once more with nothing new"
+        "--no-comparison",
+        dest="comparison",
+        action="store_false",
+        help="leave out the comparison table (first request, warm, after new reports)",
     )
     args = parser.parse_args(argv)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)

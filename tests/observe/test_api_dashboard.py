@@ -499,3 +499,45 @@ def test_no_server_errors_under_fuzzing(live: Live) -> None:
             )
 
         check()
+
+
+def test_activity_is_shown_in_the_elections_local_hours(live: Live) -> None:
+    """Stations in India (+5:30): the chart's hours are India's clock hours, each named by
+    the UTC instant it starts at (hh:30 UTC), and the answer says which clock it used."""
+    engine = open_store(live.url)
+    try:
+        create_election(
+            engine, "india", name="Local hours", timezone="Asia/Kolkata",
+            schedule="2024-03-17 07:00-18:00",
+        )  # fmt: skip
+        import_stations(engine, "india", [{"station": "IN-1", "timezone": "Asia/Kolkata"}])
+        at = datetime(2024, 3, 17, 4, 30, tzinfo=UTC)  # 10:00 in India
+
+        def body(kind: str, moment: datetime, **fields: Any) -> dict[str, Any]:
+            return {
+                "id": str(uuid.uuid4()), "election": "india", "station": "IN-1",
+                "kind": kind, "observed_at": moment.isoformat(), **fields,
+            }  # fmt: skip
+
+        for report in (
+            body("status", at + timedelta(minutes=15), status="opened"),  # 10:15 local
+            body("count", at + timedelta(hours=1), window_start=at.isoformat(),
+                 window_end=(at + timedelta(hours=1)).isoformat(), entered=60),
+            body("incident", at + timedelta(minutes=59), category="other", text="late"),
+        ):  # fmt: skip
+            store_report(engine, report, observer=None, now=at + timedelta(hours=2))
+    finally:
+        engine.dispose()
+    with live.cookie_client() as c:
+        data = c.get("/api/v1/elections/india/dashboard/activity").json()
+    assert (data["utc_offset"], data["timezone"]) == (330, "Asia/Kolkata")
+    # 10:00-11:00 local holds the status, the incident; the count ends at 11:00 local.
+    assert data["reports_per_hour"] == [
+        {"hour": "2024-03-17T04:30:00Z", "reports": 2, "incidents": 1},
+        {"hour": "2024-03-17T05:30:00Z", "reports": 1, "incidents": 0},
+    ]
+    assert data["entered_per_hour"] == [{"hour": "2024-03-17T04:30:00Z", "entered": 60.0}]
+    # An election whose stations share no zone keeps UTC hours.
+    with live.cookie_client() as c:
+        utc = c.get(f"/api/v1/elections/{E}/dashboard/activity").json()
+    assert (utc["utc_offset"], utc["timezone"]) == (0, None)

@@ -9,6 +9,8 @@ counted, not timed; a stored row that no longer fits is merged again, never beli
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,13 +26,18 @@ from pollwatch.store import (
     activity,
     comparison_rows,
     conflicts,
+    day_activity,
     import_stations,
     list_reports,
     make_engine,
+    master_cache,
     resolve_conflict,
     station_totals,
     write_transaction,
 )
+from pollwatch.store import comparison as comparison_module
+from pollwatch.store.comparison import refresh_comparison
+from pollwatch.store.day_shapes import load_shapes, shapes_due
 from pollwatch.store.elections import create_election
 from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import forget_read_models, read_models
@@ -39,13 +46,20 @@ from pollwatch.store.state_keeper import StateKeeper, update_station_state
 from pollwatch.store.station_state import (
     dashboard_form,
     decode_conflicts,
+    decode_inputs,
     decode_record,
     decode_slots,
+    load_inputs,
     load_state,
     resolution_digest,
 )
 from pollwatch.store.tables import activity_slots, station_state
-from pollwatch.store.views import load_resolutions, opening_hours_of, parse_stored_body
+from pollwatch.store.views import (
+    load_resolutions,
+    load_stored_report,
+    opening_hours_of,
+    parse_stored_body,
+)
 
 NOW = datetime(2024, 3, 17, 21, 0, tzinfo=UTC)
 STATIONS = ("S1", "S2", "S3", "S4")
@@ -140,7 +154,14 @@ def _assert_state_is_a_full_recomputation(engine: Engine) -> None:
     with engine.connect() as conn:
         counters = load_counters(conn, "e")
         chosen = load_resolutions(conn, "e")
+        # The counters a refresh reads (only the rows changed since the last read) are all.
+        assert read_models(engine).masters.counters(conn, "e") == counters
     stored = load_state(engine, "e")
+    inputs = load_inputs(engine, "e", sorted(stored))
+    stored = {
+        s: dataclasses.replace(r, inputs=inputs[s][2] if s in inputs else None)
+        for s, r in stored.items()
+    }
     expected_rows = set()
     for station, c in counters.items():
         parsed = [parse_stored_body(r) for r in list_reports(engine, "e", station=station)]
@@ -157,6 +178,13 @@ def _assert_state_is_a_full_recomputation(engine: Engine) -> None:
         assert row.conflicts == len(master.conflicts)
         assert decode_conflicts(row.conflict_list or "") == (master.conflicts, master.resolved)
         assert hours == opening_hours_of(parsed)
+        # The kept merge inputs (none in a row written before migration 0015) are exactly
+        # the station's mergeable reports so far.
+        if row.inputs is not None:
+            kept = decode_inputs(row.inputs, "e", station, load_stored_report)
+            assert sorted(kept, key=lambda r: r.id) == sorted(
+                (r for r in parsed if r.kind != "incident"), key=lambda r: r.id
+            )
         slots = decode_slots(row.slots)
         want = entered_per_slot(master.windows)
         assert slots.keys() == want.keys()
@@ -193,12 +221,19 @@ def test_stored_state_equals_a_full_recomputation(engine: Engine, seed: int) -> 
     rng = random.Random(seed)
     _setup(engine)
     sent: list[dict[str, Any]] = []
-    for step in range(4):
+    folded = 0
+    for step in range(6):
         _send_round(engine, rng, sent)
         if step % 2:
             _resolve_one(engine, rng)
+        if step % 3 == 2:
+            forget_read_models(engine)  # a restart: the next merges fold the stored inputs
+        masters = read_models(engine).masters
+        before = masters.folded
         update_station_state(engine, "e")
+        folded += masters.folded - before
         _assert_state_is_a_full_recomputation(engine)
+    assert folded > 0  # the incremental merge was exercised (and gave the full answer)
     # The slots kept report by report are what a rebuild from the reports gives.
     with engine.connect() as conn:
         kept = sorted(conn.execute(select(activity_slots)).all())
@@ -240,6 +275,127 @@ def test_a_restarted_process_answers_from_the_stored_state_without_merging(
         assert masters.merged == 1
     finally:
         restarted.dispose()
+
+
+def test_new_reports_are_merged_with_the_kept_inputs_without_rereading_the_station(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: after a restart, one new count report at a station with dozens
+    is the only report parsed, and the record still equals a full recomputation."""
+    rng = random.Random(11)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for _ in range(4):
+        _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+    forget_read_models(engine)
+    parsed: list[str] = []
+    real = master_cache.load_stored_report
+
+    def counting(canonical: str) -> Any:
+        parsed.append(canonical)
+        return real(canonical)
+
+    monkeypatch.setattr(master_cache, "load_stored_report", counting)
+    body = {
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "election": "e",
+        "station": "S3",
+        "kind": "status",
+        "status": "opened",
+        "observed_at": "2024-03-17T07:00:00Z",
+    }
+    outcomes = store_reports(engine, [(body, None)], now=NOW)
+    assert not [o for o in outcomes if isinstance(o, Exception)]
+    update_station_state(engine, "e")
+    # Parsed: the new report, and the kept protocols (kept as their JSON); no count or
+    # status of the station's history.
+    kinds = [json.loads(c)["kind"] for c in parsed if json.loads(c)["id"] != body["id"]]
+    assert len(parsed) == len(kinds) + 1
+    assert set(kinds) <= {"protocol"}
+    assert read_models(engine).masters.folded == 1
+    _assert_state_is_a_full_recomputation(engine)
+    # A row stored without inputs (before migration 0015) is merged from all its reports.
+    with write_transaction(engine) as conn:
+        conn.execute(update(station_state).values(inputs=None))
+    forget_read_models(engine)
+    _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+    _assert_state_is_a_full_recomputation(engine)
+
+
+def test_comparison_rows_are_kept_and_read_back_after_a_restart(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: a restarted process estimates no station for the comparison
+    table, one new report re-estimates its station only, and rows rebuilt from nothing
+    with the same day shapes are the same rows."""
+    rng = random.Random(5)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for _ in range(4):
+        _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+    first = comparison_rows(engine, "e")
+    assert first["rows"]
+    forget_read_models(engine)
+    estimated: list[str] = []
+    real = comparison_module.figures_from_master
+
+    def counting(master: Any, **kwargs: Any) -> Any:
+        estimated.append(master.station)
+        return real(master, **kwargs)
+
+    monkeypatch.setattr(comparison_module, "figures_from_master", counting)
+    assert comparison_rows(engine, "e") == first
+    assert estimated == []
+    body = {
+        "id": str(uuid.uuid4()), "election": "e", "station": "S2", "kind": "count",
+        "observed_at": "2024-03-17T18:15:00Z", "window_start": "2024-03-17T18:00:00Z",
+        "window_end": "2024-03-17T18:15:00Z", "entered": 12,
+    }  # fmt: skip
+    store_reports(engine, [(body, None)], now=NOW)
+    again = comparison_rows(engine, "e")
+    assert estimated == ["S2"]
+    with write_transaction(engine) as conn:
+        conn.execute(update(station_state).values(comparison=None))
+    forget_read_models(engine)
+    assert comparison_rows(engine, "e") == again
+    # The keeper's step rebuilds the day shapes only when due, then every row with them.
+    with engine.connect() as conn:
+        before = load_shapes(conn, "e")
+    assert before is not None
+    assert refresh_comparison(engine, "e") is shapes_due(before, before[0] + 1)
+    assert refresh_comparison(engine, "e", force=True) is True
+    with engine.connect() as conn:
+        after = load_shapes(conn, "e")
+        head = max(c.last_seq for c in load_counters(conn, "e").values())
+    assert after is not None and after[0] == head
+    assert comparison_rows(engine, "e")["rows"]
+
+
+@pytest.mark.parametrize("few", [200, 0, 1])
+def test_the_incident_feed_is_the_newest_incidents_whichever_way_it_reads(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    """By the stations that have incidents, or by widening spans of the newest reports:
+    the same newest-first incidents as reading them all."""
+    rng = random.Random(3)
+    _setup(engine)
+    for hours in (30, 8, 3, 0):  # reports received over more than a day
+        outcomes = store_reports(
+            engine,
+            [(_random_report(rng), None) for _ in range(15)],
+            now=NOW + timedelta(hours=hours),
+        )
+        assert not [o for o in outcomes if isinstance(o, Exception)]
+    monkeypatch.setattr(day_activity, "_FEW_STATIONS", few)
+    incidents = [r for r in list_reports(engine, "e") if r["kind"] == "incident"]
+    assert incidents
+    newest = sorted(incidents, key=lambda r: (r["received_at"], r["id"]), reverse=True)
+    for limit in (1, 3, 50):
+        got = day_activity.incidents_feed(engine, "e", limit=limit)
+        assert [g["id"] for g in got] == [r["id"] for r in newest[:limit]]
 
 
 def test_the_station_table_counts_conflicts_from_the_stored_rows(
@@ -378,6 +534,41 @@ def test_activity_refuses_an_offset_that_is_not_whole_slots(engine: Engine, bad:
     _setup(engine)
     with pytest.raises(InputError, match="utc_offset"):
         activity(engine, "e", utc_offset=bad)
+
+
+@pytest.mark.parametrize(
+    ("election_zone", "station_zones", "clock"),
+    [
+        ("Asia/Kolkata", [None, None], ("Asia/Kolkata", 330)),
+        (None, ["Asia/Kathmandu", "Asia/Kathmandu"], ("Asia/Kathmandu", 345)),
+        ("Asia/Kolkata", ["Asia/Kolkata", None], ("Asia/Kolkata", 330)),
+        (None, ["Europe/Berlin", "Asia/Kolkata"], (None, 0)),  # several zones: UTC
+        ("Asia/Kolkata", ["Europe/Berlin", None], (None, 0)),
+        (None, [None, None], (None, 0)),
+        ("America/New_York", [None, None], ("America/New_York", -240)),  # DST on 17 March
+    ],
+)
+def test_the_default_activity_clock_is_the_one_zone_of_the_stations(
+    engine: Engine,
+    election_zone: str | None,
+    station_zones: list[str | None],
+    clock: tuple[str | None, int],
+) -> None:
+    schedule = "2024-03-17 08:00-20:00" if election_zone else None
+    create_election(engine, "e", name="E", timezone=election_zone, schedule=schedule)
+    rows = [{"station": f"S{i}", "timezone": z} for i, z in enumerate(station_zones)]
+    import_stations(engine, "e", [{k: v for k, v in r.items() if v} for r in rows])
+    body = {
+        "id": str(uuid.uuid4()), "election": "e", "station": "S0", "kind": "status",
+        "status": "opened", "observed_at": "2024-03-17T08:00:00Z",
+    }  # fmt: skip
+    store_reports(engine, [(body, None)], now=NOW)
+    data = activity(engine, "e")
+    assert (data["timezone"], data["utc_offset"]) == clock
+    minutes = clock[1]
+    hour = datetime(2024, 3, 17, 8, tzinfo=UTC) + timedelta(minutes=minutes)
+    hour = hour.replace(minute=0) - timedelta(minutes=minutes)
+    assert data["reports_per_hour"] == [{"hour": _ts(hour), "reports": 1, "incidents": 0}]
 
 
 def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, select
 
 from pollwatch.store._util import format_stored
 from pollwatch.store.elections import get_election
-from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import read_models
 from pollwatch.store.tables import resolutions
 from pollwatch.store.views import load_resolutions
@@ -30,7 +29,7 @@ def conflicts(engine: Engine, election: str) -> list[dict[str, Any]]:
     """
     get_election(engine, election)
     with engine.connect() as conn:
-        counters = load_counters(conn, election)
+        counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
         stamps = {
             (str(r[0]), str(r[1])): format_stored(r[2])
@@ -44,9 +43,10 @@ def conflicts(engine: Engine, election: str) -> list[dict[str, Any]]:
     current = read_models(engine).masters.refresh(engine, election, counters, chosen, wanted)
     out: list[dict[str, Any]] = []
     for station in sorted(current):
-        open_, resolved = current[station].conflicts  # without decoding the whole record
-        for conflict in open_:
-            out.append({"station": station, **conflict.to_dict(), "resolved": None})
+        entry = current[station]
+        resolved = entry.conflicts[1]  # without decoding the whole record
+        for item in entry.open_conflict_items():  # built once per merged entry
+            out.append({"station": station, **item, "resolved": None})
         for conflict, resolution in resolved:
             out.append(
                 {

@@ -1,7 +1,9 @@
 """The dashboard's activity over the day: reports and people entered per hour, newest incidents.
 
-Everything is kept in 15-minute UTC slots, summed here into the hours asked for (UTC, or a
-local clock ``utc_offset`` minutes ahead, +5:30 included): reports and incidents per slot
+Everything is kept in 15-minute UTC slots, summed here into the hours asked for: by default
+the election's local clock (:func:`election_clock`: the one time zone its stations are in,
++5:30 and +5:45 included), or UTC, or any clock ``utc_offset`` minutes ahead of UTC.
+Reports and incidents per slot
 from ``activity_slots`` (kept in each report's transaction: one small range read, never a
 scan of ``reports``); people entered per slot from the master records' count windows
 (:func:`pollwatch.observe.activity.entered_per_slot`, kept with each record in
@@ -14,22 +16,31 @@ every call.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
-from pollwatch.errors import InputError
+from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.activity import SLOT_SECONDS
 from pollwatch.observe.reports import format_timestamp
+from pollwatch.observe.schedule import check_timezone
 from pollwatch.store._util import format_stored
 from pollwatch.store.elections import get_election
-from pollwatch.store.master_cache import load_counters
 from pollwatch.store.read_models import read_models
-from pollwatch.store.tables import activity_slots, photos, reports
-from pollwatch.store.views import load_resolutions
+from pollwatch.store.tables import (
+    activity_slots,
+    elections,
+    photos,
+    reports,
+    station_activity,
+    stations,
+)
+from pollwatch.store.views import election_schedule, load_resolutions
 
-__all__ = ["INCIDENT_FEED", "activity", "incidents_feed"]
+__all__ = ["INCIDENT_FEED", "activity", "election_clock", "incidents_feed"]
 
 INCIDENT_FEED = 50
 """Incidents in the dashboard's feed (newest first)."""
@@ -50,6 +61,51 @@ def _check_offset(utc_offset: int) -> int:
     return utc_offset
 
 
+def election_clock(conn: Connection, election: str) -> tuple[str | None, int]:
+    """The time zone the election's hours are shown in and its offset from UTC (minutes).
+
+    The one zone of all its stations (a station's own, else the election's), as the
+    dashboard's page labels the hours; UTC (None, 0) when they are in several zones or
+    none is known. The offset is the zone's on the election's first voting day (its
+    default schedule), else at its first reported slot, else now: one clock for the whole
+    chart, so a day that crosses a daylight-saving change is shown in its opening offset.
+    An offset that is not whole 15-minute slots (no zone in use today has one) gives UTC.
+    """
+    row = conn.execute(select(elections.c.timezone).where(elections.c.id == election)).first()
+    default = None if row is None or row[0] is None else str(row[0])
+    found = {
+        str(z) if z is not None else default
+        for (z,) in conn.execute(
+            select(stations.c.timezone).where(stations.c.election == election).distinct()
+        )
+    }
+    zones = {z for z in found if z is not None} or ({default} if default else set())
+    if len(zones) != 1:
+        return None, 0
+    zone = zones.pop()
+    try:
+        tz = ZoneInfo(check_timezone(zone))
+        schedule = election_schedule(conn, election)
+    except PollwatchError:
+        return None, 0
+    if schedule is not None and schedule.days:
+        moment = schedule.periods()[0][0]
+    else:
+        first = conn.execute(
+            select(func.min(activity_slots.c.slot)).where(activity_slots.c.election == election)
+        ).scalar()
+        moment = (
+            datetime.fromtimestamp(int(first) * SLOT_SECONDS, UTC)
+            if first is not None
+            else datetime.now(UTC)
+        )
+    offset = moment.astimezone(tz).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    if minutes % (SLOT_SECONDS // 60) or not -14 * 60 <= minutes <= 14 * 60:
+        return None, 0
+    return zone, minutes
+
+
 def _hour_of(slot: int, offset: int) -> int:
     """The UTC start (seconds) of the local hour holding ``slot``."""
     local = slot * SLOT_SECONDS + offset
@@ -66,7 +122,7 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
             cell = per_hour.setdefault(_hour_of(int(slot), offset), {"reports": 0, "incidents": 0})
             cell["reports"] += int(n)
             cell["incidents"] += int(incidents)
-        counters = load_counters(conn, election)
+        counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
     counted = sorted(s for s, c in counters.items() if c.counts)
     per_slot: dict[int, float] = {}
@@ -90,6 +146,17 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
     }
 
 
+_FEED_SPANS = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), None)
+"""How far back from the newest report the feed looks, widened until it has enough
+incidents: the newest-first walk of ``received_at`` stops at the bound, so an election
+with a million reports does not scan them all on every refresh."""
+
+_FEW_STATIONS = 200
+"""When at most this many stations have incidents (the counters say which), the feed reads
+those stations' reports instead: few incidents among many reports would otherwise make
+the newest-first walk scan nearly all of them."""
+
+
 def incidents_feed(
     engine: Engine, election: str, *, limit: int = INCIDENT_FEED
 ) -> list[dict[str, Any]]:
@@ -108,8 +175,34 @@ def incidents_feed(
         .order_by(reports.c.received_at.desc(), reports.c.id.desc())
         .limit(limit)
     )
+    act = station_activity
     with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
+        having = [
+            (str(r[0]), int(r[1]))
+            for r in conn.execute(
+                select(act.c.station, act.c.incidents).where(
+                    act.c.election == election, act.c.incidents > 0
+                )
+            )
+        ]
+        wanted = min(limit, sum(n for _, n in having))
+        rows: Sequence[Any] = []
+        if len(having) <= _FEW_STATIONS:  # few incidents: their stations' reports only
+            if having:
+                stations_ = [s for s, _ in having]
+                rows = conn.execute(query.where(reports.c.station.in_(stations_))).mappings().all()
+        else:
+            newest = conn.execute(
+                select(func.max(reports.c.received_at)).where(reports.c.election == election)
+            ).scalar()
+            for span in _FEED_SPANS:
+                if span is None or newest is None:
+                    bounded = query
+                else:
+                    bounded = query.where(reports.c.received_at >= newest - span)
+                rows = conn.execute(bounded).mappings().all()
+                if len(rows) >= wanted:
+                    break
     out = []
     for r in rows:
         body = json.loads(r["canonical"])
@@ -127,22 +220,34 @@ def incidents_feed(
     return out
 
 
-def activity(engine: Engine, election: str, *, utc_offset: int = 0) -> dict[str, Any]:
+def activity(engine: Engine, election: str, *, utc_offset: int | None = None) -> dict[str, Any]:
     """Reports and incidents per hour, people entered per hour, and the newest incidents.
 
-    Hours are clock hours ``utc_offset`` minutes ahead of UTC (0: UTC hours; 330: India's);
-    each is named by the UTC instant it starts at. Reports count by ``observed_at``.
-    ``entered_per_hour`` sums the stations' master-record count windows (so identical
-    windows of two observers count once, conflicting overlaps are left out until resolved,
-    resolutions apply), each window's ``entered`` spread evenly over the time it covers.
+    Hours are clock hours ``utc_offset`` minutes ahead of UTC (0: UTC hours; 330: India's;
+    None, the default: the election's local clock, :func:`election_clock`); each is named
+    by the UTC instant it starts at, and the answer says the ``utc_offset`` and the
+    ``timezone`` (null unless the election's own clock) it used. Reports count by
+    ``observed_at``. ``entered_per_hour`` sums the stations' master-record count windows
+    (so identical windows of two observers count once, conflicting overlaps are left out
+    until resolved, resolutions apply), each window's ``entered`` spread evenly over the
+    time it covers.
     """
-    offset = _check_offset(utc_offset) * 60
-    get_election(engine, election)
+    zone: str | None = None
+    if utc_offset is None:
+        get_election(engine, election)
+        with engine.connect() as conn:
+            zone, minutes = election_clock(conn, election)
+    else:
+        minutes = _check_offset(utc_offset)
+        get_election(engine, election)
+    offset = minutes * 60
     summary = read_models(engine).summaries.get(
         engine, election, f"activity{offset:+d}", lambda: _activity_now(engine, election, offset)
     )
     return {
         "election": election,
+        "utc_offset": minutes,
+        "timezone": zone,
         **summary,
         "incidents": incidents_feed(engine, election),
     }

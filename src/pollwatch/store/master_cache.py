@@ -8,8 +8,14 @@ are unchanged; a refresh re-reads only the stations with new reports or new reso
 Where an entry comes from, cheapest first: this process's memory; the database's
 ``station_state`` row (:mod:`pollwatch.store.station_state`), written by whichever process
 merged the station last — so a restarted process reads a million reports' worth of
-records back in about a second instead of merging them again; and only then the station's
-reports, merged here and written back to ``station_state``.
+records back in about a second instead of merging them again; and only then a merge,
+written back to ``station_state``. A merge is incremental: the reports the station's last
+record was merged from (kept beside it, in memory and in ``station_state.inputs``) plus
+only the reports after its ``last_seq`` (a short range of the ledger), merged by the pure
+:func:`pollwatch.observe.merge_station_reports` — the same function of the same reports as
+a full merge, so the record cannot differ from one; a new resolution re-merges the kept
+reports without reading any. A station whose record was stored without its inputs
+(before migration 0015) is merged from all its reports.
 
 Costs: merging every station from its reports takes 20–40 s per million reports on a
 2-core machine; that happens once per election, not once per process. One refresh per
@@ -28,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from pollwatch.errors import InputError
@@ -40,23 +46,34 @@ from pollwatch.store.station_state import (
     StoredState,
     dashboard_form,
     decode_conflicts,
+    decode_inputs,
     decode_record,
     decode_slots,
     encode_conflicts,
+    encode_inputs,
     encode_record,
     encode_slots,
+    extend_inputs,
+    load_inputs,
     load_state,
     readable,
     resolution_digest,
     save_state,
     state_summaries,
 )
-from pollwatch.store.tables import reports, station_activity
+from pollwatch.store.tables import ledger, reports, station_activity
 from pollwatch.store.views import load_resolutions, load_stored_report, opening_hours_of
 
-__all__ = ["MasterCache", "MasterEntry", "load_counters"]
+__all__ = ["RECENT_SPAN", "MasterCache", "MasterEntry", "load_counters"]
 
 _log = logging.getLogger(__name__)
+
+RECENT_SPAN = 5_000
+"""Records at most this many ledger entries behind the newest are brought up to date from
+the ledger's newest entries (in steady refreshes: those since the last refresh); others
+from their station's own reports."""
+
+_CHUNK = 500
 
 
 class MasterEntry:
@@ -71,8 +88,8 @@ class MasterEntry:
     """
 
     __slots__ = (
-        "_conflicts", "_decoded", "_record", "_slots", "_slots_text", "_view", "election",
-        "last_seq", "open_conflicts", "resolutions", "station",
+        "_conflicts", "_decoded", "_items", "_record", "_slots", "_slots_text", "_view", "election",
+        "folded", "inputs", "last_seq", "open_conflicts", "resolutions", "shape", "station",
     )  # fmt: skip
 
     def __init__(
@@ -89,6 +106,14 @@ class MasterEntry:
         self._decoded = decoded
         self._slots: dict[int, float] | None = None
         self._view: ConflictView | None = None
+        self._items: list[dict[str, Any]] | None = None
+        # The merge inputs (station_state.inputs) when this process merged the entry, and
+        # how many reports they hold; None when read back from a row (read again to fold).
+        self.inputs = row.inputs
+        self.folded = 0
+        # The station's own day shape and the opening hours it was built for
+        # (pollwatch.store.day_shapes), kept with the record it comes from.
+        self.shape: tuple[Any, Any] | None = None
 
     def _parts(self) -> tuple[MasterRecord, tuple[datetime, datetime] | None]:
         if self._decoded is None:
@@ -112,6 +137,13 @@ class MasterEntry:
             self._slots = decode_slots(self._slots_text or "[]")
         return self._slots
 
+    def open_conflict_items(self) -> list[dict[str, Any]]:
+        """The open conflicts as the conflict list shows them (``to_dict``), built once per
+        entry: a refresh rebuilds only the stations that changed."""
+        if self._items is None:
+            self._items = [c.to_dict() for c in self.conflicts[0]]
+        return self._items
+
     @property
     def conflicts(self) -> ConflictView:
         """The open conflicts, and the resolved ones with their resolutions."""
@@ -124,29 +156,43 @@ class MasterEntry:
         return self._view
 
 
-def load_counters(conn: Connection, election: str) -> dict[str, StationCounters]:
-    """Every reporting station's counters (``station_activity``), by station id."""
-    act = station_activity
-    rows = conn.execute(
-        select(
-            act.c.station, act.c.last_seq, act.c.reports, act.c.counts, act.c.incidents,
-            act.c.protocols,
-        ).where(act.c.election == election)
-    ).all()  # fmt: skip
+_COUNTER_COLUMNS = (
+    station_activity.c.station, station_activity.c.last_seq, station_activity.c.reports,
+    station_activity.c.counts, station_activity.c.incidents, station_activity.c.protocols,
+)  # fmt: skip
+
+
+def _counters_of(rows: Any) -> dict[str, StationCounters]:
     return {str(r[0]): StationCounters(int(r[1]), r[2], r[3], r[4], r[5]) for r in rows}
 
 
+def load_counters(conn: Connection, election: str) -> dict[str, StationCounters]:
+    """Every reporting station's counters (``station_activity``), by station id."""
+    act = station_activity
+    return _counters_of(conn.execute(select(*_COUNTER_COLUMNS).where(act.c.election == election)))
+
+
 def _within_budget(
-    stale: Sequence[str], counters: Mapping[str, StationCounters], budget: int
+    stale: Sequence[str],
+    counters: Mapping[str, StationCounters],
+    budget: int,
+    known: Mapping[str, MasterEntry],
 ) -> list[str]:
-    """The smallest stale stations whose reports, re-read together, stay within ``budget``."""
+    """The cheapest stale stations whose reports, re-read together, stay within ``budget``
+    (a station this process merged before re-reads only its new reports)."""
+
+    def cost(s: str) -> int:
+        entry = known.get(s)
+        if entry is not None and entry.inputs is not None:
+            return max(1, counters[s].mergeable - entry.folded)
+        return counters[s].mergeable
+
     within, spent = [], 0
-    for s in sorted(stale, key=lambda s: (counters[s].reports, s)):
-        cost = counters[s].mergeable
-        if spent + cost > budget:
+    for s in sorted(stale, key=lambda s: (cost(s), s)):
+        if spent + cost(s) > budget:
             break
         within.append(s)
-        spent += cost
+        spent += cost(s)
     return within
 
 
@@ -171,9 +217,38 @@ class MasterCache:
         self._entries: dict[tuple[str, str], MasterEntry] = {}
         self._rows: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
         self._gates: dict[str, threading.Lock] = {}
+        self._counters: dict[str, tuple[int, dict[str, StationCounters]]] = {}
         self._lock = threading.Lock()
-        self.merged = 0  # stations merged from their reports by this process
+        self.merged = 0  # stations merged by this process (from all reports, or folded)
+        self.folded = 0  # of them, merged from kept inputs and their new reports only
         self.loaded = 0  # stations read back from station_state
+
+    def counters(self, conn: Connection, election: str) -> dict[str, StationCounters]:
+        """Every reporting station's counters, as :func:`load_counters` reads them, from the
+        rows changed since this process last read them: a station's row changes only with
+        a new report, which raises its ``last_seq`` above every seq read before (ledger
+        appends are serialised per election), so a refresh reads a few rows instead of
+        5,000. A row count that disagrees (a rebuild, a deletion) reads them all again."""
+        with self._lock:
+            known = self._counters.get(election)
+        act = station_activity
+        if known is None:
+            found = load_counters(conn, election)
+        else:
+            seen, kept = known
+            changed = conn.execute(
+                select(*_COUNTER_COLUMNS).where(act.c.election == election, act.c.last_seq > seen)
+            )
+            found = {**kept, **_counters_of(changed)}
+            rows = conn.execute(
+                select(func.count()).select_from(act).where(act.c.election == election)
+            ).scalar_one()
+            if rows != len(found):
+                found = load_counters(conn, election)
+        newest = max((c.last_seq for c in found.values()), default=0)
+        with self._lock:
+            self._counters[election] = (newest, found)
+        return dict(found)
 
     def refresh(
         self,
@@ -205,7 +280,9 @@ class MasterCache:
                 current = self._current(election, counters, chosen, stale)
                 stale = [s for s in stale if s not in current]
             if budget is not None:
-                stale = _within_budget(stale, counters, budget)
+                with self._lock:
+                    known = {s: e for s in stale if (e := self._entries.get((election, s)))}
+                stale = _within_budget(stale, counters, budget, known)
             fresh = self._compute(engine, election, counters, chosen, stale)
             self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
             if fresh:
@@ -259,6 +336,23 @@ class MasterCache:
         self.loaded += len(out)
         return out
 
+    def _bases(
+        self, engine: Engine, election: str, stale: Sequence[str]
+    ) -> dict[str, tuple[int, str]]:
+        """The last merge inputs of ``stale`` stations and their seq: from memory, else from
+        their ``station_state`` rows."""
+        bases: dict[str, tuple[int, str]] = {}
+        with self._lock:
+            for s in stale:
+                entry = self._entries.get((election, s))
+                if entry is not None and entry.inputs is not None:
+                    bases[s] = (entry.last_seq, entry.inputs)
+        missing = [s for s in stale if s not in bases]
+        if missing:
+            for s, (seq, _digest, text) in load_inputs(engine, election, missing).items():
+                bases[s] = (seq, text)
+        return bases
+
     def _compute(
         self,
         engine: Engine,
@@ -267,38 +361,105 @@ class MasterCache:
         chosen: Mapping[str, tuple[Resolution, ...]],
         stale: Sequence[str],
     ) -> dict[str, tuple[MasterEntry, StoredState]]:
-        parsed: dict[str, list[Report]] = {s: [] for s in stale}
+        """Merge ``stale`` stations: each station's kept inputs and its reports after them, or
+        all its reports. A station's record is labelled with the seq read in ``counters``
+        and merged from exactly its reports up to that seq (ledger appends are serialised
+        per election, so none below it can still be uncommitted); a later report makes it
+        stale again and is merged next time."""
+        head = max((c.last_seq for c in counters.values()), default=0)
+        bases = {
+            s: b
+            for s, b in self._bases(engine, election, stale).items()
+            if b[0] <= counters[s].last_seq
+        }
+        new: dict[str, list[tuple[Report, str]]] = {s: [] for s in stale}
+        joined = select(ledger.c.seq, reports.c.station, reports.c.canonical).join_from(
+            ledger, reports, reports.c.id == ledger.c.report_id
+        )
         with engine.connect() as conn:
-            for start in range(0, len(stale), 500):
-                chunk = list(stale[start : start + 500])
-                query = select(reports.c.station, reports.c.canonical).where(
+            full = [s for s in stale if s not in bases]
+            for first in range(0, len(full), _CHUNK):
+                chunk = full[first : first + _CHUNK]
+                query = joined.where(
+                    ledger.c.election == election,
                     reports.c.election == election,
                     reports.c.station.in_(chunk),
                     reports.c.kind != "incident",  # incidents are never merged or compared
                 )
-                for station, canonical in conn.execute(query):
-                    parsed[str(station)].append(load_stored_report(canonical))
+                self._collect(conn.execute(query), counters, {}, new)
+            behind = sorted(s for s in bases if bases[s][0] < counters[s].last_seq)
+            # Records a few seconds behind: the ledger's newest entries (one short range of
+            # its primary key). Records further behind: each station's own reports (its
+            # index; ``seq + 0`` keeps the planner off a long range of the ledger), of which
+            # only those after the record are parsed.
+            recent = [s for s in behind if head - bases[s][0] <= RECENT_SPAN]
+            if recent:
+                query = joined.where(
+                    ledger.c.election == election,
+                    ledger.c.seq > min(bases[s][0] for s in recent),
+                    reports.c.election == election,
+                    reports.c.kind != "incident",
+                )
+                self._collect(conn.execute(query), counters, bases, new, set(recent))
+            older = [s for s in behind if head - bases[s][0] > RECENT_SPAN]
+            for first in range(0, len(older), _CHUNK):
+                chunk = older[first : first + _CHUNK]
+                query = joined.where(
+                    ledger.c.election == election,
+                    ledger.c.seq + 0 > min(bases[s][0] for s in chunk),
+                    reports.c.election == election,
+                    reports.c.station.in_(chunk),
+                    reports.c.kind != "incident",
+                )
+                self._collect(conn.execute(query), counters, bases, new)
         out: dict[str, tuple[MasterEntry, StoredState]] = {}
-        for s, items in parsed.items():
+        for s, added in new.items():
+            if s in bases:
+                kept = decode_inputs(bases[s][1], election, s, load_stored_report)
+                items = [*kept, *(r for r, _ in added)]
+                inputs = extend_inputs(bases[s][1], added)
+            else:
+                items = [r for r, _ in added]
+                inputs = encode_inputs(added)
             if not items:
                 continue
             own = chosen.get(s, ())
-            # Labelled with the seq read before loading: a report that arrived in between
-            # makes the entry look stale, so it is recomputed next time (never the reverse).
             master = dashboard_form(_merge(items, own))
             hours = opening_hours_of(items)
             row = StoredState(
                 s,
-                counters[s].last_seq,
+                max(counters[s].last_seq, bases[s][0] if s in bases else 0),
                 resolution_digest(own),
                 len(master.conflicts),
                 encode_record(master, hours),
                 encode_slots(entered_per_slot(master.windows)),
                 encode_conflicts(master),
+                inputs,
             )
-            out[s] = (MasterEntry(election, s, row, (master, hours)), row)
+            entry = MasterEntry(election, s, row, (master, hours))
+            entry.folded = len(items)
+            out[s] = (entry, row)
         self.merged += len(out)
+        self.folded += sum(1 for s in out if s in bases)
         return out
+
+    @staticmethod
+    def _collect(
+        rows: Any,
+        counters: Mapping[str, StationCounters],
+        bases: Mapping[str, tuple[int, str]],
+        new: dict[str, list[tuple[Report, str]]],
+        only: set[str] | None = None,
+    ) -> None:
+        """Parse the rows (seq, station, canonical) of the wanted stations (``only``, else
+        all) that fall after the station's base and up to its counted seq."""
+        for seq, station, canonical in rows:
+            s = str(station)
+            if only is not None and s not in only:
+                continue
+            base = bases[s][0] if s in bases else 0
+            if base < seq <= counters[s].last_seq:
+                new[s].append((load_stored_report(canonical), canonical))
 
     def conflict_total(self, engine: Engine, election: str, *, budget: int) -> tuple[int, int]:
         """Open conflicts of the election and stations left unchecked within the budget.
@@ -307,12 +468,14 @@ class MasterCache:
         (no record decoded), else by merging within the budget.
         """
         with engine.connect() as conn:
-            counters = load_counters(conn, election)
+            counters = self.counters(conn, election)
             chosen = load_resolutions(conn, election)
-            stored = state_summaries(conn, election)
-        wanted = [s for s, c in counters.items() if c.may_conflict]
+            wanted = [s for s, c in counters.items() if c.may_conflict]
+            known = self._current(election, counters, chosen, wanted)
+            # In steady use memory knows nearly every station: only the rest are looked up.
+            missing = [s for s in wanted if s not in known]
+            stored = state_summaries(conn, election, missing) if missing else {}
         total, unknown = 0, []
-        known = self._current(election, counters, chosen, wanted)
         for s in wanted:
             row = stored.get(s)
             if s in known:
@@ -334,6 +497,11 @@ class MasterCache:
                 if entry is not None:
                     total += entry.open_conflicts
         return total, len(unknown) - len(current)
+
+    def has_comparison_row(self, election: str, station: str, key: Any) -> bool:
+        """Whether the station's comparison row for ``key`` is in memory."""
+        with self._lock:
+            return key in self._rows.get((election, station), {})
 
     def comparison_row(
         self, election: str, station: str, key: Any, build: Callable[[], dict[str, Any]]

@@ -2,7 +2,10 @@
 
 :func:`update_station_state` brings every reporting station's stored master record up to
 date (:meth:`pollwatch.store.master_cache.MasterCache.refresh`: rows already current are
-left alone, stale stations are merged from their reports and written back). The
+left alone, stale stations are merged from their kept inputs and new reports and written
+back), and, once the comparison table has been asked for, its rows
+(:func:`pollwatch.store.comparison.refresh_comparison`: the stations with something new,
+or all of them when the day shapes in use are due to be rebuilt). The
 :class:`StateKeeper` thread runs it after the ingest writer has committed reports, never
 inside a report's transaction: an observer's answer never waits for a merge, and a
 restarted process finds the records of every station but those of the last few seconds.
@@ -23,7 +26,7 @@ import time
 
 from sqlalchemy import Engine, select
 
-from pollwatch.store.master_cache import load_counters
+from pollwatch.store.comparison import refresh_comparison
 from pollwatch.store.read_models import read_models
 from pollwatch.store.tables import station_activity
 from pollwatch.store.views import load_resolutions
@@ -53,9 +56,10 @@ def update_station_state(engine: Engine, election: str | None = None) -> int:
     before = masters.merged
     for name in sorted(names):
         with engine.connect() as conn:
-            counters = load_counters(conn, name)
+            counters = read_models(engine).masters.counters(conn, name)
             chosen = load_resolutions(conn, name)
         masters.refresh(engine, name, counters, chosen, sorted(counters))
+        refresh_comparison(engine, name)  # only once someone has asked for the table
     return masters.merged - before
 
 

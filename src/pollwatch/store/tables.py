@@ -447,6 +447,11 @@ station_state = Table(
     Column("record", Text, nullable=False),
     Column("slots", Text, nullable=False),
     Column("conflict_list", Text, nullable=False),
+    # The reports the record was merged from, compact (migration 0015): new reports are
+    # merged with them instead of re-reading the station's history.
+    Column("inputs", Text, nullable=True),
+    # The station's comparison-table row with the key it was built for (migration 0015).
+    Column("comparison", Text, nullable=True),
 )
 """Each station's merged master record as the dashboard uses it (``record``: compact JSON,
 :mod:`pollwatch.store.station_state`), as of the station's ledger seq ``last_seq`` and the
@@ -466,6 +471,16 @@ activity_slots = Table(
 """Reports and incidents per 15-minute UTC slot (``slot`` = seconds since the epoch of
 ``observed_at`` // 900), kept in each report's transaction like ``station_activity``: any
 local hour (a +5:30 zone included) is a sum of whole slots."""
+election_shapes = Table(
+    "election_shapes",
+    metadata,
+    Column("election", String(100), ForeignKey("elections.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("shapes", Text, nullable=False),
+)
+"""The day shapes the comparison table's estimates use (migration 0015;
+:mod:`pollwatch.store.day_shapes`), as of the election's ledger ``seq``."""
+
 # --- the Telegram bot (pollwatch.bot; migration 0012) ----------------------------------------
 
 telegram_codes = Table(

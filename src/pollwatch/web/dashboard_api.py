@@ -106,7 +106,9 @@ async def get_dashboard_stations(
     f"{_E}/dashboard/activity",
     summary="Reports and incidents per hour, people entered per hour, newest incidents",
     responses={
-        200: {"description": "{reports_per_hour, entered_per_hour, incidents}"},
+        200: {
+            "description": "{utc_offset, timezone, reports_per_hour, entered_per_hour, incidents}"
+        },
         **error_responses(401, 404),
     },
 )
@@ -115,9 +117,13 @@ async def get_dashboard_activity(
     who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
 ) -> JSONResponse:
-    """Hours are UTC; count windows are spread evenly over the hours they cover."""
+    """Hours are the election's local clock hours (``utc_offset`` and ``timezone`` say
+    which; UTC when its stations are in several zones); count windows are spread evenly
+    over the hours they cover."""
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(activity, store_engine(request), election)
+        data = await run_in_threadpool(
+            lambda: activity(store_engine(request), election, utc_offset=None)
+        )
     data["incidents"] = only_visible(data["incidents"], await visible(request, who, election))
     return JSONResponse(data)
 
