@@ -415,6 +415,7 @@ def key_figures(name: str, r: dict[str, Any], lang: str) -> list[tuple[str, str]
                 f"{fmt_num(national.get('slope_others'), lang, 2)}",
             ),
             ("kf_regions_tested", i(r.get("regions_tested"))),
+            ("kf_regions_above_share", i(r.get("regions_above_share"))),
         ]
     elif name == "spikes":
         rows = [
