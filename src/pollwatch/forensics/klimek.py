@@ -54,19 +54,19 @@ simulation is split in two independent halves A, B and the criterion is
 ``(observed − M_A)·(observed − M_B)``, an unbiased estimate of the noise-free one.
 
 Accuracy and limits (measured on :mod:`pollwatch.forensics.synthetic` elections of 20,000
-stations with the default regional heterogeneity, 30 replicates): on 10 clean elections
-no interval excluded 0 (mean ``f_i`` 0.028, ``f_e`` 0.0002); injected ``f_e = 0.03``
-comes back as 0.035–0.039 (Klimek's extreme stations are spread lower than the
-generator's U(0.95, 1), so the fit needs a few more); injected ``f_i = 0.2`` comes back
-as 0–0.11: **incremental fraud is underestimated** because the regional medians and
-flanks already carry part of the stuffing and the global corrections trade off against
-``f_i``. The intervals do not cover that bias, nor model error. With the user's seed
-driving the fit's simulation, Russia 2011 gave ``f_i`` 0.06 and 0.16 for seeds 0 and 1,
-outside each other's intervals; the point fit now uses fixed streams (``_FIT_ENTROPY``). Fraud that moves a whole region alike is read as that
-region's character (a region where almost every station reports ~100 % gets a clean
-blob there, and ``f_e`` does not count it); ``by_region=False`` shows what one national
-blob makes of it. Read ``f_i`` and ``f_e`` as "how much of the fingerprint the fraud model
-needs", not as counts of proven fraud.
+stations with the default regional heterogeneity, 30 replicates): on 10 clean elections no
+interval excluded 0 (mean ``f_i`` 0.028, ``f_e`` 0.0002); injected ``f_e = 0.03`` comes
+back as 0.035–0.039 (Klimek's extreme stations are spread lower than the generator's
+U(0.95, 1), so the fit needs a few more); injected ``f_i = 0.2`` comes back as 0–0.11:
+**incremental fraud is underestimated** because the regional medians and flanks already
+carry part of the stuffing and the global corrections trade off against ``f_i``. The
+intervals do not cover that bias, nor model error. With the user's seed driving the fit's
+simulation, Russia 2011 gave ``f_i`` 0.06 and 0.16 for seeds 0 and 1, outside each other's
+intervals; the point fit now uses fixed streams (``_FIT_ENTROPY``). Fraud that moves a
+whole region alike is read as that region's character (a region where almost every station
+reports ~100 % gets a clean blob there, and ``f_e`` does not count it);
+``by_region=False`` shows what one national blob makes of it. Read ``f_i`` and ``f_e`` as
+"how much of the fingerprint the fraud model needs", not as counts of proven fraud.
 
 Not applicable when fewer than ``_MIN_STATIONS`` stations have registered voters and cast
 ballots, or when turnout or share does not vary.
