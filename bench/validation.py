@@ -341,6 +341,39 @@ def rejection_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+REPORT_FLAGS: dict[str, str] = {
+    # pollwatch.forensics.report.summary.HONEST_FLAGS key -> the signal it counts
+    "integer_percentages.p_value": "integer_percentages.p_value p<0.05",
+    "shpilkin.interval": "shpilkin.interval>0",
+    "klimek.f_i_interval": "klimek.f_i_interval>0",
+    "klimek.f_e_interval": "klimek.f_e_interval>0",
+    "digits.second_digit_mean_p_value": "digits.second_digit_mean_p_value p<0.05",
+    "digits.last_digit_p_value": "digits.last_digit_p_value p<0.05",
+    "spikes.p_value": "spikes.p_value p<0.05",
+    "identical_protocols.p_identical": "identical_protocols.p_identical p<0.05",
+}
+"""The flags the report prints with "on N honest simulated elections it fired k times"."""
+
+
+def honest_flags_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: how many honest elections raised each flag the report shows, per honest
+    scenario and in all (the ``total`` column is ``summary.HONEST_FLAGS``, the replicates'
+    total ``summary.HONEST_RUNS``; ``tests/forensics/test_report.py`` holds them equal)."""
+    labels = [
+        sc.label for sc in SCENARIOS if sc.clean and any(r["scenario"] == sc.label for r in rows)
+    ]
+    lines = ["| flag | " + " | ".join(labels) + " | total |", "|---|" + "---:|" * (len(labels) + 1)]
+    for key, signal in REPORT_FLAGS.items():
+        counts = [
+            sum(bool(r["signals"].get(signal)) for r in rows if r["scenario"] == lab)
+            for lab in labels
+        ]
+        lines.append(f"| `{key}` | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+    runs = [sum(r["scenario"] == lab for r in rows) for lab in labels]
+    lines.append("| replicates | " + " | ".join(map(str, runs)) + f" | {sum(runs)} |")
+    return "\n".join(lines)
+
+
 def estimation_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: bias and RMSE of each estimate against the truth, by scenario."""
     by_sc: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -657,6 +690,9 @@ def main(argv: list[str] | None = None) -> int:
         "### Share of elections flagged (clean column: false-positive rate, 95% Wilson interval)\n"
     )
     print(rejection_table(rows))
+    if any(r["scenario"] in {sc.label for sc in SCENARIOS if sc.clean} for r in rows):
+        print("\n### Honest elections: how often each flag the report shows fired\n")
+        print(honest_flags_table(rows))
     print("\n### Estimation error against the injected truth\n")
     print(estimation_table(rows))
     print("\n### Run time\n")

@@ -208,8 +208,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "calibration_note": (
             "Honest simulated elections: synthetic elections of 20,000 stations with no "
-            "fraud, drawn with realistic differences between stations and regions "
-            "(docs/validation.md). A sign that honest counting raises often is not called one."
+            "fraud, drawn with realistic differences between stations and regions; a third "
+            "of them with regions whose turnout and leader share go together, a third with "
+            "a candidate of 0.7 % (docs/validation.md). A sign that honest counting raises "
+            "often is not called one."
         ),
         # the published recipes beside ours
         "recipes_title": "Our figures beside the published recipes",
@@ -546,9 +548,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "calibration_note": (
             "Честные смоделированные выборы — синтетические выборы на 20 000 участков без "
-            "фальсификаций, с реалистичными различиями участков и регионов "
-            "(docs/validation.md). Признак, который часто возникает при честном подсчёте, "
-            "признаком не называется."
+            "фальсификаций, с реалистичными различиями участков и регионов; треть из них — "
+            "с регионами, где явка и доля лидера растут вместе, треть — с кандидатом, "
+            "набравшим 0,7 % (docs/validation.md). Признак, который часто возникает при "
+            "честном подсчёте, признаком не называется."
         ),
         "recipes_title": "Наши оценки рядом с опубликованными способами расчёта",
         "recipes_intro": (
