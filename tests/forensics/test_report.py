@@ -231,3 +231,15 @@ def test_an_unstable_klimek_fit_is_a_description_not_a_sign() -> None:
     assert how_sure("klimek", stable, "en")[0] == "some"
     level, sentence = how_sure("klimek", unstable, "ru")
     assert level == "info" and sentence.startswith("Неустойчиво")
+
+
+def test_honest_flag_counts_are_those_of_docs_validation() -> None:
+    """The report's "on N honest simulated elections it fired k times" comes from
+    docs/validation.md's honest-elections table (bench/validation.py prints it)."""
+    from pollwatch.forensics.report.summary import HONEST_FLAGS, HONEST_RUNS
+
+    doc = (Path(__file__).parents[2] / "docs" / "validation.md").read_text(encoding="utf-8")
+    table = doc.split("### Honest elections: how often each flag the report shows fired")[1]
+    rows = dict(re.findall(r"^\| `?([\w.]+)`? \|.*\| (\d+) \|$", table.split("\n\n#")[0], re.M))
+    assert int(rows.pop("replicates")) == HONEST_RUNS
+    assert {k: int(v) for k, v in rows.items()} == HONEST_FLAGS

@@ -11,7 +11,7 @@ import pytest
 from pollwatch.errors import InputError
 from pollwatch.forensics import StationArrays
 from pollwatch.forensics.integer_percentages import integer_percentage
-from pollwatch.forensics.synthetic import LEADER, synthetic_election
+from pollwatch.forensics.synthetic import LEADER, MINOR, synthetic_election
 from pollwatch.results import load_results
 from pollwatch.results.schema import COUNT_FIELDS, ID_FIELDS
 
@@ -227,3 +227,22 @@ def test_share_follows_turnout_correlates_honest_regions() -> None:
     r = np.corrcoef(g["issued"] / g["registered"], g["leader"] / g["cast"])[0, 1]
     assert r > 0.6
     assert e.truth.anomalous_votes == 0
+
+
+def test_a_minor_candidate_is_thinned_from_the_last_opponent() -> None:
+    plain = synthetic_election(3_000, seed=12)
+    minor = synthetic_election(3_000, seed=12, minor_share=0.007)
+    p, m = plain.results.stations, minor.results.stations
+    assert minor.results.candidates == (*plain.results.candidates, MINOR)
+    share = m[MINOR].sum() / m["valid"].sum()
+    assert 0.004 < share < 0.011
+    # the other draws are the election without the minor candidate, vote for vote
+    assert (p[LEADER] == m[LEADER]).all()
+    last = plain.results.candidates[-1]
+    assert (p[last] == m[last] + m[MINOR]).all()
+    assert minor.params["minor_share"] == 0.007
+
+
+def test_minor_share_must_be_a_fraction() -> None:
+    with pytest.raises(InputError, match="minor_share"):
+        synthetic_election(100, seed=1, minor_share=1.5)

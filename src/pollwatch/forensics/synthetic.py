@@ -57,7 +57,7 @@ falsification fingerprints. Annals of Applied Statistics 10(1), 54–73.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -70,10 +70,13 @@ from pollwatch.forensics.params import check_int, check_number, invalid
 from pollwatch.forensics.result import jsonable
 from pollwatch.results.schema import ElectionResults, empty_excluded
 
-__all__ = ["LEADER", "SyntheticElection", "SyntheticTruth", "synthetic_election"]
+__all__ = ["LEADER", "MINOR", "SyntheticElection", "SyntheticTruth", "synthetic_election"]
 
 LEADER = "Leader"
 """The name of the injected winner's vote column."""
+
+MINOR = "Minor candidate"
+"""The name of the optional small candidate's column (``minor_share``)."""
 
 _LOST_RATE = 0.002  # ballots issued but not found in the box
 _INVALID_MEAN = 0.015
@@ -302,6 +305,7 @@ def synthetic_election(
     machine_share: float = 0.9,
     machine_min: float = 0.85,
     share_follows_turnout: float = 0.0,
+    minor_share: float = 0.0,
 ) -> SyntheticElection:
     """Draw a synthetic election with known falsification.
 
@@ -352,6 +356,11 @@ def synthetic_election(
     share_follows_turnout:
         Slope k of the regions' clean share on their turnout (logit scale); 0 keeps them
         independent.
+    minor_share:
+        If above 0, one more candidate, named :data:`MINOR`, with about this share of the
+        valid vote, taken honestly (binomial thinning) from the last opponent's votes with a
+        rate that varies by region and station: the small candidate whose counts sit near
+        the second-digit test's cut-off of 10.
 
     Returns
     -------
@@ -397,7 +406,10 @@ def synthetic_election(
     chosen = _check_regions(fraud_regions, n_regions)
     machines = _check_regions(machine_regions, n_regions)
 
-    clean_seq, fraud_seq, machine_seq = np.random.SeedSequence(seed).spawn(3)
+    _check_fraction("minor_share", minor_share)
+    # a fourth stream for the minor candidate: the first three (and so every election
+    # without one) are those of earlier versions
+    clean_seq, fraud_seq, machine_seq, minor_seq = np.random.SeedSequence(seed).spawn(4)
     clean = _clean_election(
         np.random.default_rng(clean_seq),
         n,
@@ -410,6 +422,15 @@ def synthetic_election(
         tiny=float(tiny),
         share_follows_turnout=float(share_follows_turnout),
     )
+    if minor_share > 0:
+        clean = _with_minor(
+            np.random.default_rng(minor_seq),
+            clean,
+            float(minor_share),
+            float(region_concentration),
+            float(station_concentration),
+        )
+    names = _candidate_names(n_candidates, minor=minor_share > 0)
     rng = np.random.default_rng(fraud_seq)
     exposed = np.ones(n, dtype=bool) if chosen is None else np.isin(clean.region + 1, chosen)
 
@@ -471,7 +492,7 @@ def synthetic_election(
         )
 
     added = votes[:, 0] - clean.votes[:, 0]
-    results = _results(clean, issued=issued, cast=cast, votes=votes, n_candidates=n_candidates)
+    results = _results(clean, issued=issued, cast=cast, votes=votes, names=names)
     truth = SyntheticTruth(
         anomalous_votes=int(added.sum()),
         f_i=float(is_incremental.mean()),
@@ -511,6 +532,7 @@ def synthetic_election(
         "machine_share": float(machine_share),
         "machine_min": float(machine_min),
         "share_follows_turnout": float(share_follows_turnout),
+        "minor_share": float(minor_share),
     }
     return SyntheticElection(results=results, truth=truth, params=params)
 
@@ -547,8 +569,28 @@ def _machine(
     return issued, cast, votes, chosen
 
 
-def _candidate_names(k: int) -> tuple[str, ...]:
-    return (LEADER, *(f"Opponent {j}" for j in range(1, k)))
+def _with_minor(
+    rng: np.random.Generator,
+    clean: _Clean,
+    share: float,
+    region_concentration: float,
+    station_concentration: float,
+) -> _Clean:
+    """The clean election with a minor candidate's column appended: votes thinned from
+    the last opponent at a rate drawn per region, then per station, around the rate that
+    gives ``share`` of the valid vote nationally."""
+    last = clean.votes[:, -1]
+    mean = min(share * float(clean.votes.sum()) / max(float(last.sum()), 1.0), 0.9)
+    n_regions = int(clean.region.max()) + 1
+    region_rate = _beta(rng, np.full(n_regions, mean), region_concentration)
+    rate = _beta(rng, region_rate[clean.region], station_concentration)
+    minor = rng.binomial(last, rate)
+    votes = np.column_stack([clean.votes[:, :-1], last - minor, minor]).astype(np.int64)
+    return replace(clean, votes=votes)
+
+
+def _candidate_names(k: int, *, minor: bool = False) -> tuple[str, ...]:
+    return (LEADER, *(f"Opponent {j}" for j in range(1, k)), *((MINOR,) if minor else ()))
 
 
 def _results(
@@ -557,7 +599,7 @@ def _results(
     issued: np.ndarray,
     cast: np.ndarray,
     votes: np.ndarray,
-    n_candidates: int,
+    names: tuple[str, ...],
 ) -> ElectionResults:
     """The station table in the results schema (stuffed ballots are issued on the premises)."""
     n = len(issued)
@@ -588,7 +630,6 @@ def _results(
             "abroad": np.zeros(n, dtype=bool),
         }
     )
-    names = _candidate_names(n_candidates)
     for j, name in enumerate(names):
         stations[name] = votes[:, j]
     stations["source_row"] = np.arange(n, dtype=np.int64) + 2

@@ -208,8 +208,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "calibration_note": (
             "Honest simulated elections: synthetic elections of 20,000 stations with no "
-            "fraud, drawn with realistic differences between stations and regions "
-            "(docs/validation.md). A sign that honest counting raises often is not called one."
+            "fraud, drawn with realistic differences between stations and regions; a third "
+            "of them with regions whose turnout and leader share go together, a third with "
+            "a candidate of 0.7 % (docs/validation.md). A sign that honest counting raises "
+            "often is not called one."
         ),
         # the published recipes beside ours
         "recipes_title": "Our figures beside the published recipes",
@@ -296,7 +298,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "limits_relations": (
             "A correlation between turnout and the leader's share has honest causes too; it "
-            "is shown to describe the election, not to test it."
+            "is shown to describe the election, not to test it. A region's leader slope above "
+            "his share is what added ballots produce, but so do honest differences inside the "
+            "region (villages that both vote more and favour the leader): a flagged region "
+            "needs the other methods' evidence."
         ),
         "limits_spikes": (
             "Spikes at round shares say results were aimed at a few values; a few honest "
@@ -339,6 +344,10 @@ TEXT: dict[str, dict[str, str]] = {
         "kf_correlation": "Correlation of turnout and leader share",
         "kf_slopes": "Leader's and others' votes per extra voter",
         "kf_regions_tested": "Regions with enough stations",
+        "kf_regions_above_share": (
+            "Regions where the leader's votes grow with turnout faster than his share "
+            "(as added ballots make them; false discovery rate 5 %)"
+        ),
         "kf_spike_share": "Stations on spikes (interval)",
         "kf_spike_points": "Spike points",
         "kf_identical": "Identical protocols: groups, stations",
@@ -539,9 +548,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "calibration_note": (
             "Честные смоделированные выборы — синтетические выборы на 20 000 участков без "
-            "фальсификаций, с реалистичными различиями участков и регионов "
-            "(docs/validation.md). Признак, который часто возникает при честном подсчёте, "
-            "признаком не называется."
+            "фальсификаций, с реалистичными различиями участков и регионов; треть из них — "
+            "с регионами, где явка и доля лидера растут вместе, треть — с кандидатом, "
+            "набравшим 0,7 % (docs/validation.md). Признак, который часто возникает при "
+            "честном подсчёте, признаком не называется."
         ),
         "recipes_title": "Наши оценки рядом с опубликованными способами расчёта",
         "recipes_intro": (
@@ -623,7 +633,9 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "limits_relations": (
             "У связи явки и доли лидера есть и честные причины; она показана как описание "
-            "выборов, а не как тест."
+            "выборов, а не как тест. Наклон голосов лидера выше его доли в регионе даёт вброс, "
+            "но и честные различия внутри региона (сёла, где и явка выше, и лидера "
+            "поддерживают больше): отмеченному региону нужны свидетельства других методов."
         ),
         "limits_spikes": (
             "Пики на круглых долях говорят, что результаты подгоняли под несколько значений; "
@@ -666,6 +678,10 @@ TEXT: dict[str, dict[str, str]] = {
         "kf_correlation": "Корреляция явки и доли лидера",
         "kf_slopes": "Голоса лидера и остальных на одного дополнительного избирателя",
         "kf_regions_tested": "Регионов с достаточным числом участков",
+        "kf_regions_above_share": (
+            "Регионов, где голоса лидера растут с явкой быстрее его доли "
+            "(как при вбросах; доля ложных открытий 5 %)"
+        ),
         "kf_spike_share": "Участков на пиках (интервал)",
         "kf_spike_points": "Точек-пиков",
         "kf_identical": "Одинаковые протоколы: групп, участков",
