@@ -224,3 +224,17 @@ def test_no_two_test_modules_share_a_name() -> None:
     for path in tests.rglob("test_*.py"):
         seen.setdefault(path.name, []).append(str(path.relative_to(tests)))
     assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def test_no_test_calls_asyncio_run_on_its_own_thread() -> None:
+    """The browser fixture keeps Playwright's loop running in the worker's main thread for the
+    session, so a later ``asyncio.run`` there fails, depending only on how xdist shared out the
+    tests: ``tests.asyncrun.run_async`` runs the coroutine on a thread of its own instead."""
+    tests = Path(__file__).resolve().parent
+    calls = [
+        str(path.relative_to(tests))
+        for path in tests.rglob("*.py")
+        if path.name != "asyncrun.py"
+        and re.search(r"(?<![\w.])asyncio\.run\(", path.read_text(encoding="utf-8"))
+    ]
+    assert calls == [], "use tests.asyncrun.run_async"

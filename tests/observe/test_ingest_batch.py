@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select, update
+from tests.asyncrun import run_async
 from tests.store.databases import database_url
 from tests.web.servers import serve_in_thread
 
@@ -66,26 +67,8 @@ T = TypeVar("T")
 
 
 def run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on its own event loop in a fresh thread.
-
-    The browser tests' Playwright (sync API) keeps an event loop running in the main thread
-    of the same pytest worker, where ``asyncio.run`` would refuse to start another.
-    """
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            result.append(asyncio.run(factory()))
-        except BaseException as exc:  # handed to the caller below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
+    """Run the coroutine ``factory`` makes on its own loop (see ``tests.asyncrun``)."""
+    return run_async(factory())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, select, update
+from tests.asyncrun import run_async
 
 from pollwatch.errors import InputError
 from pollwatch.observe.activity import SLOT_SECONDS, entered_per_slot
@@ -591,7 +592,7 @@ def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:
         await asyncio.gather(*(writer.submit(item) for item in items))
 
     try:
-        asyncio.run(send())
+        run_async(send())
         with engine.connect() as conn:
             reporting = {s for s, c in load_counters(conn, "e").items() if c.mergeable}
         deadline = datetime.now(UTC) + timedelta(seconds=30)

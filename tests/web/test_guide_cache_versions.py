@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
+from tests.asyncrun import run_async
 
 from pollwatch.observe.publication import release_cutoff
 from pollwatch.store import create_election, open_store
@@ -63,7 +64,7 @@ def test_an_old_version_is_used_while_one_task_reads_it_again(
                 await task
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         engine.dispose()
 
@@ -128,6 +129,6 @@ def test_while_one_request_rebuilds_a_page_the_crowd_gets_its_last_answer(
         assert cache.rebuilds == 0
 
     try:
-        asyncio.run(scenario())
+        run_async(scenario())
     finally:
         engine.dispose()

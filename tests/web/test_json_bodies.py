@@ -3,12 +3,12 @@ field, in the one error body; a route's documented body is the one it checks."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 from fastapi import Request
+from tests.asyncrun import run_async
 
 from pollwatch.errors import InputError
 from pollwatch.web.errors import error_response
@@ -39,15 +39,15 @@ def _refusal(body: bytes, content_type: str | None = "application/json", **kw: A
     """The HTTP answer to reading ``body`` as the NOTE body (``kw``: read_json_object's)."""
     with pytest.raises(InputError) as caught:
         if kw:
-            asyncio.run(read_json_object(_request(body, content_type), **kw))
+            run_async(read_json_object(_request(body, content_type), **kw))
         else:
-            asyncio.run(NOTE.read(_request(body, content_type)))
+            run_async(NOTE.read(_request(body, content_type)))
     answer = error_response(caught.value)
     return answer.status_code, json.loads(answer.body)["error"]
 
 
 def test_a_good_body_is_returned_as_is() -> None:
-    body = asyncio.run(NOTE.read(_request(b'{"note": "seal missing", "public": false}')))
+    body = run_async(NOTE.read(_request(b'{"note": "seal missing", "public": false}')))
     assert body == {"note": "seal missing", "public": False}
 
 
@@ -73,7 +73,7 @@ def test_bad_bodies_are_a_400_naming_the_field(raw: bytes, field: str, words: st
 
 def test_any_fields_when_none_are_declared_but_still_an_object() -> None:
     read = read_json_object(_request(b'{"update_id": 1, "message": {}}'), None)
-    assert asyncio.run(read) == {"update_id": 1, "message": {}}
+    assert run_async(read) == {"update_id": 1, "message": {}}
     status, error = _refusal(b"7", fields=None, expected="a Telegram update")
     assert (status, error["field"], error["message"]) == (
         400,
@@ -89,7 +89,7 @@ def test_json_only_refuses_other_media_before_reading(content_type: str | None) 
     good = read_json_object(
         _request(b'{"note": "x"}', "Application/JSON; charset=utf-8"), ("note",), json_only=True
     )
-    assert asyncio.run(good) == {"note": "x"}
+    assert run_async(good) == {"note": "x"}
 
 
 def test_the_documented_body_is_the_checked_one() -> None:
