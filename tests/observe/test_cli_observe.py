@@ -195,7 +195,7 @@ def test_embargo_redacted_exports_verify_and_reveal(
 
 
 def test_election_schedule_is_replaced_and_hostile_input_refused(
-    db: str, capsys: pytest.CaptureFixture[str]
+    cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["elections", "create", "e1"], capsys)[0] == 0
     code, out, _ = run(
@@ -212,7 +212,7 @@ def test_election_schedule_is_replaced_and_hostile_input_refused(
     )
     assert code == 0
     assert "2024-03-15 08:00-20:00; 2024-03-16 08:00-20:00 (Europe/Belgrade)" in out
-    engine = open_store(db)
+    engine = open_store(cli_db)
     try:
         audit = [a for a in list_audit(engine) if a["action"] == "election.schedule"]
     finally:
@@ -241,7 +241,7 @@ def test_election_schedule_is_replaced_and_hostile_input_refused(
         assert code == 1 and message in err and "Traceback" not in err, (args, err)
     code, _, err = run(["elections", "schedule", "nope", "--clear"], capsys)
     assert code == 1 and "nope" in err
-    engine = open_store(db)
+    engine = open_store(cli_db)
     try:  # the refused attempts left the schedule as it was
         assert election_key_dates(engine, "e1")["schedule"].startswith("2024-03-15 08:00")
     finally:
