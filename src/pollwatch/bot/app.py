@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from pollwatch.bot import coach, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
 from pollwatch.bot.deliveries import watch_alerts, watch_deliveries
+from pollwatch.bot.flows import FlowStorage
 from pollwatch.bot.keys import BotKeys
 from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
@@ -85,8 +86,10 @@ def services_for(
 
 
 def build_dispatcher(services: BotServices) -> Dispatcher:
-    """The dispatcher with every part's router and the account middleware."""
-    dp = Dispatcher()
+    """The dispatcher with every part's router and the account middleware; conversations
+    are kept in the database (:class:`pollwatch.bot.flows.FlowStorage`), so a restart
+    keeps a half-typed report."""
+    dp = Dispatcher(storage=FlowStorage(services.engine, services.keys))
     dp["services"] = services
     middleware = AccountMiddleware(services)
     dp.message.outer_middleware(middleware)

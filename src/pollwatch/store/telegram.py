@@ -45,6 +45,7 @@ from pollwatch.store.tables import (
     telegram_outbox,
     telegram_users,
 )
+from pollwatch.store.telegram_flows import forget_flows
 
 __all__ = [
     "LINK_TTL",
@@ -306,10 +307,12 @@ def set_language(engine: Engine, user_hash: str, lang: str) -> None:
 
 
 def forget_account(engine: Engine, user_hash: str) -> bool:
-    """Erase everything kept about an account; returns whether there was anything."""
+    """Erase everything kept about an account (its unfinished flow too); returns whether
+    there was anything."""
     with write_transaction(engine) as conn:
         conn.execute(delete(telegram_outbox).where(telegram_outbox.c.user_hash == user_hash))
         conn.execute(delete(telegram_follows).where(telegram_follows.c.user_hash == user_hash))
+        forget_flows(conn, [user_hash])
         gone = conn.execute(delete(telegram_users).where(telegram_users.c.user_hash == user_hash))
     return bool(gone.rowcount)
 
@@ -587,8 +590,8 @@ def queue_to_observers(engine: Engine, election: str, text: str) -> int:
 
 
 def forget_election(engine: Engine, election: str) -> int:
-    """When an election is over: erase its follows, its observers' links and chat ids and
-    their queued messages; returns how many accounts were touched."""
+    """When an election is over: erase its follows, its observers' links and chat ids, their
+    queued messages and unfinished flows; returns how many accounts were touched."""
     with write_transaction(engine) as conn:
         followers_ = {
             str(r[0])
@@ -609,6 +612,7 @@ def forget_election(engine: Engine, election: str) -> int:
         for first in range(0, len(touched), 1000):
             chunk = touched[first : first + 1000]
             conn.execute(delete(telegram_outbox).where(telegram_outbox.c.user_hash.in_(chunk)))
+            forget_flows(conn, chunk)
             conn.execute(
                 update(telegram_users)
                 .where(telegram_users.c.user_hash.in_(chunk))

@@ -1,0 +1,55 @@
+"""The conversations' state in the database (:mod:`pollwatch.store.telegram_flows`), so a
+restarted bot goes on with a half-typed report where it stopped.
+
+aiogram keeps a conversation's state (the flow and its data) in a storage; its default
+``MemoryStorage`` loses everything when the process stops. :class:`FlowStorage` is the
+same interface over the store: the key is the account's keyed hash (the bot talks in
+private chats only, so the user is the conversation), the data are the flow's JSON. A
+report's UUID is in its draft, fixed when the flow started, so a report finished after a
+restart is still stored once. Rows expire :data:`~pollwatch.store.telegram_flows.FLOW_TTL`
+after their last change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from sqlalchemy import Engine
+
+from pollwatch.bot.keys import BotKeys
+from pollwatch.store.telegram_flows import read_flow, write_flow
+
+__all__ = ["FlowStorage"]
+
+
+class FlowStorage(BaseStorage):
+    """aiogram's FSM storage over the ``telegram_flows`` table."""
+
+    def __init__(self, engine: Engine, keys: BotKeys) -> None:
+        self.engine = engine
+        self.keys = keys
+
+    def _user(self, key: StorageKey) -> str:
+        return self.keys.user_hash(key.user_id)
+
+    async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
+        name = state.state if isinstance(state, State) else state
+        await asyncio.to_thread(write_flow, self.engine, self._user(key), state=name)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        flow = await asyncio.to_thread(read_flow, self.engine, self._user(key))
+        return flow.state
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await asyncio.to_thread(write_flow, self.engine, self._user(key), data=dict(data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        flow = await asyncio.to_thread(read_flow, self.engine, self._user(key))
+        return dict(flow.data)
+
+    async def close(self) -> None:
+        """Nothing to close: the engine belongs to the services."""
