@@ -84,7 +84,9 @@ def test_the_sub_commands(
         assert threaded.fake.webhook["secret_token"] == "secret_secret_secret"
         assert main(["bot", "webhook", "http://insecure.example.org/telegram/webhook"]) == 1
         assert main(["bot", "broadcast", "Hello", "--election", "e-2026"]) == 0
-        assert "queued for 0 observer(s)" in capsys.readouterr().out
+        assert "queued for 0 observer(s) as batch b:" in capsys.readouterr().out
+        assert main(["bot", "deliveries"]) == 0
+        assert "nothing sent" in capsys.readouterr().out
         assert main(["bot", "broadcast", "", "--election", "e-2026"]) == 1
         assert main(["bot", "forget-election", "e-2026"]) == 0
     engine.dispose()

@@ -99,13 +99,36 @@ def broadcast(
     election: str = typer.Option(..., "--election", help="Whose observers get it."),
 ) -> None:
     """Queue a message to every observer of an election linked in Telegram; the running
-    bot's paced sender delivers it (about 30 messages a second)."""
+    bot's paced sender delivers it (about 30 messages a second). `pollwatch bot deliveries`
+    shows how many Telegram accepted."""
     from pollwatch.store import open_store
     from pollwatch.store.telegram import queue_to_observers
 
     engine = open_store(load_settings().resolved_database_url())
-    queued = queue_to_observers(engine, election, text)
-    typer.echo(f"queued for {queued} observer(s)")
+    broadcast = queue_to_observers(engine, election, text)
+    typer.echo(f"queued for {broadcast.queued} observer(s) as batch {broadcast.batch}")
+
+
+@bot_app.command("deliveries")
+def deliveries(
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="How many batches."),
+) -> None:
+    """The latest broadcasts and coordinators' messages in Telegram: chats queued, delivered
+    (Telegram accepted the message), failed (blocked the bot, chat gone) and still pending."""
+    from pollwatch.store import open_store
+    from pollwatch.store.telegram_batches import list_batches
+
+    engine = open_store(load_settings().resolved_database_url())
+    rows = list_batches(engine, limit=limit)
+    if not rows:
+        typer.echo("nothing sent through Telegram yet")
+        return
+    typer.echo(f"{'batch':<16} {'queued':>7} {'delivered':>9} {'failed':>6} {'pending':>7}")
+    for r in rows:
+        typer.echo(
+            f"{r['batch']:<16} {r['queued']:>7} {r['delivered']:>9} {r['failed']:>6} "
+            f"{r['pending']:>7}"
+        )
 
 
 @bot_app.command("forget-election")
