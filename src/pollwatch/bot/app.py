@@ -14,6 +14,7 @@ import logging
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from sqlalchemy import Engine
 
@@ -89,7 +90,12 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     """The dispatcher with every part's router and the account middleware; conversations
     are kept in the database (:class:`pollwatch.bot.flows.FlowStorage`), so a restart
     keeps a half-typed report."""
-    dp = Dispatcher(storage=FlowStorage(services.engine, services.keys))
+    # one account's updates one at a time (a double tap, a resent update): each reads and
+    # writes its flow's state in the database, which must not interleave
+    dp = Dispatcher(
+        storage=FlowStorage(services.engine, services.keys),
+        events_isolation=SimpleEventIsolation(),
+    )
     dp["services"] = services
     middleware = AccountMiddleware(services)
     dp.message.outer_middleware(middleware)

@@ -22,6 +22,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 
 from pollwatch.bot.i18n import Translate, language_of, translator
+from pollwatch.bot.reasons import translate_reason
 from pollwatch.bot.services import BotServices
 from pollwatch.errors import PollwatchError
 from pollwatch.limits import limit_key
@@ -44,9 +45,10 @@ class Who:
 
 
 def refusal(error: PollwatchError, _: Translate) -> str:
-    """The reply to a refused input: what was wrong, in the library's words."""
+    """The reply to a refused input: what was wrong, in the reader's language (the bot's own
+    reasons are msgids; the library's are translated by :func:`translate_reason`)."""
     reason = getattr(error, "reason", None) or str(error)
-    return _("Not accepted: {reason}", reason=_(reason))  # the bot's own reasons are msgids
+    return _("Not accepted: {reason}", reason=translate_reason(reason, _))
 
 
 class AccountMiddleware(BaseMiddleware):
