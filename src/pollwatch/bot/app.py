@@ -18,7 +18,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from sqlalchemy import Engine
 
-from pollwatch.bot import coach, observers, privacy, voters
+from pollwatch.bot import coach, guidance, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
 from pollwatch.bot.deliveries import watch_alerts, watch_deliveries
 from pollwatch.bot.flows import FlowStorage
@@ -50,6 +50,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("practice", "Coach: practise a conversation"),
     ("where", "Find a polling station"),
     ("follow", "Follow a station's queue"),
+    ("guide", "Voters: registration and voting days"),
     ("unfollow", "Stop following"),
     ("language", "Language"),
     ("privacy", "What the bot keeps"),
@@ -105,6 +106,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
         privacy.handlers.router(),
         observers.handlers.router(),
         voters.handlers.router(),
+        guidance.handlers.router(),
         coach.handlers.router(),
         privacy.fallback.router(),
     )
