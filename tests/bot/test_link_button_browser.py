@@ -5,6 +5,7 @@ answers the bot's getMe)."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ import pytest
 from playwright.sync_api import expect
 from tests.bot.fake_telegram import BOT_USERNAME, TOKEN, ThreadedFake
 from tests.bot.harness import KEY
-from tests.web.conftest import browser  # noqa: F401  (Debian's chromium, as the web tests)
 from tests.web.servers import serve_in_thread
 
 from pollwatch.bot.keys import BotKeys
@@ -25,6 +25,28 @@ from pollwatch.web.app import create_app
 
 ELECTION = "tg-2026"
 DEEP_LINK = re.compile(rf"^https://t\.me/{BOT_USERNAME}\?start=([A-Za-z0-9_-]{{43}})$")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium, launched as tests/web's ``browser`` but for this module
+    only: Playwright's sync API keeps an event loop in the main thread while it runs, and
+    the bot's other tests call ``asyncio.run``."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).exists():
+        pytest.fail(
+            "chromium is not installed; `make test` installs it (scripts/ensure-chromium.sh)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
+        )
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +81,7 @@ def served(
     engine.dispose()
 
 
-def _phone(browser: Any, base: str, engine: Any, lang: str) -> Any:  # noqa: F811
+def _phone(browser: Any, base: str, engine: Any, lang: str) -> Any:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
     page = context.new_page()
     outside: list[str] = []
@@ -76,7 +98,7 @@ def _phone(browser: Any, base: str, engine: Any, lang: str) -> Any:  # noqa: F81
 
 @pytest.mark.browser
 def test_the_link_code_button_shows_the_code_the_link_and_the_qr(
-    browser: Any,  # noqa: F811
+    browser: Any,
     served: tuple[str, Any],
 ) -> None:
     base, engine = served
@@ -115,7 +137,7 @@ def test_the_link_code_button_shows_the_code_the_link_and_the_qr(
 
 @pytest.mark.browser
 def test_the_panel_in_russian_and_a_server_without_telegram(
-    browser: Any,  # noqa: F811
+    browser: Any,
     served: tuple[str, Any],
     tmp_path: Path,
 ) -> None:

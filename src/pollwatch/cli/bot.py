@@ -97,16 +97,38 @@ def send() -> None:
 def broadcast(
     text: str = typer.Argument(..., help="The message (at most 4096 characters)."),
     election: str = typer.Option(..., "--election", help="Whose observers get it."),
+    wait: float = typer.Option(
+        0.0,
+        "--wait",
+        min=0.0,
+        max=3600.0,
+        help="Seconds to wait for the running bot to deliver it, then print the counts.",
+    ),
 ) -> None:
     """Queue a message to every observer of an election linked in Telegram; the running
-    bot's paced sender delivers it (about 30 messages a second). `pollwatch bot deliveries`
-    shows how many Telegram accepted."""
+    bot's paced sender delivers it (about 30 messages a second). Prints the chats queued,
+    and with --wait those Telegram accepted (delivered), those given up (failed: blocked the
+    bot, chat gone) and those still pending; `pollwatch bot deliveries` shows them later."""
+    import time
+
     from pollwatch.store import open_store
     from pollwatch.store.telegram import queue_to_observers
+    from pollwatch.store.telegram_batches import batch_status
 
     engine = open_store(load_settings().resolved_database_url())
-    broadcast = queue_to_observers(engine, election, text)
-    typer.echo(f"queued for {broadcast.queued} observer(s) as batch {broadcast.batch}")
+    sent = queue_to_observers(engine, election, text)
+    typer.echo(f"queued for {sent.queued} observer(s) as batch {sent.batch}")
+    if not wait:
+        return
+    deadline = time.monotonic() + wait
+    status = batch_status(engine, sent.batch)
+    while status["pending"] > 0 and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        status = batch_status(engine, sent.batch)
+    typer.echo(
+        f"queued {status['queued']}, delivered {status['delivered']}, "
+        f"failed {status['failed']}, pending {status['pending']}"
+    )
 
 
 @bot_app.command("deliveries")

@@ -31,6 +31,7 @@ from pollwatch.errors import AuthError, InputError, InviteExpired
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.messages import add_delivered
 from pollwatch.store.people import Observer
 from pollwatch.store.tables import (
     elections,
@@ -560,8 +561,6 @@ def sent(
         for batch, n in per_batch.items():
             count_batch(conn, batch, now, **{outcome: n})
         if outcome == "delivered":
-            from pollwatch.store.messages import add_delivered
-
             add_delivered(conn, {int(b[2:]): n for b, n in per_batch.items() if b.startswith("m:")})
         if unreachable:
             conn.execute(

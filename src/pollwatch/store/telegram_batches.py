@@ -23,7 +23,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pollwatch.store.tables import telegram_batches
 
-__all__ = ["BATCH_COUNTS", "batch_counts", "count_batch", "list_batches", "new_broadcast_batch"]
+__all__ = [
+    "BATCH_COUNTS",
+    "batch_counts",
+    "batch_status",
+    "count_batch",
+    "list_batches",
+    "new_broadcast_batch",
+]
 
 BATCH_COUNTS: tuple[str, ...] = ("queued", "delivered", "failed")
 """The counts of a batch, in the order they are shown."""
@@ -75,6 +82,13 @@ def batch_counts(conn: Connection, batches: Sequence[str]) -> dict[str, dict[str
         for row in rows:
             out[str(row["batch"])] = {name: int(row[name]) for name in BATCH_COUNTS}
     return out
+
+
+def batch_status(engine: Engine, batch: str) -> dict[str, int]:
+    """One batch's counts and how many are still pending (all zero for an unknown batch)."""
+    with engine.connect() as conn:
+        counts = batch_counts(conn, [batch]).get(batch, dict.fromkeys(BATCH_COUNTS, 0))
+    return {**counts, "pending": counts["queued"] - counts["delivered"] - counts["failed"]}
 
 
 def list_batches(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
