@@ -94,7 +94,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     # one account's updates one at a time (a double tap, a resent update): each reads and
     # writes its flow's state in the database, which must not interleave
     dp = Dispatcher(
-        storage=FlowStorage(services.engine, services.keys),
+        storage=FlowStorage(services.engine, services.keys, services.handling),
         events_isolation=SimpleEventIsolation(),
     )
     dp["services"] = services

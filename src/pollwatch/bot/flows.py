@@ -29,11 +29,25 @@ __all__ = ["FlowStorage"]
 class FlowStorage(BaseStorage):
     """aiogram's FSM storage over the ``telegram_flows`` table."""
 
-    def __init__(self, engine: Engine, keys: BotKeys) -> None:
+    def __init__(
+        self, engine: Engine, keys: BotKeys, handling: set[asyncio.Task[Any]] | None = None
+    ) -> None:
         self.engine = engine
         self.keys = keys
+        self.handling = handling
 
     def _user(self, key: StorageKey) -> str:
+        """The account's key; the update's task is counted as being handled from here on.
+
+        aiogram reads the state before any handler or middleware of ours runs; with the
+        state in the database that read waits, so an update could still be on its way to
+        a handler (and then send a message) while the bot is stopping. Counting it in
+        ``handling`` (:meth:`pollwatch.bot.services.BotServices.settle`) closes that gap.
+        """
+        task = asyncio.current_task()
+        if self.handling is not None and task is not None and task not in self.handling:
+            self.handling.add(task)
+            task.add_done_callback(self.handling.discard)
         return self.keys.user_hash(key.user_id)
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
