@@ -14,14 +14,13 @@ import logging
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
 from sqlalchemy import Engine
 
 from pollwatch.bot import coach, guidance, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
 from pollwatch.bot.deliveries import watch_alerts, watch_deliveries
-from pollwatch.bot.flows import FlowStorage
+from pollwatch.bot.flows import FlowIsolation, FlowStorage
 from pollwatch.bot.keys import BotKeys
 from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
@@ -95,7 +94,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     # writes its flow's state in the database, which must not interleave
     dp = Dispatcher(
         storage=FlowStorage(services.engine, services.keys, services.handling),
-        events_isolation=SimpleEventIsolation(),
+        events_isolation=FlowIsolation(services.handling),
     )
     dp["services"] = services
     middleware = AccountMiddleware(services)

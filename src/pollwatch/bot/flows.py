@@ -13,17 +13,47 @@ after their last change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
 from sqlalchemy import Engine
 
 from pollwatch.bot.keys import BotKeys
 from pollwatch.store.telegram_flows import read_flow, write_flow
 
-__all__ = ["FlowStorage"]
+__all__ = ["FlowIsolation", "FlowStorage"]
+
+
+def _track(handling: set[asyncio.Task[Any]] | None) -> None:
+    """Count the current task as an update being handled until it ends."""
+    task = asyncio.current_task()
+    if handling is not None and task is not None and task not in handling:
+        handling.add(task)
+        task.add_done_callback(handling.discard)
+
+
+class FlowIsolation(BaseEventIsolation):
+    """One account's updates one at a time (aiogram's in-process
+    :class:`~aiogram.fsm.storage.memory.SimpleEventIsolation`: a double tap or a resent
+    update must not interleave two writes of its flow); an update waiting for its turn is
+    counted as being handled, so stopping the bot waits for it too."""
+
+    def __init__(self, handling: set[asyncio.Task[Any]] | None = None) -> None:
+        self._inner = SimpleEventIsolation()
+        self.handling = handling
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        _track(self.handling)
+        async with self._inner.lock(key):
+            yield
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class FlowStorage(BaseStorage):
@@ -44,10 +74,7 @@ class FlowStorage(BaseStorage):
         a handler (and then send a message) while the bot is stopping. Counting it in
         ``handling`` (:meth:`pollwatch.bot.services.BotServices.settle`) closes that gap.
         """
-        task = asyncio.current_task()
-        if self.handling is not None and task is not None and task not in self.handling:
-            self.handling.add(task)
-            task.add_done_callback(self.handling.discard)
+        _track(self.handling)
         return self.keys.user_hash(key.user_id)
 
     async def set_state(self, key: StorageKey, state: str | State | None = None) -> None:
