@@ -87,6 +87,7 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         "POLLWATCH_TELEGRAM_KEY": "k" * 40,
         "POLLWATCH_TELEGRAM_ELECTION": "ru-2024",
         "POLLWATCH_TELEGRAM_ALERTS_CHAT": "-1001234567890",
+        "POLLWATCH_TELEGRAM_ALERTS_LANG": "sr",
     }
     assert set(env) == {s.env for s in SETTINGS}
     assert load_settings(env) == Settings(
@@ -112,12 +113,14 @@ def test_every_setting_is_read_from_its_variable(tmp_path: Path) -> None:
         telegram_key="k" * 40,
         telegram_election="ru-2024",
         telegram_alerts_chat=-1001234567890,
+        telegram_alerts_lang="sr",
     )
 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
+        ("POLLWATCH_TELEGRAM_ALERTS_LANG", "de"),
         ("POLLWATCH_RATE_LIMIT", "-1"),
         ("POLLWATCH_RATE_LIMIT", "many"),
         ("POLLWATCH_COACH_STATS", "maybe"),

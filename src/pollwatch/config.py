@@ -58,6 +58,7 @@ class Settings:
     telegram_key: str | None = None
     telegram_election: str | None = None
     telegram_alerts_chat: int | None = None
+    telegram_alerts_lang: str = "en"
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, else SQLite in the home folder."""
@@ -188,6 +189,12 @@ def _chat_id(value: str, env: str) -> int:
             column=env,
         )
     return chat
+
+
+def _interface_language(value: str, env: str) -> str:
+    if value not in ("en", "ru", "sr"):
+        raise InputError(f"{env} must be en, ru or sr; got {value[:20]!r} instead", column=env)
+    return value
 
 
 def _webhook_secret(value: str, env: str) -> str:
@@ -403,6 +410,13 @@ SETTINGS: tuple[Setting, ...] = (
         "posts each alert once (add the bot to the group first).",
         _chat_id,
         default_text="none: alerts are not posted to Telegram",
+    ),
+    Setting(
+        "telegram_alerts_lang",
+        "POLLWATCH_TELEGRAM_ALERTS_LANG",
+        "The language of the alerts posted to the coordinators' Telegram group: `en`, `ru` or "
+        "`sr`.",
+        _interface_language,
     ),
 )
 

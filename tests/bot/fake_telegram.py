@@ -6,7 +6,8 @@ It answers ``getMe``, ``getUpdates`` (long polling over a queue of updates the t
 and the file download, ``setWebhook``/``deleteWebhook``, and ``True`` for anything else;
 every call is recorded (method, decoded parameters, uploaded files) for the test to wait on
 with :meth:`FakeTelegram.wait_for` (a condition with a timeout, never a fixed sleep). It can
-answer ``429 Too Many Requests`` with ``retry_after`` (:meth:`throttle`), as Telegram does.
+answer ``429 Too Many Requests`` with ``retry_after`` (:meth:`throttle`), as Telegram does,
+and refuse calls with 403 or 400 (:meth:`refuse`: a user who blocked the bot, a chat gone).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._throttles: list[tuple[Callable[[Call], bool], int, int]] = []
+        self._refusals: list[tuple[Callable[[Call], bool], int, int, str]] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -117,6 +119,13 @@ class FakeTelegram:
     def throttle(self, when: Callable[[Call], bool], times: int, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls matching ``when`` with 429 and ``retry_after``."""
         self._throttles.append((when, times, retry_after))
+
+    def refuse(
+        self, when: Callable[[Call], bool], times: int, status: int, description: str
+    ) -> None:
+        """Answer the next ``times`` calls matching ``when`` with an error, as Telegram does
+        (403 "Forbidden: bot was blocked by the user", 400 "Bad Request: chat not found")."""
+        self._refusals.append((when, times, status, description))
 
     def sent(self, chat_id: int | None = None, method: str = "sendMessage") -> list[Call]:
         """Successful calls of one method (to one chat)."""
@@ -212,6 +221,16 @@ class FakeTelegram:
                         "parameters": {"retry_after": retry_after},
                     },
                     status=429,
+                )
+        for i, (when, times, status, description) in enumerate(self._refusals):
+            if times > 0 and method != "getUpdates" and when(call):
+                self._refusals[i] = (when, times - 1, status, description)
+                call.answered = status
+                self.calls.append(call)
+                self._notify()
+                return web.json_response(
+                    {"ok": False, "error_code": status, "description": description},
+                    status=status,
                 )
         if method == "getUpdates":
             self.polls += 1

@@ -148,11 +148,7 @@ class Harness:
         return observer_for_token(self.engine, redeemed.token)
 
 
-@contextlib.asynccontextmanager
-async def running_bot(
-    db_url: str, folder: Path, *, election: str | None = ELECTION, **settings: Any
-) -> AsyncIterator[Harness]:
-    engine = open_store(db_url)
+def _prepare(engine: Engine) -> None:
     create_election(engine, ELECTION, name="Test election")
     import_stations(
         engine,
@@ -168,6 +164,22 @@ async def running_bot(
             {"station": "8003", "city": "Belgrade", "country": "Serbia", "address": "Nemanjina 2"},
         ],
     )
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    db_url: str,
+    folder: Path,
+    *,
+    election: str | None = ELECTION,
+    prepare: bool = True,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
+    """The bot running on ``db_url``; ``prepare=False`` for a restart over the same data
+    (the election and its stations exist already)."""
+    engine = open_store(db_url)
+    if prepare:
+        _prepare(engine)
     async with FakeTelegram() as fake:
         config = Settings(
             data_dir=folder / "data",

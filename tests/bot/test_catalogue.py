@@ -31,7 +31,9 @@ def bot_msgids() -> set[str]:
                 if name == "_" and isinstance(first, ast.Constant) and isinstance(first.value, str):
                     found.add(first.value)
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if node.target.id.endswith("_LABELS") and isinstance(node.value, ast.Dict):
+                if node.target.id.endswith(("_LABELS", "REASONS")) and isinstance(
+                    node.value, ast.Dict
+                ):
                     found.update(v.value for v in node.value.values if isinstance(v, ast.Constant))
             elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == (
                 "PRIVACY_TEXT"

@@ -4,6 +4,7 @@ stopped by SIGTERM; and the sub-commands (link-code, webhook, broadcast, forget-
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,7 +85,22 @@ def test_the_sub_commands(
         assert threaded.fake.webhook["secret_token"] == "secret_secret_secret"
         assert main(["bot", "webhook", "http://insecure.example.org/telegram/webhook"]) == 1
         assert main(["bot", "broadcast", "Hello", "--election", "e-2026"]) == 0
-        assert "queued for 0 observer(s)" in capsys.readouterr().out
+        assert "queued for 0 observer(s) as batch b:" in capsys.readouterr().out
+        assert main(["bot", "deliveries"]) == 0
+        assert "nothing sent" in capsys.readouterr().out
+        # a linked observer, no sender running: the wait ends with the message pending
+        from pollwatch.bot.keys import BotKeys
+        from pollwatch.store.telegram import link_observer
+
+        keys = BotKeys.from_secret(KEY)
+        link_observer(engine, observer.id, user_hash=keys.user_hash(7), chat=keys.seal_chat(7))
+        assert main(["bot", "broadcast", "Hi", "--election", "e-2026", "--wait", "0.2"]) == 0
+        out = capsys.readouterr().out
+        assert "queued for 1 observer(s)" in out
+        assert "queued 1, delivered 0, failed 0, pending 1" in out
+        assert main(["bot", "deliveries"]) == 0
+        table = capsys.readouterr().out
+        assert re.search(r"b:[0-9a-f]{12}\s+1\s+0\s+0\s+1", table), table
         assert main(["bot", "broadcast", "", "--election", "e-2026"]) == 1
         assert main(["bot", "forget-election", "e-2026"]) == 0
     engine.dispose()

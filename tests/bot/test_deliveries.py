@@ -157,7 +157,11 @@ def test_a_silent_stations_alert_reaches_the_group_once(db_url: str, tmp_path: P
 
     async def scenario() -> None:
         async with running_bot(
-            db_url, tmp_path, election=election, telegram_alerts_chat=-100555
+            db_url,
+            tmp_path,
+            election=election,
+            telegram_alerts_chat=-100555,
+            telegram_alerts_lang="ru",
         ) as h:
             create_election(h.engine, election, name="Network")
             import_stations(
@@ -196,7 +200,8 @@ def test_a_silent_stations_alert_reaches_the_group_once(db_url: str, tmp_path: P
             finally:
                 await bot.session.close()
             [alert] = h.fake.sent(-100555)
-            assert "rs-1" in alert.text and "no report for an hour" in alert.text
+            # in the group's language (POLLWATCH_TELEGRAM_ALERTS_LANG=ru)
+            assert "участок rs-1" in alert.text and "Нет сообщений 60 минут" in alert.text
             assert "07:06 +01:00" in alert.text  # local time, since the last report arrived
 
     asyncio.run(scenario())
@@ -227,3 +232,33 @@ def test_two_processes_never_queue_one_target_twice(db_url: str, tmp_path: Path)
             assert queue_delivery(h.engine, 10**9, message_text) is None  # no such target
 
     asyncio.run(scenario())
+
+
+def test_alert_texts_in_each_language_with_the_network_pages_labels() -> None:
+    from pollwatch.bot.deliveries import ALERT_KIND_NAMES, SEVERITY_NAMES, alert_text
+    from pollwatch.observe.alerts import ALERT_KINDS, SEVERITIES
+    from pollwatch.web.dashboard import NETWORK_LABELS
+    from pollwatch.web.i18n import read_catalogues
+
+    # one label per kind and severity, the network pages' own (so one translation each)
+    assert {k: NETWORK_LABELS[f"alert_{k}"] for k in ALERT_KINDS} == ALERT_KIND_NAMES
+    assert {s: NETWORK_LABELS[f"severity_{s}"] for s in SEVERITIES} == SEVERITY_NAMES
+    alert = {
+        "kind": "no_opening",
+        "severity": "high",
+        "election": "e-2026",
+        "station": "8001",
+        "local_since": "2026-03-15 07:00 +01:00",
+    }
+    english = alert_text(alert)
+    assert english == (
+        "⚠️ High · e-2026: station 8001: Should have opened, no status yet "
+        "(since 2026-03-15 07:00 +01:00)"
+    )
+    for lang in ("ru", "sr"):
+        network = read_catalogues("network")[lang]
+        text = alert_text(alert, lang)
+        assert network["Should have opened, no status yet"] in text and network["High"] in text
+        assert "8001" in text and "07:00 +01:00" in text and "station" not in text
+    # an unknown kind (a newer library) is shown by its name, not dropped
+    assert "brand_new" in alert_text({**alert, "kind": "brand_new", "station": None}, "ru")

@@ -152,7 +152,9 @@ def test_a_coordinators_message_reaches_linked_observers(db_url: str, tmp_path: 
             await h.link(901, stations=("8001",))
             await h.link(902)
             h.observer()  # an observer not in Telegram gets nothing here
-            assert queue_to_observers(h.engine, "e-2026", "Close the door counts at 20:00") == 2
+            assert (
+                queue_to_observers(h.engine, "e-2026", "Close the door counts at 20:00").queued == 2
+            )
             bot = create_bot(h.settings)
             sender = PacedSender(h.engine, bot, h.services.keys, rate=RATE, per_chat=PER_CHAT)
             report = await sender.drain()

@@ -38,6 +38,8 @@ TABLES = (
     "telegram_follows",
     "telegram_outbox",
     "telegram_alerts",
+    "telegram_flows",  # 0014
+    "telegram_batches",  # 0014
 )
 KEYS = BotKeys.from_secret("k" * 40)
 

@@ -87,12 +87,12 @@ def test_the_end_of_an_election_erases_its_chats(db_url: str, tmp_path: Path) ->
         async with running_bot(db_url, tmp_path) as h:
             await h.link(1003)
             assert "You follow" in (await h.say(1004, "/follow 8002")).text
-            assert queue_to_observers(h.engine, ELECTION, "hello") == 1
+            assert queue_to_observers(h.engine, ELECTION, "hello").queued == 1
             assert forget_election(h.engine, ELECTION) == 2
             with h.engine.connect() as conn:
                 rows = conn.execute(select(telegram_users)).mappings().all()
                 assert all(r["chat"] is None and r["observer_id"] is None for r in rows)
                 assert conn.execute(select(telegram_follows)).all() == []
-            assert queue_to_observers(h.engine, ELECTION, "hello") == 0
+            assert queue_to_observers(h.engine, ELECTION, "hello").queued == 0
 
     asyncio.run(scenario())

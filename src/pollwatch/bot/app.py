@@ -17,9 +17,10 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand
 from sqlalchemy import Engine
 
-from pollwatch.bot import coach, observers, privacy, voters
+from pollwatch.bot import coach, guidance, observers, privacy, voters
 from pollwatch.bot.context import AccountMiddleware
 from pollwatch.bot.deliveries import watch_alerts, watch_deliveries
+from pollwatch.bot.flows import FlowIsolation, FlowStorage
 from pollwatch.bot.keys import BotKeys
 from pollwatch.bot.sender import PacedSender
 from pollwatch.bot.services import BotServices
@@ -48,6 +49,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("practice", "Coach: practise a conversation"),
     ("where", "Find a polling station"),
     ("follow", "Follow a station's queue"),
+    ("guide", "Voters: registration and voting days"),
     ("unfollow", "Stop following"),
     ("language", "Language"),
     ("privacy", "What the bot keeps"),
@@ -85,8 +87,15 @@ def services_for(
 
 
 def build_dispatcher(services: BotServices) -> Dispatcher:
-    """The dispatcher with every part's router and the account middleware."""
-    dp = Dispatcher()
+    """The dispatcher with every part's router and the account middleware; conversations
+    are kept in the database (:class:`pollwatch.bot.flows.FlowStorage`), so a restart
+    keeps a half-typed report."""
+    # one account's updates one at a time (a double tap, a resent update): each reads and
+    # writes its flow's state in the database, which must not interleave
+    dp = Dispatcher(
+        storage=FlowStorage(services.engine, services.keys, services.handling),
+        events_isolation=FlowIsolation(services.handling),
+    )
     dp["services"] = services
     middleware = AccountMiddleware(services)
     dp.message.outer_middleware(middleware)
@@ -96,6 +105,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
         privacy.handlers.router(),
         observers.handlers.router(),
         voters.handlers.router(),
+        guidance.handlers.router(),
         coach.handlers.router(),
         privacy.fallback.router(),
     )

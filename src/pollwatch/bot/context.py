@@ -22,10 +22,11 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 
 from pollwatch.bot.i18n import Translate, language_of, translator
+from pollwatch.bot.reasons import translate_reason
 from pollwatch.bot.services import BotServices
 from pollwatch.errors import PollwatchError
 from pollwatch.limits import limit_key
-from pollwatch.store.telegram import account
+from pollwatch.store.telegram import account, restore_chat
 
 __all__ = ["AccountMiddleware", "Who", "refusal"]
 
@@ -44,9 +45,10 @@ class Who:
 
 
 def refusal(error: PollwatchError, _: Translate) -> str:
-    """The reply to a refused input: what was wrong, in the library's words."""
+    """The reply to a refused input: what was wrong, in the reader's language (the bot's own
+    reasons are msgids; the library's are translated by :func:`translate_reason`)."""
     reason = getattr(error, "reason", None) or str(error)
-    return _("Not accepted: {reason}", reason=_(reason))  # the bot's own reasons are msgids
+    return _("Not accepted: {reason}", reason=translate_reason(reason, _))
 
 
 class AccountMiddleware(BaseMiddleware):
@@ -97,6 +99,11 @@ class AccountMiddleware(BaseMiddleware):
                 )
             return None
         stored = await self.services.run(account, self.services.engine, user_hash)
+        if stored is not None and stored.chat is None and stored.observer_id is not None:
+            # an observer whose chat was dropped as unreachable (it blocked the bot) writes
+            # again: reachable, so the coordinators' messages reach it again
+            chat_sealed = keys.seal_chat(chat.id)
+            await self.services.run(restore_chat, self.services.engine, user_hash, chat_sealed)
         lang = (stored.lang if stored is not None else None) or language_of(user.language_code)
         who = Who(user.id, chat.id, user_hash, lang, translator(lang))
         data["who"] = who

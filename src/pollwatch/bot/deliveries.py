@@ -33,8 +33,10 @@ from pollwatch.store.alerts import election_alerts
 from pollwatch.store.messages import mark_delivery, pending_deliveries, queue_delivery
 
 __all__ = [
+    "ALERT_KIND_NAMES",
     "ALERT_SECONDS",
     "DELIVERY_SECONDS",
+    "SEVERITY_NAMES",
     "URGENT_MARK",
     "DeliveryReport",
     "alert_text",
@@ -117,18 +119,40 @@ async def watch_deliveries(services: BotServices, every: float = DELIVERY_SECOND
         await asyncio.sleep(every)
 
 
-def alert_text(alert: dict[str, Any]) -> str:
-    """An alert as the coordinators' group reads it (English: the group is shared)."""
-    what = {
-        "no_opening": "no opening report",
-        "silence": "no report for an hour",
-        "count_gap": "a count window is missing",
-        "revoked_sending": "a revoked observer is still sending",
-    }.get(str(alert.get("kind")), str(alert.get("kind")))
-    severity = str(alert.get("severity", "")).upper()
-    where = f"station {alert['station']}" if alert.get("station") else "no station"
-    since = alert.get("local_since") or alert.get("since")
-    return f"⚠️ {severity} {alert.get('election')}: {where}: {what} (since {since})"[:4096]
+ALERT_KIND_NAMES: dict[str, str] = {
+    "no_opening": "Should have opened, no status yet",
+    "silence": "No report for 60 minutes",
+    "count_gap": "Count window missing",
+    "revoked_sending": "Revoked observer still sending",
+}
+"""The alert kinds' labels: the network pages' own msgids (translated in ``network.po``)."""
+
+SEVERITY_NAMES: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
+"""The severities' labels, the network pages' msgids too."""
+
+
+def alert_text(alert: dict[str, Any], lang: str = "en") -> str:
+    """An alert as the coordinators' group reads it, in the group's language
+    (``POLLWATCH_TELEGRAM_ALERTS_LANG``)."""
+    _ = translator(lang, "network")
+    kind = str(alert.get("kind"))
+    what = _(ALERT_KIND_NAMES[kind]) if kind in ALERT_KIND_NAMES else kind
+    severity = str(alert.get("severity", ""))
+    level = _(SEVERITY_NAMES[severity]) if severity in SEVERITY_NAMES else severity
+    since = str(alert.get("local_since") or alert.get("since") or "")
+    if alert.get("station"):
+        where = _("station {station}", station=alert["station"])
+    else:
+        where = _("no station")
+    text = _(
+        "⚠️ {severity} · {election}: {where}: {what} (since {since})",
+        severity=level,
+        election=alert.get("election"),
+        where=where,
+        what=what,
+        since=since,
+    )
+    return text[:4096]
 
 
 def post_election_alerts(
@@ -136,7 +160,8 @@ def post_election_alerts(
 ) -> int:
     """Post the election's alerts not posted before to the coordinators' chat; how many."""
     found = election_alerts(services.engine, election, now=now)["alerts"]
-    return post_alerts(services, election, [(str(a["id"]), alert_text(a)) for a in found])
+    lang = services.settings.telegram_alerts_lang
+    return post_alerts(services, election, [(str(a["id"]), alert_text(a, lang)) for a in found])
 
 
 async def watch_alerts(

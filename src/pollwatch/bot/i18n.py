@@ -43,19 +43,22 @@ def content_language(lang: str) -> Lang:
     return "ru" if lang == "ru" else "en"
 
 
-@lru_cache(maxsize=1)
-def _catalogues() -> Mapping[str, Mapping[str, str]]:
+@lru_cache(maxsize=8)
+def _catalogues(domain: str = DOMAIN) -> Mapping[str, Mapping[str, str]]:
     from pollwatch.web.i18n import read_catalogues
 
-    return read_catalogues(DOMAIN)
+    return read_catalogues(domain)
 
 
-def translator(lang: str) -> Translate:
-    """The translating function for ``lang``; a missing translation shows the English."""
-    table = _catalogues().get(lang, {})
+def translator(lang: str, *also: str) -> Translate:
+    """The translating function for ``lang``; a missing translation shows the English.
+
+    ``also`` names more gettext domains looked up after the bot's (the alerts' labels are
+    the network pages' own, in ``network``), so one string has one translation."""
+    tables = [_catalogues(domain).get(lang, {}) for domain in (DOMAIN, *also)]
 
     def _(msgid: str, **values: object) -> str:
-        template = table.get(msgid) or msgid
+        template = next((t[msgid] for t in tables if t.get(msgid)), msgid)
         return template.format(**values) if values else template
 
     return _

@@ -16,7 +16,10 @@ expire and another sender (or the restarted one) sends them: every message is de
 least once, and a message is repeated only if it was accepted but not yet deleted when the
 process died — at most the messages in flight (``in_flight``), since Telegram's sendMessage
 has no idempotency key. A chat that blocked the bot or no longer exists (403, 400) is
-dropped after one try; other failures are retried up to ``max_attempts`` claims.
+given up after one try and its account's chat id dropped (nothing more is queued to it);
+other failures are retried up to ``max_attempts`` claims. Each message is counted once, in
+its batch, as ``delivered`` (Telegram answered ok) or ``failed``
+(:mod:`pollwatch.store.telegram_batches`).
 """
 
 from __future__ import annotations
@@ -208,7 +211,7 @@ class PacedSender:
         chat = self.keys.open_chat(message.chat)
         if chat is None:  # sealed with another key: nobody to send it to
             report.dropped += 1
-            await asyncio.to_thread(sent, self.engine, [message.id])
+            await asyncio.to_thread(sent, self.engine, [message.id], outcome="failed")
             return
         while True:
             at = self.pacer.reserve(chat)
@@ -226,18 +229,34 @@ class PacedSender:
                 report.throttled += 1
                 self.pacer.pause(float(error.retry_after))
                 continue
-            except (TelegramForbiddenError, TelegramBadRequest):
-                report.dropped += 1  # blocked the bot, or the chat is gone
-                await asyncio.to_thread(sent, self.engine, [message.id])
+            except (TelegramForbiddenError, TelegramBadRequest) as error:
+                # blocked the bot, or the chat is gone: given up at once, and the account's
+                # chat dropped so nothing more is queued to it (a 400 about the message
+                # itself, e.g. its text, fails only this message)
+                report.dropped += 1
+                gone = isinstance(error, TelegramForbiddenError) or _chat_gone(error)
+                await asyncio.to_thread(
+                    sent,
+                    self.engine,
+                    [message.id],
+                    outcome="failed",
+                    unreachable=[message.user_hash] if gone else [],
+                )
                 return
             except TelegramNetworkError:
                 report.failed += 1
                 if message.attempts >= self.max_attempts:
                     report.dropped += 1
                     with contextlib.suppress(Exception):
-                        await asyncio.to_thread(sent, self.engine, [message.id])
+                        await asyncio.to_thread(sent, self.engine, [message.id], outcome="failed")
                 return  # left claimed: sent again when the lease ends
             report.delivered += 1
             report.chats.add(chat)
             await asyncio.to_thread(sent, self.engine, [message.id])
             return
+
+
+def _chat_gone(error: TelegramBadRequest) -> bool:
+    """Whether a 400 says the chat itself is unusable (not found, deactivated, kicked)."""
+    text = str(error.message).lower()
+    return any(w in text for w in ("chat not found", "deactivated", "kicked", "user not found"))

@@ -19,6 +19,7 @@ __all__ = [
     "MESSAGE_LIMIT",
     "Coach",
     "Flow",
+    "Guide",
     "Handlers",
     "Menu",
     "Setting",
@@ -53,6 +54,12 @@ class Coach(CallbackData, prefix="c"):
 
     act: str
     value: str = ""
+
+
+class Guide(CallbackData, prefix="g"):
+    """Voter guidance: a section of the page by its index, or ``all``."""
+
+    part: str
 
 
 class Setting(CallbackData, prefix="s"):

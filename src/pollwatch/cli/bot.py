@@ -97,15 +97,60 @@ def send() -> None:
 def broadcast(
     text: str = typer.Argument(..., help="The message (at most 4096 characters)."),
     election: str = typer.Option(..., "--election", help="Whose observers get it."),
+    wait: float = typer.Option(
+        0.0,
+        "--wait",
+        min=0.0,
+        max=3600.0,
+        help="Seconds to wait for the running bot to deliver it, then print the counts.",
+    ),
 ) -> None:
     """Queue a message to every observer of an election linked in Telegram; the running
-    bot's paced sender delivers it (about 30 messages a second)."""
+    bot's paced sender delivers it (about 30 messages a second). Prints the chats queued,
+    and with --wait those Telegram accepted (delivered), those given up (failed: blocked the
+    bot, chat gone) and those still pending; `pollwatch bot deliveries` shows them later."""
+    import time
+
     from pollwatch.store import open_store
     from pollwatch.store.telegram import queue_to_observers
+    from pollwatch.store.telegram_batches import batch_status
 
     engine = open_store(load_settings().resolved_database_url())
-    queued = queue_to_observers(engine, election, text)
-    typer.echo(f"queued for {queued} observer(s)")
+    sent = queue_to_observers(engine, election, text)
+    typer.echo(f"queued for {sent.queued} observer(s) as batch {sent.batch}")
+    if not wait:
+        return
+    deadline = time.monotonic() + wait
+    status = batch_status(engine, sent.batch)
+    while status["pending"] > 0 and time.monotonic() < deadline:
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        status = batch_status(engine, sent.batch)
+    typer.echo(
+        f"queued {status['queued']}, delivered {status['delivered']}, "
+        f"failed {status['failed']}, pending {status['pending']}"
+    )
+
+
+@bot_app.command("deliveries")
+def deliveries(
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="How many batches."),
+) -> None:
+    """The latest broadcasts and coordinators' messages in Telegram: chats queued, delivered
+    (Telegram accepted the message), failed (blocked the bot, chat gone) and still pending."""
+    from pollwatch.store import open_store
+    from pollwatch.store.telegram_batches import list_batches
+
+    engine = open_store(load_settings().resolved_database_url())
+    rows = list_batches(engine, limit=limit)
+    if not rows:
+        typer.echo("nothing sent through Telegram yet")
+        return
+    typer.echo(f"{'batch':<16} {'queued':>7} {'delivered':>9} {'failed':>6} {'pending':>7}")
+    for r in rows:
+        typer.echo(
+            f"{r['batch']:<16} {r['queued']:>7} {r['delivered']:>9} {r['failed']:>6} "
+            f"{r['pending']:>7}"
+        )
 
 
 @bot_app.command("forget-election")

@@ -35,7 +35,7 @@ to its stations only — never everyone — and sees the messages that address i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, insert, select, update
@@ -56,15 +56,18 @@ from pollwatch.store.tables import (
     telegram_outbox,
     telegram_users,
 )
+from pollwatch.store.telegram_batches import batch_counts, count_batch
 
 __all__ = [
     "BOT_STATES",
     "INBOX_LIMIT",
     "MAX_BOT_ATTEMPTS",
     "MAX_RECEIPTS",
+    "add_delivered",
     "inbox",
     "list_messages",
     "mark_delivery",
+    "message_batch",
     "pending_deliveries",
     "queue_delivery",
     "record_receipts",
@@ -275,11 +278,15 @@ def _load(
     return [(dict(r), targets[int(r["id"])], states[int(r["id"])]) for r in rows]
 
 
+_NO_TELEGRAM = {"queued": 0, "delivered": 0, "failed": 0}
+
+
 def list_messages(
     engine: Engine, election: str, *, who: Holder | None = None, limit: int = 500
 ) -> list[dict[str, Any]]:
     """The election's messages for the coordinators' page, newest first, with receipt counts
-    and the bot's delivery states (counts per state). A narrowed scope sees the messages
+    and the bot's delivery states (targets per state) and Telegram counts (chats queued,
+    accepted by Telegram, failed). A narrowed scope sees the messages
     that address its stations, its countries or its observers."""
     visible = (
         visible_stations(engine, who, election)
@@ -290,6 +297,7 @@ def list_messages(
         loaded = _load(conn, election, limit=limit)
         places = _places(conn, election) if visible is not None else {}
         people = dict(_observer_rows(conn, election)) if visible is not None else {}
+        telegram = batch_counts(conn, [message_batch(int(r["id"])) for r, _t, _s in loaded])
     out = []
     for row, targets, states in loaded:
         if visible is not None:
@@ -314,6 +322,7 @@ def list_messages(
                 "delivered": int(row["delivered"]),
                 "read": int(row["reads"]),
                 "bot": {state: states.count(state) for state in BOT_STATES if state in states},
+                "telegram": telegram.get(message_batch(int(row["id"])), _NO_TELEGRAM),
             }
         )
     return out
@@ -483,6 +492,25 @@ def mark_delivery(engine: Engine, target_id: int, state: str) -> None:
             raise InputError(f"no message target {target_id}", column="target_id")
 
 
+def message_batch(message_id: int) -> str:
+    """The Telegram batch a message's deliveries are counted in (``telegram_batches``)."""
+    return f"m:{int(message_id)}"
+
+
+def add_delivered(conn: Connection, counts: Mapping[int, int]) -> None:
+    """Add to messages' ``delivered`` counts (never past ``recipients``), in the caller's
+    transaction: Telegram accepted ``counts[id]`` more copies of message ``id``."""
+    for message_id, n in counts.items():
+        total = messages.c.delivered + n
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(
+                delivered=case((total > messages.c.recipients, messages.c.recipients), else_=total)
+            )
+        )
+
+
 def queue_delivery(
     engine: Engine, target_id: int, render: Callable[[str, bool, str | None], str]
 ) -> int | None:
@@ -496,8 +524,9 @@ def queue_delivery(
     encrypted here (opaque bytes). Queuing and marking are one transaction, so a crash
     either leaves the target pending with nothing queued or queued and marked; the outbox
     then delivers at least once, with repeats bounded by its messages in flight. The
-    message's ``delivered`` count grows by the chats queued (never past ``recipients``):
-    a count, never who.
+    chats queued are counted in the message's Telegram batch (:func:`message_batch`); its
+    ``delivered`` count grows only when Telegram accepts a message
+    (:func:`pollwatch.store.telegram.sent` calls :func:`add_delivered`): a count, never who.
     """
     now = utcnow()
     with write_transaction(engine) as conn:
@@ -553,8 +582,10 @@ def queue_delivery(
         reached = set(
             _reached([Target(str(row["kind"]), row["value"])], people, _places(conn, election))
         )
+        batch = message_batch(int(row["id"]))
         queued = [
             {
+                "batch": batch,
                 "user_hash": str(r[2]),
                 "chat": bytes(r[3]),
                 "text": render(str(row["text"]), bool(row["urgent"]), r[4]),
@@ -566,15 +597,5 @@ def queue_delivery(
         ]
         for first in range(0, len(queued), 1000):
             conn.execute(insert(telegram_outbox), queued[first : first + 1000])
-        if queued:
-            total = messages.c.delivered + len(queued)
-            conn.execute(
-                update(messages)
-                .where(messages.c.id == row["id"])
-                .values(
-                    delivered=case(
-                        (total > messages.c.recipients, messages.c.recipients), else_=total
-                    )
-                )
-            )
+        count_batch(conn, batch, now, queued=len(queued))
     return len(queued)

@@ -54,7 +54,9 @@ __all__ = [
     "station_activity",
     "stations",
     "telegram_alerts",
+    "telegram_batches",
     "telegram_codes",
+    "telegram_flows",
     "telegram_follows",
     "telegram_outbox",
     "telegram_users",
@@ -529,8 +531,33 @@ telegram_outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("claimed_until", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The batch counted in telegram_batches ("m:<message id>", "b:<broadcast>"); NULL: none.
+    Column("batch", String(64), nullable=True),
 )
 """Messages waiting to be sent by the paced sender; a row is deleted once Telegram took it."""
+
+telegram_batches = Table(
+    "telegram_batches",
+    metadata,
+    Column("batch", String(64), primary_key=True),
+    Column("queued", Integer, nullable=False, server_default=text("0")),
+    Column("delivered", Integer, nullable=False, server_default=text("0")),
+    Column("failed", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Counts per batch of outbox messages: queued, accepted by Telegram, failed (migration 0014)."""
+
+telegram_flows = Table(
+    "telegram_flows",
+    metadata,
+    # The HMAC'd user id, as in telegram_users (no row there is needed).
+    Column("user_hash", String(64), primary_key=True),
+    Column("state", String(100), nullable=True),
+    # The flow's half-typed values as JSON (a report draft, a practice's counters).
+    Column("data", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+"""The bot's unfinished conversations, kept across restarts until they expire."""
 
 telegram_alerts = Table(
     "telegram_alerts",

@@ -31,6 +31,7 @@ from pollwatch.errors import AuthError, InputError, InviteExpired
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
 from pollwatch.store.engine import write_transaction
+from pollwatch.store.messages import add_delivered
 from pollwatch.store.people import Observer
 from pollwatch.store.tables import (
     elections,
@@ -45,11 +46,14 @@ from pollwatch.store.tables import (
     telegram_outbox,
     telegram_users,
 )
+from pollwatch.store.telegram_batches import count_batch, new_broadcast_batch
+from pollwatch.store.telegram_flows import forget_flows
 
 __all__ = [
     "LINK_TTL",
     "MAX_FOLLOWS",
     "Account",
+    "Broadcast",
     "LinkCode",
     "Outgoing",
     "account",
@@ -71,6 +75,7 @@ __all__ = [
     "queue_messages",
     "queue_to_observers",
     "redeem_link_code",
+    "restore_chat",
     "revoke_link_codes",
     "sent",
     "set_language",
@@ -306,10 +311,12 @@ def set_language(engine: Engine, user_hash: str, lang: str) -> None:
 
 
 def forget_account(engine: Engine, user_hash: str) -> bool:
-    """Erase everything kept about an account; returns whether there was anything."""
+    """Erase everything kept about an account (its unfinished flow too); returns whether
+    there was anything."""
     with write_transaction(engine) as conn:
         conn.execute(delete(telegram_outbox).where(telegram_outbox.c.user_hash == user_hash))
         conn.execute(delete(telegram_follows).where(telegram_follows.c.user_hash == user_hash))
+        forget_flows(conn, [user_hash])
         gone = conn.execute(delete(telegram_users).where(telegram_users.c.user_hash == user_hash))
     return bool(gone.rowcount)
 
@@ -450,18 +457,29 @@ def set_last_status(
 # --- the outbox of the paced sender -------------------------------------------------------------
 
 
-def queue_messages(engine: Engine, messages: Sequence[tuple[str, bytes, str]]) -> int:
-    """Queue (user_hash, encrypted chat, text) messages; returns how many."""
+def queue_messages(
+    engine: Engine, messages: Sequence[tuple[str, bytes, str]], *, batch: str | None = None
+) -> int:
+    """Queue (user_hash, encrypted chat, text) messages, counted in ``batch`` if given
+    (:mod:`pollwatch.store.telegram_batches`); returns how many."""
     now = utcnow()
     with write_transaction(engine) as conn:
         for first in range(0, len(messages), 1000):
             conn.execute(
                 insert(telegram_outbox),
                 [
-                    {"user_hash": u, "chat": c, "text": t, "created_at": now, "attempts": 0}
+                    {
+                        "user_hash": u,
+                        "chat": c,
+                        "text": t,
+                        "created_at": now,
+                        "attempts": 0,
+                        "batch": batch,
+                    }
                     for u, c, t in messages[first : first + 1000]
                 ],
             )
+        count_batch(conn, batch, now, queued=len(messages))
     return len(messages)
 
 
@@ -509,12 +527,63 @@ def claim_outgoing(
     ]
 
 
-def sent(engine: Engine, ids: Sequence[int]) -> None:
-    """Delete delivered (or undeliverable) messages from the outbox."""
-    if not ids:
+def sent(
+    engine: Engine,
+    ids: Sequence[int],
+    *,
+    outcome: str = "delivered",
+    unreachable: Sequence[str] = (),
+) -> None:
+    """Delete messages Telegram accepted (``outcome="delivered"``) or that were given up
+    (``"failed"``) from the outbox, counting them in their batches and, for a coordinators'
+    message, in its ``delivered`` count; in one transaction, so a message is counted once.
+
+    ``unreachable``: accounts whose chat refused the bot (it was blocked, or the chat is
+    gone); their chat id is dropped, so nothing more is queued to them until they write to
+    the bot again (:func:`restore_chat`).
+    """
+    if outcome not in ("delivered", "failed"):
+        raise ValueError(f"outcome must be delivered or failed; got {outcome!r}")
+    if not ids and not unreachable:
         return
+    now = utcnow()
     with write_transaction(engine) as conn:
-        conn.execute(delete(telegram_outbox).where(telegram_outbox.c.id.in_(list(ids))))
+        rows = conn.execute(
+            select(telegram_outbox.c.id, telegram_outbox.c.batch).where(
+                telegram_outbox.c.id.in_(list(ids))
+            )
+        ).all()
+        conn.execute(delete(telegram_outbox).where(telegram_outbox.c.id.in_([r[0] for r in rows])))
+        per_batch: dict[str, int] = {}
+        for _id, batch in rows:
+            if batch is not None:
+                per_batch[str(batch)] = per_batch.get(str(batch), 0) + 1
+        for batch, n in per_batch.items():
+            count_batch(conn, batch, now, **{outcome: n})
+        if outcome == "delivered":
+            add_delivered(conn, {int(b[2:]): n for b, n in per_batch.items() if b.startswith("m:")})
+        if unreachable:
+            conn.execute(
+                update(telegram_users)
+                .where(telegram_users.c.user_hash.in_(list(unreachable)))
+                .values(chat=None, updated_at=now)
+            )
+
+
+def restore_chat(engine: Engine, user_hash: str, chat: bytes) -> bool:
+    """Keep a linked observer's chat again after it was dropped as unreachable (the
+    observer writes to the bot, so it is reachable again); whether it was restored."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            update(telegram_users)
+            .where(
+                telegram_users.c.user_hash == user_hash,
+                telegram_users.c.chat.is_(None),
+                telegram_users.c.observer_id.is_not(None),
+            )
+            .values(chat=chat, updated_at=utcnow())
+        )
+    return bool(result.rowcount)
 
 
 def election_exists(engine: Engine, election: str) -> bool:
@@ -565,10 +634,20 @@ def outbox_size(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(telegram_outbox)).scalar_one())
 
 
-def queue_to_observers(engine: Engine, election: str, text: str) -> int:
-    """Queue ``text`` to every observer of the election linked in Telegram; how many.
+@dataclass(frozen=True)
+class Broadcast:
+    """A broadcast queued: its batch (for :func:`pollwatch.store.telegram_batches.list_batches`)
+    and how many chats it was queued to."""
 
-    The coordinators' message to observers, delivered by the paced sender.
+    batch: str
+    queued: int
+
+
+def queue_to_observers(engine: Engine, election: str, text: str) -> Broadcast:
+    """Queue ``text`` to every observer of the election linked in Telegram, as a new batch.
+
+    The coordinators' message to observers, delivered by the paced sender; the batch counts
+    how many Telegram accepted and how many failed.
     """
     if not text.strip() or len(text) > 4096:
         raise InputError("a message must have 1 to 4096 characters", column="text")
@@ -583,12 +662,14 @@ def queue_to_observers(engine: Engine, election: str, text: str) -> int:
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return queue_messages(engine, [(str(r[0]), bytes(r[1]), text) for r in rows])
+    batch = new_broadcast_batch()
+    queued = queue_messages(engine, [(str(r[0]), bytes(r[1]), text) for r in rows], batch=batch)
+    return Broadcast(batch, queued)
 
 
 def forget_election(engine: Engine, election: str) -> int:
-    """When an election is over: erase its follows, its observers' links and chat ids and
-    their queued messages; returns how many accounts were touched."""
+    """When an election is over: erase its follows, its observers' links and chat ids, their
+    queued messages and unfinished flows; returns how many accounts were touched."""
     with write_transaction(engine) as conn:
         followers_ = {
             str(r[0])
@@ -609,6 +690,7 @@ def forget_election(engine: Engine, election: str) -> int:
         for first in range(0, len(touched), 1000):
             chunk = touched[first : first + 1000]
             conn.execute(delete(telegram_outbox).where(telegram_outbox.c.user_hash.in_(chunk)))
+            forget_flows(conn, chunk)
             conn.execute(
                 update(telegram_users)
                 .where(telegram_users.c.user_hash.in_(chunk))

@@ -549,6 +549,7 @@
     setupProtocol();
     setupChecklists();
     setupInbox();
+    setupTelegram();
     setupWipe();
     $("outbox-retry").addEventListener("click", function () { flush(); });
     $("election-id").addEventListener("change", function () {
@@ -1130,6 +1131,56 @@
     $("notify-allow").addEventListener("click", function () {
       if (!("Notification" in window)) return;
       Notification.requestPermission().then(renderInbox, renderInbox);
+    });
+  }
+
+  // ---- Telegram: a one-time link code for the pollwatch bot --------------------------------
+  // POST /api/v1/observer/telegram-link gives a code (once, 24 hours), its t.me deep link and
+  // a QR code (SVG, shown as an image: an <img> runs no script). Nothing of it is stored on
+  // the phone: asked again, it is a new code. The texts are the page's (data-* attributes).
+  function setupTelegram() {
+    var box = $("telegram-box");
+    if (!box) return;
+    var button = $("telegram-link"), result = $("telegram-result"), error = $("telegram-error");
+    function fail(text) {
+      result.classList.add("hidden");
+      error.textContent = text;
+      error.classList.remove("hidden");
+    }
+    button.addEventListener("click", function () {
+      var who = identity();
+      error.classList.add("hidden");
+      if (!who || !who.token) { fail(box.getAttribute("data-not-joined")); return; }
+      button.disabled = true;
+      fetch("/api/v1/observer/telegram-link", {
+        method: "POST",
+        cache: "no-store",
+        credentials: "same-origin",
+        headers: { "Authorization": "Bearer " + who.token }
+      }).then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          if (resp.status === 404) throw new Error(box.getAttribute("data-unavailable"));
+          if (resp.status !== 201) {
+            throw new Error((data.error && data.error.message) || resp.statusText || String(resp.status));
+          }
+          if (!/^https:\/\/t\.me\/[A-Za-z0-9_]{3,64}\?start=[A-Za-z0-9_-]{20,64}$/.test(String(data.url))) {
+            throw new Error(box.getAttribute("data-unavailable"));
+          }
+          return data;
+        });
+      }).then(function (data) {
+        var link = $("telegram-url");
+        link.href = data.url;
+        $("telegram-url-text").textContent = data.url;
+        $("telegram-code").textContent = "/start " + data.code;
+        $("telegram-qr").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(String(data.qr_svg || ""));
+        var until = $("telegram-expires");
+        until.setAttribute("datetime", String(data.expires_at));
+        until.textContent = new Date(data.expires_at).toLocaleString(document.documentElement.lang || undefined);
+        result.classList.remove("hidden");
+      }, function (e) {
+        fail(navigator.onLine === false ? box.getAttribute("data-offline") : e.message);
+      }).then(function () { button.disabled = false; });
     });
   }
 
