@@ -3,13 +3,13 @@ ledger → the Bot API call out, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from sqlalchemy import func, select
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, Harness, callback_update, message_update, running_bot
 
 from pollwatch.store import get_photo, list_reports
@@ -92,7 +92,7 @@ def test_a_count_window_step_by_step_with_a_bad_value_at_each_step(
             assert stored[0]["entered"] == 112 and stored[0]["queue"] == 30
             assert stored[0]["wait_minutes"] == 45 and "ballots_issued" not in stored[0]
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_resent_update_and_a_double_tap_store_one_report(db_url: str, tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_a_resent_update_and_a_double_tap_store_one_report(db_url: str, tmp_path
             with h.engine.connect() as conn:
                 assert conn.execute(select(func.count()).select_from(ledger)).scalar_one() == 1
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_an_incident_with_text_and_a_photo_stripped_of_exif(db_url: str, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_an_incident_with_text_and_a_photo_stripped_of_exif(db_url: str, tmp_pat
             jpeg = get_photo(h.engine, stored[0]["id"])
             assert b"PhoneMaker" not in jpeg and Image.open(io.BytesIO(jpeg)).getexif() == {}
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_protocol_field_by_field_with_checks_and_a_summary(db_url: str, tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_a_protocol_field_by_field_with_checks_and_a_summary(db_url: str, tmp_pa
             mine = await h.say(604, "/mine")
             assert "Protocol copy" in mine.text and "station 8001" in mine.text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_cancel_stale_buttons_and_a_foreign_station_store_nothing(
@@ -277,4 +277,4 @@ def test_cancel_stale_buttons_and_a_foreign_station_store_nothing(
             not_linked = await h.tap(607, "m:count")
             assert "not linked" in not_linked.text
 
-    asyncio.run(scenario())
+    run_async(scenario())

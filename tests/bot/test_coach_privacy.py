@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy import select
+from tests.asyncrun import run_async
 from tests.bot.harness import running_bot
 
 from pollwatch.store.tables import telegram_follows, telegram_users
@@ -43,7 +43,7 @@ def test_the_coach_answers_offers_three_and_lists_topics(db_url: str, tmp_path: 
             assert "Крым" in russian.text or "1." in russian.text
             _within_limits(h.fake.calls)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_practice_gives_feedback_and_ends(db_url: str, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_practice_gives_feedback_and_ends(db_url: str, tmp_path: Path) -> None:
             assert "Feedback" not in after.text and "1. " in after.text
             _within_limits(h.fake.calls)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_hostile_and_oversized_messages_get_plain_answers(db_url: str, tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_hostile_and_oversized_messages_get_plain_answers(db_url: str, tmp_path:
             assert "/privacy" in (await h.say(704, "/start")).text
             _within_limits(h.fake.calls)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 async def _message(uid: int, text: str) -> dict:  # type: ignore[type-arg]
@@ -124,7 +124,7 @@ def test_privacy_language_and_forget(db_url: str, tmp_path: Path) -> None:
             # the chosen language was forgotten too: Telegram's (English) again
             assert "not linked" in (await h.say(705, "/menu")).text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_flood_is_dropped_and_told_once(db_url: str, tmp_path: Path) -> None:
@@ -142,4 +142,4 @@ def test_a_flood_is_dropped_and_told_once(db_url: str, tmp_path: Path) -> None:
             assert "/privacy" in (await h.say(709, "/start")).text
             assert len(h.fake.sent(708)) == 6
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, Harness, running_bot
 
 from pollwatch.bot.app import create_bot
@@ -111,7 +112,7 @@ def test_a_message_to_a_station_reaches_its_linked_observers_once(
             assert listed["delivered"] == 31  # a count, never who
             assert deliver_messages(h.engine).targets == 0  # nothing left to queue
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_targets_by_country_code_name_and_everyone(db_url: str, tmp_path: Path) -> None:
@@ -138,7 +139,7 @@ def test_targets_by_country_code_name_and_everyone(db_url: str, tmp_path: Path) 
             assert outbox_size(h.engine) == 10
             assert not pending_deliveries(h.engine)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_the_message_text_marks_urgency_in_the_readers_language() -> None:
@@ -204,7 +205,7 @@ def test_a_silent_stations_alert_reaches_the_group_once(db_url: str, tmp_path: P
             assert "участок rs-1" in alert.text and "Нет сообщений 60 минут" in alert.text
             assert "07:06 +01:00" in alert.text  # local time, since the last report arrived
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_two_processes_never_queue_one_target_twice(db_url: str, tmp_path: Path) -> None:
@@ -231,7 +232,7 @@ def test_two_processes_never_queue_one_target_twice(db_url: str, tmp_path: Path)
             assert outbox_size(h.engine) == 100
             assert queue_delivery(h.engine, 10**9, message_text) is None  # no such target
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_alert_texts_in_each_language_with_the_network_pages_labels() -> None:

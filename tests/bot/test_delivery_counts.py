@@ -3,10 +3,10 @@ who blocked the bot given up at once (and not queued to again), on SQLite and Po
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, Harness, running_bot
 
 from pollwatch.bot.app import create_bot
@@ -95,4 +95,4 @@ def test_queued_delivered_and_failed_are_counted_apart(db_url: str, tmp_path: Pa
             stored = account(h.engine, keys.user_hash(BLOCKED))
             assert stored is not None and stored.chat is not None
 
-    asyncio.run(scenario())
+    run_async(scenario())

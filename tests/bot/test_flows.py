@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, KEY, Harness, running_bot
 
 from pollwatch.bot.keys import BotKeys
@@ -68,7 +68,7 @@ def test_a_half_typed_protocol_goes_on_after_a_restart_and_is_stored_once(
             await h.say(701, "/forget")
             assert _flows(h) == []
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_flow_expires_and_the_election_being_forgotten_erases_it(
@@ -110,4 +110,4 @@ def test_forget_election_erases_a_linked_observers_flow(db_url: str, tmp_path: P
             assert forget_election(h.engine, ELECTION) == 1
             assert _flows(h) == []
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -3,11 +3,11 @@ Telegram HTML within 4,096 characters, in the reader's language."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, callback_update, running_bot
 
 from pollwatch.bot.guidance import (
@@ -154,7 +154,7 @@ def test_guide_in_telegram_cards_sections_and_the_page(db_url: str, tmp_path: Pa
             forged = await h.tap(803, "g:" + "9" * 50, lang="en")
             assert "send /guide again" in forged.text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_guide_without_an_election_or_a_page(db_url: str, tmp_path: Path) -> None:
@@ -166,4 +166,4 @@ def test_guide_without_an_election_or_a_page(db_url: str, tmp_path: Path) -> Non
             off = await h.say(805, "/guide")
             assert "not set up" in off.text
 
-    asyncio.run(scenario())
+    run_async(scenario())

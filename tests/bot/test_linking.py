@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from tests.asyncrun import run_async
 from tests.bot.harness import running_bot
 
 from pollwatch.store import create_invites, revoke_observers
@@ -20,7 +20,7 @@ def test_start_without_a_code_greets(db_url: str, tmp_path: Path) -> None:
             reply = await h.say(501, "/start")
             assert "pollwatch" in reply.text and "/privacy" in reply.text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_link_code_links_once_and_the_menu_follows(db_url: str, tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_a_link_code_links_once_and_the_menu_follows(db_url: str, tmp_path: Path
             assert b"502" not in bytes(stored["chat"])  # encrypted
             assert h.services.keys.open_chat(bytes(stored["chat"])) == 502
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_revoked_expired_and_malformed_codes_are_refused(db_url: str, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_revoked_expired_and_malformed_codes_are_refused(db_url: str, tmp_path: 
             with h.engine.connect() as conn:
                 assert conn.execute(select(telegram_users)).first() is None
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_an_invite_starts_a_new_observer_in_telegram(db_url: str, tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_an_invite_starts_a_new_observer_in_telegram(db_url: str, tmp_path: Path
             again = await h.say(506, f"/start {invite.code}")
             assert "unknown or already used" in again.text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_revoking_the_observer_unlinks_the_account(db_url: str, tmp_path: Path) -> None:
@@ -95,4 +95,4 @@ def test_revoking_the_observer_unlinks_the_account(db_url: str, tmp_path: Path) 
             reply = await h.say(507, "/menu")
             assert "not linked" in reply.text
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.asyncrun import run_async
 from tests.bot.fake_telegram import FakeTelegram
 from tests.bot.harness import KEY, running_bot
 
@@ -142,7 +143,7 @@ def test_a_broadcast_to_500_under_429s_and_a_restart(db_url: str, tmp_path: Path
                 for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
             )
 
-    asyncio.run(scenario())
+    run_async(scenario())
     engine.dispose()
 
 
@@ -162,7 +163,7 @@ def test_a_coordinators_message_reaches_linked_observers(db_url: str, tmp_path: 
             assert report.delivered == 2 and report.to_dict()["chats"] == 2
             assert {c.chat_id for c in h.fake.sent() if "door counts" in c.text} == {901, 902}
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_alerts_reach_the_coordinators_group_once_each(db_url: str, tmp_path: Path) -> None:
@@ -186,7 +187,7 @@ def test_alerts_reach_the_coordinators_group_once_each(db_url: str, tmp_path: Pa
             texts = sorted(c.text for c in h.fake.sent(-100777))
             assert texts == ["8001 silent for 60 min", "8002 has not opened", "8003 silent"]
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_alerts_need_the_group(db_url: str, tmp_path: Path) -> None:
@@ -198,4 +199,4 @@ def test_alerts_need_the_group(db_url: str, tmp_path: Path) -> None:
             with pytest.raises(InputError):
                 post_alerts(h.services, "e-2026", [("a", "b")])
 
-    asyncio.run(scenario())
+    run_async(scenario())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from tests.asyncrun import run_async
 from tests.bot.harness import ELECTION, running_bot
 
 from pollwatch.bot.app import create_bot
@@ -68,7 +68,7 @@ def test_where_follow_an_update_and_unfollow(db_url: str, tmp_path: Path) -> Non
                 row = conn.execute(select(telegram_users)).mappings().one()
             assert row["chat"] is None  # nothing left to send: the chat id is dropped
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_voters_commands_need_an_election(db_url: str, tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_voters_commands_need_an_election(db_url: str, tmp_path: Path) -> None:
         async with running_bot(db_url, tmp_path, election=None) as h:
             assert "not set up" in (await h.say(1002, "/where Belgrade")).text
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_the_end_of_an_election_erases_its_chats(db_url: str, tmp_path: Path) -> None:
@@ -95,4 +95,4 @@ def test_the_end_of_an_election_erases_its_chats(db_url: str, tmp_path: Path) ->
                 assert conn.execute(select(telegram_follows)).all() == []
             assert queue_to_observers(h.engine, ELECTION, "hello").queued == 0
 
-    asyncio.run(scenario())
+    run_async(scenario())

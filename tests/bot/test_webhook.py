@@ -3,10 +3,10 @@ web process's writer, and the observer app's link code (deep link and QR)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
+from tests.asyncrun import run_async
 from tests.bot.fake_telegram import FakeTelegram
 from tests.bot.harness import KEY, callback_update, message_update
 from tests.web.servers import serve_in_thread
@@ -97,7 +97,7 @@ def test_the_webhook_checks_the_secret_and_runs_the_bot(db_url: str, tmp_path: P
             app.state.engine.dispose()
             assert [r["status"] for r in list_reports(engine, "e-2026")] == ["opened"]
 
-    asyncio.run(scenario())
+    run_async(scenario())
     engine.dispose()
 
 
