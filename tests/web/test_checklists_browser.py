@@ -250,7 +250,10 @@ def test_a_message_reaches_the_inbox_and_a_read_is_only_counted(
         "delivered",
         "read",
         "bot",
+        "telegram",
     }
+    assert set(row["telegram"]) == {"queued", "delivered", "failed"}
+    assert all(isinstance(n, int) for n in row["telegram"].values())
 
 
 PASSWORD = "a long enough password"
