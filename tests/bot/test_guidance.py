@@ -167,3 +167,17 @@ def test_guide_without_an_election_or_a_page(db_url: str, tmp_path: Path) -> Non
             assert "not set up" in off.text
 
     run_async(scenario())
+
+
+def test_the_welcome_names_guide_in_every_language(db_url: str, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with running_bot(db_url, tmp_path) as h:
+            for chat, lang, words in (
+                (811, "en", "how to register"),
+                (812, "ru", "как зарегистрироваться"),
+                (813, "sr", "kako da se registrujete"),
+            ):
+                welcome = await h.say(chat, "/start", lang=lang)
+                assert "/guide" in welcome.text and words in welcome.text
+
+    run_async(scenario())

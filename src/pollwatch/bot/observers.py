@@ -120,6 +120,7 @@ async def start(
                 "how to answer (/topics, /practice).\n"
                 "• /where STATION finds a polling station; /follow STATION sends you its "
                 "queue and wait.\n"
+                "• /guide says how to register and what to bring for the current election.\n"
                 "• Observers: open the Telegram link from the observer app to report here.\n\n"
                 "/privacy says what I keep; /language changes the language."
             ),
