@@ -250,6 +250,25 @@ def test_near_me_without_script_lists_the_nearest(served: Served) -> None:
     assert {row[0] for row in located["stations"]} == {"8101", "8102", "8103", "8201"}
 
 
+def test_the_located_registry_is_sent_compressed_to_who_takes_it(served: Served) -> None:
+    url = f"{served.base}/guide/{E}/stations.json"
+    plain = httpx.get(url, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    for taken in ("gzip", "br, gzip;q=0.5, deflate", "GZIP"):
+        packed = httpx.get(url, headers={"accept-encoding": taken})
+        assert packed.headers["content-encoding"] == "gzip", taken
+        assert packed.headers["vary"] == "Accept-Encoding"
+        assert packed.json() == plain.json()  # httpx undoes the gzip
+        assert packed.headers["etag"] != plain.headers["etag"]  # two representations
+        again = httpx.get(
+            url, headers={"accept-encoding": taken, "if-none-match": packed.headers["etag"]}
+        )
+        assert again.status_code == 304
+    refused = httpx.get(url, headers={"accept-encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers and refused.json() == plain.json()
+
+
 def test_pages_speak_russian_and_serbian(served: Served) -> None:
     ru = httpx.get(f"{served.base}/guide/{E}/8101", params={"lang": "ru"}).text
     sr = httpx.get(f"{served.base}/guide/{E}/8101", params={"lang": "sr"}).text
