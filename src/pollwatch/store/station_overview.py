@@ -17,7 +17,7 @@ from pollwatch.observe.reports import format_timestamp
 from pollwatch.store._util import format_stored, utcnow
 from pollwatch.store.elections import get_election
 from pollwatch.store.read_models import read_models
-from pollwatch.store.tables import pvt_sample, station_activity, stations
+from pollwatch.store.tables import ledger, pvt_sample, station_activity, stations
 from pollwatch.store.views import election_tolerance
 
 __all__ = [
@@ -33,9 +33,19 @@ CONFLICT_BUDGET = 1000
 
 
 def station_rows(
-    engine: Engine, election: str, *, limit: int | None = None, offset: int = 0
+    engine: Engine,
+    election: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    since: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every registry station with its activity counters and sample membership, by id.
+
+    ``since`` (a ledger seq): only the stations with a report after it — a station's row
+    changes only with a report of its own (``station_activity.last_seq`` is that report's
+    seq), so a dashboard that refreshes with the seq of its last answer gets the few rows
+    that changed instead of every station.
 
     Stations without reports have zero counters and null times. Three index range scans
     (``stations``, then ``station_activity`` and ``pvt_sample`` over the page's id range),
@@ -60,6 +70,11 @@ def station_rows(
         query = query.limit(limit)
     act = station_activity
     with engine.connect() as conn:
+        if since is not None:
+            changed = select(act.c.station).where(
+                act.c.election == election, act.c.last_seq > since
+            )
+            query = query.where(stations.c.station.in_(changed))
         registry = conn.execute(query).mappings().all()
         if not registry:
             return []
@@ -162,16 +177,38 @@ def station_totals(engine: Engine, election: str) -> dict[str, int]:
 
 
 def dashboard_stations(
-    engine: Engine, election: str, *, limit: int | None = None, offset: int = 0
+    engine: Engine,
+    election: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    since: int | None = None,
 ) -> dict[str, Any]:
-    """The station table of the dashboard with totals and the tolerance (the API's answer)."""
+    """The station table of the dashboard with totals and the tolerance (the API's answer).
+
+    ``version`` is the election's newest ledger seq, read before the rows: a client that
+    passes it back as ``since`` gets every station changed after it (a report stored while
+    this answer was read shows in this answer, or the next, or both). A ``since`` beyond
+    ``version`` (a database restored from an older backup) answers every station, with
+    ``since`` null: the client's copy cannot be brought up to date from it.
+    """
     get_election(engine, election)
     with engine.connect() as conn:
         tolerance = election_tolerance(conn, election)
+        version = int(
+            conn.execute(
+                select(func.max(ledger.c.seq)).where(ledger.c.election == election)
+            ).scalar()
+            or 0
+        )
+    if since is not None and since > version:
+        since = None
     return {
         "election": election,
         "generated_at": format_timestamp(utcnow()),
         "tolerance": tolerance,
+        "version": version,
+        "since": since,
         "totals": station_totals(engine, election),
-        "stations": station_rows(engine, election, limit=limit, offset=offset),
+        "stations": station_rows(engine, election, limit=limit, offset=offset, since=since),
     }
