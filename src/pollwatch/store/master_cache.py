@@ -9,7 +9,8 @@ Where an entry comes from, cheapest first: this process's memory; the database's
 ``station_state`` row (:mod:`pollwatch.store.station_state`), written by whichever process
 merged the station last — so a restarted process reads a million reports' worth of
 records back in about a second instead of merging them again; and only then a merge,
-written back to ``station_state``. A merge is incremental: the reports the station's last
+written back to ``station_state`` (in ``pollwatch serve`` by its station-state process,
+not by the dashboard request that merged it: :attr:`MasterCache.saves`). A merge is incremental: the reports the station's last
 record was merged from (kept beside it, in memory and in ``station_state.inputs``) plus
 only the reports after its ``last_seq`` (a short range of the ledger), merged by the pure
 :func:`pollwatch.observe.merge_station_reports` — the same function of the same reports as
@@ -222,6 +223,11 @@ class MasterCache:
         self.merged = 0  # stations merged by this process (from all reports, or folded)
         self.folded = 0  # of them, merged from kept inputs and their new reports only
         self.loaded = 0  # stations read back from station_state
+        # Whether a refresh writes the records it merged back to station_state. False in a
+        # server whose station-state process (pollwatch.store.state_process) writes them:
+        # it merges the same stations within seconds, so a dashboard request need not
+        # spend a write transaction (a commit, a SQLite write lock) on a cache.
+        self.saves = True
 
     def counters(self, conn: Connection, election: str) -> dict[str, StationCounters]:
         """Every reporting station's counters, as :func:`load_counters` reads them, from the
@@ -285,7 +291,7 @@ class MasterCache:
                 stale = _within_budget(stale, counters, budget, known)
             fresh = self._compute(engine, election, counters, chosen, stale)
             self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
-            if fresh:
+            if fresh and self.saves:
                 try:
                     save_state(engine, election, [row for _, row in fresh.values()])
                 except DBAPIError as error:  # only a cache: the answer stands without it

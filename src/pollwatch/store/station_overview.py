@@ -32,6 +32,10 @@ CONFLICT_BUDGET = 1000
 """Reports the station table may re-read per call to bring its conflict total up to date."""
 
 
+_CHANGED_LOOKUP = 500
+"""Changed stations up to this many are looked up by id; more read their id range."""
+
+
 def station_rows(
     engine: Engine,
     election: str,
@@ -79,6 +83,10 @@ def station_rows(
         if not registry:
             return []
         first, last = registry[0]["station"], registry[-1]["station"]
+        # Changes only: those stations' rows, not every row of the id range.
+        only = [r["station"] for r in registry]
+        if since is None or len(only) > _CHANGED_LOOKUP:
+            only = None
         counters = {
             r["station"]: r
             for r in conn.execute(
@@ -92,14 +100,20 @@ def station_rows(
                     act.c.incidents,
                     act.c.protocols,
                     act.c.queue,
-                ).where(act.c.election == election, act.c.station.between(first, last))
+                ).where(
+                    act.c.election == election,
+                    act.c.station.between(first, last) if only is None else act.c.station.in_(only),
+                )
             ).mappings()
         }
         sampled = {
             r[0]
             for r in conn.execute(
                 select(pvt_sample.c.station).where(
-                    pvt_sample.c.election == election, pvt_sample.c.station.between(first, last)
+                    pvt_sample.c.election == election,
+                    pvt_sample.c.station.between(first, last)
+                    if only is None
+                    else pvt_sample.c.station.in_(only),
                 )
             )
         }
