@@ -428,7 +428,8 @@ class MasterCache:
                     for seq, station, report in conn.execute(query)
                     if bases[str(station)][0] < seq <= counters[str(station)].last_seq
                 }
-                ids, rows = sorted(after), []
+                ids = sorted(after)
+                rows: list[tuple[int, str, str]] = []
                 for start in range(0, len(ids), _CHUNK):
                     texts = conn.execute(
                         select(reports.c.id, reports.c.canonical).where(

@@ -84,9 +84,8 @@ def station_rows(
             return []
         first, last = registry[0]["station"], registry[-1]["station"]
         # Changes only: those stations' rows, not every row of the id range.
-        only = [r["station"] for r in registry]
-        if since is None or len(only) > _CHANGED_LOOKUP:
-            only = None
+        few = since is not None and len(registry) <= _CHANGED_LOOKUP
+        only = [r["station"] for r in registry] if few else None
         counters = {
             r["station"]: r
             for r in conn.execute(
