@@ -23,7 +23,9 @@ keeper does once a coordinator has opened the table), and:
 2. restarts it again for each endpoint alone (its own cold time), the comparison table too
    (its cost is the turnout estimate of every station, not merging: see docs/deploy.md);
 3. steady refreshes: ``--refreshes`` page loads, each after ``--new`` new reports were
-   stored by another process (median and p99 of the whole page and of each endpoint), and
+   stored by another process (median and p99 of the whole page and of each endpoint), each
+   as the dashboard refreshes (the stations changed since its last answer's ``version``,
+   the first 200 conflicts by priority; ``--full-refresh``: every station and conflict), and
    the comparison table warm: once more with nothing new, and after ``--new`` new reports.
 
 A last line per database sums it up (``SUMMARY``): restart first load, steady refresh
@@ -229,7 +231,7 @@ def settle(url: str) -> dict[str, float]:
     }
 
 
-def _get(base: str, token: str, path: str) -> tuple[float, int, int]:
+def _get(base: str, token: str, path: str) -> tuple[float, int, bytes]:
     import httpx
 
     t0 = time.perf_counter()
@@ -238,21 +240,37 @@ def _get(base: str, token: str, path: str) -> tuple[float, int, int]:
         headers={"authorization": f"Bearer {token}"},
         timeout=1200,
     )
-    return time.perf_counter() - t0, r.status_code, len(r.content)
+    return time.perf_counter() - t0, r.status_code, r.content
 
 
-def page(base: str, token: str) -> dict[str, float]:
-    """The dashboard's four requests at once; seconds each and until the last answered."""
+CONFLICT_PAGE = 200
+"""Conflicts the dashboard asks for per refresh (web/static/dashboard.js CONFLICT_PAGE)."""
+
+
+def page(base: str, token: str, seen: dict[str, int] | None = None) -> dict[str, float]:
+    """The dashboard's requests at once; seconds each and until the last answered.
+
+    With ``seen`` as the dashboard refreshes (web/static/dashboard.js): the stations changed
+    since the version of its last answer (kept in ``seen``) and the first conflicts by
+    priority; without, the full answers (every station, every conflict)."""
+    paths = dict(zip(ENDPOINTS, ENDPOINTS, strict=True))
+    if seen is not None:
+        if "version" in seen:
+            paths["dashboard/stations"] = f"dashboard/stations?since={seen['version']}"
+        paths["dashboard/conflicts"] = f"dashboard/conflicts?limit={CONFLICT_PAGE}"
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(len(ENDPOINTS)) as pool:
         answers = dict(
-            zip(ENDPOINTS, pool.map(lambda p: _get(base, token, p), ENDPOINTS), strict=True)
+            zip(ENDPOINTS, pool.map(lambda p: _get(base, token, paths[p]), ENDPOINTS), strict=True)
         )
     out = {"page": time.perf_counter() - t0}
-    for path, (took, status, _size) in answers.items():
+    for path, (took, status, body) in answers.items():
         if status != 200:
             raise RuntimeError(f"{path} answered {status}")
         out[path] = took
+        out[f"{path} bytes"] = len(body)
+    if seen is not None:
+        seen["version"] = int(json.loads(answers["dashboard/stations"][2])["version"])
     return out
 
 
@@ -358,14 +376,15 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
     server.start()
     rng = random.Random(2)
     try:
-        page(server.base, token)
+        seen: dict[str, int] | None = None if args.full_refresh else {}
+        page(server.base, token, seen)  # the page's first load
         runs = []
         cpu = 0.0
         for _ in range(args.refreshes):
             if args.new:
                 add_reports(url, args.new, rng, args.stations)
             before = server.cpu_seconds()
-            runs.append(page(server.base, token))
+            runs.append(page(server.base, token, seen))
             cpu += server.cpu_seconds() - before
         result["steady_server_cpu_per_page"] = cpu / max(1, args.refreshes)
         st = result["steady"] = {
@@ -375,10 +394,15 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
             )
             for key in ("page", *ENDPOINTS)
         }
-        parts = ", ".join(f"{p.split('/')[-1]} {st[p][0]:.0f}/{st[p][1]:.0f}" for p in ENDPOINTS)
+        parts = ", ".join(
+            f"{p.split('/')[-1]} {st[p][0]:.0f}/{st[p][1]:.0f} "
+            f"({np.median([r[f'{p} bytes'] for r in runs]) / 1024:.0f} KiB)"
+            for p in ENDPOINTS
+        )
+        how = "full answers" if args.full_refresh else "as the dashboard: since=, conflicts limit"
         print(
             f"[{kind}] steady refreshes ({args.refreshes}, {args.new} new reports before "
-            f"each): page median {st['page'][0]:.0f} ms, p99 {st['page'][1]:.0f} ms; "
+            f"each; {how}): page median {st['page'][0]:.0f} ms, p99 {st['page'][1]:.0f} ms; "
             f"median/p99 ms {parts}; server CPU per page "
             f"{result['steady_server_cpu_per_page']:.2f} s — load {os.getloadavg()[0]:.1f}",
             flush=True,
@@ -432,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--reuse", help="database URL to use (and fill on first use) instead of a fresh one"
+    )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="steady refreshes ask for the full answers (every station and conflict), as "
+        "the dashboard did before ?since= and the conflict page",
     )
     parser.add_argument(
         "--no-comparison",

@@ -541,3 +541,116 @@ def test_activity_is_shown_in_the_elections_local_hours(live: Live) -> None:
     with live.cookie_client() as c:
         utc = c.get(f"/api/v1/elections/{E}/dashboard/activity").json()
     assert (utc["utc_offset"], utc["timezone"]) == (0, None)
+
+
+# --- refreshes that ask only for what changed (?since=, ETag) ---------------------------------
+
+
+def _stations(c: httpx.Client, query: str = "") -> dict[str, Any]:
+    r = c.get(f"/api/v1/elections/{E}/dashboard/stations{query}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_stations_since_lists_exactly_the_changed_stations(live: Live) -> None:
+    token, _ = live.observer()
+    with live.cookie_client() as c:
+        full = _stations(c)
+        assert [s["station"] for s in full["stations"]] == sorted(STATIONS)
+        v0 = full["version"]
+        quiet = _stations(c, f"?since={v0}")
+        assert quiet["stations"] == [] and quiet["version"] == v0 and quiet["since"] == v0
+        assert quiet["totals"] == full["totals"]
+
+        _send(live, token, _report("PS-charlie", "status", status="opened", queue=3))
+        one = _stations(c, f"?since={v0}")
+        assert [s["station"] for s in one["stations"]] == ["PS-charlie"]
+        assert one["stations"][0]["queue"] == 3 and one["version"] > v0
+        assert one["totals"]["reports"] == full["totals"]["reports"] + 1
+
+        _send(live, token, _report("PS-alpha", "status", status="opened"))
+        _send(live, token, _report("PS-charlie", "status", status="closed"))
+        two = _stations(c, f"?since={one['version']}")
+        assert [s["station"] for s in two["stations"]] == ["PS-alpha", "PS-charlie"]
+        assert two["stations"][1]["status"] == "closed"
+        # The rows are the full answer's rows of those stations.
+        now = {s["station"]: s for s in _stations(c)["stations"]}
+        assert two["stations"] == [now["PS-alpha"], now["PS-charlie"]]
+
+        # From 0: every station with a report; beyond the version (a restored database):
+        # every station, and ``since`` null.
+        reported = sorted(s for s, row in now.items() if row["reports"] > 0)
+        assert [s["station"] for s in _stations(c, "?since=0")["stations"]] == reported
+        ahead = _stations(c, f"?since={two['version'] + 1000}")
+        assert ahead["since"] is None
+        assert [s["station"] for s in ahead["stations"]] == sorted(STATIONS)
+
+
+def test_an_unchanged_answer_is_304_with_its_etag(live: Live) -> None:
+    token, _ = live.observer()
+    tags = {}
+    with live.cookie_client() as c:
+        for path in ("dashboard/stations", "dashboard/conflicts?limit=5"):
+            url = f"/api/v1/elections/{E}/{path}"
+            tag = tags[path] = c.get(url).headers["etag"]
+            same = c.get(url, headers={"if-none-match": tag})
+            assert same.status_code == 304 and same.content == b""
+            assert c.get(url, headers={"if-none-match": 'W/"other"'}).status_code == 200
+        _send(live, token, _report("PS-delta", "status", status="opened", queue=1))
+        url = f"/api/v1/elections/{E}/dashboard/stations"
+        changed = c.get(url, headers={"if-none-match": tags["dashboard/stations"]})
+        assert changed.status_code == 200 and changed.headers["etag"] != tags["dashboard/stations"]
+
+
+def test_conflicts_paged_by_priority_and_since(live: Live) -> None:
+    conflicts_url = f"/api/v1/elections/{E}/dashboard/conflicts"
+    (first, _), (second, _) = live.observer(), live.observer()
+    with live.cookie_client() as c:
+        everything = c.get(conflicts_url).json()["conflicts"]
+        page = c.get(f"{conflicts_url}?limit=1").json()
+        assert page["total"] == len(everything)
+        assert page["open"] == sum(1 for x in everything if x["resolved"] is None)
+        assert len(page["conflicts"]) == min(1, len(everything))
+        whole = c.get(f"{conflicts_url}?limit=100000").json()["conflicts"]
+        assert sorted(map(json.dumps, whole)) == sorted(map(json.dumps, everything))
+        opened = [x["resolved"] is None for x in whole]
+        assert opened == sorted(opened, reverse=True)  # open ones first
+        version = page["version"]
+        quiet = c.get(f"{conflicts_url}?since={version}").json()
+        with_resolutions = {x["station"] for x in everything if x["resolved"] is not None}
+        assert set(quiet["stations"]) == with_resolutions
+        assert {x["station"] for x in quiet["conflicts"]} <= with_resolutions
+
+        # A new disagreement at PS-alpha: listed since the version, with its station.
+        figures = {"valid": 100, "invalid": 1, "votes": {"A": 60, "B": 40}}
+        _send(live, first, _report("PS-alpha", "protocol", figures=figures))
+        _send(live, second, _report("PS-alpha", "protocol", figures={**figures, "invalid": 2}))
+        news = c.get(f"{conflicts_url}?since={version}").json()
+        assert "PS-alpha" in news["stations"] and news["version"] > version
+        alpha = [x for x in news["conflicts"] if x["station"] == "PS-alpha"]
+        assert [(x["field"], x["resolved"]) for x in alpha] == [("invalid", None)]
+        assert news["total"] == page["total"] + 1 and news["open"] == page["open"] + 1
+
+        # Resolving it: the station is in every later ``since`` answer, resolved.
+        csrf = {"X-CSRF-Token": c.cookies.get("pollwatch_csrf") or ""}
+        done = c.post(
+            f"/api/v1/elections/{E}/stations/PS-alpha/resolutions",
+            json={"field": "invalid", "value": 1},
+            headers=csrf,
+        )
+        assert done.status_code == 201, done.text
+        after = c.get(f"{conflicts_url}?since={news['version']}").json()
+        alpha = [x for x in after["conflicts"] if x["station"] == "PS-alpha"]
+        assert [(x["field"], x["resolved"]["value"]) for x in alpha] == [("invalid", 1)]
+        assert after["open"] == news["open"] - 1
+
+
+@pytest.mark.parametrize("path", ["dashboard/stations", "dashboard/conflicts"])
+@pytest.mark.parametrize(
+    "since", ["-1", "abc", "1.5", "1e3", "", "%00", "99999999999999999999999", "٣"]
+)
+def test_malformed_since_is_a_clear_400(live: Live, path: str, since: str) -> None:
+    r = httpx.get(f"{live.base}/api/v1/elections/{E}/{path}?since={since}", headers=live.bearer())
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["field"] == "since" and "version" in error["message"]

@@ -603,3 +603,28 @@ def test_the_ingest_writer_keeps_the_state_beside_it(engine: Engine) -> None:
         writer.stop()
     assert not writer.keeper.running()  # stopped with the writer
     _assert_state_is_a_full_recomputation(engine)
+
+
+def test_a_server_leaves_writing_merged_records_to_the_state_process(engine: Engine) -> None:
+    """``pollwatch serve`` (``masters.saves`` off): a dashboard request merges the stations
+    with new reports for its answer and writes nothing; the station-state process (a cache
+    of its own) merges them and stores what a full recomputation gives."""
+    rng = random.Random(13)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+    _send_round(engine, rng, sent)
+    stored = load_state(engine, "e")
+    masters = read_models(engine).masters
+    masters.saves = False
+    before = masters.merged
+    answer = conflicts(engine, "e")
+    assert masters.merged > before  # merged for the answer…
+    assert load_state(engine, "e") == stored  # …and nothing written
+    forget_read_models(engine)  # the station-state process: a cache of its own, saving
+    assert read_models(engine).masters.saves
+    assert update_station_state(engine, "e") > 0
+    assert load_state(engine, "e") != stored
+    assert conflicts(engine, "e") == answer
+    _assert_state_is_a_full_recomputation(engine)

@@ -206,6 +206,8 @@ def test_offline_report_reaches_the_live_dashboard(
     assert invite_url.startswith(f"{server}/observe/join/")
 
     # The dashboard is open, live, with the registry and one marker per located station.
+    asked: list[str] = []  # the station table's requests: the first whole, then changes only
+    desk.on("request", lambda r: asked.append(r.url) if "/dashboard/stations" in r.url else None)
     desk.goto(f"{server}/coordinate/{ELECTION}")
     expect(desk.locator("#live.on")).to_have_count(1, timeout=10_000)
     expect(desk.locator("#dashboard[data-refreshed]")).to_have_count(1, timeout=10_000)
@@ -263,6 +265,9 @@ def test_offline_report_reaches_the_live_dashboard(
     expect(_cell(desk, "8001", "last_report_at")).to_have_attribute("data-at", re.compile("."))
     expect(_cell(desk, "8001", "last_report_at")).not_to_have_text("–")
     expect(desk.locator("#t-reports")).to_have_text("1")
+    # The refresh asked only for the stations changed since the last answer; every row stays.
+    assert "since=" not in asked[0] and any("since=" in url for url in asked[1:]), asked
+    expect(desk.locator("#stations tbody tr")).to_have_count(len(STATIONS))
     # Charts follow within the server's summary reuse time (10 s) plus one refresh.
     desk.locator("#chart-reports svg rect.bar").first.wait_for(timeout=20_000)
     desk.locator("#chart-entered svg rect.bar").first.wait_for(timeout=20_000)

@@ -15,7 +15,7 @@ from pollwatch.errors import AuthError, ConflictError, Forbidden, PVTUnavailable
 from pollwatch.store._util import secret_hash
 from pollwatch.store.audit import list_audit, record_audit
 from pollwatch.store.comparison import comparison_rows, set_tolerance
-from pollwatch.store.conflict_list import conflicts
+from pollwatch.store.conflict_list import conflict_page, conflicts
 from pollwatch.store.coordinators import (
     add_scope,
     create_coordinator,
@@ -119,6 +119,7 @@ __all__ = [
     "attach_results",
     "clean_photo",
     "comparison_rows",
+    "conflict_page",
     "conflicts",
     "coordinator_for_session",
     "create_coordinator",

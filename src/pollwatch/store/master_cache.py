@@ -9,13 +9,15 @@ Where an entry comes from, cheapest first: this process's memory; the database's
 ``station_state`` row (:mod:`pollwatch.store.station_state`), written by whichever process
 merged the station last — so a restarted process reads a million reports' worth of
 records back in about a second instead of merging them again; and only then a merge,
-written back to ``station_state``. A merge is incremental: the reports the station's last
-record was merged from (kept beside it, in memory and in ``station_state.inputs``) plus
-only the reports after its ``last_seq`` (a short range of the ledger), merged by the pure
-:func:`pollwatch.observe.merge_station_reports` — the same function of the same reports as
-a full merge, so the record cannot differ from one; a new resolution re-merges the kept
-reports without reading any. A station whose record was stored without its inputs
-(before migration 0015) is merged from all its reports.
+written back to ``station_state`` (in ``pollwatch serve`` by its station-state process,
+not by the dashboard request that merged it: :attr:`MasterCache.saves`). A merge is
+incremental: the reports the station's last record was merged from (kept beside it, in
+memory and in ``station_state.inputs``) plus only the reports after its ``last_seq`` (a
+short range of the ledger; of a station further behind, only the new reports are read
+whole), merged by the pure :func:`pollwatch.observe.merge_station_reports` — the same
+function of the same reports as a full merge, so the record cannot differ from one; a new
+resolution re-merges the kept reports without reading any. A station whose record was
+stored without its inputs (before migration 0015) is merged from all its reports.
 
 Costs: merging every station from its reports takes 20–40 s per million reports on a
 2-core machine; that happens once per election, not once per process. One refresh per
@@ -222,6 +224,11 @@ class MasterCache:
         self.merged = 0  # stations merged by this process (from all reports, or folded)
         self.folded = 0  # of them, merged from kept inputs and their new reports only
         self.loaded = 0  # stations read back from station_state
+        # Whether a refresh writes the records it merged back to station_state. False in a
+        # server whose station-state process (pollwatch.store.state_process) writes them:
+        # it merges the same stations within seconds, so a dashboard request need not
+        # spend a write transaction (a commit, a SQLite write lock) on a cache.
+        self.saves = True
 
     def counters(self, conn: Connection, election: str) -> dict[str, StationCounters]:
         """Every reporting station's counters, as :func:`load_counters` reads them, from the
@@ -285,7 +292,7 @@ class MasterCache:
                 stale = _within_budget(stale, counters, budget, known)
             fresh = self._compute(engine, election, counters, chosen, stale)
             self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
-            if fresh:
+            if fresh and self.saves:
                 try:
                     save_state(engine, election, [row for _, row in fresh.values()])
                 except DBAPIError as error:  # only a cache: the answer stands without it
@@ -402,16 +409,35 @@ class MasterCache:
                 )
                 self._collect(conn.execute(query), counters, bases, new, set(recent))
             older = [s for s in behind if head - bases[s][0] > RECENT_SPAN]
+            listed = select(ledger.c.seq, reports.c.station, reports.c.id).join_from(
+                ledger, reports, reports.c.id == ledger.c.report_id
+            )
             for first in range(0, len(older), _CHUNK):
                 chunk = older[first : first + _CHUNK]
-                query = joined.where(
+                query = listed.where(
                     ledger.c.election == election,
                     ledger.c.seq + 0 > min(bases[s][0] for s in chunk),
                     reports.c.election == election,
                     reports.c.station.in_(chunk),
                     reports.c.kind != "incident",
                 )
-                self._collect(conn.execute(query), counters, bases, new)
+                # The chunk's reports are listed without their text (a station's older
+                # reports share the chunk's lowest base): only the new ones are read whole.
+                after = {
+                    str(report): (int(seq), str(station))
+                    for seq, station, report in conn.execute(query)
+                    if bases[str(station)][0] < seq <= counters[str(station)].last_seq
+                }
+                ids = sorted(after)
+                rows: list[tuple[int, str, str]] = []
+                for start in range(0, len(ids), _CHUNK):
+                    texts = conn.execute(
+                        select(reports.c.id, reports.c.canonical).where(
+                            reports.c.id.in_(ids[start : start + _CHUNK])
+                        )
+                    )
+                    rows.extend((*after[str(i)], text) for i, text in texts)
+                self._collect(sorted(rows), counters, bases, new)
         out: dict[str, tuple[MasterEntry, StoredState]] = {}
         for s, added in new.items():
             if s in bases:

@@ -17,7 +17,7 @@ from pollwatch.observe.reports import format_timestamp
 from pollwatch.store._util import format_stored, utcnow
 from pollwatch.store.elections import get_election
 from pollwatch.store.read_models import read_models
-from pollwatch.store.tables import pvt_sample, station_activity, stations
+from pollwatch.store.tables import ledger, pvt_sample, station_activity, stations
 from pollwatch.store.views import election_tolerance
 
 __all__ = [
@@ -32,10 +32,24 @@ CONFLICT_BUDGET = 1000
 """Reports the station table may re-read per call to bring its conflict total up to date."""
 
 
+_CHANGED_LOOKUP = 500
+"""Changed stations up to this many are looked up by id; more read their id range."""
+
+
 def station_rows(
-    engine: Engine, election: str, *, limit: int | None = None, offset: int = 0
+    engine: Engine,
+    election: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    since: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every registry station with its activity counters and sample membership, by id.
+
+    ``since`` (a ledger seq): only the stations with a report after it — a station's row
+    changes only with a report of its own (``station_activity.last_seq`` is that report's
+    seq), so a dashboard that refreshes with the seq of its last answer gets the few rows
+    that changed instead of every station.
 
     Stations without reports have zero counters and null times. Three index range scans
     (``stations``, then ``station_activity`` and ``pvt_sample`` over the page's id range),
@@ -60,10 +74,18 @@ def station_rows(
         query = query.limit(limit)
     act = station_activity
     with engine.connect() as conn:
+        if since is not None:
+            changed = select(act.c.station).where(
+                act.c.election == election, act.c.last_seq > since
+            )
+            query = query.where(stations.c.station.in_(changed))
         registry = conn.execute(query).mappings().all()
         if not registry:
             return []
         first, last = registry[0]["station"], registry[-1]["station"]
+        # Changes only: those stations' rows, not every row of the id range.
+        few = since is not None and len(registry) <= _CHANGED_LOOKUP
+        only = [r["station"] for r in registry] if few else None
         counters = {
             r["station"]: r
             for r in conn.execute(
@@ -77,14 +99,20 @@ def station_rows(
                     act.c.incidents,
                     act.c.protocols,
                     act.c.queue,
-                ).where(act.c.election == election, act.c.station.between(first, last))
+                ).where(
+                    act.c.election == election,
+                    act.c.station.between(first, last) if only is None else act.c.station.in_(only),
+                )
             ).mappings()
         }
         sampled = {
             r[0]
             for r in conn.execute(
                 select(pvt_sample.c.station).where(
-                    pvt_sample.c.election == election, pvt_sample.c.station.between(first, last)
+                    pvt_sample.c.election == election,
+                    pvt_sample.c.station.between(first, last)
+                    if only is None
+                    else pvt_sample.c.station.in_(only),
                 )
             )
         }
@@ -162,16 +190,38 @@ def station_totals(engine: Engine, election: str) -> dict[str, int]:
 
 
 def dashboard_stations(
-    engine: Engine, election: str, *, limit: int | None = None, offset: int = 0
+    engine: Engine,
+    election: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    since: int | None = None,
 ) -> dict[str, Any]:
-    """The station table of the dashboard with totals and the tolerance (the API's answer)."""
+    """The station table of the dashboard with totals and the tolerance (the API's answer).
+
+    ``version`` is the election's newest ledger seq, read before the rows: a client that
+    passes it back as ``since`` gets every station changed after it (a report stored while
+    this answer was read shows in this answer, or the next, or both). A ``since`` beyond
+    ``version`` (a database restored from an older backup) answers every station, with
+    ``since`` null: the client's copy cannot be brought up to date from it.
+    """
     get_election(engine, election)
     with engine.connect() as conn:
         tolerance = election_tolerance(conn, election)
+        version = int(
+            conn.execute(
+                select(func.max(ledger.c.seq)).where(ledger.c.election == election)
+            ).scalar()
+            or 0
+        )
+    if since is not None and since > version:
+        since = None
     return {
         "election": election,
         "generated_at": format_timestamp(utcnow()),
         "tolerance": tolerance,
+        "version": version,
+        "since": since,
         "totals": station_totals(engine, election),
-        "stations": station_rows(engine, election, limit=limit, offset=offset),
+        "stations": station_rows(engine, election, limit=limit, offset=offset, since=since),
     }

@@ -24,6 +24,7 @@ from pollwatch.config import Settings, load_settings
 from pollwatch.limits import LoginThrottle, RateLimiter, open_counters
 from pollwatch.store import DecodeSlots, open_store
 from pollwatch.store.ingest import IngestWriter, ObserverCache
+from pollwatch.store.read_models import read_models
 from pollwatch.web import (
     admin,
     checklists,
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None, *, keep_state: bool = True) -> 
         app.state.engine, on_batch=app.state.metrics.batch, keep_state=keep_state
     )
     app.state.metrics.watch_queue(app.state.ingest.queue_depth)
+    if not keep_state:  # the station-state process writes merged records back, not requests
+        read_models(app.state.engine).masters.saves = False
     app.state.observers = ObserverCache(app.state.engine)
     app.state.photo_slots = DecodeSlots()  # photo decodes at once in this process
     app.state.guide_cache = GuideCache(app.state.engine)  # the voter guide's kept answers

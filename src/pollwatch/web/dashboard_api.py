@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +34,7 @@ from pollwatch.store import (
     Coordinator,
     activity,
     comparison_rows,
+    conflict_page,
     conflicts,
     dashboard_stations,
     events_after,
@@ -77,29 +79,84 @@ def _one_at_a_time(request: Request, election: str) -> asyncio.Lock:
     return locks.setdefault(election, asyncio.Lock())
 
 
+_SINCE_DESCRIPTION = (
+    "`version` of an earlier answer: only what changed after it (a whole number, "
+    "0 or more; anything else is refused with 400)"
+)
+
+
+def _since(text: str | None) -> int | None:
+    """The ``since`` query parameter: a ledger seq, as ``version`` in an earlier answer."""
+    if text is None:
+        return None
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise InputError(
+            "'since' must be the 'version' of an earlier answer (a whole number, 0 or more)",
+            column="since",
+        )
+    return int(value)
+
+
+def _answer(request: Request, data: dict[str, Any]) -> Response:
+    """``data`` as JSON with an ``ETag`` over everything but ``generated_at``; 304 (no
+    body) when the client's ``If-None-Match`` names it: a refresh with nothing new costs
+    the dashboard nothing to parse or draw. Serialised once: the tag hashes the body
+    before ``generated_at`` is appended to it."""
+    stamp = data.pop("generated_at", None)
+    core = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    tag = f'W/"{hashlib.blake2b(core.encode(), digest_size=12).hexdigest()}"'
+    headers = {"etag": tag, "cache-control": "private, no-cache"}
+    wanted = request.headers.get("if-none-match", "")
+    if tag in (t.strip() for t in wanted.split(",")):
+        return Response(status_code=304, headers=headers)
+    if stamp is not None:
+        core = core[:-1] + ("," if len(core) > 2 else "") + '"generated_at":'
+        core += json.dumps(stamp) + "}"
+    return Response(core.encode(), media_type="application/json", headers=headers)
+
+
 @router.get(
     f"{_E}/dashboard/stations",
     summary="Every station with status, last report, counters and sample membership; totals",
+    description=(
+        "Every registry station (a page of them with `limit`/`offset`), the election's "
+        "`totals` and `tolerance`, and `version` (the election's newest ledger seq when "
+        "read). With `since=<version>` only the stations with a report after that "
+        "version (the dashboard's refresh: a few rows instead of every station); "
+        "`since` is echoed, or null when it was beyond `version` (a restored database): "
+        "then every station is listed. A station's row changes only with its own "
+        "reports; sample membership shows in the full answer. An `ETag` comes with "
+        "every answer; `If-None-Match` with it answers 304 when nothing changed."
+    ),
     responses={
-        200: {"description": "{election, generated_at, tolerance, totals, stations: [...]}"},
-        **error_responses(401, 404, 422),
+        200: {
+            "description": "{election, generated_at, tolerance, version, since, totals, "
+            "stations: [...]}"
+        },
+        304: {"description": "nothing changed since the answer with this ETag"},
+        **error_responses(400, 401, 404, 422),
     },
 )
 async def get_dashboard_stations(
     request: Request,
     limit: int | None = Query(None, ge=1, le=100_000, description="page size"),
     offset: int = Query(0, ge=0, le=10_000_000, description="stations to skip"),
+    since: str | None = Query(None, description=_SINCE_DESCRIPTION),
     who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
-) -> JSONResponse:
+) -> Response:
     """Reads the per-station counters, never the reports: fast with millions of reports."""
+    after = _since(since)
     data = await run_in_threadpool(
-        lambda: dashboard_stations(store_engine(request), election, limit=limit, offset=offset)
+        lambda: dashboard_stations(
+            store_engine(request), election, limit=limit, offset=offset, since=after
+        )
     )
     # A scope that is part of the election sees its stations only (a page may then hold
     # fewer than ``limit``); the totals stay the election's.
     data["stations"] = only_visible(data["stations"], await visible(request, who, election))
-    return JSONResponse(data)
+    return _answer(request, data)
 
 
 @router.get(
@@ -131,21 +188,50 @@ async def get_dashboard_activity(
 @router.get(
     f"{_E}/dashboard/conflicts",
     summary="Fields where observers disagree, open and resolved",
+    description=(
+        "Without parameters: every conflict of the election, by station and field "
+        "(`{election, conflicts}`; megabytes with a million reports). With `limit` "
+        "and/or `since`: the first `limit` conflicts by priority (open ones by station "
+        "and field, then resolved ones) with the election's `total` and `open` counts "
+        "and `version` (the newest ledger seq when read); with `since=<version>` only "
+        "the conflicts of the stations that may have changed after it, named in "
+        "`stations` (those with a report after it and those with resolutions): replace "
+        "those stations' conflicts with the ones given. `since` is echoed, or null when "
+        "it was beyond `version`. An `ETag` comes with every answer; `If-None-Match` "
+        "with it answers 304 when nothing changed."
+    ),
     responses={
-        200: {"description": "{conflicts: [{station, field, values, resolved}]}"},
-        **error_responses(401, 404),
+        200: {
+            "description": "{election, conflicts: [{station, field, values, resolved}]}; "
+            "with limit/since also {version, since, total, open, stations?}"
+        },
+        304: {"description": "nothing changed since the answer with this ETag"},
+        **error_responses(400, 401, 404, 422),
     },
 )
 async def get_dashboard_conflicts(
     request: Request,
+    limit: int | None = Query(None, ge=1, le=100_000, description="conflicts at most"),
+    since: str | None = Query(None, description=_SINCE_DESCRIPTION),
     who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
-) -> JSONResponse:
+) -> Response:
     """Open conflicts (``resolved: null``) are left out of every estimate until resolved."""
+    after = _since(since)
+    engine = store_engine(request)
+    allowed = await visible(request, who, election)
+    if limit is None and after is None:  # the whole list, as before
+        async with _one_at_a_time(request, election):
+            data = await run_in_threadpool(conflicts, engine, election)
+        return _answer(request, {"election": election, "conflicts": only_visible(data, allowed)})
     async with _one_at_a_time(request, election):
-        data = await run_in_threadpool(conflicts, store_engine(request), election)
-    data = only_visible(data, await visible(request, who, election))
-    return JSONResponse({"election": election, "conflicts": data})
+        page = await run_in_threadpool(
+            lambda: conflict_page(engine, election, limit=limit, since=after)
+        )
+    page["conflicts"] = only_visible(page["conflicts"], allowed)
+    if "stations" in page and allowed is not None:
+        page["stations"] = [s for s in page["stations"] if s in allowed]
+    return _answer(request, page)
 
 
 @router.get(

@@ -115,6 +115,7 @@
   // --- station table and totals ----------------------------------------------------------
   var tbody = document.querySelector("#stations tbody");
   var stationsByID = {};
+  var stationsVersion = null;  // the version of the last station answer (null: ask for all)
   function stationRow(s) {
     var row = tbody.querySelector("tr[data-station='" + CSS.escape(s.station) + "']");
     if (row) { return row; }
@@ -150,7 +151,9 @@
     if (typeof data.tolerance === "number" && document.activeElement !== tolerance && !toleranceTouched) {
       tolerance.value = String(Math.round(data.tolerance * 1000) / 10);
     }
-    var sampled = 0, sampledReporting = 0, sampledProtocols = 0;
+    // A refresh asks only for the stations changed since the last answer's version
+    // (?since=); the sample coverage is counted over every station the page knows.
+    if (typeof data.version === "number") { stationsVersion = data.version; }
     (data.stations || []).forEach(function (s) {
       stationsByID[s.station] = s;
       var row = stationRow(s);
@@ -168,6 +171,10 @@
         row.classList.add("fresh");
         window.setTimeout(function () { row.classList.remove("fresh"); }, 4000);
       }
+    });
+    var sampled = 0, sampledReporting = 0, sampledProtocols = 0;
+    Object.keys(stationsByID).forEach(function (id) {
+      var s = stationsByID[id];
       if (s.in_sample) {
         sampled += 1;
         if (s.reports > 0) { sampledReporting += 1; }
@@ -318,9 +325,17 @@
 
   // --- conflicts -------------------------------------------------------------------------
   var conflictsBox = document.getElementById("conflicts");
+  var conflictsShown = document.getElementById("conflicts-shown");
+  // The first CONFLICT_PAGE conflicts by priority (open ones first) and the totals: a
+  // million reports hold tens of thousands of conflicts, megabytes the page cannot show.
+  var CONFLICT_PAGE = 200;
   function renderConflicts(data) {
     clear(conflictsBox);
     var list = data.conflicts || [];
+    if (conflictsShown && typeof data.total === "number") {
+      conflictsShown.textContent = conflictsShown.getAttribute("data-label") + ": " + fmtNum(list.length) + " / " + fmtNum(data.total);
+      conflictsShown.classList.toggle("hidden", data.total <= list.length);
+    }
     if (!list.length) { conflictsBox.appendChild(el("p", { "class": "muted" }, t("No conflicts."))); return; }
     list.forEach(function (c) {
       var box = el("div", { "class": "conflict" + (c.resolved ? " resolved" : ""), "data-station": c.station, "data-field": c.field });
@@ -615,16 +630,21 @@
   // --- refresh cycle and the live stream -------------------------------------------------
   var live = document.getElementById("live");
   var pending = null, running = false, again = false;
+  var fullDue = false;  // the next refresh asks for every station (sample membership too)
   function refreshNow() {
     if (running) { again = true; return; }
     running = true;
+    var changedOnly = stationsVersion !== null && !fullDue;
+    fullDue = false;
     // Coverage first: it carries the stations' time zones the other tables show times in.
     getJSON("/dashboard/coverage").then(function (a) { if (a.ok) { renderCoverage(a.body); } }).catch(function () {}).then(function () { return Promise.all([
       getJSON("/dashboard/alerts").then(function (a) { if (a.ok) { renderAlerts(a.body); } }),
       getJSON("/incidents?status=open&limit=20").then(function (a) { if (a.ok) { renderOpenIncidents(a.body); } }),
-      getJSON("/dashboard/stations").then(function (a) { if (a.ok) { renderStations(a.body); } }),
+      getJSON("/dashboard/stations" + (changedOnly ? "?since=" + stationsVersion : "")).then(function (a) {
+        if (a.ok) { renderStations(a.body); } else if (a.status === 400) { stationsVersion = null; }
+      }),
       getJSON("/dashboard/activity").then(function (a) { if (a.ok) { renderActivity(a.body); } }),
-      getJSON("/dashboard/conflicts").then(function (a) { if (a.ok) { renderConflicts(a.body); } }),
+      getJSON("/dashboard/conflicts?limit=" + CONFLICT_PAGE).then(function (a) { if (a.ok) { renderConflicts(a.body); } }),
       getJSON("/dashboard/comparison").then(function (a) { if (a.ok) { renderComparison(a.body); } }),
       getJSON("/pvt").then(renderPvt)
     ]); }).catch(function () { /* offline for a moment: the next event or tick retries */ }).then(function () {
@@ -654,6 +674,7 @@
 
   refreshNow();
   connect();
-  // A slow safety net: figures stay current even if an event was missed.
-  window.setInterval(refreshNow, 60000);
+  // A slow safety net: figures stay current even if an event was missed, and every
+  // station is read again (a sample drawn meanwhile changes no station's version).
+  window.setInterval(function () { fullDue = true; refreshNow(); }, 60000);
 }());
