@@ -35,11 +35,14 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
+    Table,
     case,
     delete,
     func,
     insert,
+    literal_column,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -271,26 +274,116 @@ def _apply_activity(
         folded[key] = _activity_values(folded.get(key), report, received_at, seq)
     rows = [{"election": e, "station": s, **values} for (e, s), values in folded.items()]
     dialect = "sqlite" if sqlite else "postgresql"
-    conn.execute(_activity_upsert(dialect), rows)
+    _insert_rows(conn, _activity_upsert(dialect), rows, sqlite)
     slots: dict[tuple[str, int], list[int]] = {}
     for report, _seq in accepted:
         slot = int(report.observed_at.timestamp()) // SLOT_SECONDS
         cell = slots.setdefault((report.election, slot), [0, 0])
         cell[0] += 1
         cell[1] += report.kind == "incident"
-    conn.execute(
+    _insert_rows(
+        conn,
         _slots_upsert(dialect),
         [
             {"election": e, "slot": slot, "reports": n, "incidents": i}
             for (e, slot), (n, i) in sorted(slots.items())
         ],
+        sqlite,
     )
+
+
+def _insert_rows(
+    conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]], sqlite: bool
+) -> None:
+    """Run an INSERT (or upsert) of ``rows`` in one statement.
+
+    SQLite: the driver's ``executemany`` (one prepared statement stepped per row, inside
+    the process). PostgreSQL: ``statement`` comes from :func:`_pg_rows_insert` and gets the
+    rows as ONE JSON array (``INSERT ... SELECT ... FROM json_populate_recordset(...)``):
+    the same SQL text for any number of rows, so psycopg parses it once, the server
+    prepares it once, and it travels as one message. ``executemany`` sent one INSERT per
+    row (300 per batch of 100 reports, each waking the server); a multi-row ``VALUES``
+    list is new SQL text for every batch size (parsed again by psycopg each time: twice
+    the writer's CPU), and array parameters cost as much to encode in pure-Python psycopg.
+    """
+    if not rows:
+        return
+    if sqlite:
+        conn.execute(statement, list(rows))
+        return
+    conn.execute(statement, {"rows": json.dumps(rows, default=_json_value)})
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def _pg_rows_insert(table: Table, names: Sequence[str]) -> Any:
+    """``INSERT INTO table (names) SELECT names FROM json_populate_recordset(...)``: the
+    rows come as one JSON array parameter ``rows`` and the server turns each object into a
+    row of the table's type (PostgreSQL)."""
+    rows = text(f"json_populate_recordset(CAST(NULL AS {table.name}), CAST(:rows AS json))")
+    return postgresql_insert(table).from_select(
+        list(names), select(*(literal_column(name) for name in names)).select_from(rows)
+    )
+
+
+_REPORT_COLUMNS = (
+    "id",
+    "election",
+    "station",
+    "observer_id",
+    "kind",
+    "observed_at",
+    "received_at",
+    "canonical",
+    "body",
+)
+_LEDGER_COLUMNS = (
+    "election",
+    "seq",
+    "report_id",
+    "prev_hash",
+    "hash",
+    "recorded_at",
+    "version",
+    "salts",
+)
+_ACTIVITY_COLUMNS = (
+    "election",
+    "station",
+    "reports",
+    "counts",
+    "incidents",
+    "protocols",
+    "status",
+    "status_at",
+    "queue",
+    "queue_at",
+    "last_report_at",
+    "last_seq",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _plain_insert(table_name: str, sqlite: bool) -> Any:
+    """The batch's INSERT into ``reports`` or ``ledger`` (see :func:`_insert_rows`)."""
+    table = {"reports": reports, "ledger": ledger}[table_name]
+    if sqlite:
+        return insert(table)
+    names = _REPORT_COLUMNS if table is reports else _LEDGER_COLUMNS
+    return _pg_rows_insert(table, names)
 
 
 @functools.lru_cache(maxsize=4)
 def _slots_upsert(dialect: str) -> Any:
     """The per-slot activity upsert: reports and incidents add up."""
-    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(activity_slots)
+    if dialect == "sqlite":
+        statement = sqlite_insert(activity_slots)
+    else:
+        statement = _pg_rows_insert(activity_slots, ("election", "slot", "reports", "incidents"))
     new, old = statement.excluded, activity_slots.c
     return statement.on_conflict_do_update(
         index_elements=[old.election, old.slot],
@@ -580,8 +673,8 @@ def _store_batch(
         fresh[report.id] = (_sender_id(observer), item.canonical, public)
         outcomes.append(StoredReport(True, public))
     if report_rows:
-        conn.execute(insert(reports), report_rows)
-        conn.execute(insert(ledger), ledger_rows)
+        _insert_rows(conn, _plain_insert("reports", sqlite), report_rows, sqlite)
+        _insert_rows(conn, _plain_insert("ledger", sqlite), ledger_rows, sqlite)
     if accepted:
         _apply_activity(conn, accepted, now, sqlite)
     return outcomes
@@ -596,7 +689,10 @@ def _activity_upsert(dialect: str) -> Any:
     replaced only by ones observed at the same time or later than the stored ones — what
     folding the reports one by one in ledger order gives (:func:`_activity_values`).
     """
-    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(station_activity)
+    if dialect == "sqlite":
+        statement = sqlite_insert(station_activity)
+    else:
+        statement = _pg_rows_insert(station_activity, _ACTIVITY_COLUMNS)
     new, old = statement.excluded, station_activity.c
     newer_status = new.status_at.is_not(None) & (
         old.status_at.is_(None) | (old.status_at <= new.status_at)
