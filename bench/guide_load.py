@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import Server, client_addresses, count_body, fresh_database, generator_ceiling
+from ingest import Server, count_body, fresh_database, generator_ceiling
+from loadgen import address_sessions, client_addresses
 
 ELECTION = "bench"  # the same election id as bench/ingest.py's helpers use
 CITIES = ("Белград", "Нови Сад", "Берлин", "Париж", "Москва", "Казань", "Вена", "Прага")
@@ -153,29 +154,13 @@ async def drive(
     seed_: int = 7,
     addresses: tuple[str, ...] = ("127.0.0.1",),
 ) -> tuple[Stream, Stream, Stream, float]:
-    import contextlib
-
     import aiohttp
 
     pages, status, reports = Stream(), Stream(), Stream()
     rng = random.Random(seed_)
-    timeout = aiohttp.ClientTimeout(total=30)
     tasks: set[asyncio.Task[None]] = set()
-    per = max(1, connections // len(addresses))
-    async with contextlib.AsyncExitStack() as stack:
-        # one session per client address: the per-address limit sees carriers, not one host
-        sessions = [
-            await stack.enter_async_context(
-                aiohttp.ClientSession(
-                    base_url=base,
-                    connector=aiohttp.TCPConnector(
-                        limit=per, ttl_dns_cache=None, local_addr=(address, 0)
-                    ),
-                    timeout=timeout,
-                )
-            )
-            for address in addresses
-        ]
+    # one session per client address: the per-address limit sees carriers, not one host
+    async with address_sessions(base, addresses, connections, 30) as sessions:
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.2
         end = start + duration

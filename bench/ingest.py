@@ -64,6 +64,9 @@ from urllib.parse import quote
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import address_sessions, client_addresses
+
 from pollwatch.web.runtime import settled_heap
 
 ELECTION = "bench"
@@ -327,26 +330,11 @@ async def _drive(
     # each observer's mean time between reports: ``rate`` good reports per second, plus the
     # malformed ones on top
     interval = n * (1 - malformed_share) / rate
-    timeout = aiohttp.ClientTimeout(total=60)
     pending: set[asyncio.Task[None]] = set()
     cpu0 = time.process_time()
-    # One session per client address (loopback: any 127.x.y.z), so the per-address limit
-    # sees many carriers' addresses as in the field, not one address sending everything.
-    sources = addresses or ["127.0.0.1"]
-    per = max(1, connections // len(sources))
-    async with contextlib.AsyncExitStack() as stack:
-        sessions = [
-            await stack.enter_async_context(
-                aiohttp.ClientSession(
-                    base_url=base,
-                    connector=aiohttp.TCPConnector(
-                        limit=per, ttl_dns_cache=None, local_addr=(source, 0)
-                    ),
-                    timeout=timeout,
-                )
-            )
-            for source in sources
-        ]
+    # One session per client address, so the per-address limit sees many carriers'
+    # addresses as in the field, not one address sending everything (bench/loadgen.py).
+    async with address_sessions(base, addresses or [], connections, 60) as sessions:
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.2
         end = start + duration
@@ -900,15 +888,6 @@ def writer_figures(base: str) -> dict[str, float]:
         "commit_mean_ms": 1000 * samples[(f"{commit}_sum", "")] / batches,
         "commit_p99_bound_ms": 1000 * p99,
     }
-
-
-def client_addresses(count: int, seed_: int) -> list[str]:
-    """``count`` loopback addresses, different on each run (a fresh 127.x.y.0/24 picked at
-    random), so that runs following each other within a minute do not share the shared
-    store's per-address counters."""
-    rng = random.Random(f"{seed_}-{time.time_ns()}")
-    x, y = rng.randrange(1, 255), rng.randrange(0, 255)
-    return [f"127.{x}.{y}.{k}" for k in range(1, count + 1)]
 
 
 def limits_label(args: argparse.Namespace) -> str:
