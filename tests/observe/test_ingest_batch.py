@@ -172,6 +172,36 @@ def test_one_batch_answers_each_item_on_its_own(engine: Engine) -> None:
     assert _activity(engine) == live
 
 
+def test_a_write_conflict_in_the_batch_is_refused_whole_and_stores_nothing(
+    engine: Engine,
+) -> None:
+    # An id that another process's transaction committed after this batch looked ids up
+    # (here: a report row with no ledger entry, which the lookup does not see): the
+    # batch's inserts fail on PostgreSQL only when its pipelined writes end. The caller
+    # must get the retryable ConflictError, never the driver's error, and nothing of the
+    # batch may stay stored.
+    taken = prepare_report(body(), observer=None, now=NOW)
+    with engine.begin() as conn:
+        conn.execute(
+            reports.insert(),
+            {
+                "id": taken.report.id,
+                "election": "e1",
+                "station": "1",
+                "kind": "count",
+                "observed_at": NOW,
+                "received_at": NOW,
+                "canonical": taken.canonical,
+                "body": {},
+            },
+        )
+    other = prepare_report(body(station="2"), observer=None, now=NOW)
+    with pytest.raises(ConflictError, match="retry"):
+        store_prepared(engine, [other, taken], now=NOW)
+    assert _count(engine, ledger) == 0 and _count(engine, reports) == 1
+    assert _activity(engine) == {}
+
+
 def test_concurrent_batches_over_two_elections_keep_both_chains(engine: Engine) -> None:
     """Batches touching both elections in opposite orders: no deadlock, no gap, no twin."""
     errors: list[BaseException] = []
