@@ -93,6 +93,30 @@ def test_parallel_equals_serial(results: ElectionResults) -> None:
     assert serial == parallel
 
 
+def test_chunked_resamples_do_not_depend_on_threads(
+    results: ElectionResults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resamples split into chunks (taken by idle threads or run in place) give the same
+    answer with one thread and with two, and the chunks are not all the same draws."""
+    from pollwatch.forensics import integer_percentages, shpilkin, spikes
+
+    monkeypatch.setattr(integer_percentages, "MC_CHUNK", 70)
+    monkeypatch.setattr(spikes, "CHUNK", 40)
+    monkeypatch.setattr(shpilkin, "BOOTSTRAP_CHUNK", 45)
+    names = ["integer_percentages", "spikes", "shpilkin"]
+    serial = run_battery(results, resamples=200, seed=5, methods=names, jobs=1)
+    parallel = run_battery(results, resamples=200, seed=5, methods=names, jobs=2)
+    first, second = serial.to_dict(), parallel.to_dict()
+    for key in ("timings", "wall_seconds"):
+        first.pop(key), second.pop(key)
+    assert first == second
+    sims = integer_percentages._monte_carlo(
+        *(np.full(500, 0.3) for _ in range(4)), resamples=140, seed=5
+    )
+    assert not np.array_equal(sims[:70], sims[70:])
+    assert sims[:, 0].mean() == pytest.approx(150, abs=3)
+
+
 def test_progress_is_called_per_method(results: ElectionResults) -> None:
     seen: list[tuple[str, int, int]] = []
     run_battery(
