@@ -276,3 +276,19 @@ def test_full_battery_on_2024(data_dir) -> None:  # type: ignore[no-untyped-def]
     assert data["aggregates"]["rows"] == 29
     assert data["integer_percentages"]["applicable"] and data["integer_percentages"]["z"] > 5
     assert data["shpilkin"]["anomalous_votes"] > 1_000_000
+
+
+def test_run_chunks_keeps_order_with_or_without_a_pool() -> None:
+    """Chunks come back in task order whether a pool's threads or the caller ran them."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    from pollwatch.forensics.workers import run_chunks, using_pool
+
+    def square(i: int) -> int:
+        return i * i
+
+    tasks = [partial(square, i) for i in range(9)]
+    assert run_chunks(tasks) == [i * i for i in range(9)]
+    with ThreadPoolExecutor(max_workers=2) as pool, using_pool(pool):
+        assert run_chunks(tasks) == [i * i for i in range(9)]
