@@ -93,6 +93,30 @@ def test_parallel_equals_serial(results: ElectionResults) -> None:
     assert serial == parallel
 
 
+def test_chunked_resamples_do_not_depend_on_threads(
+    results: ElectionResults, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resamples split into chunks (taken by idle threads or run in place) give the same
+    answer with one thread and with two, and the chunks are not all the same draws."""
+    from pollwatch.forensics import integer_percentages, shpilkin, spikes
+
+    monkeypatch.setattr(integer_percentages, "MC_CHUNK", 70)
+    monkeypatch.setattr(spikes, "CHUNK", 40)
+    monkeypatch.setattr(shpilkin, "BOOTSTRAP_CHUNK", 45)
+    names = ["integer_percentages", "spikes", "shpilkin"]
+    serial = run_battery(results, resamples=200, seed=5, methods=names, jobs=1)
+    parallel = run_battery(results, resamples=200, seed=5, methods=names, jobs=2)
+    first, second = serial.to_dict(), parallel.to_dict()
+    for key in ("timings", "wall_seconds"):
+        first.pop(key), second.pop(key)
+    assert first == second
+    sims = integer_percentages._monte_carlo(
+        *(np.full(500, 0.3) for _ in range(4)), resamples=140, seed=5
+    )
+    assert not np.array_equal(sims[:70], sims[70:])
+    assert sims[:, 0].mean() == pytest.approx(150, abs=3)
+
+
 def test_progress_is_called_per_method(results: ElectionResults) -> None:
     seen: list[tuple[str, int, int]] = []
     run_battery(
@@ -252,3 +276,19 @@ def test_full_battery_on_2024(data_dir) -> None:  # type: ignore[no-untyped-def]
     assert data["aggregates"]["rows"] == 29
     assert data["integer_percentages"]["applicable"] and data["integer_percentages"]["z"] > 5
     assert data["shpilkin"]["anomalous_votes"] > 1_000_000
+
+
+def test_run_chunks_keeps_order_with_or_without_a_pool() -> None:
+    """Chunks come back in task order whether a pool's threads or the caller ran them."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    from pollwatch.forensics.workers import run_chunks, using_pool
+
+    def square(i: int) -> int:
+        return i * i
+
+    tasks = [partial(square, i) for i in range(9)]
+    assert run_chunks(tasks) == [i * i for i in range(9)]
+    with ThreadPoolExecutor(max_workers=2) as pool, using_pool(pool):
+        assert run_chunks(tasks) == [i * i for i in range(9)]

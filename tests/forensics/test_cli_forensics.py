@@ -207,3 +207,59 @@ def test_every_command_documented() -> None:
     text = CLI_MD.read_text(encoding="utf-8")
     for path in _docs_script().commands(root):
         assert f"## `pollwatch {' '.join(path)}`" in text
+
+
+def test_forensics_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """`pollwatch forensics FILE --json` loads neither the other commands' parts (coach,
+    web app, observers, bot) nor matplotlib: their imports cost over a second a run."""
+    csv = _write_csv(tmp_path / "e.csv", n=300)
+    script = (
+        "import sys\n"
+        "from pollwatch.cli import main\n"
+        f"code = main(['forensics', {str(csv)!r}, '--json', {str(tmp_path / 'o.json')!r},"
+        " '--resamples', '50'])\n"
+        "assert code == 0, code\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    loaded = set(proc.stdout.split("MODULES", 1)[1].split())
+    assert "pollwatch.forensics.battery" in loaded  # the run did happen
+    for unwanted in (
+        "pollwatch.cli.coach",
+        "pollwatch.coach",
+        "pollwatch.web",
+        "pollwatch.observe",
+        "pollwatch.cli.observe",
+        "pollwatch.cli.bot",
+        "pollwatch.cli.serve",
+        "matplotlib",
+        "pollwatch.forensics.report.plots",
+    ):
+        assert unwanted not in loaded, unwanted
+
+
+def test_parts_table_matches_what_the_modules_register() -> None:
+    """`PARTS` (which module to import for a command) names every command each part
+    registers, so no command is missing from the fast path."""
+    import importlib
+
+    from pollwatch.cli import PARTS
+
+    for part, commands in PARTS.items():
+        one = typer.Typer()
+        importlib.import_module(f"pollwatch.cli.{part}").register(one)
+        names = [c.name for c in one.registered_commands] + [
+            g.name or g.typer_instance.info.name for g in one.registered_groups
+        ]
+        assert tuple(names) == commands, part
+    every = [c for commands in PARTS.values() for c in commands]
+    assert len(every) == len(set(every))
+
+
+def test_one_command_part_keeps_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """A part with a single command still takes the command's name (`pollwatch serve
+    --help`), as the whole app does."""
+    assert main(["serve", "--help"]) == 0
+    assert "Usage: pollwatch serve" in capsys.readouterr().out

@@ -96,11 +96,12 @@ def write_outputs(
     lang: str,
     plot_format: str = "png",
 ) -> list[Path]:
-    """Write the requested files; return their paths."""
-    from pollwatch.forensics.report import write_html, write_plots
-
+    """Write the requested files; return their paths (the HTML and figure code, with
+    matplotlib, is imported only when a report or figures are asked for)."""
     written: list[Path] = []
     if html is not None:
+        from pollwatch.forensics.report.html import write_html
+
         written.append(write_html(report, html, lang))
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,8 @@ def write_outputs(
         )
         written.append(json_path)
     if plots is not None:
+        from pollwatch.forensics.report.plots import write_plots
+
         written.extend(write_plots(report, plots, plot_format, lang=lang))
     return written
 

@@ -35,8 +35,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _njit(fn: F) -> F:
-    """``numba.njit(cache=True)`` with the function's type kept for mypy."""
-    return cast(F, numba.njit(cache=True)(fn))
+    """``numba.njit(cache=True, nogil=True)`` with the function's type kept for mypy.
+
+    ``nogil``: the battery runs methods in threads, which share the cores only while
+    their kernels release the GIL."""
+    return cast(F, numba.njit(cache=True, nogil=True)(fn))
 
 
 def per_mille_bin(k: np.ndarray, n: np.ndarray, per_unit: int = 1000) -> np.ndarray:
@@ -187,6 +190,14 @@ def _choose_first(perm: np.ndarray, count: int, among: int, state: np.ndarray) -
 
 
 @_njit
+def _splitmix(z: np.uint64) -> np.uint64:
+    """The SplitMix64 output function of a state (see :func:`_uniform`)."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@_njit
 def integer_counts_monte_carlo(
     p_turnout: np.ndarray,
     p_turnout5: np.ndarray,
@@ -203,7 +214,8 @@ def integer_counts_monte_carlo(
     the resamples themselves as a uniform subset (same joint law, about ``Σp × resamples``
     draws). Multiples of 5 % are nested inside integer events with probability
     ``p5 / p``. Turnout and leader events of a station are independent (the null draws
-    them separately).
+    them separately). The generator's state lives in a register and the counts are
+    ``int32`` rows per column: the subset draws are the whole cost.
 
     Returns
     -------
@@ -211,11 +223,11 @@ def integer_counts_monte_carlo(
     leader_5, either_5.
     """
     np.random.seed(seed)
-    state = np.array([seed], dtype=np.uint64)
-    out = np.zeros((resamples, 6), dtype=np.int64)
-    perm = np.arange(resamples)
-    stamp = np.full(resamples, -1, dtype=np.int64)
-    stamp5 = np.full(resamples, -1, dtype=np.int64)
+    state = np.uint64(seed)
+    counts = np.zeros((6, resamples), dtype=np.int32)
+    perm = np.arange(resamples).astype(np.int32)
+    stamp = np.full(resamples, -1, dtype=np.int32)
+    stamp5 = np.full(resamples, -1, dtype=np.int32)
     for i in range(p_turnout.shape[0]):
         for side in range(2):
             p = p_turnout[i] if side == 0 else p_leader[i]
@@ -223,24 +235,30 @@ def integer_counts_monte_carlo(
             if p <= 0.0:
                 continue
             count = np.random.binomial(resamples, min(p, 1.0))
-            _choose_first(perm, count, resamples, state)
-            for t in range(count):
-                r = perm[t]
-                out[r, side] += 1
+            for t in range(count):  # partial Fisher–Yates: perm[:count], a uniform subset
+                state += _GOLDEN
+                j = t + int(float(_splitmix(state) >> _S11) * _TWO_M53 * (resamples - t))
+                r = perm[j]
+                perm[j] = perm[t]
+                perm[t] = r
+                counts[side, r] += 1
                 if stamp[r] != i:
                     stamp[r] = i
-                    out[r, 2] += 1
+                    counts[2, r] += 1
             if p5 <= 0.0 or count == 0:
                 continue
             count5 = np.random.binomial(count, min(p5 / p, 1.0))
-            _choose_first(perm, count5, count, state)
-            for t in range(count5):
-                r = perm[t]
-                out[r, 3 + side] += 1
+            for t in range(count5):  # a uniform subset of those
+                state += _GOLDEN
+                j = t + int(float(_splitmix(state) >> _S11) * _TWO_M53 * (count - t))
+                r = perm[j]
+                perm[j] = perm[t]
+                perm[t] = r
+                counts[3 + side, r] += 1
                 if stamp5[r] != i:
                     stamp5[r] = i
-                    out[r, 5] += 1
-    return out
+                    counts[5, r] += 1
+    return counts.T.astype(np.int64)
 
 
 @_njit

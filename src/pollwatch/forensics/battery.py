@@ -2,7 +2,7 @@
 
 :func:`run_battery` builds the station arrays once, keeps out the stations no ratio can be
 computed for (no registered voters, no ballots cast) and lists them, runs each method of
-:mod:`pollwatch.forensics.registry` (in parallel processes when ``jobs > 1``), times them,
+:mod:`pollwatch.forensics.registry` (in parallel threads when ``jobs > 1``), times them,
 and ranks regions and stations by the evidence against them
 (:mod:`pollwatch.forensics.rankings`: screening aids, not verdicts). Remote e-voting and
 other aggregates (:attr:`ElectionResults.aggregates`) are summarised apart: they are not
@@ -11,13 +11,12 @@ polling stations and never enter station-level tests.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -26,9 +25,9 @@ import pandas as pd
 from pollwatch.errors import MethodNotApplicable
 from pollwatch.forensics.data import StationArrays, station_arrays
 from pollwatch.forensics.params import check_int, check_seed
-from pollwatch.forensics.rankings import rank_regions, rank_stations
 from pollwatch.forensics.registry import Method, get_method, resolve_methods
 from pollwatch.forensics.result import MethodResult, jsonable
+from pollwatch.forensics.workers import submit_in_context, using_pool
 from pollwatch.results.schema import EXCLUDED_COLUMNS, ElectionResults
 
 __all__ = [
@@ -138,7 +137,7 @@ def _with_documented_keys(data: dict[str, Any]) -> dict[str, Any]:
 def _run_one(
     name: str, data: StationArrays, seed: int | None, resamples: int
 ) -> tuple[str, MethodResult, float]:
-    """Run one method (in this or a worker process) and time it."""
+    """Run one method (in this or a worker thread) and time it (wall seconds)."""
     method = get_method(name)
     start = time.perf_counter()
     try:
@@ -171,26 +170,20 @@ def _not_applicable(
     return NotApplicableResult.not_applicable(data.n, note, seed=seed, method_name=method.name)
 
 
-_COST = ("klimek", "spikes", "integer_percentages", "shpilkin", "identical_protocols", "digits")
-"""Methods from the slowest (Russia 2024, 10,000 resamples: klimek ≈ 4.5 s, spikes ≈ 4 s,
-integer percentages ≈ 3.5 s, shpilkin ≈ 1.5 s at its cap, the rest < 0.5 s). The workers
+_COST = ("klimek", "spikes", "integer_percentages", "shpilkin", "digits", "identical_protocols")
+"""Methods from the slowest (CPU seconds on Russia 2024 at 10,000 resamples). The threads
 take them in this order, so the longest never starts last and the two cores finish
 together (longest-processing-time-first scheduling)."""
 
 
 def default_jobs() -> int:
-    """Worker processes by default: two where there are two cores (the methods' wall time
-    on Russia 2024 drops by about half), one on a single core."""
+    """Worker threads by default: two where there are two cores, one on a single core.
+
+    Threads, not processes: the methods spend their time in compiled kernels that release
+    the GIL (``nogil=True``), so two threads keep two cores busy without starting worker
+    processes that import pollwatch again, load the compiled kernels again and receive
+    the station arrays pickled (about a second per worker on Russia 2024)."""
     return max(1, min(2, os.cpu_count() or 1))
-
-
-def _context() -> multiprocessing.context.BaseContext | None:
-    """``fork`` where the platform has it: a worker starts with the modules this process
-    has already imported (numba's compiled kernels, pandas, scipy) instead of importing them
-    again, about a second per worker; elsewhere the platform's default."""
-    if "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return None
 
 
 def usable_stations(data: StationArrays) -> np.ndarray:
@@ -247,8 +240,9 @@ def run_battery(
     seed:
         Seed for every random method, so a run can be repeated exactly.
     jobs:
-        Worker processes; ``1`` runs the methods one after another in this process, ``0``
-        as many as :func:`default_jobs`.
+        Worker threads; ``1`` runs the methods one after another in this thread, ``0``
+        as many as :func:`default_jobs`. The answer does not depend on it: every method
+        draws from its own generator seeded by ``seed``.
     methods:
         Names of the methods to run (default: every registered method).
     progress:
@@ -286,9 +280,13 @@ def run_battery(
         slowest_first = sorted(
             chosen, key=lambda m: _COST.index(m.name) if m.name in _COST else len(_COST)
         )
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forensics") as pool,
+            using_pool(pool),
+        ):
             futures: list[Future[tuple[str, MethodResult, float]]] = [
-                pool.submit(_run_one, m.name, data, seed, resamples) for m in slowest_first
+                submit_in_context(pool, partial(_run_one, m.name, data, seed, resamples))
+                for m in slowest_first
             ]
             for fut in as_completed(futures):
                 name, res, secs = fut.result()
@@ -298,6 +296,8 @@ def run_battery(
 
     ordered = {m.name: done[m.name][0] for m in chosen}
     timings = {m.name: round(done[m.name][1], 4) for m in chosen}
+    from pollwatch.forensics.rankings import rank_regions, rank_stations  # after the methods
+
     regions = rank_regions(data, ordered)
     stations = rank_stations(data, ordered)
     summary = results.summary()

@@ -160,7 +160,7 @@ def _identical_pairs(region: np.ndarray, key: np.ndarray) -> np.ndarray:
     return _pairs_in_groups(order[keep], group[keep])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pairs_in_groups(members: np.ndarray, group: np.ndarray) -> np.ndarray:  # pragma: no cover
     count = 0
     start = 0
@@ -183,7 +183,7 @@ def _pairs_in_groups(members: np.ndarray, group: np.ndarray) -> np.ndarray:  # p
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _near_scan(
     order: np.ndarray,
     region: np.ndarray,
@@ -267,7 +267,7 @@ def _same_district_chance(region: np.ndarray, district: np.ndarray) -> np.ndarra
         return np.where(per_region > 1, same / (per_region * (per_region - 1)), 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _shuffle_counts(
     labels: np.ndarray,
     offsets: np.ndarray,

@@ -75,10 +75,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from pollwatch.forensics._kernels import (
     integer_counts_monte_carlo,
@@ -91,6 +92,7 @@ from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.multiple_testing import FDR_LEVEL, bh_q_values
 from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
+from pollwatch.forensics.workers import run_chunks
 
 __all__ = [
     "IntegerCount",
@@ -107,6 +109,9 @@ KINDS: tuple[str, ...] = ("turnout", "leader", "either", "turnout_5", "leader_5"
 MIN_STATIONS = 50
 EXACT_LIMIT = 5_000
 CEILING = 99
+MC_CHUNK = 5_000
+"""Monte Carlo resamples per task (two at 10,000: the second can run on an idle core).
+Each chunk visits every station, so more chunks cost more draws in all."""
 """Stations with turnout or the leader's share above this percentage are left out."""
 
 
@@ -204,8 +209,34 @@ class IntegerPercentagesResult(MethodResult):
     leader_expected_at_integer: np.ndarray
 
 
-def _numba_seed(seed: int | None) -> int:
-    return int(np.random.default_rng(seed).integers(0, 2**32 - 1))
+def _monte_carlo(
+    p_t: np.ndarray,
+    p_t5: np.ndarray,
+    p_s: np.ndarray,
+    p_s5: np.ndarray,
+    resamples: int,
+    seed: int | None,
+) -> np.ndarray:
+    """The Monte Carlo's ``(resamples, 6)`` counts, in chunks of :data:`MC_CHUNK` resamples
+    that idle cores take (:func:`~pollwatch.forensics.workers.run_chunks`); each chunk has
+    its own seed from ``seed``, so the answer does not depend on how many cores ran it."""
+    starts = range(0, resamples, MC_CHUNK)
+    seeds = np.random.SeedSequence(seed).generate_state(len(starts))
+    parts = run_chunks(
+        [
+            partial(
+                integer_counts_monte_carlo,
+                p_t,
+                p_t5,
+                p_s,
+                p_s5,
+                min(MC_CHUNK, resamples - first),
+                int(chunk_seed),
+            )
+            for first, chunk_seed in zip(starts, seeds, strict=True)
+        ]
+    )
+    return np.concatenate(parts)
 
 
 def upper_tail(observed: int, probs: np.ndarray) -> float:
@@ -227,7 +258,8 @@ def upper_tail(observed: int, probs: np.ndarray) -> float:
     sd = math.sqrt(var)
     gamma = float((probs * (1.0 - probs) * (1.0 - 2.0 * probs)).sum()) / sd**3
     z = (x - 0.5 - mean) / sd
-    tail = float(stats.norm.sf(z)) - gamma * (1.0 - z * z) * float(stats.norm.pdf(z)) / 6.0
+    density = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    tail = float(special.ndtr(-z)) - gamma * (1.0 - z * z) * density / 6.0
     return min(max(tail, 0.0), 1.0)
 
 
@@ -456,7 +488,7 @@ def integer_percentages(
         "leader_5": p_s5,
         "either_5": 1.0 - (1.0 - p_t5) * (1.0 - p_s5),
     }
-    sims = integer_counts_monte_carlo(p_t, p_t5, p_s, p_s5, int(resamples), _numba_seed(seed))
+    sims = _monte_carlo(p_t, p_t5, p_s, p_s5, int(resamples), seed)
     counts = {
         kind: _count(observed[kind], probs[kind], sims[:, col]) for col, kind in enumerate(KINDS)
     }

@@ -17,7 +17,6 @@ powerful approach to multiple testing. *Journal of the Royal Statistical Society
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["FDR_LEVEL", "bh_q_values"]
 
@@ -37,5 +36,7 @@ def bh_q_values(p_values: np.ndarray) -> np.ndarray:
     q = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
     if ok.any():
+        from scipy import stats  # lazily: scipy.stats costs about a second to import
+
         q[ok] = stats.false_discovery_control(p[ok], method="bh")
     return q

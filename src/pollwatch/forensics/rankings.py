@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.integer_percentages import (
@@ -188,7 +188,7 @@ def rank_regions(data: StationArrays, results: dict[str, MethodResult]) -> list[
             "integer_observed": g["obs"].astype(int),
             "integer_expected": g["exp"].round(1),
             "integer_z": z.round(2),
-            "integer_q": bh_q_values(stats.norm.sf(z.to_numpy(dtype=np.float64))),
+            "integer_q": bh_q_values(special.ndtr(-z.to_numpy(dtype=np.float64))),
             "at_100": g["at_100"].astype(int),
         }
     )

@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 import numba
@@ -114,6 +115,7 @@ from pollwatch.forensics._kernels import normal_pair, poisson_one
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_choice, check_flag, check_int, check_seed
 from pollwatch.forensics.result import MethodResult
+from pollwatch.forensics.workers import run_chunks
 
 __all__ = [
     "RECIPES",
@@ -158,7 +160,7 @@ NATIONAL = "(all stations)"
 """The ``region`` of the one entry of ``ShpilkinResult.regions`` when ``by_region=False``."""
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _smoothed(oth: np.ndarray) -> np.ndarray:
     """The others' curve averaged over ±2 bins (a spike at one whole percentage cannot
     pose as a peak)."""
@@ -171,13 +173,13 @@ def _smoothed(oth: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _smoothed_mode(oth: np.ndarray) -> int:
     """Mode of the others' curve smoothed over ±2 bins (the first bin on ties)."""
     return int(np.argmax(_smoothed(oth)))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _first_peak(oth: np.ndarray) -> int:
     """The lowest-turnout peak of the smoothed others' curve: the first local maximum at
     least ``PEAK_HEIGHT`` of the curve's highest value (lower bumps are the sparse tail).
@@ -197,7 +199,7 @@ def _first_peak(oth: np.ndarray) -> int:
     return int(np.argmax(s))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _quantile(weights: np.ndarray, q: float) -> float:
     """Weighted quantile of turnout in bin units, linear within bins."""
     target = q * weights.sum()
@@ -210,7 +212,7 @@ def _quantile(weights: np.ndarray, q: float) -> float:
     return float(weights.shape[0])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _group_estimate(
     lead: np.ndarray, oth: np.ndarray, reference: int
 ) -> tuple[float, float, float]:
@@ -277,8 +279,8 @@ def _group_estimate(
     return excess, first / n, rho
 
 
-@numba.njit(cache=True)
-def _bootstrap(
+@numba.njit(cache=True, nogil=True)
+def _bootstrap_kernel(
     cell: np.ndarray,
     leader: np.ndarray,
     others: np.ndarray,
@@ -347,6 +349,44 @@ def _bootstrap(
             for k in range(codes.shape[0]):
                 out[r, k] += _group_estimate(row_l, row_o, codes[k])[0]
     return out
+
+
+BOOTSTRAP_CHUNK = 500
+"""Bootstrap draws per task (four at the registry's cap of 2,000), so idle cores share
+them (:func:`~pollwatch.forensics.workers.run_chunks`)."""
+
+
+def _bootstrap(
+    cell: np.ndarray,
+    leader: np.ndarray,
+    others: np.ndarray,
+    n_groups: int,
+    resamples: int,
+    seed: int,
+    dense: int,
+    codes: np.ndarray,
+) -> np.ndarray:
+    """:func:`_bootstrap_kernel`'s replicates in chunks of :data:`BOOTSTRAP_CHUNK` draws,
+    each with its own generator seeded by ``seed`` and its index (the same replicates
+    however many cores draw them)."""
+    starts = range(0, resamples, BOOTSTRAP_CHUNK)
+    parts = run_chunks(
+        [
+            partial(
+                _bootstrap_kernel,
+                cell,
+                leader,
+                others,
+                n_groups,
+                min(BOOTSTRAP_CHUNK, resamples - first),
+                int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0] >> 1),
+                dense,
+                codes,
+            )
+            for k, first in enumerate(starts)
+        ]
+    )
+    return np.concatenate(parts) if parts else np.zeros((0, codes.shape[0]))
 
 
 def _groups(

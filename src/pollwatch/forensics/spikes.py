@@ -98,15 +98,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numba
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_choice, check_int, check_number, check_seed
 from pollwatch.forensics.result import MethodResult
+from pollwatch.forensics.workers import run_chunks
 
 __all__ = ["SpikePoint", "SpikesResult", "spikes"]
 
@@ -123,6 +125,9 @@ TRUNCATE_SD = 7.0
 """Exact beta-binomial tables cover the mean ± this many standard deviations."""
 _NORMAL_TABLE_SIZE = 1 << 14
 _MAX_REPORTED = 50
+CHUNK = 250
+"""Resampled elections per task of :func:`~pollwatch.forensics.workers.run_chunks` (four at
+the registry's 1,000): the reference elections spread over idle cores."""
 
 _REFERENCE = (
     "Rozenas, A. (2017). Detecting election fraud from irregularities in vote-share "
@@ -326,7 +331,7 @@ def _sampler(n: np.ndarray, a: np.ndarray, b: np.ndarray) -> _Sampler:
     return _Sampler(exact, mean, sd, start, length, low, cdf)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fill_cdf(
     n: np.ndarray,
     a: np.ndarray,
@@ -356,7 +361,7 @@ def _fill_cdf(
 
 def _normal_quantiles() -> np.ndarray:
     u = (np.arange(_NORMAL_TABLE_SIZE + 1) + 0.5) / (_NORMAL_TABLE_SIZE + 2)
-    return np.asarray(stats.norm.ppf(u), dtype=np.float64)
+    return np.asarray(special.ndtri(u), dtype=np.float64)  # the normal quantile
 
 
 def _kernel(bw: float, step: float) -> np.ndarray:
@@ -370,7 +375,7 @@ def _kernel(bw: float, step: float) -> np.ndarray:
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _mix(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     z = x
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -378,12 +383,12 @@ def _mix(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _uniform(x: np.uint64) -> float:  # pragma: no cover - compiled
     return float(_mix(x) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _bin_counts(
     v: np.ndarray, scale: np.ndarray, mass: np.ndarray, nearest: np.ndarray, idx: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -403,7 +408,7 @@ def _bin_counts(
         nearest[int(pos + 0.5)] += 1.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _smooth(
     mass: np.ndarray, kern: np.ndarray, total: float, out: np.ndarray
 ) -> None:  # pragma: no cover
@@ -418,7 +423,7 @@ def _smooth(
         out[x] = s / total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _resample_reference(
     n: np.ndarray,
     scale: np.ndarray,
@@ -432,10 +437,13 @@ def _resample_reference(
     quantiles: np.ndarray,
     kern: np.ndarray,
     key: np.uint64,
+    first: int,
     resamples: int,
     g: int,
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Every resampled election's density and nearest-point proportions, ``(resamples, g)``."""
+    """Densities and nearest-point proportions, ``(resamples, g)``, of the resampled
+    elections ``first, first + 1, ...``: election ``r`` draws from a generator keyed by
+    ``key`` and ``r`` alone, so any split of the resamples gives the same elections."""
     m = n.shape[0]
     all_dens = np.zeros((resamples, g))
     all_props = np.zeros((resamples, g))
@@ -443,7 +451,7 @@ def _resample_reference(
     nearest = np.zeros(g)
     table = quantiles.shape[0] - 1
     for r in range(resamples):
-        base = _mix(key + np.uint64(r) * _GOLDEN)
+        base = _mix(key + np.uint64(first + r) * _GOLDEN)
         mass[:] = 0.0
         nearest[:] = 0.0
         for i in range(m):
@@ -477,7 +485,7 @@ def _resample_reference(
     return all_dens, all_props
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _excess(
     dens: np.ndarray, props: np.ndarray, envelope: np.ndarray, expected: np.ndarray
 ) -> float:  # pragma: no cover - compiled
@@ -488,7 +496,7 @@ def _excess(
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _null_statistics(
     all_dens: np.ndarray, all_props: np.ndarray, dens: np.ndarray, props: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, float]:  # pragma: no cover - compiled
@@ -679,7 +687,8 @@ def spikes(
     kern = _kernel(float(bw), 1.0 / (g - 1))
     key = int(np.random.default_rng(seed).integers(0, 2**63 - 1, dtype=np.int64))
 
-    all_dens, all_props = _resample_reference(
+    draw = partial(
+        _resample_reference,
         den[order],
         scale[order],
         int((~plan.exact).sum()),
@@ -692,9 +701,15 @@ def spikes(
         _normal_quantiles(),
         kern,
         np.uint64(key),
-        int(resamples),
-        g,
     )
+    chunks = run_chunks(
+        [
+            partial(draw, first, min(CHUNK, resamples - first), g)
+            for first in range(0, resamples, CHUNK)
+        ]
+    )
+    all_dens = np.concatenate([dens for dens, _ in chunks])
+    all_props = np.concatenate([props for _, props in chunks])
     envelope = all_dens.max(axis=0)
     expected = all_props.mean(axis=0)
     mass, nearest, dens = np.zeros(g), np.zeros(g), np.zeros(g)
@@ -777,6 +792,6 @@ def _null_interval(
     low = max(height - float(np.quantile(null_height, 1 - tail)), 0.0)
     null_down = max(centre - float(np.quantile(null, tail)), 0.0)
     k = min(round(estimate * m), m)
-    cp_high = float(stats.beta.ppf(1 - tail, k + 1, m - k)) if k < m else 1.0
+    cp_high = float(special.betaincinv(k + 1, m - k, 1 - tail)) if k < m else 1.0
     high = estimate + math.hypot(null_down, cp_high - k / m)
     return min(low, estimate), high

@@ -21,6 +21,54 @@ MAX_FILE_BYTES = 2 * 1024**3
 """Refuse inputs larger than this (uncompressed), rather than exhaust memory."""
 
 
+def _read_csv_arrow(data: bytes, encoding: str, sep: str) -> pd.DataFrame | None:
+    """The table read by Arrow's CSV reader (every column as text), or ``None`` when Arrow
+    is missing or does not read it (the pandas reader then reads it, or names the fault).
+
+    About five times less CPU than pandas' reader on a national results file (Russia 2024:
+    94,000 rows, 13 MB), and it reads on every core. Leading spaces of a value are
+    dropped, as pandas' ``skipinitialspace`` does.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a dependency of pandas 3 here
+        return None
+    if encoding == "utf-8-sig":
+        data = data.removeprefix(b"\xef\xbb\xbf")
+        encoding = "utf8"
+    try:
+        names = _header(data, encoding, sep)
+        if "" in names or len(set(names)) != len(names):
+            return None  # pandas names blank and repeated headers; let it
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(encoding=encoding),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, csv.Error):
+        return None
+    if table.num_columns < 2:
+        return None
+    columns = {
+        name: pc.utf8_ltrim(col, characters=" ").to_pandas()
+        for name, col in zip(table.column_names, table.columns, strict=True)
+    }
+    return pd.DataFrame(columns, columns=table.column_names)
+
+
+def _header(data: bytes, encoding: str, sep: str) -> list[str]:
+    """Column names of the first line (for Arrow's per-column types)."""
+    first = data.split(b"\n", 1)[0].decode(encoding).rstrip("\r")
+    return next(csv.reader([first], delimiter=sep))
+
+
 def _read_csv_text(data: bytes, file: str) -> pd.DataFrame:
     if len(data) > MAX_FILE_BYTES:
         raise DataFormatError(f"file is larger than {MAX_FILE_BYTES} bytes", file=file)
@@ -40,6 +88,9 @@ def _read_csv_text(data: bytes, file: str) -> pd.DataFrame:
         sep = dialect.delimiter
     except csv.Error:
         sep = ","
+    frame = _read_csv_arrow(data, encoding, sep)
+    if frame is not None:
+        return frame
     try:
         frame = pd.read_csv(
             io.StringIO(text),
