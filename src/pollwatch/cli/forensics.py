@@ -153,7 +153,11 @@ def forensics(
     seed: Seed = 0,
     jobs: Annotated[
         int,
-        typer.Option("--jobs", help="Worker processes (0: up to 2, as many as there are cores)."),
+        typer.Option(
+            "--jobs",
+            help="Workers: threads for one file's methods, processes for --all "
+            "(0: up to 2, one per core).",
+        ),
     ] = 0,
     strict: Annotated[
         bool,
@@ -240,7 +244,7 @@ def demo(
     resamples: Resamples = 10_000,
     jobs: Annotated[
         int,
-        typer.Option("--jobs", help="Worker processes (0: up to 2, as many as there are cores)."),
+        typer.Option("--jobs", help="Worker threads (0: up to 2, one per core)."),
     ] = 0,
     offline: Annotated[
         bool, typer.Option("--offline", help="Do not download the data when they are missing.")
