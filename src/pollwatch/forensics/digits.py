@@ -732,19 +732,19 @@ def _wald_chi2(
 def _row(
     name: str,
     counts: np.ndarray,
-    model: tuple[np.ndarray, np.ndarray],
+    laws: tuple[np.ndarray, np.ndarray],
     district: np.ndarray,
     resamples: int,
     rng: np.random.Generator,
     second_min: int,
     last_min: int,
 ) -> DigitRow:
-    """Digit tests of one column; ``model`` has the second-digit probabilities of its
+    """Digit tests of one column; ``laws`` has the second-digit probabilities of its
     counts ≥ ``second_min``, in order, and the rows of the shifts of their sum for one
     standard error of each fitted ρ (:func:`_column_model`); ``district`` is each count's
     district (the clusters of the robust variance)."""
     nan = float("nan")
-    model, shifts = model
+    model, shifts = laws
     c = np.asarray(counts, dtype=np.int64)
 
     kept = c >= second_min
