@@ -176,6 +176,7 @@ class Scenario:
     machine_regions: tuple[int, ...] = ()
     share_follows_turnout: float = 0.0
     minor_share: float = 0.0
+    within_region: float = 0.0
 
     @property
     def clean(self) -> bool:
@@ -201,6 +202,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     # a 0.7 % candidate, whose counts sit near the second-digit cut-off of 10
     Scenario("small candidate 0.7%", minor_share=0.007),
     Scenario("regional machines 3/20", machine_regions=(3, 8, 14)),
+    # honest heterogeneity inside regions, as Russia 2018's districts and villages: turnout
+    # and share go together between districts and between villages and towns
+    Scenario("within-region 0.45", within_region=0.45),
 )
 """Added scenarios go at the end: a scenario's seeds follow its place in this list."""
 
@@ -230,6 +234,7 @@ def run_task(task: Task) -> dict[str, Any]:
         machine_regions=sc.machine_regions or None,
         share_follows_turnout=sc.share_follows_turnout,
         minor_share=sc.minor_share,
+        within_region=sc.within_region,
     )
     data = e.arrays()
     row: dict[str, Any] = {

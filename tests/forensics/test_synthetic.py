@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import special
 
 from pollwatch.errors import InputError
 from pollwatch.forensics import StationArrays
@@ -246,3 +248,37 @@ def test_a_minor_candidate_is_thinned_from_the_last_opponent() -> None:
 def test_minor_share_must_be_a_fraction() -> None:
     with pytest.raises(InputError, match="minor_share"):
         synthetic_election(100, seed=1, minor_share=1.5)
+
+
+def test_within_region_heterogeneity_is_honest_and_leaves_other_elections_alone() -> None:
+    # its own random stream: without it the election is the one of earlier versions
+    plain = synthetic_election(3_000, seed=17)
+    off = synthetic_election(3_000, seed=17, within_region=0.0)
+    assert off.results.stations.equals(plain.results.stations)
+    e = synthetic_election(20_000, seed=17, within_region=0.45)
+    assert e.truth.anomalous_votes == 0
+    assert e.params["within_region"] == 0.45
+    d = e.arrays()
+    # districts of one region differ: turnout and share go together inside regions, as
+    # Russia 2018's districts do (logit correlation 0.68)
+    df = pd.DataFrame(
+        {
+            "region": d.region,
+            "district": d.district,
+            "registered": d.registered,
+            "issued": d.issued,
+            "cast": d.cast,
+            "leader": d.leader,
+        }
+    )
+    g = df.groupby(["region", "district"]).sum()
+    lt = special.logit(g.issued / g.registered)
+    ls = special.logit(g.leader / g.cast)
+    lt = lt - lt.groupby(level=0).transform("mean")
+    ls = ls - ls.groupby(level=0).transform("mean")
+    assert 0.3 < lt.std() < 0.6
+    assert np.corrcoef(lt, ls)[0, 1] > 0.5
+    # villages vote more than towns of their district
+    rural = df.registered < 1_000
+    turnout = df.issued / df.registered
+    assert turnout[rural].mean() > turnout[~rural].mean() + 0.03

@@ -345,8 +345,9 @@ TEXT: dict[str, dict[str, str]] = {
         "kf_slopes": "Leader's and others' votes per extra voter",
         "kf_regions_tested": "Regions with enough stations",
         "kf_regions_above_share": (
-            "Regions where the leader's votes grow with turnout faster than his share "
-            "(as added ballots make them; false discovery rate 5 %)"
+            "Regions where, within districts, the leader's votes grow with turnout faster "
+            "than his share (added ballots do this, and so do honest differences between "
+            "stations; false discovery rate 5 %)"
         ),
         "kf_spike_share": "Stations on spikes (interval)",
         "kf_spike_points": "Spike points",
@@ -679,8 +680,9 @@ TEXT: dict[str, dict[str, str]] = {
         "kf_slopes": "Голоса лидера и остальных на одного дополнительного избирателя",
         "kf_regions_tested": "Регионов с достаточным числом участков",
         "kf_regions_above_share": (
-            "Регионов, где голоса лидера растут с явкой быстрее его доли "
-            "(как при вбросах; доля ложных открытий 5 %)"
+            "Регионов, где внутри районов голоса лидера растут с явкой быстрее его доли "
+            "(так бывает при вбросах, но и при честных различиях между участками; доля "
+            "ложных открытий 5 %)"
         ),
         "kf_spike_share": "Участков на пиках (интервал)",
         "kf_spike_points": "Точек-пиков",
