@@ -287,7 +287,7 @@ def _second_digit_table(largest: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # threads of the battery share the cores
 def _second_digit_probs(
     n: np.ndarray, p: np.ndarray, rho: float, digit: np.ndarray, smallest: int
 ) -> np.ndarray:  # pragma: no cover - compiled
@@ -380,7 +380,7 @@ def outside_rates(
     return np.asarray(rate)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)  # threads of the battery share the cores
 def _beta_binomial_loglik(
     y: np.ndarray, n: np.ndarray, p: np.ndarray, rho: float
 ) -> float:  # pragma: no cover - compiled
