@@ -96,6 +96,12 @@ class ObjectBody:
     properties: Mapping[str, Any]
     """Each field's JSON schema, in the order the error message lists them."""
     required: tuple[str, ...] = ()
+    expected: str | None = None
+    """What the body should have been, for the message when it is not an object (by
+    default the fields are listed: :func:`json_object`)."""
+    json_only: bool = False
+    """Refuse any ``Content-Type`` but JSON before reading (:func:`require_json_media`):
+    for a route a cross-site form must not reach, such as the login."""
 
     def openapi(self) -> dict[str, Any]:
         """The route's ``openapi_extra``: an object of these fields only (no others)."""
@@ -117,4 +123,10 @@ class ObjectBody:
 
     async def read(self, request: Request) -> dict[str, Any]:
         """The request's body, checked against these fields (:func:`read_json_object`)."""
-        return await read_json_object(request, tuple(self.properties), self.required)
+        return await read_json_object(
+            request,
+            tuple(self.properties),
+            self.required,
+            expected=self.expected,
+            json_only=self.json_only,
+        )

@@ -86,6 +86,7 @@ from pollwatch.web.deps import (
     store_engine,
 )
 from pollwatch.web.errors import error_response, error_responses
+from pollwatch.web.json_bodies import ObjectBody
 from pollwatch.web.metrics import ServiceMetrics
 from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
@@ -302,6 +303,18 @@ async def post_forget(
     return JSONResponse({"revoked": True}, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
+_CREDENTIAL_LIMIT = 1000
+"""Longest name or password read: argon2 would hash a megabyte just as patiently."""
+
+_CREDENTIAL = {"type": "string", "minLength": 1, "maxLength": _CREDENTIAL_LIMIT}
+_LOGIN = ObjectBody(
+    {"name": _CREDENTIAL, "password": _CREDENTIAL},
+    ("name", "password"),
+    expected="{'name': ..., 'password': ...}",
+    json_only=True,
+)
+
+
 @router.post(
     "/login",
     summary="Coordinator login: a session token (and an HttpOnly cookie)",
@@ -310,20 +323,7 @@ async def post_forget(
         200: {"description": "{'token', 'coordinator', 'role'}"},
         **error_responses(400, 401, 429),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["name", "password"],
-                        "properties": {"name": {"type": "string"}, "password": {"type": "string"}},
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_LOGIN.openapi(),
 )
 async def post_login(request: Request) -> JSONResponse:
     """Check the password (argon2) and open a session.
@@ -332,17 +332,10 @@ async def post_login(request: Request) -> JSONResponse:
     without asking, and would log the browser into the attacker's account (login CSRF).
     """
     check_origin(request)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise InputError(
-            "the login body must be JSON (Content-Type: application/json)", column="Content-Type"
-        )
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise InputError("the body must be {'name': ..., 'password': ...}", column="body")
-    name, password = body.get("name"), body.get("password")
+    body = await _LOGIN.read(request)
+    name, password = body["name"], body["password"]
     for field, value in (("name", name), ("password", password)):
-        if not isinstance(value, str) or not value or len(value) > 1000:
+        if not isinstance(value, str) or not value or len(value) > _CREDENTIAL_LIMIT:
             raise InputError(f"'{field}' must be a non-empty string", column=field)
     throttle: LoginThrottle = request.app.state.login_throttle
     who, token = await run_in_threadpool(
