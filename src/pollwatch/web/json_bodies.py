@@ -22,7 +22,7 @@ only makes sure no unknown field is silently ignored and no required one is miss
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -102,6 +102,11 @@ class ObjectBody:
     json_only: bool = False
     """Refuse any ``Content-Type`` but JSON before reading (:func:`require_json_media`):
     for a route a cross-site form must not reach, such as the login."""
+    fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The properties' names, made once: a body is checked on every request (the login's)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.properties))
 
     def openapi(self) -> dict[str, Any]:
         """The route's ``openapi_extra``: an object of these fields only (no others)."""
@@ -125,7 +130,7 @@ class ObjectBody:
         """The request's body, checked against these fields (:func:`read_json_object`)."""
         return await read_json_object(
             request,
-            tuple(self.properties),
+            self.fields,
             self.required,
             expected=self.expected,
             json_only=self.json_only,
