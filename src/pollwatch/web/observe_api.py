@@ -60,7 +60,6 @@ from pollwatch.store import (
     export_reports,
     get_election,
     get_photo,
-    get_report,
     ledger_access,
     ledger_head,
     login,
@@ -88,6 +87,7 @@ from pollwatch.web.deps import (
 from pollwatch.web.errors import error_response, error_responses
 from pollwatch.web.json_bodies import ObjectBody
 from pollwatch.web.metrics import ServiceMetrics
+from pollwatch.web.path_places import report_place
 from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
 
@@ -205,12 +205,6 @@ async def post_photo(
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
 
-def _report_place(engine: Engine, request: Request) -> tuple[str, str | None]:
-    """Where the path's report was made: its photo is as private as the station's reports."""
-    report = get_report(engine, str(request.path_params["report_id"])[:100].lower())
-    return str(report["election"]), str(report["station"])
-
-
 @router.get(
     "/reports/{report_id}/photo",
     summary="A report's photo (coordinators)",
@@ -220,7 +214,7 @@ def _report_place(engine: Engine, request: Request) -> tuple[str, str | None]:
 async def get_report_photo(
     request: Request,
     report_id: str,
-    _who: Coordinator = Depends(authorized("photos.read", locate=_report_place)),
+    _who: Coordinator = Depends(authorized("photos.read", locate=report_place)),
 ) -> Response:
     """The re-encoded JPEG."""
     data = await run_in_threadpool(get_photo, store_engine(request), report_id)
