@@ -38,7 +38,7 @@ from pollwatch.store._util import as_utc
 from pollwatch.store.press import public_summary
 from pollwatch.store.public import election_embargo, public_station_share_seen
 from pollwatch.store.tables import audit_log, elections, reports, stations
-from pollwatch.store.views import election_schedule, load_stored_report
+from pollwatch.store.views import load_stored_report, readable_election_schedule
 
 __all__ = [
     "GUIDE_COLUMNS",
@@ -192,18 +192,11 @@ def guide_station(engine: Engine, election: str, station: str) -> dict[str, Any]
         )
         if row is None:
             raise NotFoundError(f"no station {station!r} in election {election!r}")
-        default = _default_schedule(conn, election)
+        default = readable_election_schedule(conn, election)
     data = {name: row[name] for name in GUIDE_COLUMNS}
     data["ballots_received"] = row["ballots_received"]
     data["schedule"] = _schedule(dict(row), default)
     return data
-
-
-def _default_schedule(conn: Any, election: str) -> StationSchedule | None:
-    try:
-        return election_schedule(conn, election)
-    except InputError:
-        return None
 
 
 def _queues_per_hour(parsed: Sequence[Report]) -> dict[int, int]:

@@ -57,7 +57,7 @@ from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.press import public_summary
 from pollwatch.store.tables import elections, ledger, reports, station_activity, stations
-from pollwatch.store.views import election_schedule, load_stored_report
+from pollwatch.store.views import load_stored_report, readable_election_schedule
 
 __all__ = [
     "REFERENCE_STATIONS_READ",
@@ -326,13 +326,6 @@ def _schedule_of(
         return None
 
 
-def _default_schedule(conn: Connection, election: str) -> StationSchedule | None:
-    try:
-        return election_schedule(conn, election)
-    except InputError:
-        return None
-
-
 def _shapes_as_of(
     engine: Engine, election: str, cutoff: datetime
 ) -> tuple[StationSchedule | None, DayShapes]:
@@ -340,7 +333,7 @@ def _shapes_as_of(
     from the reports received up to ``cutoff``, among at most
     :data:`REFERENCE_STATIONS_READ` stations closed by then."""
     with engine.connect() as conn:
-        default = _default_schedule(conn, election)
+        default = readable_election_schedule(conn, election)
         rows = conn.execute(
             select(
                 station_activity.c.station, stations.c.timezone, stations.c.schedule,

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from pollwatch.errors import PollwatchError
+from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.estimates import (
     Comparison,
     DayShapes,
@@ -44,6 +44,7 @@ __all__ = [
     "opening_hours_of",
     "opening_of",
     "parse_stored_body",
+    "readable_election_schedule",
     "station_figures",
 ]
 
@@ -121,6 +122,16 @@ def election_schedule(conn: Connection, election: str) -> StationSchedule | None
     if row is None or row[0] is None or row[1] is None:
         return None
     return parse_schedule(str(row[1]), str(row[0]), source="election default", assumed=True)
+
+
+def readable_election_schedule(conn: Connection, election: str) -> StationSchedule | None:
+    """:func:`election_schedule`, or None when the stored one no longer parses (the parser's
+    rules changed since it was saved): the public faces, the voter guide and a station's
+    public status, then show no hours rather than fail."""
+    try:
+        return election_schedule(conn, election)
+    except InputError:
+        return None
 
 
 def opening_of(
