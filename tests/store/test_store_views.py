@@ -84,7 +84,11 @@ def test_a_stored_election_schedule_that_no_longer_parses_reads_as_none(engine: 
 
     from pollwatch.store import create_election
     from pollwatch.store.tables import elections
-    from pollwatch.store.views import election_schedule, readable_election_schedule
+    from pollwatch.store.views import (
+        election_schedule,
+        readable_election_schedule,
+        readable_station_schedule,
+    )
 
     create_election(engine, "sched")
     with engine.connect() as conn:
@@ -95,3 +99,7 @@ def test_a_stored_election_schedule_that_no_longer_parses_reads_as_none(engine: 
         assert readable_election_schedule(conn, "sched") is None
         with pytest.raises(InputError):  # the premise: the stored one does not parse
             election_schedule(conn, "sched")
+    bad = {"timezone": "Mars/Olympus_Mons", "schedule": "whenever; 2024-13-45 25:00-08:00"}
+    assert readable_station_schedule(bad, None) is None
+    good = {"timezone": "Europe/Belgrade", "schedule": "2026-03-15 07:00-20:00"}
+    assert readable_station_schedule(good, None) is not None

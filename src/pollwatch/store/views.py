@@ -45,6 +45,7 @@ __all__ = [
     "opening_of",
     "parse_stored_body",
     "readable_election_schedule",
+    "readable_station_schedule",
     "station_figures",
 ]
 
@@ -130,6 +131,26 @@ def readable_election_schedule(conn: Connection, election: str) -> StationSchedu
     public status, then show no hours rather than fail."""
     try:
         return election_schedule(conn, election)
+    except InputError:
+        return None
+
+
+def readable_station_schedule(
+    registry: Mapping[str, Any] | None,
+    default: StationSchedule | None,
+    counted_on: Sequence[datetime] = (),
+) -> StationSchedule | None:
+    """A station's schedule (its own, its hours, the election's default), or None when a
+    stored one no longer parses: the guide and the public status show no hours then."""
+    registry = registry or {}
+    try:
+        return resolve_schedule(
+            timezone=registry.get("timezone"),
+            schedule=registry.get("schedule"),
+            hours=registry.get("hours"),
+            default=default,
+            counted_on=counted_on,
+        )
     except InputError:
         return None
 
