@@ -139,6 +139,23 @@ def test_the_web_modules_import_each_other_without_cycles() -> None:
     assert _cycles(graph) == []
 
 
+def test_only_the_app_imports_an_api_router() -> None:
+    """A JSON API router (``web/*_api.py``) is mounted by the app and imported by nothing
+    else: what a page and an API route share (a permission's ``locate``, a body's rule)
+    lives in a module of its own, so neither depends on the other's routes."""
+    graph = _import_graph("pollwatch")
+    routers = {m for m in graph if m.startswith("pollwatch.web.") and m.endswith("_api")}
+    assert "pollwatch.web.network_api" in graph["pollwatch.web.app"]  # the graph is read
+    assert {"pollwatch.web.network_api", "pollwatch.web.dashboard_api"} <= routers
+    importers = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        if module != "pollwatch.web.app"
+        for target in targets & routers
+    )
+    assert importers == []
+
+
 def test_no_module_of_the_package_is_part_of_an_import_cycle() -> None:
     """Imports inside functions count too: a lazy import hides a cycle, it does not end it."""
     graph = _import_graph("pollwatch")

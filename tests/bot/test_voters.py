@@ -30,6 +30,8 @@ def test_where_follow_an_update_and_unfollow(db_url: str, tmp_path: Path) -> Non
             assert "No station found" in (await h.say(1001, "/where zzzzqqqq")).text
             assert "Not accepted" in (await h.say(1001, "/where " + "x" * 300)).text
             assert "Not accepted" in (await h.say(1001, "/where")).text
+            assert "/where Belgrade" in (await h.say(1001, "/where")).text  # how to ask
+            assert "/follow 8001" in (await h.say(1001, "/follow  ")).text
             assert "Not accepted" in (await h.say(1001, "/follow 9999")).text
             assert "Not accepted" in (await h.say(1001, "/follow ../../etc")).text
             card = await h.say(1001, "/follow 8001")
@@ -75,6 +77,7 @@ def test_voters_commands_need_an_election(db_url: str, tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_bot(db_url, tmp_path, election=None) as h:
             assert "not set up" in (await h.say(1002, "/where Belgrade")).text
+            assert "not set up" in (await h.say(1002, "/follow 8001")).text
 
     run_async(scenario())
 

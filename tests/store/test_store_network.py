@@ -249,3 +249,25 @@ def test_alerts_in_local_time_and_a_revoked_observer_still_sending(engine: Engin
     assert delhi["timezone"] == "Asia/Kolkata" and delhi["local_now"].startswith("2026-03-15 12:00")
     assert [h["local"] for h in delhi["hours"]][:3] == ["08:00", "09:00", "10:00"]
     assert coverage["timezones"]["rs-1"] == "Europe/Belgrade"
+
+
+def test_every_change_aimed_at_an_unregistered_station_is_the_same_404(engine: Engine) -> None:
+    """A roster, a conflict resolution and a voter's problem report refuse a station that is
+    not in the election's registry alike (:func:`pollwatch.store.elections.check_registered`)."""
+    from pollwatch.store.guide_problems import record_problem
+    from pollwatch.store.resolutions import resolve_conflict
+    from pollwatch.store.rosters import registered_station
+
+    create_election(engine, "reg")
+    import_stations(engine, "reg", [{"station": "1"}])
+    attempts = [
+        lambda: registered_station(engine, "reg", "404"),
+        lambda: assign_observer(engine, "reg", "404", "anyone", by="t"),
+        lambda: resolve_conflict(engine, "reg", "404", "entered", 1, "t"),
+        lambda: record_problem(engine, "reg", "404", "hours", "closed at noon"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(NotFoundError) as refused:
+            attempt()
+        assert str(refused.value) == "no station '404' in election 'reg'"
+    assert registered_station(engine, "reg", "1") == "1"

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import Engine
 
+from pollwatch.errors import InputError
 from pollwatch.results import ElectionResults
 from pollwatch.store import attach_results, store_report
 from pollwatch.store.station_record import station_record
@@ -74,3 +76,30 @@ def test_full_coverage_matches_official_and_inflation_is_flagged(engine: Engine)
     attach_results(engine, "e", _official(800))  # official turnout double the door count
     inflated = station_record(engine, "e", "8001")
     assert inflated["comparison"]["flagged"] is True
+
+
+def test_a_stored_election_schedule_that_no_longer_parses_reads_as_none(engine: Engine) -> None:
+    """The public faces (guide, public status) show no hours rather than fail on it."""
+    from sqlalchemy import update
+
+    from pollwatch.store import create_election
+    from pollwatch.store.tables import elections
+    from pollwatch.store.views import (
+        election_schedule,
+        readable_election_schedule,
+        readable_station_schedule,
+    )
+
+    create_election(engine, "sched")
+    with engine.connect() as conn:
+        assert readable_election_schedule(conn, "sched") is None  # none set
+    with engine.begin() as conn:
+        conn.execute(update(elections).values(timezone="Europe/Belgrade", schedule="x" * 50))
+    with engine.connect() as conn:
+        assert readable_election_schedule(conn, "sched") is None
+        with pytest.raises(InputError):  # the premise: the stored one does not parse
+            election_schedule(conn, "sched")
+    bad = {"timezone": "Mars/Olympus_Mons", "schedule": "whenever; 2024-13-45 25:00-08:00"}
+    assert readable_station_schedule(bad, None) is None
+    good = {"timezone": "Europe/Belgrade", "schedule": "2026-03-15 07:00-20:00"}
+    assert readable_station_schedule(good, None) is not None

@@ -97,3 +97,16 @@ def test_the_documented_body_is_the_checked_one() -> None:
     assert schema["additionalProperties"] is False
     assert list(schema["properties"]) == ["note", "public"] and schema["required"] == ["note"]
     assert json_object({"note": "x"}, tuple(schema["properties"]), ("note",)) == {"note": "x"}
+
+
+def test_a_declared_body_can_say_what_it_expects_and_insist_on_json() -> None:
+    credentials = ObjectBody(
+        {"name": {"type": "string"}}, ("name",), expected="{'name': ...}", json_only=True
+    )
+    with pytest.raises(InputError) as caught:
+        run_async(credentials.read(_request(b'{"name": "x"}', "text/plain")))
+    assert caught.value.column == "Content-Type"
+    with pytest.raises(InputError) as caught:
+        run_async(credentials.read(_request(b"[]")))
+    assert caught.value.reason == "the body must be {'name': ...}"
+    assert run_async(credentials.read(_request(b'{"name": "x"}'))) == {"name": "x"}

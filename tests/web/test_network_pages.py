@@ -160,6 +160,35 @@ def test_a_regional_coordinator_cannot_see_or_change_another_regions_incident(
         assert api.patch(f"/incidents/{theirs}", json={"status": "resolved"}).status_code == 403
 
 
+def test_every_incident_route_finds_the_incident_and_its_station_alike(world: World) -> None:
+    """Reading, following up and publishing an incident are scoped by the same lookup: an id
+    that is no incident of the election is the same 404, another region's one the same 403."""
+    theirs, unknown = world.incidents["Beograd"], str(uuid.uuid4())
+    csrf = {"X-CSRF-Token": csrf_token_for(world.tokens["novisad"])}
+    with _api(world, "novisad") as api, _pages(world, "novisad") as pages:
+
+        def answers(incident: str) -> list[httpx.Response]:
+            return [
+                api.get(f"/incidents/{incident}"),
+                api.patch(f"/incidents/{incident}", json={"status": "resolved"}),
+                api.post(f"/incidents/{incident}/notes", json={"note": "x"}),
+                api.put(f"/incidents/{incident}/public", json={"public": True}),
+                pages.put(
+                    f"/api/v1/elections/{E}/incidents/{incident}/public",
+                    json={"public": True},
+                    headers=csrf,
+                ),
+            ]
+
+        assert [a.status_code for a in answers(theirs)] == [403] * 5
+        missing = answers(unknown)
+        assert [a.status_code for a in missing] == [404] * 5
+        messages = {a.json()["error"]["message"] for a in missing}
+        assert messages == {f"no incident {unknown!r} in election {E!r}"}, messages
+    with _api(world, "admin") as api:
+        assert api.get(f"/incidents/{theirs}").json()["public"] is False
+
+
 def test_hostile_text_in_incidents_and_notes_is_shown_as_text(world: World) -> None:
     rid = world.incidents["Beograd"]
     csrf = csrf_token_for(world.tokens["admin"])

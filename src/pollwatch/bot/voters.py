@@ -50,6 +50,21 @@ def _election(services: BotServices, _: Translate) -> str:
     return election
 
 
+def _asked(
+    command: CommandObject, who: Who, services: BotServices, *, usage: str, column: str
+) -> tuple[str, str]:
+    """The bot's election and what the command asks about (a station or a search).
+
+    /where and /follow look a station up alike: no election set up on this bot, or nothing
+    written after the command, is a reply (``usage`` says how to ask), not a lookup.
+    """
+    election = _election(services, who._)
+    asked = (command.args or "").strip()
+    if not asked:
+        raise InputError(usage, column=column)
+    return election, asked
+
+
 def status_card(status: PublicStationStatus, _: Translate) -> str:
     """A station's public status as one message."""
     lines = [_("Station {station}", station=status.station)]
@@ -82,10 +97,8 @@ async def where(
 ) -> None:
     """Find stations by number, city, address or name."""
     _ = who._
-    election = _election(services, _)
-    query = (command.args or "").strip()
-    if not query:
-        raise InputError(_("write what to look for: /where Belgrade"), column="q")
+    usage = _("write what to look for: /where Belgrade")
+    election, query = _asked(command, who, services, usage=usage, column="q")
     index = await services.run(_index, services, election)
     found = index.search(query, limit=MAX_FOUND)
     if not found.groups:
@@ -106,10 +119,8 @@ async def follow(
 ) -> None:
     """Follow a station; its status now."""
     _ = who._
-    election = _election(services, _)
-    station = (command.args or "").strip()
-    if not station:
-        raise InputError(_("write the station: /follow 8001"), column="station")
+    usage = _("write the station: /follow 8001")
+    election, station = _asked(command, who, services, usage=usage, column="station")
     chat = services.keys.seal_chat(who.chat_id)
     await services.run(follow_station, services.engine, who.user_hash, election, station, chat=chat)
     status = await services.run(

@@ -36,6 +36,7 @@ __all__ = [
     "STATION_COLUMNS",
     "ImportSummary",
     "attach_results",
+    "check_registered",
     "create_election",
     "election_key_dates",
     "get_election",
@@ -250,6 +251,18 @@ def list_elections(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(elections.c.id).order_by(elections.c.created_at)).all()
     return [get_election(engine, r[0]) for r in rows]
+
+
+def check_registered(conn: Connection, election: str, station: str) -> None:
+    """:class:`NotFoundError` unless ``station`` is in the election's registry: the one 404
+    of a change aimed at a station (a roster, a resolution, a voter's problem report)."""
+    known = conn.execute(
+        select(stations.c.station).where(
+            stations.c.election == election, stations.c.station == station
+        )
+    ).first()
+    if known is None:
+        raise NotFoundError(f"no station {station!r} in election {election!r}")
 
 
 def list_stations(engine: Engine, election: str) -> list[dict[str, Any]]:

@@ -33,12 +33,16 @@ from pollwatch.observe.publication import (
     release_cutoff,
 )
 from pollwatch.observe.reports import CountReport, Report, StatusReport, format_timestamp
-from pollwatch.observe.schedule import StationSchedule, parse_schedule, resolve_schedule
+from pollwatch.observe.schedule import parse_schedule
 from pollwatch.store._util import as_utc
 from pollwatch.store.press import public_summary
 from pollwatch.store.public import election_embargo, public_station_share_seen
 from pollwatch.store.tables import audit_log, elections, reports, stations
-from pollwatch.store.views import election_schedule, load_stored_report
+from pollwatch.store.views import (
+    load_stored_report,
+    readable_election_schedule,
+    readable_station_schedule,
+)
 
 __all__ = [
     "GUIDE_COLUMNS",
@@ -160,18 +164,6 @@ def guide_registry(engine: Engine, election: str) -> list[dict[str, Any]]:
     return [dict(zip(GUIDE_COLUMNS, row, strict=True)) for row in rows]
 
 
-def _schedule(registry: dict[str, Any], default: StationSchedule | None) -> StationSchedule | None:
-    try:
-        return resolve_schedule(
-            timezone=registry.get("timezone"),
-            schedule=registry.get("schedule"),
-            hours=registry.get("hours"),
-            default=default,
-        )
-    except InputError:  # a stored schedule that no longer parses: say there is none
-        return None
-
-
 def guide_station(engine: Engine, election: str, station: str) -> dict[str, Any]:
     """One station's registry row for its guide page, with its resolved ``schedule``
     (:class:`~pollwatch.observe.schedule.StationSchedule` or None).
@@ -192,18 +184,11 @@ def guide_station(engine: Engine, election: str, station: str) -> dict[str, Any]
         )
         if row is None:
             raise NotFoundError(f"no station {station!r} in election {election!r}")
-        default = _default_schedule(conn, election)
+        default = readable_election_schedule(conn, election)
     data = {name: row[name] for name in GUIDE_COLUMNS}
     data["ballots_received"] = row["ballots_received"]
-    data["schedule"] = _schedule(dict(row), default)
+    data["schedule"] = readable_station_schedule(dict(row), default)
     return data
-
-
-def _default_schedule(conn: Any, election: str) -> StationSchedule | None:
-    try:
-        return election_schedule(conn, election)
-    except InputError:
-        return None
 
 
 def _queues_per_hour(parsed: Sequence[Report]) -> dict[int, int]:

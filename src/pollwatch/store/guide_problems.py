@@ -24,6 +24,7 @@ from pollwatch.errors import Forbidden, InputError, NotFoundError, RateLimited
 from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.store._util import as_utc, format_stored, utcnow
 from pollwatch.store.audit import record_audit
+from pollwatch.store.elections import check_registered
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.tables import guide_problems, stations
 
@@ -110,13 +111,7 @@ def record_problem(
     cleaned = _clean_text(text)
     hour = coarse_hour(now or utcnow())
     with write_transaction(engine) as conn:
-        known = conn.execute(
-            select(stations.c.station).where(
-                stations.c.election == election, stations.c.station == station
-            )
-        ).first()
-        if known is None:
-            raise NotFoundError(f"no station {station!r} in election {election!r}")
+        check_registered(conn, election, station)
         count = conn.execute(
             select(func.count()).where(
                 guide_problems.c.election == election,

@@ -20,7 +20,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, Select, and_, insert, select, update
 
 from pollwatch.errors import InputError, NotFoundError
 from pollwatch.observe.followup import (
@@ -63,29 +63,31 @@ LIST_LIMIT = 500
 _SELECTORS = ("open", "closed", "all", *INCIDENT_STATUSES)
 
 
+def _incidents(election: str) -> Select[Any]:
+    """The election's incident reports with their follow-up (no row yet: NULLs), as
+    :func:`_as_dict` reads them; one incident or the list narrow it further."""
+    return (
+        select(
+            reports.c.id,
+            reports.c.station,
+            reports.c.canonical,
+            reports.c.observed_at,
+            reports.c.received_at,
+            reports.c.public,
+            incident_followups.c.status,
+            incident_followups.c.severity,
+            incident_followups.c.assignee,
+            incident_followups.c.updated_at,
+            incident_followups.c.updated_by,
+        )
+        .outerjoin(incident_followups, incident_followups.c.report_id == reports.c.id)
+        .where(reports.c.election == election, reports.c.kind == "incident")
+    )
+
+
 def _incident_row(conn: Connection, election: str, report_id: str) -> Any:
     row = (
-        conn.execute(
-            select(
-                reports.c.id,
-                reports.c.station,
-                reports.c.canonical,
-                reports.c.observed_at,
-                reports.c.received_at,
-                reports.c.public,
-                incident_followups.c.status,
-                incident_followups.c.severity,
-                incident_followups.c.assignee,
-                incident_followups.c.updated_at,
-                incident_followups.c.updated_by,
-            )
-            .outerjoin(incident_followups, incident_followups.c.report_id == reports.c.id)
-            .where(
-                reports.c.id == report_id[:100].lower(),
-                reports.c.election == election,
-                reports.c.kind == "incident",
-            )
-        )
+        conn.execute(_incidents(election).where(reports.c.id == report_id[:100].lower()))
         .mappings()
         .first()
     )
@@ -149,23 +151,7 @@ def list_incidents(
         raise InputError(f"'limit' must be 1 to {LIST_LIMIT}", column="limit")
     get_election(engine, election)
     now = now or utcnow()
-    query = (
-        select(
-            reports.c.id,
-            reports.c.station,
-            reports.c.canonical,
-            reports.c.observed_at,
-            reports.c.received_at,
-            reports.c.public,
-            incident_followups.c.status,
-            incident_followups.c.severity,
-            incident_followups.c.assignee,
-            incident_followups.c.updated_at,
-            incident_followups.c.updated_by,
-        )
-        .outerjoin(incident_followups, incident_followups.c.report_id == reports.c.id)
-        .where(reports.c.election == election, reports.c.kind == "incident")
-    )
+    query = _incidents(election)
     current = incident_followups.c.status
     if status == "open":
         query = query.where(current.is_(None) | current.not_in(CLOSED_STATUSES))

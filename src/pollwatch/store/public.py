@@ -50,14 +50,18 @@ from pollwatch.observe.publication import (
 )
 from pollwatch.observe.queues import DayProgress, ShareSeen, day_progress, share_seen_at
 from pollwatch.observe.reports import CountReport, Report, format_timestamp
-from pollwatch.observe.schedule import StationSchedule, resolve_schedule
+from pollwatch.observe.schedule import StationSchedule
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
 from pollwatch.store.elections import get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.press import public_summary
 from pollwatch.store.tables import elections, ledger, reports, station_activity, stations
-from pollwatch.store.views import election_schedule, load_stored_report
+from pollwatch.store.views import (
+    load_stored_report,
+    readable_election_schedule,
+    readable_station_schedule,
+)
 
 __all__ = [
     "REFERENCE_STATIONS_READ",
@@ -307,32 +311,6 @@ the mean curve to well under a percent, and the bound keeps the public status's 
 a 94,000-station election (about a second of reads per release time and process)."""
 
 
-def _schedule_of(
-    registry: Mapping[str, Any] | None,
-    default: StationSchedule | None,
-    counted_on: Sequence[datetime] = (),
-) -> StationSchedule | None:
-    """A station's schedule (its own, its hours, the election's default), None if unusable."""
-    registry = registry or {}
-    try:
-        return resolve_schedule(
-            timezone=registry.get("timezone"),
-            schedule=registry.get("schedule"),
-            hours=registry.get("hours"),
-            default=default,
-            counted_on=counted_on,
-        )
-    except InputError:  # a stored schedule that no longer parses: no share seen from it
-        return None
-
-
-def _default_schedule(conn: Connection, election: str) -> StationSchedule | None:
-    try:
-        return election_schedule(conn, election)
-    except InputError:
-        return None
-
-
 def _shapes_as_of(
     engine: Engine, election: str, cutoff: datetime
 ) -> tuple[StationSchedule | None, DayShapes]:
@@ -340,7 +318,7 @@ def _shapes_as_of(
     from the reports received up to ``cutoff``, among at most
     :data:`REFERENCE_STATIONS_READ` stations closed by then."""
     with engine.connect() as conn:
-        default = _default_schedule(conn, election)
+        default = readable_election_schedule(conn, election)
         rows = conn.execute(
             select(
                 station_activity.c.station, stations.c.timezone, stations.c.schedule,
@@ -359,7 +337,7 @@ def _shapes_as_of(
         for station, timezone, schedule, hours in rows:
             key = (timezone, schedule, hours)  # many stations share one schedule: resolve once
             if key not in closes:
-                found = _schedule_of(
+                found = readable_station_schedule(
                     {"timezone": timezone, "schedule": schedule, "hours": hours}, default
                 )
                 ended = found is not None and found.periods()[-1][1] <= cutoff
@@ -459,7 +437,7 @@ def public_station_share_seen(
     counts = [r for r in parsed if isinstance(r, CountReport)]
     # keyed by the bucket: a live caller (after the embargo) reuses one curve per bucket
     default, progress = _SHAPES.get(engine, election, coarse_time(cutoff))
-    schedule = _schedule_of(registry, default, [r.window_start for r in counts])
+    schedule = readable_station_schedule(registry, default, [r.window_start for r in counts])
     if schedule is None:
         return None
     moment = cutoff

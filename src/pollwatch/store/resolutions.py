@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
-from pollwatch.errors import InputError, NotFoundError
+from pollwatch.errors import InputError
 from pollwatch.observe.ids import check_election_id, check_station_id
 from pollwatch.observe.master import Resolution, merge_station_reports
 from pollwatch.observe.reports import TEXT_LIMIT, format_timestamp
 from pollwatch.store._util import as_utc, utcnow
 from pollwatch.store.audit import record_audit
+from pollwatch.store.elections import check_registered
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.read_models import forget_summaries
 from pollwatch.store.reports import list_reports
-from pollwatch.store.tables import resolutions, stations
+from pollwatch.store.tables import resolutions
 from pollwatch.store.views import load_resolutions, parse_stored_body
 
 __all__ = ["FIELD_LIMIT", "list_resolutions", "resolve_conflict"]
@@ -109,13 +110,7 @@ def resolve_conflict(
     except (TypeError, ValueError):
         raise InputError("'value' must be plain JSON", column="value") from None
     with engine.connect() as conn:
-        known = conn.execute(
-            select(stations.c.station).where(
-                stations.c.election == election, stations.c.station == station
-            )
-        ).first()
-    if known is None:
-        raise NotFoundError(f"no station {station!r} in election {election!r}")
+        check_registered(conn, election, station)
     stored = list_reports(engine, election, station=station)
     if not stored:
         raise InputError(f"station {station!r} has no reports, so no conflicts", column="field")

@@ -29,7 +29,7 @@ from pollwatch.observe.hotline import hotline_canonical
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store._util import as_utc, format_stored, utcnow
 from pollwatch.store.audit import record_audit
-from pollwatch.store.elections import get_election
+from pollwatch.store.elections import check_registered, get_election
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.people import Observer
 from pollwatch.store.read_models import forget_summaries
@@ -40,7 +40,7 @@ from pollwatch.store.reports import (
     prepare_report,
     store_prepared,
 )
-from pollwatch.store.tables import observers, roster, stations
+from pollwatch.store.tables import observers, roster
 
 __all__ = [
     "assign_observer",
@@ -97,13 +97,7 @@ def registered_station(engine: Engine, election: str, station: str) -> str:
     """``station`` if it is in the election's registry, else NotFoundError."""
     check_station_id(station)
     with engine.connect() as conn:
-        row = conn.execute(
-            select(stations.c.station).where(
-                stations.c.election == election, stations.c.station == station
-            )
-        ).first()
-    if row is None:
-        raise NotFoundError(f"no station {station!r} in election {election!r}")
+        check_registered(conn, election, station)
     return station
 
 
@@ -138,11 +132,7 @@ def assign_observer(
         raise InputError("'shift_end' must be after 'shift_start'", column="shift_end")
     begins = start or now
     with write_transaction(engine) as conn:
-        get_station = select(stations.c.station).where(
-            stations.c.election == election, stations.c.station == station
-        )
-        if conn.execute(get_station).first() is None:
-            raise NotFoundError(f"no station {station!r} in election {election!r}")
+        check_registered(conn, election, station)
         person = _observer_row(conn, election, code_name)
         if person["revoked"]:
             raise Forbidden(f"observer {person['code_name']!r} has been revoked")

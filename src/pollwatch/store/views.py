@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from pollwatch.errors import PollwatchError
+from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.estimates import (
     Comparison,
     DayShapes,
@@ -44,6 +44,8 @@ __all__ = [
     "opening_hours_of",
     "opening_of",
     "parse_stored_body",
+    "readable_election_schedule",
+    "readable_station_schedule",
     "station_figures",
 ]
 
@@ -121,6 +123,36 @@ def election_schedule(conn: Connection, election: str) -> StationSchedule | None
     if row is None or row[0] is None or row[1] is None:
         return None
     return parse_schedule(str(row[1]), str(row[0]), source="election default", assumed=True)
+
+
+def readable_election_schedule(conn: Connection, election: str) -> StationSchedule | None:
+    """:func:`election_schedule`, or None when the stored one no longer parses (the parser's
+    rules changed since it was saved): the public faces, the voter guide and a station's
+    public status, then show no hours rather than fail."""
+    try:
+        return election_schedule(conn, election)
+    except InputError:
+        return None
+
+
+def readable_station_schedule(
+    registry: Mapping[str, Any] | None,
+    default: StationSchedule | None,
+    counted_on: Sequence[datetime] = (),
+) -> StationSchedule | None:
+    """A station's schedule (its own, its hours, the election's default), or None when a
+    stored one no longer parses: the guide and the public status show no hours then."""
+    registry = registry or {}
+    try:
+        return resolve_schedule(
+            timezone=registry.get("timezone"),
+            schedule=registry.get("schedule"),
+            hours=registry.get("hours"),
+            default=default,
+            counted_on=counted_on,
+        )
+    except InputError:
+        return None
 
 
 def opening_of(

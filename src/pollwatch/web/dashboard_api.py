@@ -24,11 +24,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.config import Settings
-from pollwatch.errors import InputError, NotFoundError
+from pollwatch.errors import InputError
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store import (
     Coordinator,
@@ -38,7 +37,6 @@ from pollwatch.store import (
     conflicts,
     dashboard_stations,
     events_after,
-    get_report,
     ledger_seq,
     press_summary,
     pvt_estimate,
@@ -51,6 +49,7 @@ from pollwatch.web.access import authorized, csrf_protected, only_visible, visib
 from pollwatch.web.deps import election_id, election_row, rate_limit, store_engine
 from pollwatch.web.errors import error_responses
 from pollwatch.web.json_bodies import ObjectBody
+from pollwatch.web.path_places import incident_place
 
 __all__ = ["EVENT_BATCH", "router"]
 
@@ -399,16 +398,6 @@ async def put_settings(
     return JSONResponse(await run_in_threadpool(change))
 
 
-def _incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
-    """The path's election and the station of the incident (the scope is the station's)."""
-    election = str(request.path_params["election"])
-    report = get_report(engine, str(request.path_params["report_id"])[:100].lower())
-    if report["election"] != election:
-        wanted = str(request.path_params["report_id"])[:80]
-        raise NotFoundError(f"no report {wanted!r} in election {election!r}")
-    return election, str(report["station"])
-
-
 _PUBLIC = ObjectBody({"public": {"type": "boolean"}}, ("public",))
 
 
@@ -424,7 +413,7 @@ _PUBLIC = ObjectBody({"public": {"type": "boolean"}}, ("public",))
 async def put_incident_public(
     request: Request,
     report_id: str,
-    who: Coordinator = Depends(csrf_protected("incidents.publish", locate=_incident_place)),
+    who: Coordinator = Depends(csrf_protected("incidents.publish", locate=incident_place)),
     election: str = Depends(election_id),
 ) -> JSONResponse:
     """A public incident's category, text and coarse time show in its station's public status

@@ -22,7 +22,7 @@ only makes sure no unknown field is silently ignored and no required one is miss
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -96,6 +96,17 @@ class ObjectBody:
     properties: Mapping[str, Any]
     """Each field's JSON schema, in the order the error message lists them."""
     required: tuple[str, ...] = ()
+    expected: str | None = None
+    """What the body should have been, for the message when it is not an object (by
+    default the fields are listed: :func:`json_object`)."""
+    json_only: bool = False
+    """Refuse any ``Content-Type`` but JSON before reading (:func:`require_json_media`):
+    for a route a cross-site form must not reach, such as the login."""
+    fields: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The properties' names, made once: a body is checked on every request (the login's)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.properties))
 
     def openapi(self) -> dict[str, Any]:
         """The route's ``openapi_extra``: an object of these fields only (no others)."""
@@ -117,4 +128,10 @@ class ObjectBody:
 
     async def read(self, request: Request) -> dict[str, Any]:
         """The request's body, checked against these fields (:func:`read_json_object`)."""
-        return await read_json_object(request, tuple(self.properties), self.required)
+        return await read_json_object(
+            request,
+            self.fields,
+            self.required,
+            expected=self.expected,
+            json_only=self.json_only,
+        )

@@ -24,7 +24,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from pollwatch.observe.followup import INCIDENT_STATUSES, NOTE_LIMIT, SEVERITIES
@@ -45,19 +44,13 @@ from pollwatch.web.access import authorized, csrf_protected, visible
 from pollwatch.web.deps import election_id, store_engine
 from pollwatch.web.errors import error_responses
 from pollwatch.web.json_bodies import ObjectBody
+from pollwatch.web.path_places import incident_place
 
-__all__ = ["incident_place", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
 _E = "/elections/{election}"
-
-
-def incident_place(engine: Engine, request: Request) -> tuple[str, str | None]:
-    """The path's election and the incident's station (its scope); 404 for no incident."""
-    election = str(request.path_params["election"])
-    report_id = str(request.path_params["report_id"])
-    return election, incident_station(engine, election, report_id)
 
 
 async def _visible_read(

@@ -46,8 +46,8 @@ from pollwatch.web.access import authorized, visible
 from pollwatch.web.dashboard import CATEGORY_LABELS, STATUS_LABELS
 from pollwatch.web.deps import election_row, store_engine
 from pollwatch.web.forms import checked_form, page_csrf, text_field, to_login
-from pollwatch.web.network_api import incident_place
 from pollwatch.web.pages import render_page, translator, with_lang
+from pollwatch.web.path_places import incident_place
 
 __all__ = ["ACTION_LABELS", "FOLLOWUP_LABELS", "SEVERITY_LABELS", "router"]
 

@@ -60,7 +60,6 @@ from pollwatch.store import (
     export_reports,
     get_election,
     get_photo,
-    get_report,
     ledger_access,
     ledger_head,
     login,
@@ -86,7 +85,9 @@ from pollwatch.web.deps import (
     store_engine,
 )
 from pollwatch.web.errors import error_response, error_responses
+from pollwatch.web.json_bodies import ObjectBody
 from pollwatch.web.metrics import ServiceMetrics
+from pollwatch.web.path_places import report_place
 from pollwatch.web.report_schema import REPORT_SCHEMA
 from pollwatch.web.security import SESSION_COOKIE, check_origin, close_session, open_session
 
@@ -204,12 +205,6 @@ async def post_photo(
     return JSONResponse(result, status_code=201 if result["created"] else 200)
 
 
-def _report_place(engine: Engine, request: Request) -> tuple[str, str | None]:
-    """Where the path's report was made: its photo is as private as the station's reports."""
-    report = get_report(engine, str(request.path_params["report_id"])[:100].lower())
-    return str(report["election"]), str(report["station"])
-
-
 @router.get(
     "/reports/{report_id}/photo",
     summary="A report's photo (coordinators)",
@@ -219,7 +214,7 @@ def _report_place(engine: Engine, request: Request) -> tuple[str, str | None]:
 async def get_report_photo(
     request: Request,
     report_id: str,
-    _who: Coordinator = Depends(authorized("photos.read", locate=_report_place)),
+    _who: Coordinator = Depends(authorized("photos.read", locate=report_place)),
 ) -> Response:
     """The re-encoded JPEG."""
     data = await run_in_threadpool(get_photo, store_engine(request), report_id)
@@ -302,6 +297,18 @@ async def post_forget(
     return JSONResponse({"revoked": True}, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
+_CREDENTIAL_LIMIT = 1000
+"""Longest name or password read: argon2 would hash a megabyte just as patiently."""
+
+_CREDENTIAL = {"type": "string", "minLength": 1, "maxLength": _CREDENTIAL_LIMIT}
+_LOGIN = ObjectBody(
+    {"name": _CREDENTIAL, "password": _CREDENTIAL},
+    ("name", "password"),
+    expected="{'name': ..., 'password': ...}",
+    json_only=True,
+)
+
+
 @router.post(
     "/login",
     summary="Coordinator login: a session token (and an HttpOnly cookie)",
@@ -310,20 +317,7 @@ async def post_forget(
         200: {"description": "{'token', 'coordinator', 'role'}"},
         **error_responses(400, 401, 429),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["name", "password"],
-                        "properties": {"name": {"type": "string"}, "password": {"type": "string"}},
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_LOGIN.openapi(),
 )
 async def post_login(request: Request) -> JSONResponse:
     """Check the password (argon2) and open a session.
@@ -332,17 +326,10 @@ async def post_login(request: Request) -> JSONResponse:
     without asking, and would log the browser into the attacker's account (login CSRF).
     """
     check_origin(request)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise InputError(
-            "the login body must be JSON (Content-Type: application/json)", column="Content-Type"
-        )
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise InputError("the body must be {'name': ..., 'password': ...}", column="body")
-    name, password = body.get("name"), body.get("password")
+    body = await _LOGIN.read(request)
+    name, password = body["name"], body["password"]
     for field, value in (("name", name), ("password", password)):
-        if not isinstance(value, str) or not value or len(value) > 1000:
+        if not isinstance(value, str) or not value or len(value) > _CREDENTIAL_LIMIT:
             raise InputError(f"'{field}' must be a non-empty string", column=field)
     throttle: LoginThrottle = request.app.state.login_throttle
     who, token = await run_in_threadpool(
