@@ -325,6 +325,51 @@ def test_new_reports_are_merged_with_the_kept_inputs_without_rereading_the_stati
     _assert_state_is_a_full_recomputation(engine)
 
 
+def test_a_station_quiet_for_long_is_brought_up_to_date_from_the_ledgers_end(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station whose last report is far back in the ledger (others reported since): its
+    new reports are read from the ledger's newest entries, because the counters' read showed
+    it quiet until then, not by listing the station's history; after a restart (nothing
+    known) they are listed — both give a full recomputation."""
+    monkeypatch.setattr(master_cache, "RECENT_SPAN", 0)  # only what the stations' reports cost
+    rng = random.Random(13)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    _send_round(engine, rng, sent)
+    update_station_state(engine, "e")
+
+    def round_at(station: str, n: int) -> None:
+        bodies = [{**_random_report(rng), "station": station} for _ in range(n)]
+        outcomes = store_reports(engine, [(b, None) for b in bodies], now=NOW)
+        assert not [o for o in outcomes if isinstance(o, Exception)]
+
+    statements: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def listed_histories() -> int:
+        """Statements that listed stations' reports since their record (by station)."""
+        return sum("ledger" in q and "reports.station IN" in q for q in statements)
+
+    for restarted in (False, True):
+        for other in ("S2", "S3", "S4"):  # the ledger moves on, S1 is quiet
+            round_at(other, 40)
+        update_station_state(engine, "e")  # the counters read: S1 has been quiet since
+        if restarted:
+            forget_read_models(engine)
+        round_at("S1", 2)
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            update_station_state(engine, "e")
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        assert listed_histories() == (1 if restarted else 0)
+        statements.clear()
+        _assert_state_is_a_full_recomputation(engine)
+
+
 def test_comparison_rows_are_kept_and_read_back_after_a_restart(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
