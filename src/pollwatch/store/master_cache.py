@@ -317,10 +317,11 @@ class MasterCache:
         try:
             current = self._current(election, counters, chosen, wanted)
             stale = [s for s in wanted if s not in current]
-            if stale:
-                self._keep(election, self._stored(engine, election, counters, chosen, stale))
-                current = self._current(election, counters, chosen, stale)
-                stale = [s for s in stale if s not in current]
+            if not stale:  # the steady case: nothing to read or merge
+                return current
+            self._keep(election, self._stored(engine, election, counters, chosen, stale))
+            current = self._current(election, counters, chosen, stale)
+            stale = [s for s in stale if s not in current]
             if budget is not None:
                 with self._lock:
                     known = {s: e for s in stale if (e := self._entries.get((election, s)))}
@@ -350,16 +351,19 @@ class MasterCache:
         chosen: Mapping[str, tuple[Resolution, ...]],
         wanted: Sequence[str],
     ) -> dict[str, MasterEntry]:
-        with self._lock:
-            found = {s: self._entries.get((election, s)) for s in wanted}
         digests = {s: resolution_digest(own) for s, own in chosen.items()}  # a few stations
-        return {
-            s: e
-            for s, e in found.items()
-            if e is not None
-            and e.last_seq >= counters[s].last_seq  # a later refresh's entry is fresher still
-            and e.resolutions == digests.get(s, "")
-        }
+        out: dict[str, MasterEntry] = {}
+        entries = self._entries
+        with self._lock:  # one pass over every station of the election: kept lean
+            for s in wanted:
+                e = entries.get((election, s))
+                if (
+                    e is not None
+                    and e.last_seq >= counters[s].last_seq  # a later refresh's is fresher still
+                    and e.resolutions == digests.get(s, "")
+                ):
+                    out[s] = e
+        return out
 
     def _stored(
         self,
