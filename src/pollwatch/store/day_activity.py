@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, literal_column, select
 
 from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.activity import SLOT_SECONDS
@@ -142,7 +142,7 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
     }
 
 
-_INCIDENT = literal_column("'incident'")
+_INCIDENT: ColumnElement[str] = literal_column("'incident'")
 """The incidents' kind written into the statement, not bound: only then may SQLite (and
 PostgreSQL's generic plans) use the partial index of incidents (migration 0017)."""
 

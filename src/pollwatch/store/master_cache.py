@@ -441,18 +441,18 @@ class MasterCache:
             # listing those would read. The others: each station's own reports (its index;
             # ``seq + 0`` keeps the planner off a long range of the ledger), of which only
             # those after the record are parsed.
-            after = self._quiet_after(election, {s: bases[s] for s in behind})
+            quiet = self._quiet_after(election, {s: bases[s] for s in behind})
             span = max(RECENT_SPAN, sum(counters[s].mergeable for s in behind))
-            recent = [s for s in behind if head - after[s] <= span]
+            recent = [s for s in behind if head - quiet[s] <= span]
             if recent:
                 query = joined.where(
                     ledger.c.election == election,
-                    ledger.c.seq > min(after[s] for s in recent),
+                    ledger.c.seq > min(quiet[s] for s in recent),
                     reports.c.election == election,
                     reports.c.kind != "incident",
                 )
                 self._collect(conn.execute(query), counters, bases, new, set(recent))
-            older = [s for s in behind if head - after[s] > span]
+            older = [s for s in behind if head - quiet[s] > span]
             listed = select(ledger.c.seq, reports.c.station, reports.c.id).join_from(
                 ledger, reports, reports.c.id == ledger.c.report_id
             )
