@@ -13,11 +13,13 @@ written back to ``station_state`` (in ``pollwatch serve`` by its station-state p
 not by the dashboard request that merged it: :attr:`MasterCache.saves`). A merge is
 incremental: the reports the station's last record was merged from (kept beside it, in
 memory and in ``station_state.inputs``) plus only the reports after its ``last_seq`` (a
-short range of the ledger; of a station further behind, only the new reports are read
-whole), merged by the pure :func:`pollwatch.observe.merge_station_reports` — the same
-function of the same reports as a full merge, so the record cannot differ from one; a new
-resolution re-merges the kept reports without reading any. A station whose record was
-stored without its inputs (before migration 0015) is merged from all its reports.
+short range at the ledger's end when the station is recent, or known from the counters'
+reads to have been quiet until recently; of a station further behind, only the new
+reports are read whole), merged by the pure
+:func:`pollwatch.observe.merge_station_reports` — the same function of the same reports
+as a full merge, so the record cannot differ from one; a new resolution re-merges the
+kept reports without reading any. A station whose record was stored without its inputs
+(before migration 0015) is merged from all its reports.
 
 Costs: merging every station from its reports takes 20–40 s per million reports on a
 2-core machine; that happens once per election, not once per process. One refresh per
