@@ -108,9 +108,12 @@ class SlotSums:
             touched: set[int] = set()
             gone = [s for s in known if s not in entries]
             for s in gone:
-                for slot in known.pop(s).slots:
+                slots = known.pop(s).slots
+                for slot in slots:
                     del values[slot][s]
-                    touched.add(slot)
+                touched.update(slots)
+            # A first call places every station's slots (280,000 at 5,000 stations): the
+            # loop stays plain lookups and stores.
             for s, entry in entries.items():
                 old = known.get(s)
                 if old is entry:
@@ -118,10 +121,14 @@ class SlotSums:
                 if old is not None:
                     for slot in old.slots:
                         del values[slot][s]
-                        touched.add(slot)
-                for slot, n in entry.slots.items():
-                    values.setdefault(slot, {})[s] = n
-                    touched.add(slot)
+                    touched.update(old.slots)
+                slots = entry.slots
+                for slot, n in slots.items():
+                    column = values.get(slot)
+                    if column is None:
+                        column = values[slot] = {}
+                    column[s] = n
+                touched.update(slots)
                 known[s] = entry
             for slot in touched:
                 if values[slot]:
