@@ -333,6 +333,22 @@ def measure(kind: str, url: str, args: argparse.Namespace, folder: Path) -> dict
             f"{s['estimate_all_s']:.1f} s — load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+    else:
+        # A reused database: the last refreshes of an earlier run may have stopped the
+        # server before its station-state process stored them; store them now, as a
+        # service that kept running would have (else the first load below merges them).
+        from pollwatch.store import open_store
+        from pollwatch.store.state_keeper import update_station_state
+
+        engine = open_store(url)
+        t0 = time.perf_counter()
+        merged = update_station_state(engine, ELECTION)
+        engine.dispose()
+        print(
+            f"[{kind}] reused database: {merged:,} stations left unstored by an earlier run "
+            f"stored in {time.perf_counter() - t0:.1f} s — load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     server = Server(url, folder / f"home-{kind}", 1)
     server.start()
     try:

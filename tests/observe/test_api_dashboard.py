@@ -590,7 +590,7 @@ def test_an_unchanged_answer_is_304_with_its_etag(live: Live) -> None:
     token, _ = live.observer()
     tags = {}
     with live.cookie_client() as c:
-        for path in ("dashboard/stations", "dashboard/conflicts?limit=5"):
+        for path in ("dashboard/stations", "dashboard/conflicts?limit=5", "dashboard/activity"):
             url = f"/api/v1/elections/{E}/{path}"
             tag = tags[path] = c.get(url).headers["etag"]
             same = c.get(url, headers={"if-none-match": tag})

@@ -123,7 +123,7 @@ def conflict_page(
     if since is not None and since > state.version:
         since = None
     entries = state.current
-    open_total = sum(len(e.conflicts[0]) for e in entries.values())
+    open_total = sum(e.open_conflicts for e in entries.values())
     total = open_total + sum(len(e.conflicts[1]) for e in entries.values())
     if since is None:
         chosen = sorted(entries)

@@ -16,12 +16,11 @@ every call.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, literal_column, select
 
 from pollwatch.errors import InputError, PollwatchError
 from pollwatch.observe.activity import SLOT_SECONDS
@@ -35,7 +34,6 @@ from pollwatch.store.tables import (
     elections,
     photos,
     reports,
-    station_activity,
     stations,
 )
 from pollwatch.store.views import election_schedule, load_resolutions
@@ -125,11 +123,9 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
         counters = read_models(engine).masters.counters(conn, election)
         chosen = load_resolutions(conn, election)
     counted = sorted(s for s, c in counters.items() if c.counts)
-    per_slot: dict[int, float] = {}
-    masters = read_models(engine).masters
-    for entry in masters.refresh(engine, election, counters, chosen, counted).values():
-        for slot, n in entry.slots.items():
-            per_slot[slot] = per_slot.get(slot, 0.0) + n
+    models = read_models(engine)
+    entries = models.masters.refresh(engine, election, counters, chosen, counted)
+    per_slot = models.people.per_slot(election, entries)
     people: dict[int, float] = {}
     for slot in sorted(per_slot):  # a day has a hundred slots, an election 5,000 stations
         hour = _hour_of(slot, offset)
@@ -146,21 +142,19 @@ def _activity_now(engine: Engine, election: str, offset: int) -> dict[str, Any]:
     }
 
 
-_FEED_SPANS = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), None)
-"""How far back from the newest report the feed looks, widened until it has enough
-incidents: the newest-first walk of ``received_at`` stops at the bound, so an election
-with a million reports does not scan them all on every refresh."""
-
-_FEW_STATIONS = 200
-"""When at most this many stations have incidents (the counters say which), the feed reads
-those stations' reports instead: few incidents among many reports would otherwise make
-the newest-first walk scan nearly all of them."""
+_INCIDENT: ColumnElement[str] = literal_column("'incident'")
+"""The incidents' kind written into the statement, not bound: only then may SQLite (and
+PostgreSQL's generic plans) use the partial index of incidents (migration 0017)."""
 
 
 def incidents_feed(
     engine: Engine, election: str, *, limit: int = INCIDENT_FEED
 ) -> list[dict[str, Any]]:
-    """The newest incidents: id, station, category, text, times, whether a photo is attached."""
+    """The newest incidents: id, station, category, text, times, whether a photo is attached.
+
+    One walk of the incidents' own index (``ix_reports_election_incidents``, newest first):
+    ``limit`` entries, however many other reports came after the newest incident.
+    """
     query = (
         select(
             reports.c.id,
@@ -171,38 +165,12 @@ def incidents_feed(
             photos.c.report_id.label("photo"),
         )
         .outerjoin(photos, photos.c.report_id == reports.c.id)
-        .where(reports.c.election == election, reports.c.kind == "incident")
+        .where(reports.c.election == election, reports.c.kind == _INCIDENT)
         .order_by(reports.c.received_at.desc(), reports.c.id.desc())
         .limit(limit)
     )
-    act = station_activity
     with engine.connect() as conn:
-        having = [
-            (str(r[0]), int(r[1]))
-            for r in conn.execute(
-                select(act.c.station, act.c.incidents).where(
-                    act.c.election == election, act.c.incidents > 0
-                )
-            )
-        ]
-        wanted = min(limit, sum(n for _, n in having))
-        rows: Sequence[Any] = []
-        if len(having) <= _FEW_STATIONS:  # few incidents: their stations' reports only
-            if having:
-                stations_ = [s for s, _ in having]
-                rows = conn.execute(query.where(reports.c.station.in_(stations_))).mappings().all()
-        else:
-            newest = conn.execute(
-                select(func.max(reports.c.received_at)).where(reports.c.election == election)
-            ).scalar()
-            for span in _FEED_SPANS:
-                if span is None or newest is None:
-                    bounded = query
-                else:
-                    bounded = query.where(reports.c.received_at >= newest - span)
-                rows = conn.execute(bounded).mappings().all()
-                if len(rows) >= wanted:
-                    break
+        rows = conn.execute(query).mappings().all()
     out = []
     for r in rows:
         body = json.loads(r["canonical"])

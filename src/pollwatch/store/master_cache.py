@@ -13,11 +13,13 @@ written back to ``station_state`` (in ``pollwatch serve`` by its station-state p
 not by the dashboard request that merged it: :attr:`MasterCache.saves`). A merge is
 incremental: the reports the station's last record was merged from (kept beside it, in
 memory and in ``station_state.inputs``) plus only the reports after its ``last_seq`` (a
-short range of the ledger; of a station further behind, only the new reports are read
-whole), merged by the pure :func:`pollwatch.observe.merge_station_reports` — the same
-function of the same reports as a full merge, so the record cannot differ from one; a new
-resolution re-merges the kept reports without reading any. A station whose record was
-stored without its inputs (before migration 0015) is merged from all its reports.
+short range at the ledger's end when the station is recent, or known from the counters'
+reads to have been quiet until recently; of a station further behind, only the new
+reports are read whole), merged by the pure
+:func:`pollwatch.observe.merge_station_reports` — the same function of the same reports
+as a full merge, so the record cannot differ from one; a new resolution re-merges the
+kept reports without reading any. A station whose record was stored without its inputs
+(before migration 0015) is merged from all its reports.
 
 Costs: merging every station from its reports takes 20–40 s per million reports on a
 2-core machine; that happens once per election, not once per process. One refresh per
@@ -71,9 +73,13 @@ __all__ = ["RECENT_SPAN", "MasterCache", "MasterEntry", "load_counters"]
 _log = logging.getLogger(__name__)
 
 RECENT_SPAN = 5_000
-"""Records at most this many ledger entries behind the newest are brought up to date from
-the ledger's newest entries (in steady refreshes: those since the last refresh); others
-from their station's own reports."""
+"""Records whose new reports all lie within this many ledger entries of the newest (or
+within as many entries as the stale stations have reports, when that is more) are brought
+up to date from the ledger's newest entries — in steady refreshes, those since the last
+refresh; others from their station's own reports."""
+
+_FACTS = 4
+"""Quiet spans kept per station (:meth:`MasterCache.counters`)."""
 
 _CHUNK = 500
 
@@ -220,6 +226,9 @@ class MasterCache:
         self._rows: dict[tuple[str, str], dict[Any, dict[str, Any]]] = {}
         self._gates: dict[str, threading.Lock] = {}
         self._counters: dict[str, tuple[int, dict[str, StationCounters]]] = {}
+        # Per election and station, spans (p, t) of the ledger in which the station is known
+        # to have no report: seqs p+1..t (see counters()).
+        self._quiet: dict[str, dict[str, list[tuple[int, int]]]] = {}
         self._lock = threading.Lock()
         self.merged = 0  # stations merged by this process (from all reports, or folded)
         self.folded = 0  # of them, merged from kept inputs and their new reports only
@@ -235,27 +244,55 @@ class MasterCache:
         rows changed since this process last read them: a station's row changes only with
         a new report, which raises its ``last_seq`` above every seq read before (ledger
         appends are serialised per election), so a refresh reads a few rows instead of
-        5,000. A row count that disagrees (a rebuild, a deletion) reads them all again."""
+        5,000. A row count that disagrees (a rebuild, a deletion) reads them all again.
+
+        Each changed row also tells when the station was quiet: it had no report after its
+        previous ``last_seq`` p up to the newest seq t of the previous read, so its new
+        reports all come after t — a few entries from the ledger's end, where a merge then
+        finds them (:meth:`_compute`) instead of listing the station's whole history."""
         with self._lock:
             known = self._counters.get(election)
         act = station_activity
+        facts: dict[str, tuple[int, int]] = {}
         if known is None:
             found = load_counters(conn, election)
         else:
             seen, kept = known
-            changed = conn.execute(
-                select(*_COUNTER_COLUMNS).where(act.c.election == election, act.c.last_seq > seen)
+            changed = _counters_of(
+                conn.execute(
+                    select(*_COUNTER_COLUMNS).where(
+                        act.c.election == election, act.c.last_seq > seen
+                    )
+                )
             )
-            found = {**kept, **_counters_of(changed)}
+            found = {**kept, **changed}
             rows = conn.execute(
                 select(func.count()).select_from(act).where(act.c.election == election)
             ).scalar_one()
             if rows != len(found):
-                found = load_counters(conn, election)
+                found, known = load_counters(conn, election), None
+            else:
+                facts = {s: (kept[s].last_seq if s in kept else 0, seen) for s in changed}
         newest = max((c.last_seq for c in found.values()), default=0)
         with self._lock:
             self._counters[election] = (newest, found)
+            if known is None:  # a first read, or the rows changed otherwise: nothing known
+                self._quiet[election] = {}
+            quiet = self._quiet.setdefault(election, {})
+            for s, fact in facts.items():
+                quiet[s] = [*quiet.get(s, ())[1 - _FACTS :], fact]
         return dict(found)
+
+    def _quiet_after(self, election: str, bases: Mapping[str, tuple[int, str]]) -> dict[str, int]:
+        """For each station, a seq after which all its reports beyond its base ``b`` lie:
+        the end t of a quiet span (p, t] with p <= b, else ``b`` itself."""
+        with self._lock:
+            quiet = self._quiet.get(election, {})
+            spans = {s: list(quiet.get(s, ())) for s in bases}
+        out = {}
+        for s, (b, _) in bases.items():
+            out[s] = max([b, *(t for p, t in spans[s] if p <= b)])
+        return out
 
     def refresh(
         self,
@@ -282,10 +319,11 @@ class MasterCache:
         try:
             current = self._current(election, counters, chosen, wanted)
             stale = [s for s in wanted if s not in current]
-            if stale:
-                self._keep(election, self._stored(engine, election, counters, chosen, stale))
-                current = self._current(election, counters, chosen, stale)
-                stale = [s for s in stale if s not in current]
+            if not stale:  # the steady case: nothing to read or merge
+                return current
+            self._keep(election, self._stored(engine, election, counters, chosen, stale))
+            current = self._current(election, counters, chosen, stale)
+            stale = [s for s in stale if s not in current]
             if budget is not None:
                 with self._lock:
                     known = {s: e for s in stale if (e := self._entries.get((election, s)))}
@@ -315,15 +353,19 @@ class MasterCache:
         chosen: Mapping[str, tuple[Resolution, ...]],
         wanted: Sequence[str],
     ) -> dict[str, MasterEntry]:
-        with self._lock:
-            found = {s: self._entries.get((election, s)) for s in wanted}
-        return {
-            s: e
-            for s, e in found.items()
-            if e is not None
-            and e.last_seq >= counters[s].last_seq  # a later refresh's entry is fresher still
-            and e.resolutions == resolution_digest(chosen.get(s, ()))
-        }
+        digests = {s: resolution_digest(own) for s, own in chosen.items()}  # a few stations
+        out: dict[str, MasterEntry] = {}
+        entries = self._entries
+        with self._lock:  # one pass over every station of the election: kept lean
+            for s in wanted:
+                e = entries.get((election, s))
+                if (
+                    e is not None
+                    and e.last_seq >= counters[s].last_seq  # a later refresh's is fresher still
+                    and e.resolutions == digests.get(s, "")
+                ):
+                    out[s] = e
+        return out
 
     def _stored(
         self,
@@ -395,20 +437,24 @@ class MasterCache:
                 )
                 self._collect(conn.execute(query), counters, {}, new)
             behind = sorted(s for s in bases if bases[s][0] < counters[s].last_seq)
-            # Records a few seconds behind: the ledger's newest entries (one short range of
-            # its primary key). Records further behind: each station's own reports (its
-            # index; ``seq + 0`` keeps the planner off a long range of the ledger), of which
-            # only those after the record are parsed.
-            recent = [s for s in behind if head - bases[s][0] <= RECENT_SPAN]
+            # Stations whose new reports are all among the ledger's newest entries (their
+            # record is recent, or they were quiet until recently): one short range of its
+            # primary key — no longer than the stale stations' own reports, which is what
+            # listing those would read. The others: each station's own reports (its index;
+            # ``seq + 0`` keeps the planner off a long range of the ledger), of which only
+            # those after the record are parsed.
+            quiet = self._quiet_after(election, {s: bases[s] for s in behind})
+            span = max(RECENT_SPAN, sum(counters[s].mergeable for s in behind))
+            recent = [s for s in behind if head - quiet[s] <= span]
             if recent:
                 query = joined.where(
                     ledger.c.election == election,
-                    ledger.c.seq > min(bases[s][0] for s in recent),
+                    ledger.c.seq > min(quiet[s] for s in recent),
                     reports.c.election == election,
                     reports.c.kind != "incident",
                 )
                 self._collect(conn.execute(query), counters, bases, new, set(recent))
-            older = [s for s in behind if head - bases[s][0] > RECENT_SPAN]
+            older = [s for s in behind if head - quiet[s] > span]
             listed = select(ledger.c.seq, reports.c.station, reports.c.id).join_from(
                 ledger, reports, reports.c.id == ledger.c.report_id
             )

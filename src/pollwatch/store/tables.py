@@ -198,6 +198,15 @@ reports = Table(
     Column("public", Boolean, nullable=False, server_default=false()),
     Index("ix_reports_election_station", "election", "station"),
     Index("ix_reports_election_received", "election", "received_at"),
+    # The dashboard's newest-incidents feed (pollwatch.store.day_activity.incidents_feed).
+    Index(
+        "ix_reports_election_incidents",
+        "election",
+        "received_at",
+        "id",
+        sqlite_where=text("kind = 'incident'"),
+        postgresql_where=text("kind = 'incident'"),
+    ),
 )
 
 ledger = Table(

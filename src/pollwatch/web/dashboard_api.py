@@ -161,10 +161,15 @@ async def get_dashboard_stations(
 @router.get(
     f"{_E}/dashboard/activity",
     summary="Reports and incidents per hour, people entered per hour, newest incidents",
+    description=(
+        "An `ETag` comes with every answer; `If-None-Match` with it answers 304 when "
+        "nothing changed (the chart is rebuilt at most every few seconds)."
+    ),
     responses={
         200: {
             "description": "{utc_offset, timezone, reports_per_hour, entered_per_hour, incidents}"
         },
+        304: {"description": "nothing changed since the answer with this ETag"},
         **error_responses(401, 404),
     },
 )
@@ -172,7 +177,7 @@ async def get_dashboard_activity(
     request: Request,
     who: Coordinator = Depends(authorized("dashboard.read")),
     election: str = Depends(election_id),
-) -> JSONResponse:
+) -> Response:
     """Hours are the election's local clock hours (``utc_offset`` and ``timezone`` say
     which; UTC when its stations are in several zones); count windows are spread evenly
     over the hours they cover."""
@@ -181,7 +186,7 @@ async def get_dashboard_activity(
             lambda: activity(store_engine(request), election, utc_offset=None)
         )
     data["incidents"] = only_visible(data["incidents"], await visible(request, who, election))
-    return JSONResponse(data)
+    return _answer(request, data)
 
 
 @router.get(
