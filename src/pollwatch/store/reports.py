@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 import pandas as pd
-import psycopg
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -49,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from pollwatch.errors import ConflictError, Forbidden, InputError, NotFoundError, PollwatchError
 from pollwatch.observe.activity import SLOT_SECONDS
@@ -658,17 +657,34 @@ def _pg_fetch_together(
     """Run psycopg queries in one pipeline (one sync); each one's rows as dicts."""
     raw: Any = conn.connection.dbapi_connection
     cursors = []
-    with raw.pipeline():
-        for sql, params in queries:
-            cursor = raw.cursor()
-            cursor.execute(sql, params)
-            cursors.append(cursor)
-    out = []
-    for cursor in cursors:
-        columns = [column.name for column in cursor.description]
-        out.append([dict(zip(columns, row, strict=True)) for row in cursor.fetchall()])
-        cursor.close()
-    return out
+    try:
+        with _as_sqlalchemy_errors("the batch's reads"), raw.pipeline():
+            for sql, params in queries:
+                cursor = raw.cursor()
+                cursors.append(cursor)
+                cursor.execute(sql, params)
+        out = []
+        for cursor in cursors:
+            columns = [column.name for column in cursor.description]
+            out.append([dict(zip(columns, row, strict=True)) for row in cursor.fetchall()])
+        return out
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(what: str) -> Iterator[None]:
+    """psycopg's errors from statements sent past SQLAlchemy (pipeline mode) as SQLAlchemy's
+    own: a unique violation as the :class:`IntegrityError` the writer retries on, a
+    deadlock, timeout or lost connection as the :class:`~sqlalchemy.exc.OperationalError`
+    (and so on) that callers of the store catch for every other statement."""
+    import psycopg  # PostgreSQL only: SQLite deployments never load the driver here
+
+    try:
+        yield
+    except psycopg.Error as error:
+        raise DBAPIError.instance(what, None, error, psycopg.Error) from error
 
 
 def _store_batch(
@@ -794,11 +810,11 @@ def _pipelined(conn: Connection, sqlite: bool) -> Iterator[None]:
     if sqlite:
         yield
         return
-    try:
-        with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
-            yield
-    except psycopg.IntegrityError as error:
-        raise IntegrityError("the batch's writes", None, error) from error
+    with (
+        _as_sqlalchemy_errors("the batch's writes"),
+        conn.connection.dbapi_connection.pipeline(),  # type: ignore[union-attr]
+    ):
+        yield
 
 
 @functools.lru_cache(maxsize=4)
