@@ -292,3 +292,66 @@ def test_run_chunks_keeps_order_with_or_without_a_pool() -> None:
     assert run_chunks(tasks) == [i * i for i in range(9)]
     with ThreadPoolExecutor(max_workers=2) as pool, using_pool(pool):
         assert run_chunks(tasks) == [i * i for i in range(9)]
+
+
+def test_run_chunks_shares_work_with_a_pool_thread_and_never_deadlocks() -> None:
+    """A pool thread takes a chunk while the caller runs the rest, in order; a chunk that
+    itself splits into chunks (nested) finishes with every thread busy; an error raises."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    from pollwatch.forensics.workers import run_chunks, using_pool
+
+    taken = threading.Event()
+    ran_on: dict[int, str] = {}
+
+    def first() -> int:
+        # the caller's chunk waits until a pool thread has started chunk 1, so both ran
+        assert taken.wait(timeout=30), "no pool thread took a chunk"
+        ran_on[0] = threading.current_thread().name
+        return 0
+
+    def chunk(i: int) -> int:
+        if i == 1:
+            taken.set()
+        ran_on[i] = threading.current_thread().name
+        return i * i
+
+    tasks = [first, *(partial(chunk, i) for i in range(1, 6))]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool") as pool, using_pool(pool):
+        assert run_chunks(tasks) == [i * i for i in range(6)]
+        assert ran_on[1].startswith("pool") and not ran_on[0].startswith("pool")
+
+        def nested(i: int) -> int:
+            return sum(run_chunks([partial(chunk, 10 * i + j) for j in range(3)]))
+
+        # every pool thread runs a chunk that waits on chunks of its own: no deadlock
+        outer = [partial(nested, i) for i in range(4)]
+        assert run_chunks(outer) == [sum((10 * i + j) ** 2 for j in range(3)) for i in range(4)]
+
+        # the caller runs the chunks nobody took before it waits for one a thread took:
+        # chunk 1 (on the pool's only thread) finishes only after the caller ran chunk 3
+        third_ran = threading.Event()
+        started = threading.Event()
+
+        def slow() -> int:
+            started.set()
+            assert third_ran.wait(timeout=20), "the caller waited instead of working"
+            return 1
+
+        def caller_first() -> int:
+            assert started.wait(timeout=30)
+            return 0
+
+        def third() -> int:
+            third_ran.set()
+            return 3
+
+        assert run_chunks([caller_first, slow, partial(chunk, 2), third]) == [0, 1, 4, 3]
+
+        def boom() -> int:
+            raise ValueError("chunk failed")
+
+        with pytest.raises(ValueError, match="chunk failed"):
+            run_chunks([partial(chunk, 7), boom, partial(chunk, 8)])

@@ -53,12 +53,23 @@ def submit_in_context(pool: Executor, fn: Callable[[], T]) -> Future[T]:
 
 def run_chunks(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Results of ``tasks`` in order: idle threads of the current pool take what they can,
-    this thread runs the first task and every task no thread has started."""
+    this thread runs the first task and then every task no thread has started, before it
+    waits for any that one has (waiting first would leave this core idle while chunks
+    queue). If a task fails, the tasks not yet started are cancelled and the error raised.
+    """
     pool = current_pool()
     if pool is None or len(tasks) <= 1:
         return [task() for task in tasks]
     futures = [submit_in_context(pool, task) for task in tasks[1:]]
-    results = [tasks[0]()]
-    for future, task in zip(futures, tasks[1:], strict=True):
-        results.append(task() if future.cancel() else future.result())
-    return results
+    try:
+        done: dict[int, T] = {0: tasks[0]()}
+        for index, (future, task) in enumerate(zip(futures, tasks[1:], strict=True), 1):
+            if future.cancel():
+                done[index] = task()
+        for index, future in enumerate(futures, 1):
+            if index not in done:
+                done[index] = future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+    return [done[index] for index in range(len(tasks))]
