@@ -156,3 +156,18 @@ def test_stuffing_is_found_within_districts() -> None:
     e = synthetic_election(20_000, seed=52, incremental=0.1, within_region=0.45)
     r = relations(e.arrays())
     assert r.regions_above_share >= 5
+
+
+def test_within_cells_never_span_regions_when_districts_are_unknown() -> None:
+    """Arrays built without districts: a region whose leader share is the same at every
+    turnout is compared with its own stations, not with the country's share."""
+    rng = np.random.default_rng(7)
+    n = 2_000
+    region = np.where(np.arange(n) < n // 2, "north", "south")
+    share = np.where(region == "north", 0.8, 0.3)
+    reg = rng.integers(800, 2_500, n)
+    issued = rng.binomial(reg, rng.uniform(0.3, 0.9, n))
+    leader = rng.binomial(issued, share)
+    r = relations(StationArrays.from_counts(reg, issued, issued, leader, region=region))
+    p = {row.region: row.slope_excess_p for row in r.regions}
+    assert min(p.values()) > 0.01, p

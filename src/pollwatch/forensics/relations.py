@@ -380,10 +380,11 @@ def _within_excess_p(
     the size classes of the region.
     """
     rural = (w < _RURAL).astype(np.int64)
-    _, cell = np.unique(district * 2 + rural, return_inverse=True)
+    # districts are unique across regions when loaded from a file, but arrays built
+    # without them have one district 0: keyed with the region, a cell never spans two
+    place = district.astype(np.int64) * n_regions + region
+    _, cell = np.unique(place * 2 + rural, return_inverse=True)
     n_cells = int(cell.max(initial=-1)) + 1
-    cell_region = np.zeros(n_cells, dtype=np.int64)
-    cell_region[cell] = region
     sw = np.bincount(cell, weights=w, minlength=n_cells)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.bincount(cell, weights=lead_votes, minlength=n_cells) / np.bincount(
@@ -395,7 +396,7 @@ def _within_excess_p(
         sxx = np.bincount(region, weights=w * dx * dx, minlength=n_regions)
         slope = np.bincount(region, weights=w * dx * de, minlength=n_regions) / sxx
         resid = de - slope[region] * dx
-        _, cluster = np.unique(district, return_inverse=True)
+        _, cluster = np.unique(place, return_inverse=True)
         scores = np.bincount(cluster, weights=w * dx * resid)
         cluster_region = np.zeros(len(scores), dtype=np.int64)
         cluster_region[cluster] = region
