@@ -180,16 +180,6 @@ def _uniform(state: np.ndarray) -> float:
 
 
 @_njit
-def _choose_first(perm: np.ndarray, count: int, among: int, state: np.ndarray) -> None:
-    """Partial Fisher–Yates: ``perm[:count]`` becomes a uniform subset of ``perm[:among]``."""
-    for t in range(count):
-        j = t + int(_uniform(state) * (among - t))
-        tmp = perm[t]
-        perm[t] = perm[j]
-        perm[j] = tmp
-
-
-@_njit
 def _splitmix(z: np.uint64) -> np.uint64:
     """The SplitMix64 output function of a state (see :func:`_uniform`)."""
     z = (z ^ (z >> _S30)) * _MIX1

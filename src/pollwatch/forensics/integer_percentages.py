@@ -109,10 +109,10 @@ KINDS: tuple[str, ...] = ("turnout", "leader", "either", "turnout_5", "leader_5"
 MIN_STATIONS = 50
 EXACT_LIMIT = 5_000
 CEILING = 99
+"""Stations with turnout or the leader's share above this percentage are left out."""
 MC_CHUNK = 5_000
 """Monte Carlo resamples per task (two at 10,000: the second can run on an idle core).
 Each chunk visits every station, so more chunks cost more draws in all."""
-"""Stations with turnout or the leader's share above this percentage are left out."""
 
 
 @dataclass(frozen=True)
