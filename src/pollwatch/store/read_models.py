@@ -137,11 +137,6 @@ class SlotSums:
                     del values[slot], sums[slot]
             return dict(sums)
 
-    def forget(self, election: str) -> None:
-        """Drop an election's sums."""
-        with self._lock:
-            self._state.pop(election, None)
-
 
 class ReadModels:
     """Every cached read model of one database."""
