@@ -268,3 +268,56 @@ def test_pnas_recipe_beside_the_papers_fit(data_dir: Path, year: str) -> None:
     pnas = {r.name: r for r in klimek(data, resamples=2, seed=0).recipes}["pnas"]
     f_i, f_e = PUBLISHED_PNAS[year]
     assert abs(pnas.f_i - f_i) <= 0.1 and abs(pnas.f_e - f_e) <= 0.01, (pnas.f_i, pnas.f_e)
+
+
+def _model_in_numpy(
+    sizes: np.ndarray, z: np.ndarray, blob: tuple[np.ndarray, ...], params: np.ndarray, bins: int
+) -> np.ndarray:
+    """The simulation as the module docstring states it, in plain numpy (libm's exp): the
+    reference the compiled, vectorised kernel is held to."""
+    from scipy.special import expit
+
+    centre_t, sd_t, centre_s, sd_s = blob
+    n = sizes
+    a = expit(centre_t + params[0] + params[2] * sd_t * z[0])
+    v = expit(centre_s + params[1] + params[3] * sd_s * z[1])
+    issued = np.clip(np.rint(n * a + np.sqrt(n * a * (1 - a)) * z[2]), 0, n)
+    leader = np.clip(np.rint(issued * v + np.sqrt(issued * v * (1 - v)) * z[3]), 0, issued)
+    x = params[4] * np.abs(z[4])
+    x = np.minimum(np.where(x < 1, x, params[4] * np.abs(z[5])), 0.999)
+    y = np.clip(1 - 0.075 * np.abs(z[6]), 0, 1)
+    half = len(n) // 2
+    out = np.zeros((3, 2, bins * bins))
+    for kind, frac in enumerate((None, x, y)):
+        ni, nl = issued, leader
+        if frac is not None:
+            stuffed = np.rint(frac * (n - issued))
+            stolen = np.rint(frac ** params[5] * (issued - leader)) if params[5] > 0 else 0
+            ni, nl = issued + stuffed, leader + stuffed + stolen
+        voted = issued > 0
+        row = np.minimum((ni / n * bins).astype(int), bins - 1)
+        column = np.minimum((nl / np.where(voted, ni, 1) * bins).astype(int), bins - 1)
+        cell = row * bins + column
+        for h, part in enumerate((slice(0, half), slice(half, 2 * half))):
+            counts = np.bincount(cell[part][voted[part]], minlength=bins * bins)
+            out[kind, h] = counts / counts.sum()
+    return out
+
+
+@pytest.mark.parametrize("alpha", [-1.0, 1.0, 2.0])
+def test_compiled_simulation_matches_the_model_in_plain_numpy(alpha: float) -> None:
+    from pollwatch.forensics.klimek import _simulate_kernel
+
+    rng = np.random.default_rng(11)
+    m, bins = 4_001, 50  # odd: the last station belongs to neither half
+    sizes = rng.integers(1, 3_000, m).astype(np.float64)
+    sizes[:20] = 1.0  # tiny stations: many cast no ballot at all
+    blob = (rng.normal(0.3, 0.8, m), rng.uniform(0.1, 0.6, m),
+            rng.normal(1.0, 1.5, m), rng.uniform(0.1, 0.6, m))  # fmt: skip
+    z = rng.standard_normal((7, m))
+    z[4, :100] = 40.0  # x ≥ 1: redrawn from the spare normal ...
+    z[5, :50] = 10.0  # ... and capped at 0.999 when that is ≥ 1 too
+    params = np.array([0.1, -0.2, 1.3, 0.8, 0.4, alpha])
+    got, _ = _simulate_kernel(sizes, *blob, z, params, bins)
+    want = _model_in_numpy(sizes, z, blob, params, bins)
+    assert np.abs(got - want).max() <= 1e-12

@@ -712,56 +712,111 @@ def _draw(
     )
 
 
-@_njit_nogil
-def _bin(turnout: float, share: float, bins: int) -> int:  # pragma: no cover - compiled
-    it = min(int(turnout * bins), bins - 1)
-    js = min(int(share * bins), bins - 1)
+def _njit_vector(fn: F) -> F:
+    """A kernel LLVM can vectorise: numpy's error model (no Python check on each division,
+    which keeps a loop from being vectorised), no GIL, cached."""
+    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy")(fn))
+
+
+def _inline(fn: F) -> F:
+    return cast(F, numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn))
+
+
+@_inline
+def _expit(x: float) -> float:  # pragma: no cover - compiled
+    """``1 / (1 + e^-x)`` in plain arithmetic, so that the loop calling it vectorises
+    (``math.exp`` is a library call, one station at a time). ``e^t = (e^(t/64))^64``: the
+    Taylor polynomial of degree 16 on ``|t/64| ≤ 0.625`` (Horner's scheme, written out:
+    a loop over the coefficients stops the vectorisation), squared six times; ``x`` is
+    clipped to ±40, where the logistic is within 5e-18 of 0 or 1. Largest absolute error
+    3e-15 (measured on a fine grid against ``scipy.special.expit``): on Russia 2024 the
+    simulated fingerprints came out bit-identical to those with ``math.exp``."""
+    t = -min(max(x, -40.0), 40.0) * (1.0 / 64.0)
+    p = 1.0 / 20922789888000.0  # 1/16!
+    p = p * t + 1.0 / 1307674368000.0
+    p = p * t + 1.0 / 87178291200.0
+    p = p * t + 1.0 / 6227020800.0
+    p = p * t + 1.0 / 479001600.0
+    p = p * t + 1.0 / 39916800.0
+    p = p * t + 1.0 / 3628800.0
+    p = p * t + 1.0 / 362880.0
+    p = p * t + 1.0 / 40320.0
+    p = p * t + 1.0 / 5040.0
+    p = p * t + 1.0 / 720.0
+    p = p * t + 1.0 / 120.0
+    p = p * t + 1.0 / 24.0
+    p = p * t + 1.0 / 6.0
+    p = p * t + 0.5
+    p = p * t + 1.0
+    p = p * t + 1.0
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    p = p * p
+    return 1.0 / (1.0 + p)
+
+
+@_inline
+def _cell(turnout: float, share: float, bins: int) -> int:  # pragma: no cover - compiled
+    it: int = min(int(turnout * bins), bins - 1)
+    js: int = min(int(share * bins), bins - 1)
     return it * bins + js
 
 
-@_njit_nogil
-def _clean_counts(
-    n: float,
-    centre_t: float,
-    sd_t: float,
-    centre_s: float,
-    sd_s: float,
+@_njit_vector
+def _simulate_cells(
+    sizes: np.ndarray,
+    centre_t: np.ndarray,
+    sd_t: np.ndarray,
+    centre_s: np.ndarray,
+    sd_s: np.ndarray,
     z: np.ndarray,
-    j: int,
     params: np.ndarray,
-) -> tuple[float, float]:  # pragma: no cover - compiled
-    """A clean station's ballots and leader votes: logit-normal rates, binomial noise
-    (normal approximation)."""
-    a = 1.0 / (1.0 + math.exp(-(centre_t + params[0] + params[2] * sd_t * z[0, j])))
-    v = 1.0 / (1.0 + math.exp(-(centre_s + params[1] + params[3] * sd_s * z[1, j])))
-    issued = min(max(np.rint(n * a + math.sqrt(n * a * (1.0 - a)) * z[2, j]), 0.0), n)
-    leader = np.rint(issued * v + math.sqrt(issued * v * (1.0 - v)) * z[3, j])
-    return issued, min(max(leader, 0.0), issued)
+    bins: int,
+    m: int,
+    cells: np.ndarray,
+    added: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Each simulated station clean, incrementally and extremely rigged: its fingerprint
+    cell in each case (``cells``, ``(3, m)``; −1 when it casts no ballot) and the leader
+    votes each fraud adds (``added``, ``(2, m)``), for the first ``m`` stations.
 
-
-@_njit_nogil
-def _fractions(z: np.ndarray, j: int, theta: float) -> tuple[float, float]:  # pragma: no cover
-    """Fractions of non-voters stuffed: incremental ``x`` (half-normal of width θ, redrawn
-    once when ≥ 1) and extreme ``y = 1 − |N(0, 0.075)|``."""
-    x = theta * abs(z[4, j])
-    if x >= 1.0:
-        x = theta * abs(z[5, j])
-    y = min(max(1.0 - 0.075 * abs(z[6, j]), 0.0), 1.0)
-    return min(x, 0.999), y
-
-
-@_njit_nogil
-def _rig(
-    n: float, issued: float, leader: float, frac: float, alpha: float
-) -> tuple[float, float]:  # pragma: no cover - compiled
-    """Ballots and leader votes after stuffing a fraction ``frac`` of the non-voters and
-    moving ``frac**α`` of the others' votes (α ≤ 0: none)."""
-    stuffed = np.rint(frac * (n - issued))
-    if alpha <= 0.0:
-        return issued + stuffed, leader + stuffed
-    # the exponents the fit tries (1 and 2) without ``pow``, a third of the kernel's time
-    moved = frac if alpha == 1.0 else frac * frac if alpha == 2.0 else frac**alpha
-    return issued + stuffed, leader + stuffed + np.rint(moved * (issued - leader))
+    Clean: logit-normal turnout ``a`` and share ``ν`` around the station's regional blob
+    (shifted and widened by ``params``), ballots and leader votes with binomial noise
+    (normal approximation, rounded, clipped). Rigged: a fraction of the non-voters
+    stuffed — incremental ``x`` half-normal of width θ (redrawn once when ≥ 1, at most
+    0.999), extreme ``y = 1 − |N(0, 0.075)|`` — and ``frac**α`` of the others' votes
+    moved to the leader (α = 1 or 2; α ≤ 0: none). Written without calls or early exits
+    so that LLVM vectorises it; the histogram is filled apart (:func:`_simulate_kernel`).
+    """
+    theta = params[4]
+    alpha = params[5]
+    for j in range(m):
+        n = sizes[j]
+        a = _expit(centre_t[j] + params[0] + params[2] * sd_t[j] * z[0, j])
+        v = _expit(centre_s[j] + params[1] + params[3] * sd_s[j] * z[1, j])
+        issued = min(max(np.rint(n * a + math.sqrt(n * a * (1.0 - a)) * z[2, j]), 0.0), n)
+        leader = np.rint(issued * v + math.sqrt(issued * v * (1.0 - v)) * z[3, j])
+        leader = min(max(leader, 0.0), issued)
+        voted = issued > 0.0
+        divisor = issued if voted else 1.0
+        cells[0, j] = _cell(issued / n, leader / divisor, bins) if voted else -1
+        x = theta * abs(z[4, j])
+        x = min(x if x < 1.0 else theta * abs(z[5, j]), 0.999)
+        y = min(max(1.0 - _EXTREME_WIDTH * abs(z[6, j]), 0.0), 1.0)
+        for kind in range(1, 3):
+            frac = x if kind == 1 else y
+            stuffed = np.rint(frac * (n - issued))
+            moved = frac if alpha == 1.0 else frac * frac
+            stolen = np.rint(moved * (issued - leader)) if alpha > 0.0 else 0.0
+            new_issued = issued + stuffed
+            new_leader = leader + stuffed + stolen
+            new_divisor = new_issued if voted else 1.0
+            cells[kind, j] = _cell(new_issued / n, new_leader / new_divisor, bins) if voted else -1
+            # a product, not ``... if voted else 0.0``: that select kept the loop scalar (5×)
+            added[kind - 1, j] = (new_leader - leader) * (1.0 if voted else 0.0)
 
 
 @_njit_nogil
@@ -781,31 +836,29 @@ def _simulate_kernel(
 
     ``params`` = (turnout shift, share shift, turnout factor, share factor, θ, α; α ≤ 0
     means no stealing). One call for both halves: the evaluation is the fit's inner loop.
+    The stations are simulated in a vectorised pass (:func:`_simulate_cells`) and binned
+    in a second: 2.4× faster than one loop doing both (0.37 against 0.9 ms for 12,000
+    stations on Russia 2024).
     """
-    cells = bins * bins
-    half = sizes.shape[0] // 2
-    out = np.zeros((3, 2, cells))
-    binned = np.zeros((3, 2))
-    added = np.zeros(3)
-    for j in range(2 * half):
-        h = 0 if j < half else 1
-        n = sizes[j]
-        issued, leader = _clean_counts(n, centre_t[j], sd_t[j], centre_s[j], sd_s[j], z, j, params)
-        if issued <= 0.0:
-            continue
-        out[0, h, _bin(issued / n, leader / issued, bins)] += 1.0
-        binned[0, h] += 1.0
-        x, y = _fractions(z, j, params[4])
-        for kind in range(1, 3):
-            new_issued, new_leader = _rig(n, issued, leader, x if kind == 1 else y, params[5])
-            out[kind, h, _bin(new_issued / n, new_leader / new_issued, bins)] += 1.0
-            binned[kind, h] += 1.0
-            added[kind] += new_leader - leader
+    m = 2 * (sizes.shape[0] // 2)
+    cells = np.empty((3, m), dtype=np.int64)
+    each = np.empty((2, m))
+    _simulate_cells(sizes, centre_t, sd_t, centre_s, sd_s, z, params, bins, m, cells, each)
+    half = m // 2
+    out = np.zeros((3, 2, bins * bins))
     for kind in range(3):
         for h in range(2):
-            if binned[kind, h] > 0.0:
-                out[kind, h] /= binned[kind, h]
-    return out, added[1:] / max(2 * half, 1)
+            fingerprint = out[kind, h]
+            binned = 0
+            for j in range(h * half, (h + 1) * half):
+                c = cells[kind, j]
+                if c >= 0:
+                    fingerprint[c] += 1.0
+                    binned += 1
+            if binned > 0:
+                fingerprint /= binned
+    added = np.array([each[0].sum(), each[1].sum()])
+    return out, added / max(m, 1)
 
 
 def _theta(q: np.ndarray) -> float:
@@ -813,6 +866,8 @@ def _theta(q: np.ndarray) -> float:
 
 
 def _params(q: np.ndarray, alpha: float | None) -> np.ndarray:
+    """The kernel's parameters; it knows the stealing exponents 1 and 2 (``_ALPHAS``)."""
+    assert alpha in _ALPHAS
     return np.array(
         [q[0], q[1], math.exp(q[2]), math.exp(q[3]), _theta(q), -1.0 if alpha is None else alpha]
     )
@@ -939,12 +994,38 @@ def _fit(model: _Model, observed: np.ndarray) -> _Fit:
     halves A, B of the simulation, ``(observed − M_A)·(observed − M_B)`` is an unbiased
     estimate of the noise-free criterion, and it is quadratic in ``(f_i, f_e)`` as well.
     """
-    d = np.stack([model.incremental - model.clean, model.extreme - model.clean])  # (2, 2, c)
-    r = observed - model.clean  # (2, c)
-    gram = (d[:, 0] @ d[:, 1].T + d[:, 1] @ d[:, 0].T) / 2
-    proj = (d[:, 0] @ r[1] + d[:, 1] @ r[0]) / 2
-    fi, fe, s = _solve(gram, proj, float(r[0] @ r[1]))
+    gram, proj, rr = _cross_products(model.clean, model.incremental, model.extreme, observed)
+    fi, fe, s = _solve(gram, proj, rr)
     return _Fit(fi, fe, s)
+
+
+@_njit_nogil
+def _cross_products(
+    clean: np.ndarray, incremental: np.ndarray, extreme: np.ndarray, observed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:  # pragma: no cover - compiled
+    """The least squares' Gram matrix, projection and ``r·r`` from the two halves A, B:
+    with ``d = (inc − clean, ext − clean)`` and ``r = observed − clean``,
+    ``gram = (d_A d_Bᵀ + d_B d_Aᵀ) / 2``, ``proj = (d_A r_B + d_B r_A) / 2``,
+    ``rr = r_A · r_B`` — one pass in compiled code (numpy's version spent more time in
+    Python than the simulation, once that was vectorised)."""
+    gram = np.zeros((2, 2))
+    proj = np.zeros(2)
+    rr = 0.0
+    for c in range(observed.shape[0]):
+        ra = observed[c] - clean[0, c]
+        rb = observed[c] - clean[1, c]
+        ia = incremental[0, c] - clean[0, c]
+        ib = incremental[1, c] - clean[1, c]
+        ea = extreme[0, c] - clean[0, c]
+        eb = extreme[1, c] - clean[1, c]
+        gram[0, 0] += ia * ib
+        gram[0, 1] += (ia * eb + ea * ib) / 2
+        gram[1, 1] += ea * eb
+        proj[0] += (ia * rb + ib * ra) / 2
+        proj[1] += (ea * rb + eb * ra) / 2
+        rr += ra * rb
+    gram[1, 0] = gram[0, 1]
+    return gram, proj, rr
 
 
 # --- the bootstrap --------------------------------------------------------------------------
