@@ -188,7 +188,9 @@ def build_results(
     out: dict[str, object] = {}
     for fld in ID_FIELDS:
         if fld in mapping.columns:
-            out[fld] = raw[mapping.columns[fld]].astype(str).str.strip().to_numpy()
+            # the column's own array (Arrow text from a CSV), not a NumPy copy of Python
+            # strings that the station table would turn back into Arrow text
+            out[fld] = raw[mapping.columns[fld]].astype(str).str.strip().array
         else:
             out[fld] = np.full(n, "", dtype=object)
     counts: dict[str, np.ndarray] = {}
@@ -258,8 +260,8 @@ def build_results(
         {
             "file": file,
             "row": stations["source_row"].to_numpy()[~keep],
-            "region": stations["region"].to_numpy()[~keep],
-            "station": stations["station"].to_numpy()[~keep],
+            "region": stations["region"].array[~keep].to_numpy(dtype=object),
+            "station": stations["station"].array[~keep].to_numpy(dtype=object),
             "column": columns[~keep],
             "reason": reasons[~keep],
         },
