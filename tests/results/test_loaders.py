@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,11 +86,14 @@ def test_a_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
-def _parsed(cells: list[str], dtype: object) -> list[int] | str:
+def _parsed(cells: list[str], dtype: Any) -> list[int] | str:
     try:
-        return parse_counts(pd.Series(cells, dtype=dtype), file="f.csv", column="c").tolist()
+        counts: list[int] = parse_counts(
+            pd.Series(cells, dtype=dtype), file="f.csv", column="c"
+        ).tolist()
     except InputError as exc:
         return str(exc)
+    return counts
 
 
 def test_plain_counts_in_arrow_text() -> None:
