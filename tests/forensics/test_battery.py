@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -276,6 +278,40 @@ def test_full_battery_on_2024(data_dir) -> None:  # type: ignore[no-untyped-def]
     assert data["aggregates"]["rows"] == 29
     assert data["integer_percentages"]["applicable"] and data["integer_percentages"]["z"] > 5
     assert data["shpilkin"]["anomalous_votes"] > 1_000_000
+
+
+_BACKGROUND_IMPORTS = """
+import importlib, sys, threading
+from pollwatch.forensics import battery
+from pollwatch.forensics.registry import METHODS
+
+real = importlib.import_module
+def failing(name):
+    if name == "pollwatch.forensics.klimek":
+        raise ImportError("simulated")
+    return real(name)
+battery.importlib = type(sys)("fake_importlib")
+battery.importlib.import_module = failing
+raised = []
+threading.excepthook = raised.append
+battery.import_methods_in_background().join()
+print(sorted(m.module for m in METHODS if f"pollwatch.forensics.{m.module}" not in sys.modules))
+print(len(raised), "pollwatch.forensics.rankings" in sys.modules)
+"""
+
+
+def test_method_modules_are_imported_in_the_background() -> None:
+    """What the CLI starts while it reads the file: every method's module (and the
+    rankings) imported in another thread; a module that fails to import is left to the
+    battery (which reports it), the thread neither raises nor stops at it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _BACKGROUND_IMPORTS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert proc.stdout.split("\n")[:2] == ["['klimek']", "0 True"], proc.stderr
 
 
 def test_run_chunks_keeps_order_with_or_without_a_pool() -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import gzip
 import zipfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
+import pollwatch.results
 from pollwatch.errors import DataFormatError, InputError, NotFoundError
 from pollwatch.results import ColumnMapping, detect_format, load_results, read_mapping, tables
+from pollwatch.results.validate import parse_counts
 
 HEADER = "region,district,station,registered,issued_premises,valid,invalid,A,B\n"
 ROWS = [
@@ -62,6 +67,59 @@ def test_bad_count_names_row_and_column(tmp_path: Path, cell: str, message: str)
     assert info.value.row == 3  # header is line 1
     assert info.value.column == "registered"
     assert "row 3" in str(info.value) and "column 'registered'" in str(info.value)
+
+
+def test_a_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detecting the layout reads the whole table; loading must not read the file again
+    (the second read of a national file was a quarter of its load)."""
+    reads: list[str] = []
+
+    def counting(path: str | Path) -> pd.DataFrame:
+        reads.append(Path(path).name)
+        return tables.read_table(path)
+
+    monkeypatch.setattr(pollwatch.results, "read_table", counting)
+    assert load_results(_csv(tmp_path)).n_stations == 3
+    assert reads == ["r.csv"]
+
+
+ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _parsed(cells: list[str], dtype: Any) -> list[int] | str:
+    try:
+        counts: list[int] = parse_counts(
+            pd.Series(cells, dtype=dtype), file="f.csv", column="c"
+        ).tolist()
+    except InputError as exc:
+        return str(exc)
+    return counts
+
+
+def test_plain_counts_in_arrow_text() -> None:
+    """Counts as a CSV gives them (Arrow text): blanks are missing (-1), leading zeros
+    read as the number."""
+    assert _parsed(["1", "", "007", "42", ""], ARROW_TEXT) == [1, -1, 7, 42, -1]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["1", "", "007", "42"],
+        ["1", "٣", "2"],  # an Arabic-Indic digit three
+        ["1", "²"],  # a superscript two: a digit to Python, not a number
+        ["1", " 2", "1 234", " 5"],  # spaces, a no-break space
+        ["1", "-5"],
+        ["1", "3.5"],
+        ["1", "12x"],
+        ["1", "nan", "-", "null"],
+        ["", ""],
+    ],
+)
+def test_arrow_text_parses_as_python_text(cells: list[str]) -> None:
+    """A count column of Arrow text (CSV files) gives the numbers, or the error, that the
+    same cells give as Python strings (Excel, Parquet, a table built in Python)."""
+    assert _parsed(cells, ARROW_TEXT) == _parsed(cells, object)
 
 
 def test_votes_exceeding_ballots_excluded_or_strict(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pollwatch.results
+import pollwatch.results.ru_cik
 from pollwatch.errors import DataFormatError, InputError
 from pollwatch.results import detect_format, load_results
 from pollwatch.results.ru_cik import map_ru_columns, ru_cik_results
@@ -102,6 +104,41 @@ def test_every_variant_loads_the_same_stations(n_candidates: int) -> None:
         assert len(res.candidates) == n_candidates, label
         assert res.stations["station"].str.fullmatch(r"\d+").all(), label
         assert res.name == "Russia, presidential election 2024"
+
+
+def test_arrow_text_and_python_text_load_alike() -> None:
+    """The table as a CSV gives it (Arrow text) and as Python strings load to the same
+    stations: station ids written in any spacing, regions abroad, exclusions."""
+    raw = cec_table()
+    raw.loc[3, "uik"] = "  УИК № 4"
+    raw.loc[5, "uik"] = "УИК\u00a0№\u00a06"
+    raw.loc[7, "uik"] = "8"
+    raw.loc[:9, "region"] = "Территория за пределами РФ"
+    raw.loc[237, "uik"] = "УИК №21"  # the same region, commission and id as row 20
+    arrow = ru_cik_results(raw, file="2024.csv")
+    python = ru_cik_results(raw.astype(object), file="2024.csv")
+    assert arrow.stations["station"].iloc[[3, 5, 7]].tolist() == ["4", "6", "8"]
+    assert arrow.summary()["stations_abroad"] == 10
+    assert arrow.excluded["reason"].str.startswith("duplicate station").tolist() == [True]
+    pd.testing.assert_frame_equal(arrow.stations, python.stations)
+    pd.testing.assert_frame_equal(arrow.excluded, python.excluded)
+
+
+def test_a_cec_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detecting the layout reads the whole table; the CEC reader takes that table
+    instead of reading the file again."""
+    path = tmp_path / "2024.csv"
+    cec_table().to_csv(path, index=False)
+    reads: list[str] = []
+
+    def counting(p: str | Path) -> pd.DataFrame:
+        reads.append(Path(p).name)
+        return read_table(p)
+
+    monkeypatch.setattr(pollwatch.results, "read_table", counting)
+    monkeypatch.setattr(pollwatch.results.ru_cik, "read_table", counting)
+    assert load_results(path).meta["format"] == "ru-cik"
+    assert reads == ["2024.csv"]
 
 
 def test_a_variant_on_disk_is_detected_and_loaded(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ polling stations and never enter station-level tests.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -36,6 +38,7 @@ __all__ = [
     "NotApplicableResult",
     "Progress",
     "default_jobs",
+    "import_methods_in_background",
     "run_battery",
     "summarise_aggregates",
     "usable_stations",
@@ -176,6 +179,11 @@ take them in this order, so the longest never starts last and the two cores fini
 together (longest-processing-time-first scheduling)."""
 
 
+def _slowest_first(methods: Sequence[Method]) -> list[Method]:
+    """``methods`` in :data:`_COST` order (those not listed last)."""
+    return sorted(methods, key=lambda m: _COST.index(m.name) if m.name in _COST else len(_COST))
+
+
 def default_jobs() -> int:
     """Worker threads by default: two where there are two cores, one on a single core.
 
@@ -184,6 +192,35 @@ def default_jobs() -> int:
     processes that import pollwatch again, load the compiled kernels again and receive
     the station arrays pickled (about a second per worker on Russia 2024)."""
     return max(1, min(2, os.cpu_count() or 1))
+
+
+def import_methods_in_background(methods: Sequence[str] | None = None) -> threading.Thread:
+    """Start importing the modules :func:`run_battery` will need, in a daemon thread.
+
+    The method modules (with numba and scipy) take about a second of CPU to import, and
+    the battery imports each in the thread that runs it, while the other thread waits
+    for the GIL; a command that starts this before it reads the file imports them while
+    the file is read, which mostly runs outside the GIL (Arrow's CSV reader, zlib), so
+    on two cores the two overlap. They are imported slowest method first: the battery
+    starts that one first, and the rest finish importing while it runs. The battery
+    need not wait for this thread (a module being imported here is waited for by
+    Python's import lock); a command that stops before the battery should ``join()`` it.
+    An import that fails is left to the battery, which reports or raises it as always.
+    """
+    chosen = _slowest_first(resolve_methods(methods))
+    modules = [f"pollwatch.forensics.{m.module}" for m in chosen]
+    modules += ["pollwatch.forensics.rankings", "pollwatch.forensics.report.summary"]
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the battery imports it again and reports the failure
+                continue
+
+    thread = threading.Thread(target=run, name="forensics-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def usable_stations(data: StationArrays) -> np.ndarray:
@@ -277,9 +314,7 @@ def run_battery(
                 progress(name, len(done), total)
     else:
         workers = min(jobs, total, os.cpu_count() or 1) or 1
-        slowest_first = sorted(
-            chosen, key=lambda m: _COST.index(m.name) if m.name in _COST else len(_COST)
-        )
+        slowest_first = _slowest_first(chosen)
         with (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forensics") as pool,
             using_pool(pool),

@@ -169,8 +169,8 @@ def station_arrays(
         mask &= ~st["abroad"].to_numpy(dtype=bool)
     name = results.leader(leader)
     votes = results.votes().to_numpy(dtype=np.int64)
-    reg_codes, reg_names = _codes(st["region"].to_numpy(), len(st))
-    dis_codes, dis_names = _codes((st["region"] + " / " + st["district"]).to_numpy(), len(st))
+    reg_codes, reg_names = _codes(st["region"], len(st))
+    dis_codes, dis_names = _codes(st["region"] + " / " + st["district"], len(st))
     arrays = StationArrays(
         registered=st["registered"].to_numpy(dtype=np.int64),
         issued=results.ballots_issued(),

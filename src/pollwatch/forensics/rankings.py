@@ -245,13 +245,17 @@ def _use_integer_regions(out: pd.DataFrame, result: MethodResult | None) -> None
     if not regions:
         return
     by_name = {str(getattr(r, "region", "")): r for r in regions}
-    for idx, name in out["region"].items():
-        r = by_name.get(str(name))
-        if r is not None:
-            out.loc[idx, "integer_observed"] = int(r.observed)
-            out.loc[idx, "integer_expected"] = round(float(r.expected), 1)
-            out.loc[idx, "integer_z"] = round(float(r.z), 2) if np.isfinite(r.z) else np.nan
-            out.loc[idx, "integer_q"] = float(r.q_value)
+    matched = [by_name.get(str(name)) for name in out["region"]]
+    found = [r for r in matched if r is not None]
+    if not found:
+        return
+    rows = np.array([r is not None for r in matched])  # one assignment per column, not per cell
+    out.loc[rows, "integer_observed"] = [int(r.observed) for r in found]
+    out.loc[rows, "integer_expected"] = [round(float(r.expected), 1) for r in found]
+    out.loc[rows, "integer_z"] = [
+        round(float(r.z), 2) if np.isfinite(r.z) else np.nan for r in found
+    ]
+    out.loc[rows, "integer_q"] = [float(r.q_value) for r in found]
 
 
 def _identical_groups(data: StationArrays, results: dict[str, MethodResult]) -> np.ndarray:

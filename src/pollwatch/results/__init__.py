@@ -82,14 +82,16 @@ def load_results(
         name = name or mapped_name
     if mapping is not None:
         format = "mapped"
+    raw = None  # read once: the table that detects the layout is the one loaded
     if format == "auto":
         raw = read_table(p)
         format = detect_format(list(raw.columns))
     if format == "ru-cik":
-        return read_ru_cik(p, name=name, strict=strict)
+        return read_ru_cik(p, name=name, strict=strict, table=raw)
     if format == "uganda":
-        return read_uganda(p, name=name, strict=strict)
-    raw = read_table(p)
+        return read_uganda(p, name=name, strict=strict, table=raw)
+    if raw is None:
+        raw = read_table(p)
     if mapping is None:
         fields = [c for c in ID_FIELDS + COUNT_FIELDS if c in raw.columns]
         if "station" not in fields or "registered" not in fields:

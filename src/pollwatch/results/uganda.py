@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from pollwatch.errors import DataFormatError
 from pollwatch.results.schema import ElectionResults
 from pollwatch.results.tables import read_table
@@ -73,11 +75,19 @@ def looks_like_uganda(columns: list[str]) -> bool:
 
 
 def read_uganda(
-    path: str | Path, *, name: str | None = None, strict: bool = False
+    path: str | Path,
+    *,
+    name: str | None = None,
+    strict: bool = False,
+    table: pd.DataFrame | None = None,
 ) -> ElectionResults:
-    """Read a UEDP results file (2011 or 2016 layout, detected from the header)."""
+    """Read a UEDP results file (2011 or 2016 layout, detected from the header).
+
+    ``table`` is the file already read by :func:`read_table` (:func:`load_results` reads it
+    to detect the layout), so that it is not read twice.
+    """
     p = Path(path)
-    raw = read_table(p)
+    raw = read_table(p) if table is None else table
     layout = (
         "2011"
         if "REGISTERED VOTERS" in raw.columns

@@ -57,8 +57,38 @@ class ColumnMapping:
             raise InputError("the column mapping must name the 'registered' column")
 
 
+def _arrow_counts(values: pd.Series) -> np.ndarray | None:
+    """The counts parsed by Arrow when the column is Arrow text (what :func:`read_table`
+    gives for CSV) and every cell is empty or plain ASCII digits, else ``None``.
+
+    Ten times less CPU than :func:`_plain_counts`, which turns each cell into a Python
+    string first (0.5 s of the 1.3 s Russia 2024 took to load). Any other column (nulls,
+    signs, non-ASCII digits, a number too large for int64) goes on to
+    :func:`_plain_counts`, so the answer and the errors are the same.
+    """
+    if getattr(values.dtype, "storage", None) != "pyarrow":
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pa.array(values.array)
+    if cells.null_count:
+        return None
+    empty = pc.equal(cells, "")
+    if not pc.all(pc.or_(empty, pc.ascii_is_decimal(cells))).as_py():
+        return None
+    try:
+        parsed = pc.cast(pc.if_else(empty, "-1", cells), pa.int64())
+    except pa.ArrowInvalid:  # beyond int64
+        return None
+    return np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def _plain_counts(values: pd.Series) -> np.ndarray | None:
     """The counts when every cell is empty or plain non-negative digits, else ``None``."""
+    fast = _arrow_counts(values)
+    if fast is not None:
+        return fast
     cells = values.to_numpy(dtype=object)
     empty = cells == ""
     try:
@@ -158,7 +188,9 @@ def build_results(
     out: dict[str, object] = {}
     for fld in ID_FIELDS:
         if fld in mapping.columns:
-            out[fld] = raw[mapping.columns[fld]].astype(str).str.strip().to_numpy()
+            # the column's own array (Arrow text from a CSV), not a NumPy copy of Python
+            # strings that the station table would turn back into Arrow text
+            out[fld] = raw[mapping.columns[fld]].astype(str).str.strip().array
         else:
             out[fld] = np.full(n, "", dtype=object)
     counts: dict[str, np.ndarray] = {}
@@ -228,8 +260,8 @@ def build_results(
         {
             "file": file,
             "row": stations["source_row"].to_numpy()[~keep],
-            "region": stations["region"].to_numpy()[~keep],
-            "station": stations["station"].to_numpy()[~keep],
+            "region": stations["region"].array[~keep].to_numpy(dtype=object),
+            "station": stations["station"].array[~keep].to_numpy(dtype=object),
             "column": columns[~keep],
             "reason": reasons[~keep],
         },
