@@ -264,10 +264,13 @@ def _log_likelihood(
     )
 
 
-def _responsibilities(log_lik: np.ndarray) -> np.ndarray:
-    log_lik = log_lik - log_lik.max(axis=1, keepdims=True)
-    r = np.exp(log_lik)
-    return r / r.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+def _responsibilities(log_lik: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each station's posterior probabilities of the components, and the log-likelihood of
+    all stations (log-sum-exp of the rows), from the same exponentials."""
+    top = log_lik.max(axis=1, keepdims=True)
+    r = np.exp(log_lik - top)
+    total = r.sum(axis=1, keepdims=True)
+    return r / total, float((top[:, 0] + np.log(total[:, 0])).sum())
 
 
 def _fit_mixture(
@@ -286,10 +289,7 @@ def _fit_mixture(
     for _ in range(FIT_ITERATIONS):
         alpha, beta = _component_moments(y, n, resp)
         weight = np.maximum(resp.mean(axis=0), 1e-6)
-        log_lik = _log_likelihood(y, n, alpha, beta, weight)
-        top = log_lik.max(axis=1)
-        total = float((top + np.log(np.exp(log_lik - top[:, None]).sum(axis=1))).sum())
-        resp = _responsibilities(log_lik)
+        resp, total = _responsibilities(_log_likelihood(y, n, alpha, beta, weight))
         if abs(total - previous) < 1e-7 * abs(total):
             break
         previous = total
@@ -300,7 +300,7 @@ def _posterior_beta(
     y: np.ndarray, n: np.ndarray, alpha: np.ndarray, beta: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each station's posterior mixture of betas summarised by one beta (same mean, var)."""
-    resp = _responsibilities(_log_likelihood(y, n, alpha, beta, weight))
+    resp, _ = _responsibilities(_log_likelihood(y, n, alpha, beta, weight))
     a = y[:, None] + alpha[None, :]
     b = (n - y)[:, None] + beta[None, :]
     mean = (resp * a / (a + b)).sum(axis=1)
