@@ -446,14 +446,12 @@ def _uniforms(base: np.uint64, first: int, count: int, out: np.ndarray) -> None:
 def _normal_scores(
     u: np.ndarray, quantiles: np.ndarray, count: int, z: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """Normal deviates of ``u`` (interpolated in the quantile table) into ``z``, and ``u``
-    rounded through the table's scale, as the exact stations' inverse CDF compares it."""
+    """Normal deviates of ``u`` (interpolated in the quantile table) into ``z``."""
     table = quantiles.shape[0] - 1
     for j in range(count):
         pos = u[j] * table
         q = min(int(pos), table - 1)
         z[j] = quantiles[q] + (pos - q) * (quantiles[q + 1] - quantiles[q])
-        u[j] = pos / table
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -567,6 +565,7 @@ def _resample_reference(
     bases = np.zeros(GROUP, dtype=np.uint64)
     u, z, frac = np.zeros(BLOCK), np.zeros(BLOCK), np.zeros(BLOCK)
     lo, near = np.zeros(BLOCK, dtype=np.int64), np.zeros(BLOCK, dtype=np.int64)
+    table = quantiles.shape[0] - 1
     for r0 in range(0, resamples, GROUP):
         group = min(GROUP, resamples - r0)
         mass[:] = 0.0
@@ -590,7 +589,9 @@ def _resample_reference(
                     _exact_guesses(z, s0, count, mean, sd, nf, start, length, low, lo)
                     for j in range(count):
                         i = s0 + j
-                        k = _inverse_cdf(cdf, u[j], lo[j], start[i], start[i] + length[i] - 1)
+                        # u rounded through the table's scale, as it has always been compared
+                        v = u[j] * table / table
+                        k = _inverse_cdf(cdf, v, lo[j], start[i], start[i] + length[i] - 1)
                         _put(float(low[i] + k - start[i]) * scale[i], mass[r], nearest[r])
             s0 = s1
         for r in range(group):
