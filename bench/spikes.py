@@ -1,6 +1,9 @@
 """Time the spikes test (Rozenas 2017) on the 2024 Russian presidential election.
 
 Run: ``.venv/bin/python bench/spikes.py`` (needs the public data, see pollwatch.config).
+Outside a battery the resamples run in this thread, so wall and CPU time agree on an idle
+machine (2026-12-05, 91,939 stations, 1,000 resamples: about 1.1 s CPU for the share or the
+turnout, 2.2-2.3 s before the kernel was blocked and vectorised).
 
 For comparison: the R package ``spikes`` (CRAN) draws each resample with R-level loops
 over a beta-binomial mixture; the issue that asked for this port reports that it takes
@@ -25,11 +28,11 @@ def main() -> None:
     print(f"{path.name}: {data.n} stations")
     for variable in ("share", "turnout"):
         for resamples in (100, 1000):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             result = spikes(data, variable=variable, resamples=resamples)
-            took = time.perf_counter() - start
+            took, cpu = time.perf_counter() - start, time.process_time() - cpu
             print(
-                f"{variable:8} resamples={resamples:5}: {took:6.2f} s  "
+                f"{variable:8} resamples={resamples:5}: {took:6.2f} s ({cpu:5.2f} s CPU)  "
                 f"excess_share={result.excess_share:.4f} "
                 f"[{result.excess_low:.4f}, {result.excess_high:.4f}]"
             )

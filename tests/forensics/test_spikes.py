@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pollwatch.errors import InputError
+from pollwatch.forensics import spikes as spikes_module
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.spikes import SpikesResult, spikes
 from pollwatch.forensics.synthetic import synthetic_election
@@ -117,6 +118,88 @@ def test_same_seed_same_answer_and_json() -> None:
     json.dumps(out)
     assert "excess_share" in out and "reference_envelope" not in out
     assert isinstance(a, SpikesResult)
+
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(x: int) -> int:
+    x &= _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _drawn_one_by_one(
+    plan: spikes_module._Sampler,
+    n: np.ndarray,
+    scale: np.ndarray,
+    key: int,
+    first: int,
+    resamples: int,
+    g: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference elections station by station, as the module notes describe them: one
+    uniform per station and election, turned into a count by the normal approximation or by
+    the first entry of the station's beta-binomial CDF table that reaches it."""
+    quantiles = spikes_module._normal_quantiles()
+    table = len(quantiles) - 1
+    mass, nearest = np.zeros((resamples, g)), np.zeros((resamples, g))
+    for r in range(resamples):
+        base = _mix(key + (first + r) * _GOLDEN)
+        for i in range(len(n)):
+            pos = float(_mix(base + i * _GOLDEN) >> 11) * 2.0**-53 * table
+            q = min(int(pos), table - 1)
+            z = quantiles[q] + (pos - q) * (quantiles[q + 1] - quantiles[q])
+            c = min(max(np.floor(plan.mean[i] + plan.sd[i] * z + 0.5), 0.0), float(n[i]))
+            if plan.exact[i]:
+                cdf = plan.cdf[plan.start[i] : plan.start[i] + plan.length[i]]
+                k = min(int(np.searchsorted(cdf, pos / table, side="left")), len(cdf) - 1)
+                c = float(plan.low[i] + k)
+            at = c * scale[i]
+            lo = int(at)
+            if lo >= g - 1:
+                mass[r, g - 1] += 1.0
+                nearest[r, g - 1] += 1.0
+                continue
+            mass[r, lo] += 1.0 - (at - lo)
+            mass[r, lo + 1] += at - lo
+            nearest[r, int(at + 0.5)] += 1.0
+    return mass, nearest
+
+
+def test_kernel_draws_each_station_as_documented() -> None:
+    # The compiled kernel works by blocks of stations and groups of elections, in vector
+    # loops; what it draws must be the plain per-station draw (stations on both sides of the
+    # normal/exact split and of block boundaries, more elections than one group, shares of 1).
+    rng = np.random.default_rng(9)
+    m, g = 1400, 201
+    n = np.concatenate([rng.integers(5, 100, 650), rng.integers(100, 3000, 750)])
+    share, size = rng.beta(8, 3, m), np.full(m, 40.0)
+    share[650:690] = 0.004  # large but few expected votes: drawn exactly
+    share[690:710] = 0.9999  # drawn exactly, often all n votes (the last grid point)
+    share[710:740], size[710:740] = 0.9, 2.0  # drawn by the normal, often clamped at n
+    a, b = share * size, (1 - share) * size
+    order = np.argsort(spikes_module._sampler(n, a, b).exact, kind="stable")
+    n, a, b = n[order], a[order], b[order]
+    plan = spikes_module._sampler(n, a, b)
+    assert (~plan.exact).sum() > spikes_module.BLOCK and plan.exact.sum() > spikes_module.BLOCK
+    scale = (g - 1) / n.astype(np.float64)
+    kern = spikes_module._kernel(1e-4, 1.0 / (g - 1))
+    key, first, resamples = 12345, 3, spikes_module.GROUP + 5
+    dens, props = spikes_module._resample_reference(
+        n, scale, int((~plan.exact).sum()), plan.mean, plan.sd, plan.start, plan.length,
+        plan.low, plan.cdf, spikes_module._normal_quantiles(), kern, np.uint64(key), first,
+        resamples, g,
+    )  # fmt: skip
+    mass, nearest = _drawn_one_by_one(plan, n, scale, key, first, resamples, g)
+    np.testing.assert_array_equal(props, nearest / m)
+    expected = np.zeros_like(dens)
+    for r in range(resamples):
+        spikes_module._smooth(mass[r], kern, float(m), expected[r])
+    np.testing.assert_allclose(dens, expected, rtol=1e-12, atol=0)
+    assert nearest[:, g - 1].min() >= 1  # the shares of 1 were drawn
 
 
 def test_too_few_stations_is_not_applicable() -> None:
