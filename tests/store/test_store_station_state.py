@@ -370,6 +370,47 @@ def test_a_station_quiet_for_long_is_brought_up_to_date_from_the_ledgers_end(
         _assert_state_is_a_full_recomputation(engine)
 
 
+def test_the_ledgers_end_is_read_in_bounded_batches_after_a_restart(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: after a restart (no quiet span known) a station whose record is
+    far back still takes its new reports from the ledger's end (within the span its and the
+    other stale stations' reports allow); that range is read at most ``_RANGE_BATCH``
+    entries at a time, not at once, and the records still equal a full recomputation."""
+    monkeypatch.setattr(master_cache, "_RANGE_BATCH", 7, raising=False)
+    rng = random.Random(17)
+    _setup(engine)
+
+    def round_at(station: str, n: int) -> None:
+        bodies = [{**_random_report(rng), "station": station} for _ in range(n)]
+        outcomes = store_reports(engine, [(b, None) for b in bodies], now=NOW)
+        assert not [o for o in outcomes if isinstance(o, Exception)]
+
+    for station in STATIONS:
+        round_at(station, 5)
+    update_station_state(engine, "e")
+    for other in ("S2", "S3", "S4"):  # the ledger moves on, S1 is quiet
+        round_at(other, 12)
+    update_station_state(engine, "e")
+    forget_read_models(engine)  # a restart: S1's quiet span is forgotten
+    round_at("S1", 2)
+    round_at("S2", 2)
+    held: list[int] = []  # ledger rows each read of the range brought into memory at once
+    real = master_cache.MasterCache._collect
+
+    def counting(rows: Any, *args: Any, **kwargs: Any) -> None:
+        rows = list(rows)
+        if len(args) + len(kwargs) == 4:  # a read of the ledger's end (``only`` given)
+            held.append(len(rows))
+        real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(master_cache.MasterCache, "_collect", staticmethod(counting))
+    update_station_state(engine, "e")
+    assert sum(held) > 40, "S1's new reports came from the ledger's end"
+    assert max(held) <= 7
+    _assert_state_is_a_full_recomputation(engine)
+
+
 def test_comparison_rows_are_kept_and_read_back_after_a_restart(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

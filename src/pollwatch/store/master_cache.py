@@ -83,6 +83,13 @@ _FACTS = 4
 
 _CHUNK = 500
 
+_RANGE_BATCH = 10_000
+"""Ledger entries read at once from the ledger's end (:meth:`MasterCache._compute`): the
+range can reach far back after a restart, when no quiet span is known and many stations are
+stale (it may be as long as their reports together), and a driver that buffers a whole
+result (psycopg) would hold all of its reports' text at once; in batches it holds at most
+this many, and the reports collected are the same (each is kept by its seq alone)."""
+
 
 class MasterEntry:
     """A station's master record (the dashboard's form,
@@ -438,22 +445,26 @@ class MasterCache:
                 self._collect(conn.execute(query), counters, {}, new)
             behind = sorted(s for s in bases if bases[s][0] < counters[s].last_seq)
             # Stations whose new reports are all among the ledger's newest entries (their
-            # record is recent, or they were quiet until recently): one short range of its
-            # primary key — no longer than the stale stations' own reports, which is what
-            # listing those would read. The others: each station's own reports (its index;
-            # ``seq + 0`` keeps the planner off a long range of the ledger), of which only
-            # those after the record are parsed.
+            # record is recent, or they were quiet until recently): one range of its primary
+            # key — no longer than the stale stations' own reports, which is what listing
+            # those would read — up to the newest counted seq, in batches of _RANGE_BATCH
+            # entries. The others: each station's own reports (its index; ``seq + 0`` keeps
+            # the planner off a long range of the ledger), of which only those after the
+            # record are parsed.
             quiet = self._quiet_after(election, {s: bases[s] for s in behind})
             span = max(RECENT_SPAN, sum(counters[s].mergeable for s in behind))
             recent = [s for s in behind if head - quiet[s] <= span]
             if recent:
-                query = joined.where(
-                    ledger.c.election == election,
-                    ledger.c.seq > min(quiet[s] for s in recent),
-                    reports.c.election == election,
-                    reports.c.kind != "incident",
-                )
-                self._collect(conn.execute(query), counters, bases, new, set(recent))
+                only = set(recent)
+                for low in range(min(quiet[s] for s in recent), head, _RANGE_BATCH):
+                    query = joined.where(
+                        ledger.c.election == election,
+                        ledger.c.seq > low,
+                        ledger.c.seq <= min(low + _RANGE_BATCH, head),
+                        reports.c.election == election,
+                        reports.c.kind != "incident",
+                    )
+                    self._collect(conn.execute(query), counters, bases, new, only)
             older = [s for s in behind if head - quiet[s] > span]
             listed = select(ledger.c.seq, reports.c.station, reports.c.id).join_from(
                 ledger, reports, reports.c.id == ledger.c.report_id
