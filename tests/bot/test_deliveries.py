@@ -238,8 +238,8 @@ def test_two_processes_never_queue_one_target_twice(db_url: str, tmp_path: Path)
 def test_alert_texts_in_each_language_with_the_network_pages_labels() -> None:
     from pollwatch.bot.deliveries import ALERT_KIND_NAMES, SEVERITY_NAMES, alert_text
     from pollwatch.observe.alerts import ALERT_KINDS, SEVERITIES
-    from pollwatch.web.dashboard import NETWORK_LABELS
     from pollwatch.web.i18n import read_catalogues
+    from pollwatch.web.labels import NETWORK_LABELS
 
     # one label per kind and severity, the network pages' own (so one translation each)
     assert {k: NETWORK_LABELS[f"alert_{k}"] for k in ALERT_KINDS} == ALERT_KIND_NAMES

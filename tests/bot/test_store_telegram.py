@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import inspect
 
 from pollwatch.bot.keys import BotKeys
-from pollwatch.errors import AuthError, InputError, InviteExpired
+from pollwatch.errors import AuthError, InputError, InviteExpired, NotFoundError
 from pollwatch.store import (
     create_election,
     create_invites,
@@ -111,8 +111,8 @@ def test_link_codes_and_accounts(db_url: str) -> None:
         assert account(engine, other).lang == "ru"  # type: ignore[union-attr]
         with pytest.raises(InputError):
             set_language(engine, other, "de")
-        with pytest.raises(InputError):
-            follow_station(engine, other, "e", "2", chat=b"x")  # not registered
+        with pytest.raises(NotFoundError):  # not registered: the store's one not-found (404)
+            follow_station(engine, other, "e", "2", chat=b"x")
         follow_station(engine, other, "e", "1", chat=b"x")
         follow_station(engine, other, "e", "1", chat=b"x")  # again: harmless
         revoke_observers(engine, election="e", code_name=observer.code_name)

@@ -32,7 +32,8 @@ def test_where_follow_an_update_and_unfollow(db_url: str, tmp_path: Path) -> Non
             assert "Not accepted" in (await h.say(1001, "/where")).text
             assert "/where Belgrade" in (await h.say(1001, "/where")).text  # how to ask
             assert "/follow 8001" in (await h.say(1001, "/follow  ")).text
-            assert "Not accepted" in (await h.say(1001, "/follow 9999")).text
+            unknown = (await h.say(1001, "/follow 9999")).text
+            assert "Not accepted" in unknown and "no station '9999'" in unknown
             assert "Not accepted" in (await h.say(1001, "/follow ../../etc")).text
             card = await h.say(1001, "/follow 8001")
             assert "You follow station 8001" in card.text and "No public figures yet" in card.text

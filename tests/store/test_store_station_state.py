@@ -141,14 +141,18 @@ def _resolve_one(engine: Engine, rng: random.Random) -> None:
     open_ = [c for c in conflicts(engine, "e") if c["resolved"] is None]
     if not open_:
         return
-    c = rng.choice(open_)
+    _resolve(engine, rng.choice(open_))
+
+
+def _resolve(engine: Engine, c: dict[str, Any], by: str = "coordinator") -> None:
+    """Resolve the conflict ``c`` (as the conflict list shows it) with its first value."""
     if c["field"].startswith("window:"):
         value: Any = c["values"][0]["report_id"]
     elif c["field"] == "status":
         value = "closed"
     else:
         value = c["values"][0]["value"]
-    resolve_conflict(engine, "e", c["station"], c["field"], value, by="coordinator")
+    resolve_conflict(engine, "e", c["station"], c["field"], value, by=by)
 
 
 def _assert_state_is_a_full_recomputation(engine: Engine) -> None:
@@ -368,6 +372,97 @@ def test_a_station_quiet_for_long_is_brought_up_to_date_from_the_ledgers_end(
         assert listed_histories() == (1 if restarted else 0)
         statements.clear()
         _assert_state_is_a_full_recomputation(engine)
+
+
+def test_the_ledgers_end_is_read_in_bounded_batches_after_a_restart(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted, not timed: after a restart (no quiet span known) a station whose record is
+    far back still takes its new reports from the ledger's end (within the span its and the
+    other stale stations' reports allow); that range is read at most ``_RANGE_BATCH``
+    entries at a time, not at once, and the records still equal a full recomputation."""
+    monkeypatch.setattr(master_cache, "_RANGE_BATCH", 7, raising=False)
+    rng = random.Random(17)
+    _setup(engine)
+
+    def round_at(station: str, n: int) -> None:
+        bodies = [{**_random_report(rng), "station": station} for _ in range(n)]
+        outcomes = store_reports(engine, [(b, None) for b in bodies], now=NOW)
+        assert not [o for o in outcomes if isinstance(o, Exception)]
+
+    for station in STATIONS:
+        round_at(station, 5)
+    update_station_state(engine, "e")
+    for other in ("S2", "S3", "S4"):  # the ledger moves on, S1 is quiet
+        round_at(other, 12)
+    update_station_state(engine, "e")
+    forget_read_models(engine)  # a restart: S1's quiet span is forgotten
+    round_at("S1", 2)
+    round_at("S2", 2)
+    held: list[int] = []  # ledger rows each read of the range brought into memory at once
+    real = master_cache.MasterCache._collect
+
+    def counting(rows: Any, *args: Any, **kwargs: Any) -> None:
+        rows = list(rows)
+        if len(args) + len(kwargs) == 4:  # a read of the ledger's end (``only`` given)
+            held.append(len(rows))
+        real(rows, *args, **kwargs)
+
+    monkeypatch.setattr(master_cache.MasterCache, "_collect", staticmethod(counting))
+    update_station_state(engine, "e")
+    assert sum(held) > 40, "S1's new reports came from the ledger's end"
+    assert max(held) <= 7
+    _assert_state_is_a_full_recomputation(engine)
+
+
+def test_a_refresh_digests_each_resolved_stations_resolutions_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted: a refresh compares each resolved station's resolutions with its record's
+    through one digest of them, whichever way the record comes (a merge, a stored row, this
+    process's memory; the station table's conflict total) — not one per look-up."""
+    rng = random.Random(5)
+    _setup(engine)
+    sent: list[dict[str, Any]] = []
+    for _ in range(4):
+        _send_round(engine, rng, sent)
+    first: dict[str, dict[str, Any]] = {}
+    for c in conflicts(engine, "e"):
+        first.setdefault(c["station"], c)
+    for station, c in first.items():
+        _resolve(engine, c, by=f"by {station}")
+    assert 2 <= len(first) < len(STATIONS)  # resolved stations, and one without
+    update_station_state(engine, "e")
+    digested: list[str] = []
+    real = master_cache.resolution_digest
+
+    def counting(own: Any) -> str:
+        if own:
+            digested.append(own[0].by)
+        return real(own)
+
+    monkeypatch.setattr(master_cache, "resolution_digest", counting)
+    once = sorted(f"by {s}" for s in first)
+
+    def refresh() -> list[str]:
+        masters = read_models(engine).masters
+        with engine.connect() as conn:
+            counters = masters.counters(conn, "e")
+            chosen = load_resolutions(conn, "e")
+        digested.clear()
+        masters.refresh(engine, "e", counters, chosen, sorted(counters))
+        return sorted(digested)
+
+    forget_read_models(engine)  # a restart: rows read back, and one resolved station merged
+    store_reports(engine, [({**_random_report(rng), "station": min(first)}, None)], now=NOW)
+    assert refresh() == once
+    assert read_models(engine).masters.merged >= 1 and read_models(engine).masters.loaded >= 1
+    assert refresh() == once  # from memory
+    forget_read_models(engine)
+    digested.clear()
+    station_totals(engine, "e")  # rows' conflict counts, then a budgeted refresh
+    assert sorted(digested) == once
+    _assert_state_is_a_full_recomputation(engine)
 
 
 def test_comparison_rows_are_kept_and_read_back_after_a_restart(

@@ -576,12 +576,12 @@ def test_press_page_shows_the_ledger_head_and_nothing_identifying(
 def _page_msgids() -> set[str]:
     from importlib import resources
 
-    from pollwatch.web import dashboard
+    from pollwatch.web import dashboard, labels
 
     templates = Path(str(resources.files("pollwatch.web") / "templates"))
     found = set(dashboard.CLIENT_STRINGS)
-    found |= set(dashboard.CATEGORY_LABELS.values()) | set(dashboard.STATUS_LABELS.values())
-    found |= set(dashboard.NETWORK_LABELS.values())
+    for name in labels.__all__:  # every label the coordinators' pages show
+        found |= set(getattr(labels, name).values())
     found.add("Wrong name or password.")
     found.add(dashboard.THROTTLED_MESSAGE)
     for template in [*templates.glob("coordinate_*.html"), templates / "press.html"]:

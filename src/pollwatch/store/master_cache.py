@@ -83,6 +83,13 @@ _FACTS = 4
 
 _CHUNK = 500
 
+_RANGE_BATCH = 10_000
+"""Ledger entries read at once from the ledger's end (:meth:`MasterCache._compute`): the
+range can reach far back after a restart, when no quiet span is known and many stations are
+stale (it may be as long as their reports together), and a driver that buffers a whole
+result (psycopg) would hold all of its reports' text at once; in batches it holds at most
+this many, and the reports collected are the same (each is kept by its seq alone)."""
+
 
 class MasterEntry:
     """A station's master record (the dashboard's form,
@@ -204,8 +211,15 @@ def _within_budget(
     return within
 
 
-def _row_current(row: StoredState, counters: StationCounters, own: Sequence[Resolution]) -> bool:
-    return row.last_seq >= counters.last_seq and row.resolutions == resolution_digest(own)
+def _digests(chosen: Mapping[str, Sequence[Resolution]]) -> dict[str, str]:
+    """Each resolved station's :func:`resolution_digest`, taken once per refresh: a refresh
+    compares it with the record's in memory, in ``station_state`` and in a new merge, and
+    hashing a station's resolutions again at each look-up took up to four hashes each."""
+    return {s: resolution_digest(own) for s, own in chosen.items()}
+
+
+def _row_current(row: StoredState, counters: StationCounters, digest: str) -> bool:
+    return row.last_seq >= counters.last_seq and row.resolutions == digest
 
 
 def _merge(parsed: Sequence[Report], chosen: Sequence[Resolution]) -> MasterRecord:
@@ -312,23 +326,36 @@ class MasterCache:
         from ``station_state`` when their row is current (no budget: reading a row costs
         far less than merging), the rest merged and written back.
         """
+        return self._refresh(engine, election, counters, chosen, _digests(chosen), wanted, budget)
+
+    def _refresh(
+        self,
+        engine: Engine,
+        election: str,
+        counters: Mapping[str, StationCounters],
+        chosen: Mapping[str, tuple[Resolution, ...]],
+        digests: Mapping[str, str],
+        wanted: Sequence[str],
+        budget: int | None,
+    ) -> dict[str, MasterEntry]:
+        """:meth:`refresh` with the resolutions' digests (:func:`_digests`) already taken."""
         with self._lock:
             gate = self._gates.setdefault(election, threading.Lock())
         if not gate.acquire(blocking=budget is None):
-            return self._current(election, counters, chosen, wanted)
+            return self._current(election, counters, digests, wanted)
         try:
-            current = self._current(election, counters, chosen, wanted)
+            current = self._current(election, counters, digests, wanted)
             stale = [s for s in wanted if s not in current]
             if not stale:  # the steady case: nothing to read or merge
                 return current
-            self._keep(election, self._stored(engine, election, counters, chosen, stale))
-            current = self._current(election, counters, chosen, stale)
+            self._keep(election, self._stored(engine, election, counters, digests, stale))
+            current = self._current(election, counters, digests, stale)
             stale = [s for s in stale if s not in current]
             if budget is not None:
                 with self._lock:
                     known = {s: e for s in stale if (e := self._entries.get((election, s)))}
                 stale = _within_budget(stale, counters, budget, known)
-            fresh = self._compute(engine, election, counters, chosen, stale)
+            fresh = self._compute(engine, election, counters, chosen, digests, stale)
             self._keep(election, {s: entry for s, (entry, _) in fresh.items()})
             if fresh and self.saves:
                 try:
@@ -337,7 +364,7 @@ class MasterCache:
                     _log.warning("storing merged station state failed: %s", type(error).__name__)
         finally:
             gate.release()
-        return self._current(election, counters, chosen, wanted)
+        return self._current(election, counters, digests, wanted)
 
     def _keep(self, election: str, entries: Mapping[str, MasterEntry]) -> None:
         with self._lock:
@@ -350,10 +377,9 @@ class MasterCache:
         self,
         election: str,
         counters: Mapping[str, StationCounters],
-        chosen: Mapping[str, tuple[Resolution, ...]],
+        digests: Mapping[str, str],
         wanted: Sequence[str],
     ) -> dict[str, MasterEntry]:
-        digests = {s: resolution_digest(own) for s, own in chosen.items()}  # a few stations
         out: dict[str, MasterEntry] = {}
         entries = self._entries
         with self._lock:  # one pass over every station of the election: kept lean
@@ -372,13 +398,13 @@ class MasterCache:
         engine: Engine,
         election: str,
         counters: Mapping[str, StationCounters],
-        chosen: Mapping[str, tuple[Resolution, ...]],
+        digests: Mapping[str, str],
         stale: Sequence[str],
     ) -> dict[str, MasterEntry]:
         """Entries of ``stale`` stations read back from their current ``station_state`` rows."""
         out: dict[str, MasterEntry] = {}
         for s, row in load_state(engine, election, stale).items():
-            if not _row_current(row, counters[s], chosen.get(s, ())):
+            if not _row_current(row, counters[s], digests.get(s, "")):
                 continue
             if readable(row):  # else written by another version: merged again, overwritten
                 out[s] = MasterEntry(election, s, row)
@@ -408,6 +434,7 @@ class MasterCache:
         election: str,
         counters: Mapping[str, StationCounters],
         chosen: Mapping[str, tuple[Resolution, ...]],
+        digests: Mapping[str, str],
         stale: Sequence[str],
     ) -> dict[str, tuple[MasterEntry, StoredState]]:
         """Merge ``stale`` stations: each station's kept inputs and its reports after them, or
@@ -438,22 +465,26 @@ class MasterCache:
                 self._collect(conn.execute(query), counters, {}, new)
             behind = sorted(s for s in bases if bases[s][0] < counters[s].last_seq)
             # Stations whose new reports are all among the ledger's newest entries (their
-            # record is recent, or they were quiet until recently): one short range of its
-            # primary key — no longer than the stale stations' own reports, which is what
-            # listing those would read. The others: each station's own reports (its index;
-            # ``seq + 0`` keeps the planner off a long range of the ledger), of which only
-            # those after the record are parsed.
+            # record is recent, or they were quiet until recently): one range of its primary
+            # key — no longer than the stale stations' own reports, which is what listing
+            # those would read — up to the newest counted seq, in batches of _RANGE_BATCH
+            # entries. The others: each station's own reports (its index; ``seq + 0`` keeps
+            # the planner off a long range of the ledger), of which only those after the
+            # record are parsed.
             quiet = self._quiet_after(election, {s: bases[s] for s in behind})
             span = max(RECENT_SPAN, sum(counters[s].mergeable for s in behind))
             recent = [s for s in behind if head - quiet[s] <= span]
             if recent:
-                query = joined.where(
-                    ledger.c.election == election,
-                    ledger.c.seq > min(quiet[s] for s in recent),
-                    reports.c.election == election,
-                    reports.c.kind != "incident",
-                )
-                self._collect(conn.execute(query), counters, bases, new, set(recent))
+                only = set(recent)
+                for low in range(min(quiet[s] for s in recent), head, _RANGE_BATCH):
+                    query = joined.where(
+                        ledger.c.election == election,
+                        ledger.c.seq > low,
+                        ledger.c.seq <= min(low + _RANGE_BATCH, head),
+                        reports.c.election == election,
+                        reports.c.kind != "incident",
+                    )
+                    self._collect(conn.execute(query), counters, bases, new, only)
             older = [s for s in behind if head - quiet[s] > span]
             listed = select(ledger.c.seq, reports.c.station, reports.c.id).join_from(
                 ledger, reports, reports.c.id == ledger.c.report_id
@@ -495,13 +526,12 @@ class MasterCache:
                 inputs = encode_inputs(added)
             if not items:
                 continue
-            own = chosen.get(s, ())
-            master = dashboard_form(_merge(items, own))
+            master = dashboard_form(_merge(items, chosen.get(s, ())))
             hours = opening_hours_of(items)
             row = StoredState(
                 s,
                 max(counters[s].last_seq, bases[s][0] if s in bases else 0),
-                resolution_digest(own),
+                digests.get(s, ""),
                 len(master.conflicts),
                 encode_record(master, hours),
                 encode_slots(entered_per_slot(master.windows)),
@@ -542,8 +572,9 @@ class MasterCache:
         with engine.connect() as conn:
             counters = self.counters(conn, election)
             chosen = load_resolutions(conn, election)
+            digests = _digests(chosen)
             wanted = [s for s, c in counters.items() if c.may_conflict]
-            known = self._current(election, counters, chosen, wanted)
+            known = self._current(election, counters, digests, wanted)
             # In steady use memory knows nearly every station: only the rest are looked up.
             missing = [s for s in wanted if s not in known]
             stored = state_summaries(conn, election, missing) if missing else {}
@@ -555,14 +586,14 @@ class MasterCache:
             elif (
                 row is not None
                 and readable(row)
-                and _row_current(row, counters[s], chosen.get(s, ()))
+                and _row_current(row, counters[s], digests.get(s, ""))
             ):
                 total += row.conflicts
             else:
                 unknown.append(s)
         if not unknown:
             return total, 0
-        current = self.refresh(engine, election, counters, chosen, unknown, budget=budget)
+        current = self._refresh(engine, election, counters, chosen, digests, unknown, budget)
         with self._lock:
             for s in unknown:
                 entry = current.get(s) or self._entries.get((election, s))

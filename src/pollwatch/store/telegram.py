@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from pollwatch.errors import AuthError, InputError, InviteExpired
 from pollwatch.observe.ids import check_station_id
 from pollwatch.store._util import as_utc, new_secret, secret_hash, utcnow
+from pollwatch.store.elections import check_registered
 from pollwatch.store.engine import write_transaction
 from pollwatch.store.messages import add_delivered
 from pollwatch.store.people import Observer
@@ -39,7 +40,6 @@ from pollwatch.store.tables import (
     ledger,
     observers,
     reports,
-    stations,
     telegram_alerts,
     telegram_codes,
     telegram_follows,
@@ -356,7 +356,8 @@ def observer_reports(engine: Engine, observer_id: int, *, limit: int = 20) -> li
 def follow_station(
     engine: Engine, user_hash: str, election: str, station: str, *, chat: bytes
 ) -> None:
-    """Follow a registered station (at most :data:`MAX_FOLLOWS` per account)."""
+    """Follow a registered station (at most :data:`MAX_FOLLOWS` per account);
+    :class:`NotFoundError` for a station the election does not have."""
     check_station_id(station)
     for attempt in range(2):  # a concurrent first insert of the account: try once more
         try:
@@ -370,13 +371,7 @@ def follow_station(
 def _follow(engine: Engine, user_hash: str, election: str, station: str, chat: bytes) -> None:
     now = utcnow()
     with write_transaction(engine) as conn:
-        known = conn.execute(
-            select(stations.c.station).where(
-                stations.c.election == election, stations.c.station == station
-            )
-        ).first()
-        if known is None:
-            raise InputError(f"no station {station!r} in election {election!r}", column="station")
+        check_registered(conn, election, station)
         _upsert(conn, user_hash, now, chat=chat)
         count = conn.execute(
             select(telegram_follows.c.station).where(telegram_follows.c.user_hash == user_hash)

@@ -47,6 +47,7 @@ from pollwatch.web.forms import (
     text_field,
     to_login,
 )
+from pollwatch.web.labels import CATEGORY_LABELS, NETWORK_LABELS, STATUS_LABELS
 from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.security import (
     CSRF_COOKIE,
@@ -60,11 +61,8 @@ from pollwatch.web.security import (
 )
 
 __all__ = [
-    "CATEGORY_LABELS",
     "CLIENT_STRINGS",
     "MAX_INVITES",
-    "NETWORK_LABELS",
-    "STATUS_LABELS",
     "THROTTLED_MESSAGE",
     "router",
 ]
@@ -142,44 +140,6 @@ CLIENT_STRINGS: tuple[str, ...] = (
     "Chart hours are UTC: the stations are in several time zones.",
 )
 """Messages the dashboard's JavaScript shows; passed to the page as JSON, translated here."""
-
-CATEGORY_LABELS: dict[str, str] = {
-    "ballot_shortage": "Ballot shortage",
-    "pressure": "Pressure or intimidation",
-    "violence": "Violence",
-    "observer_obstruction": "Observers obstructed",
-    "procedural_violation": "Procedural violation",
-    "other": "Other",
-}
-"""English labels (message ids) of the incident categories, as the observer app shows them."""
-
-NETWORK_LABELS: dict[str, str] = {
-    "alert_no_opening": "Should have opened, no status yet",
-    "alert_silence": "No report for 60 minutes",
-    "alert_count_gap": "Count window missing",
-    "alert_revoked_sending": "Revoked observer still sending",
-    "severity_high": "High",
-    "severity_medium": "Medium",
-    "severity_low": "Low",
-    "followup_new": "New",
-    "followup_acknowledged": "Acknowledged",
-    "followup_in_progress": "In progress",
-    "followup_resolved": "Resolved",
-    "followup_rejected": "Rejected",
-    "state_counted": "counted",
-    "state_partial": "partly counted",
-    "state_missing": "no count window",
-    "state_future": "not yet",
-}
-"""Keys the dashboard script looks up → English labels (message ids): alert kinds,
-severities, follow-up statuses, coverage states."""
-
-STATUS_LABELS: dict[str, str] = {
-    "opened": "Opened",
-    "closed": "Closed",
-    "suspended": "Suspended",
-    "resumed": "Resumed",
-}
 
 _STATION_SPLIT = re.compile(r"[\s,;]+")
 

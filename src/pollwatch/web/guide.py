@@ -54,10 +54,10 @@ from pollwatch.store.guide import (
     guide_station,
     guide_totals,
 )
-from pollwatch.web.dashboard import CATEGORY_LABELS
 from pollwatch.web.deps import rate_limit, store_engine
 from pollwatch.web.guide_cache import GuideCache, station_key
 from pollwatch.web.guide_content import cards_for
+from pollwatch.web.labels import CATEGORY_LABELS
 from pollwatch.web.pages import render_page, request_language, translator
 from pollwatch.web.security import public_base_url
 

@@ -43,39 +43,24 @@ from pollwatch.store.rosters import (
     registered_station,
 )
 from pollwatch.web.access import authorized, visible
-from pollwatch.web.dashboard import CATEGORY_LABELS, STATUS_LABELS
 from pollwatch.web.deps import election_row, store_engine
 from pollwatch.web.forms import checked_form, page_csrf, text_field, to_login
+from pollwatch.web.labels import (
+    ACTION_LABELS,
+    CATEGORY_LABELS,
+    FOLLOWUP_LABELS,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+)
 from pollwatch.web.pages import render_page, translator, with_lang
 from pollwatch.web.path_places import incident_place
 
-__all__ = ["ACTION_LABELS", "FOLLOWUP_LABELS", "SEVERITY_LABELS", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
-FOLLOWUP_LABELS: dict[str, str] = {
-    "new": "New",
-    "acknowledged": "Acknowledged",
-    "in_progress": "In progress",
-    "resolved": "Resolved",
-    "rejected": "Rejected",
-}
-"""English labels (message ids) of the follow-up statuses."""
-
-SEVERITY_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
-"""English labels (message ids) of the severities."""
-
 PAGE = 200
 """Incidents per page of the list (the next ones by ``?offset=``)."""
-
-ACTION_LABELS: dict[str, str] = {
-    "incidents.status": "Status",
-    "incidents.severity": "Severity",
-    "incidents.assign": "Assignee",
-    "incidents.note": "Internal note added",
-    "set_incident_public": "Public",
-}
-"""English labels (message ids) of the follow-up's audited changes."""
 
 
 def _labels(request: Request) -> dict[str, dict[str, str]]:
