@@ -190,14 +190,11 @@ _TWO_M53 = 1.0 / 9007199254740992.0
 
 
 @_njit
-def _uniform(state: np.ndarray) -> float:
-    """SplitMix64 (Steele, Lea & Flood 2014): a uniform double in [0, 1), fast and seedable."""
-    state[0] += _GOLDEN
-    z = state[0]
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) * _TWO_M53
+def _uniform(state: np.uint64) -> tuple[float, np.uint64]:
+    """SplitMix64 (Steele, Lea & Flood 2014): a uniform double in [0, 1), fast and seedable,
+    and the next state. The state is a value, not an array, so it stays in a register."""
+    state += _GOLDEN
+    return float(_splitmix(state) >> _S11) * _TWO_M53, state
 
 
 @_njit
@@ -335,24 +332,46 @@ def integer_counts_monte_carlo(
     return out
 
 
+def _poisson_one_cdf(size: int) -> np.ndarray:
+    """``P(Poisson(1) ≤ k)`` for ``k < size``, summed term by term."""
+    cdf = np.empty(size)
+    term = total = math.exp(-1.0)
+    for k in range(size):
+        cdf[k] = total
+        term /= k + 1
+        total += term
+    return cdf
+
+
+_POISSON_CDF = _poisson_one_cdf(31)  # draws stop at 30
+_POISSON_GUIDE = np.searchsorted(_POISSON_CDF, np.arange(1024) / 1024, side="left")
+"""Per 1/1024 of [0, 1): how many cdf values lie below its lower end, where the draw
+of any uniform in it starts its search (Chen & Asau's guide table)."""
+
+
 @_njit
-def poisson_one(state: np.ndarray) -> int:
-    """A Poisson(1) draw by inversion."""
-    u = _uniform(state)
-    k = 0
-    term = math.exp(-1.0)
-    cdf = term
-    while u > cdf and k < 30:
+def poisson_one(state: np.uint64) -> tuple[int, np.uint64]:
+    """A Poisson(1) draw by inversion (the smallest ``k`` with ``u ≤ P(X ≤ k)``), and the
+    generator's next state. A guide table starts the search at the answer but for the
+    few uniforms near a cdf value (a Poisson(1) draw is too random for the branch
+    predictor of a plain search)."""
+    u, state = _uniform(state)
+    k = _POISSON_GUIDE[int(u * 1024.0)]
+    while k < 30 and u > _POISSON_CDF[k]:
         k += 1
-        term /= k
-        cdf += term
-    return k
+    return k, state
 
 
 @_njit
-def normal_pair(state: np.ndarray) -> tuple[float, float]:
-    """Two independent standard normals (Box–Muller)."""
-    u1 = 1.0 - _uniform(state)
-    u2 = _uniform(state)
-    radius = math.sqrt(-2.0 * math.log(u1))
-    return radius * math.cos(2.0 * math.pi * u2), radius * math.sin(2.0 * math.pi * u2)
+def normal_pair(state: np.uint64) -> tuple[float, float, np.uint64]:
+    """Two independent standard normals (Marsaglia's polar method: a uniform point of the
+    unit disc, no sine or cosine), and the generator's next state."""
+    while True:
+        u, state = _uniform(state)
+        v, state = _uniform(state)
+        x = 2.0 * u - 1.0
+        y = 2.0 * v - 1.0
+        r2 = x * x + y * y
+        if 0.0 < r2 < 1.0:
+            scale = math.sqrt(-2.0 * math.log(r2) / r2)
+            return x * scale, y * scale, state
