@@ -107,6 +107,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 import numba
@@ -117,6 +118,7 @@ from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
+from pollwatch.forensics.workers import run_chunks
 
 __all__ = [
     "BENFORD_SECOND_DIGIT",
@@ -310,41 +312,62 @@ def _second_digit_probs(
         if ni < smallest:
             continue
         pi = min(max(p[i], 1e-9), 1.0 - 1e-9)
-        a = pi * scale
-        b = (1.0 - pi) * scale
-        odds = pi / (1.0 - pi)
         mode = min(max(math.floor((ni + 1) * pi), smallest), ni)
-        total = 1.0
-        out[i, digit[mode]] += 1.0
-        # upwards
-        term = 1.0
-        k = mode
-        while k < ni:
-            if binomial:
-                term *= (ni - k) * odds / (k + 1)
-            else:
-                term *= (ni - k) / (k + 1.0) * (k + a) / (ni - k - 1.0 + b)
-            k += 1
-            out[i, digit[k]] += term
-            total += term
-            if term < 1e-16 * total:
-                break
-        # downwards
-        term = 1.0
-        k = mode
-        while k > smallest:
-            if binomial:
-                term *= k / ((ni - k + 1) * odds)
-            else:
-                term *= k / (ni - k + 1.0) * (ni - k + b) / (k - 1.0 + a)
-            k -= 1
-            out[i, digit[k]] += term
-            total += term
-            if term < 1e-16 * total:
-                break
+        row = out[i]
+        row[digit[mode]] += 1.0
+        total = _walk(row, digit, ni, mode, ni, pi, scale, binomial, 1.0)
+        total = _walk(row, digit, ni, mode, smallest, pi, scale, binomial, total)
         for d in range(10):
-            out[i, d] /= total
+            row[d] /= total
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(
+    row: np.ndarray,
+    digit: np.ndarray,
+    n: int,
+    mode: int,
+    end: int,
+    p: float,
+    scale: float,
+    binomial: bool,
+    total: float,
+) -> float:  # pragma: no cover - compiled
+    """Adds the pmf terms from ``mode`` (term 1) towards ``end`` (up if ``end > mode``) to
+    ``row`` by second digit, until they fall below 1e-16 of ``total`` (the terms so far);
+    returns the new total. A digit's terms are summed apart and added to ``row`` when the
+    digit changes (every 10 or 100 counts), and each ratio takes one division: the walk
+    is the test's cost."""
+    a = p * scale
+    b = (1.0 - p) * scale
+    odds = p / (1.0 - p)
+    term = 1.0
+    k = mode
+    d = digit[mode]
+    run = 0.0
+    step = 1 if end > mode else -1
+    while k != end:
+        if step > 0:
+            if binomial:
+                term *= (n - k) * odds / (k + 1)
+            else:
+                term *= ((n - k) * (k + a)) / ((k + 1.0) * (n - k - 1.0 + b))
+        elif binomial:
+            term *= k / ((n - k + 1) * odds)
+        else:
+            term *= (k * (n - k + b)) / ((n - k + 1.0) * (k - 1.0 + a))
+        k += step
+        if digit[k] != d:
+            row[d] += run
+            run = 0.0
+            d = digit[k]
+        run += term
+        total += term
+        if term < 1e-16 * total:
+            break
+    row[d] += run
+    return total
 
 
 def outside_rates(
@@ -558,7 +581,10 @@ def digits(
     # a count above its station's ballots cast (a broken protocol) has no binomial model
     cast = np.maximum(data.cast, data.votes.max(axis=1, initial=0))
     columns = [data.votes[:, j] for j in range(len(names))]
-    models = [_column_model(col, cast, data, second_digit_min) for col in columns]
+    # the candidates' models are independent: idle cores of the battery take some
+    models = run_chunks(
+        [partial(_column_model, col, cast, data, second_digit_min) for col in columns]
+    )
     rows = [
         _row(name, col, model, data.district, resamples, rng, second_digit_min, last_digit_min)
         for name, col, model in zip(names, columns, models, strict=True)
@@ -692,12 +718,23 @@ def _cluster_covariance(
     g = int(used.sum())
     if g < _LEAST_CLUSTERS:
         return None
-    observed = np.bincount(codes * 10 + digit, minlength=size * 10).reshape(size, 10)
-    expected = np.column_stack(
-        [np.bincount(codes, weights=probs[:, k], minlength=size) for k in range(10)]
-    )
-    sums = (observed - expected)[used]
+    sums = _cluster_sums(codes, np.asarray(digit, dtype=np.int64), probs, size)[used]
     return np.asarray(sums.T @ sums * (g / (g - 1)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_sums(
+    codes: np.ndarray, digit: np.ndarray, probs: np.ndarray, size: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Per cluster, observed minus expected digit counts: one pass over the rows of
+    ``probs`` (ten column-wise sums strode through the whole matrix ten times)."""
+    observed = np.zeros((size, 10))
+    expected = np.zeros((size, 10))
+    for i in range(codes.shape[0]):
+        observed[codes[i], digit[i]] += 1.0
+        for k in range(10):
+            expected[codes[i], k] += probs[i, k]
+    return observed - expected
 
 
 def _wald_chi2(
