@@ -28,6 +28,7 @@ __all__ = [
     "per_mille_bin",
     "poisson_binomial_sf",
     "poisson_one",
+    "uniform_below",
     "whole_percent",
 ]
 
@@ -203,6 +204,26 @@ def _splitmix(z: np.uint64) -> np.uint64:
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+
+@_njit
+def uniform_below(bound: int, state: np.uint64) -> tuple[int, np.uint64]:
+    """A uniform integer in ``[0, bound)`` (``0 < bound < 2**32``), exactly (Lemire 2019:
+    a multiplication, and a rejection only for the rare draw in the uneven remainder),
+    and the generator's next state."""
+    span = np.uint64(bound)
+    state += _GOLDEN
+    m = (_splitmix(state) >> _S32) * span
+    if (m & _LOW32) < span:
+        floor = (_LOW32 - span + np.uint64(1)) % span  # 2**32 mod bound
+        while (m & _LOW32) < floor:
+            state += _GOLDEN
+            m = (_splitmix(state) >> _S32) * span
+    return int(m >> _S32), state
 
 
 BLOCK = 256
