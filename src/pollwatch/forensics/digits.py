@@ -595,10 +595,7 @@ def digits(
             _row(
                 "all candidates",
                 pooled,
-                (
-                    np.concatenate([m for m, _ in models]),
-                    np.concatenate([shift for _, shift in models]),
-                ),
+                _Laws.pooled(models),
                 np.tile(data.district, len(columns)),
                 resamples,
                 rng,
@@ -663,9 +660,66 @@ def digits(
     )
 
 
+@dataclass(frozen=True)
+class _Laws:
+    """What the tests of :func:`_row` need of a column's second-digit laws (the laws of
+    its counts ≥ the smallest), as sums over the counts: sums add, so the pooled row is
+    the sum of the candidates' and never builds the pooled matrix of laws.
+
+    ``expected``: expected digit counts ``Σ P_i``; ``mean``, ``variance``: the mean and
+    variance of the digit sum; ``outer``: ``Σ P_i P_iᵀ``; ``by_cluster``: expected digit
+    counts per district code; ``shifts``: rows, the shifts of ``expected`` for one
+    standard error of each fitted ρ (:func:`_column_model`)."""
+
+    expected: np.ndarray
+    mean: float
+    variance: float
+    outer: np.ndarray
+    by_cluster: np.ndarray
+    shifts: np.ndarray
+
+    @classmethod
+    def of(cls, model: np.ndarray, clusters: np.ndarray, size: int, shifts: np.ndarray) -> _Laws:
+        """The sums of the laws ``model`` (one row per count) of counts in ``clusters``."""
+        mu = model @ _DIGITS
+        return cls(
+            expected=model.sum(axis=0),
+            mean=float(mu.sum()),
+            variance=float((model @ _DIGITS**2 - mu**2).sum()),
+            outer=model.T @ model,
+            by_cluster=_cluster_expected(np.asarray(clusters, dtype=np.int64), model, size),
+            shifts=shifts,
+        )
+
+    @classmethod
+    def pooled(cls, parts: list[_Laws]) -> _Laws:
+        """The laws of all the parts' counts together."""
+        return cls(
+            expected=np.sum([p.expected for p in parts], axis=0),
+            mean=float(sum(p.mean for p in parts)),
+            variance=float(sum(p.variance for p in parts)),
+            outer=np.sum([p.outer for p in parts], axis=0),
+            by_cluster=np.sum([p.by_cluster for p in parts], axis=0),
+            shifts=np.concatenate([p.shifts for p in parts]),
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_expected(
+    codes: np.ndarray, probs: np.ndarray, size: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Expected digit counts per cluster code: one pass over the rows of ``probs`` (ten
+    column-wise sums would stride through the whole matrix ten times)."""
+    out = np.zeros((size, 10))
+    for i in range(codes.shape[0]):
+        for k in range(10):
+            out[codes[i], k] += probs[i, k]
+    return out
+
+
 def _column_model(
     counts: np.ndarray, cast: np.ndarray, data: StationArrays, smallest: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> _Laws:
     """One candidate's second-digit model: outside rates, pooled dispersion, exact law;
     and ``(1, 10)``: how far the expected digit counts move for one standard error of the
     fitted ``log ρ`` (the model's own uncertainty, added to the tests' covariance).
@@ -679,8 +733,8 @@ def _column_model(
     rho, se = _fit_dispersion(counts, cast, rates)
     model = second_digit_expected_probabilities(counts, cast, rates, smallest, rho)
     shift = np.zeros((1, 10))
+    kept = np.flatnonzero(np.asarray(counts) >= smallest)
     if rho > 0 and se > 0 and len(model):
-        kept = np.flatnonzero(np.asarray(counts) >= smallest)
         step = max(1, len(kept) // _SLOPE_SAMPLE)
         sub = kept[::step]
         moved = second_digit_expected_probabilities(
@@ -688,7 +742,8 @@ def _column_model(
         )
         slope = (moved.sum(axis=0) - model[::step].sum(axis=0)) / _LOG_STEP
         shift[0] = slope * (len(kept) / len(sub)) * se
-    return model, shift
+    size = int(data.district.max(initial=0)) + 1
+    return _Laws.of(model, data.district[kept], size, shift)
 
 
 def _chi2(freq: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -699,11 +754,12 @@ def _chi2(freq: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
 
 
 def _cluster_covariance(
-    digit: np.ndarray, probs: np.ndarray, clusters: np.ndarray
+    digit: np.ndarray, clusters: np.ndarray, expected: np.ndarray
 ) -> np.ndarray | None:
     """Cluster-robust (sandwich) covariance of the digit counts:
     ``G/(G − 1) Σ_g S_g S_gᵀ`` with ``S_g`` the observed minus expected digit counts of
-    cluster g (``digit``: the observed second digits; ``probs``: their laws).
+    cluster g (``digit``: the observed second digits, ``clusters`` their cluster codes;
+    ``expected``: expected digit counts per cluster code, :attr:`_Laws.by_cluster`).
 
     Why: the model covariance assumes every count is an independent draw from its
     station's law. Stations of one district share whatever the model gets wrong about
@@ -713,33 +769,19 @@ def _cluster_covariance(
     sums as it is; the tests use the larger of the two (see :func:`_row`). ``None`` with
     fewer than ``_LEAST_CLUSTERS`` districts, too few to estimate it."""
     codes = np.asarray(clusters, dtype=np.int64)
-    size = int(codes.max(initial=0)) + 1
+    size = expected.shape[0]
     used = np.bincount(codes, minlength=size) > 0
     g = int(used.sum())
     if g < _LEAST_CLUSTERS:
         return None
-    sums = _cluster_sums(codes, np.asarray(digit, dtype=np.int64), probs, size)[used]
+    observed = np.bincount(codes * 10 + digit, minlength=size * 10).reshape(size, 10)
+    sums = (observed - expected)[used]
     return np.asarray(sums.T @ sums * (g / (g - 1)))
-
-
-@numba.njit(cache=True, nogil=True)
-def _cluster_sums(
-    codes: np.ndarray, digit: np.ndarray, probs: np.ndarray, size: int
-) -> np.ndarray:  # pragma: no cover - compiled
-    """Per cluster, observed minus expected digit counts: one pass over the rows of
-    ``probs`` (ten column-wise sums strode through the whole matrix ten times)."""
-    observed = np.zeros((size, 10))
-    expected = np.zeros((size, 10))
-    for i in range(codes.shape[0]):
-        observed[codes[i], digit[i]] += 1.0
-        for k in range(10):
-            expected[codes[i], k] += probs[i, k]
-    return observed - expected
 
 
 def _wald_chi2(
     freq: np.ndarray,
-    probs: np.ndarray,
+    laws: _Laws,
     cluster_cov: np.ndarray | None = None,
     fit_cov: np.ndarray | None = None,
 ) -> tuple[float, float]:
@@ -751,8 +793,8 @@ def _wald_chi2(
     the two Wald statistics: a test that holds its level when either covariance is right
     (the model's if the counts are independent draws of it, the sandwich if they are not).
     ``fit_cov``, the covariance the fitted ρ adds to the expected counts, is added to both."""
-    expected = probs.sum(axis=0)
-    cov = np.diag(expected) - probs.T @ probs
+    expected = laws.expected
+    cov = np.diag(expected) - laws.outer
     extra = np.zeros((10, 10)) if fit_cov is None else fit_cov
     diff = (freq - expected)[:9]
     try:
@@ -769,19 +811,17 @@ def _wald_chi2(
 def _row(
     name: str,
     counts: np.ndarray,
-    laws: tuple[np.ndarray, np.ndarray],
+    laws: _Laws,
     district: np.ndarray,
     resamples: int,
     rng: np.random.Generator,
     second_min: int,
     last_min: int,
 ) -> DigitRow:
-    """Digit tests of one column; ``laws`` has the second-digit probabilities of its
-    counts ≥ ``second_min``, in order, and the rows of the shifts of their sum for one
-    standard error of each fitted ρ (:func:`_column_model`); ``district`` is each count's
+    """Digit tests of one column; ``laws`` sums the second-digit laws of its counts
+    ≥ ``second_min`` (:class:`_Laws`, :func:`_column_model`); ``district`` is each count's
     district (the clusters of the robust variance)."""
     nan = float("nan")
-    model, shifts = laws
     c = np.asarray(counts, dtype=np.int64)
 
     kept = c >= second_min
@@ -789,21 +829,20 @@ def _row(
     clusters = np.asarray(district)[kept]
     n2 = len(d2)
     f2 = np.bincount(d2, minlength=10).astype(np.float64)
-    expected2 = model.sum(axis=0) / max(n2, 1)
+    expected2 = laws.expected / max(n2, 1)
     if n2 >= _MIN_COUNTS:
         mean = float(d2.mean())
         boot = rng.multinomial(n2, f2 / n2, size=resamples) @ _DIGITS / n2
         lo, hi = np.percentile(boot, [2.5, 97.5])
         interval = (float(lo), float(hi))
-        mu = model @ _DIGITS
-        var = float((model @ _DIGITS**2 - mu**2).sum())
-        expected_mean = float(mu.sum() / n2)
-        cluster_cov = _cluster_covariance(d2, model, clusters)
+        expected_mean = laws.mean / n2
+        cluster_cov = _cluster_covariance(d2, clusters, laws.by_cluster)
         cluster_var = 0.0 if cluster_cov is None else float(_DIGITS @ cluster_cov @ _DIGITS)
-        fit_cov = shifts.T @ shifts
+        fit_cov = laws.shifts.T @ laws.shifts
         fit_var = float(_DIGITS @ fit_cov @ _DIGITS)
-        mean_p = _normal_p(float(d2.sum() - mu.sum()), max(var, cluster_var) + fit_var)
-        chi2_2, p_2 = _wald_chi2(f2, model, cluster_cov, fit_cov)
+        variance = max(laws.variance, cluster_var) + fit_var
+        mean_p = _normal_p(float(d2.sum() - laws.mean), variance)
+        chi2_2, p_2 = _wald_chi2(f2, laws, cluster_cov, fit_cov)
         z = (mean - _BENFORD_MEAN) / (_BENFORD_SD / np.sqrt(n2))
         benford_mean_p = float(2 * stats.norm.sf(abs(z)))
         benford_chi2, benford_p = _chi2(f2, BENFORD_SECOND_DIGIT)
