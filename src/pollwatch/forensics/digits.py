@@ -409,6 +409,7 @@ def _beta_binomial_loglik(
 ) -> float:  # pragma: no cover - compiled
     """Σ log BetaBinomial(y | n, p, ρ) without the binomial coefficients (constant in ρ)."""
     s = 1.0 / rho - 1.0
+    lgamma_s = math.lgamma(s)  # the same for every station
     total = 0.0
     for i in range(y.shape[0]):
         a = p[i] * s
@@ -416,7 +417,7 @@ def _beta_binomial_loglik(
         total += (
             math.lgamma(y[i] + a)
             + math.lgamma(n[i] - y[i] + b)
-            + math.lgamma(s)
+            + lgamma_s
             - math.lgamma(n[i] + s)
             - math.lgamma(a)
             - math.lgamma(b)
