@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import numba
 import numpy as np
 import pytest
+from scipy import stats
 
 from pollwatch.errors import InputError
+from pollwatch.forensics._kernels import uniform_below
 from pollwatch.forensics.data import StationArrays
-from pollwatch.forensics.identical import identical_protocols
+from pollwatch.forensics.identical import _identical_pairs, identical_protocols
 from pollwatch.forensics.synthetic import synthetic_election
 
 
@@ -133,3 +136,38 @@ def test_without_districts_not_applicable() -> None:
 def test_bad_options_raise(option: str, value: object) -> None:
     with pytest.raises(InputError, match=option):
         identical_protocols(_clean(300), **{option: value})  # type: ignore[arg-type]
+
+
+@numba.njit
+def _below(bound: int, size: int, seed: int) -> np.ndarray:
+    state = np.uint64(seed)
+    out = np.empty(size, dtype=np.int64)
+    for i in range(size):
+        out[i], state = uniform_below(bound, state)
+    return out
+
+
+@pytest.mark.parametrize("bound", [1, 7, 1000, 3 * 2**30])
+def test_shuffle_draws_are_uniform(bound: int) -> None:
+    draws = _below(bound, 200_000, 4)
+    assert draws.min() >= 0 and draws.max() < bound
+    if bound <= 1000:
+        observed = np.bincount(draws, minlength=bound)
+        assert bound == 1 or stats.chisquare(observed).pvalue > 1e-4
+    else:  # the uneven remainder is a quarter of the range: rejection must remove it
+        assert stats.kstest(draws / bound, "uniform").pvalue > 1e-4
+
+
+def test_identical_pairs_are_every_pair_of_equal_rows() -> None:
+    """Only rows whose hash is shared are sorted: the pairs must still be all of them."""
+    rng = np.random.default_rng(3)
+    region = rng.integers(0, 4, 3000)
+    key = rng.integers(0, 3, (3000, 3))
+    pairs = {tuple(p) for p in _identical_pairs(region, key).tolist()}
+    rows = np.column_stack([region, key])
+    expected = {
+        (i, j)
+        for i in range(len(rows))
+        for j in np.flatnonzero((rows[i + 1 :] == rows[i]).all(axis=1)) + i + 1
+    }
+    assert pairs == {(int(i), int(j)) for i, j in expected}

@@ -10,8 +10,10 @@ from scipy import stats
 
 from pollwatch.errors import InputError
 from pollwatch.forensics._kernels import (
+    BLOCK,
     integer_probabilities,
     per_mille_bin,
+    poisson_binomial_draws,
     poisson_binomial_sf,
 )
 from pollwatch.forensics.data import StationArrays
@@ -122,6 +124,20 @@ def test_exact_tail_matches_simulation() -> None:
     sims = (rng.uniform(size=(100_000, 40)) < probs).sum(axis=1)
     for x in (5, 8, 12):
         assert poisson_binomial_sf(probs, x) == pytest.approx((sims >= x).mean(), abs=5e-3)
+
+
+def test_monte_carlo_draws_have_the_exact_law_of_the_count() -> None:
+    """The Monte Carlo draws blocks of stations from their exact laws: the sum must still
+    have the law of the count, across full and partial blocks and certain events."""
+    rng = np.random.default_rng(8)
+    probs = rng.uniform(0, 0.5, 2 * BLOCK + 37)
+    probs[:5], probs[5:9] = 0.0, 1.0
+    draws = poisson_binomial_draws(probs, 200_000, 3)
+    assert draws.min() >= 4 and draws.max() <= 4 + (probs < 1).sum()
+    mean = probs.sum()
+    for x in (int(mean) - 15, int(mean), int(mean) + 15):
+        exact = poisson_binomial_sf(probs, x)
+        assert (draws >= x).mean() == pytest.approx(exact, abs=5 * np.sqrt(exact / 200_000))
 
 
 @pytest.mark.slow

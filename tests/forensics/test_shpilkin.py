@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numba
 import numpy as np
 import pytest
+from scipy import stats
 
 from pollwatch.errors import InputError
+from pollwatch.forensics._kernels import normal_pair, poisson_one
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.shpilkin import POOLED, REFERENCES, ShpilkinResult, shpilkin
 from pollwatch.forensics.synthetic import synthetic_election
@@ -272,3 +275,27 @@ def test_regional_recipe_is_the_region_by_region_peak_whatever_the_headline() ->
         "reference_turnout",
         "reference_share",
     }
+
+
+@numba.njit
+def _draws(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    state = np.uint64(seed)
+    weights = np.empty(size, dtype=np.int64)
+    normals = np.empty((size, 2))
+    for i in range(size):
+        weights[i], state = poisson_one(state)
+        normals[i, 0], normals[i, 1], state = normal_pair(state)
+    return weights, normals
+
+
+def test_bootstrap_draws_have_their_laws() -> None:
+    """The bootstrap's weights are Poisson(1) and its cell noise standard normal pairs."""
+    size = 400_000
+    weights, normals = _draws(size, 9)
+    observed = np.bincount(np.minimum(weights, 6), minlength=7)
+    expected = stats.poisson.pmf(np.arange(7), 1.0)
+    expected[6] = stats.poisson.sf(5, 1.0)
+    assert stats.chisquare(observed, expected * size).pvalue > 1e-4
+    for column in normals.T:
+        assert stats.kstest(column, "norm").pvalue > 1e-4
+    assert abs(np.corrcoef(normals.T)[0, 1]) < 5 / np.sqrt(size)

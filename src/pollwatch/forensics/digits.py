@@ -107,6 +107,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import ClassVar
 
 import numba
@@ -117,6 +118,7 @@ from pollwatch.errors import InputError
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_int, check_seed
 from pollwatch.forensics.result import MethodResult
+from pollwatch.forensics.workers import run_chunks
 
 __all__ = [
     "BENFORD_SECOND_DIGIT",
@@ -310,41 +312,62 @@ def _second_digit_probs(
         if ni < smallest:
             continue
         pi = min(max(p[i], 1e-9), 1.0 - 1e-9)
-        a = pi * scale
-        b = (1.0 - pi) * scale
-        odds = pi / (1.0 - pi)
         mode = min(max(math.floor((ni + 1) * pi), smallest), ni)
-        total = 1.0
-        out[i, digit[mode]] += 1.0
-        # upwards
-        term = 1.0
-        k = mode
-        while k < ni:
-            if binomial:
-                term *= (ni - k) * odds / (k + 1)
-            else:
-                term *= (ni - k) / (k + 1.0) * (k + a) / (ni - k - 1.0 + b)
-            k += 1
-            out[i, digit[k]] += term
-            total += term
-            if term < 1e-16 * total:
-                break
-        # downwards
-        term = 1.0
-        k = mode
-        while k > smallest:
-            if binomial:
-                term *= k / ((ni - k + 1) * odds)
-            else:
-                term *= k / (ni - k + 1.0) * (ni - k + b) / (k - 1.0 + a)
-            k -= 1
-            out[i, digit[k]] += term
-            total += term
-            if term < 1e-16 * total:
-                break
+        row = out[i]
+        row[digit[mode]] += 1.0
+        total = _walk(row, digit, ni, mode, ni, pi, scale, binomial, 1.0)
+        total = _walk(row, digit, ni, mode, smallest, pi, scale, binomial, total)
         for d in range(10):
-            out[i, d] /= total
+            row[d] /= total
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(
+    row: np.ndarray,
+    digit: np.ndarray,
+    n: int,
+    mode: int,
+    end: int,
+    p: float,
+    scale: float,
+    binomial: bool,
+    total: float,
+) -> float:  # pragma: no cover - compiled
+    """Adds the pmf terms from ``mode`` (term 1) towards ``end`` (up if ``end > mode``) to
+    ``row`` by second digit, until they fall below 1e-16 of ``total`` (the terms so far);
+    returns the new total. A digit's terms are summed apart and added to ``row`` when the
+    digit changes (every 10 or 100 counts), and each ratio takes one division: the walk
+    is the test's cost."""
+    a = p * scale
+    b = (1.0 - p) * scale
+    odds = p / (1.0 - p)
+    term = 1.0
+    k = mode
+    d = digit[mode]
+    run = 0.0
+    step = 1 if end > mode else -1
+    while k != end:
+        if step > 0:
+            if binomial:
+                term *= (n - k) * odds / (k + 1)
+            else:
+                term *= ((n - k) * (k + a)) / ((k + 1.0) * (n - k - 1.0 + b))
+        elif binomial:
+            term *= k / ((n - k + 1) * odds)
+        else:
+            term *= (k * (n - k + b)) / ((n - k + 1.0) * (k - 1.0 + a))
+        k += step
+        if digit[k] != d:
+            row[d] += run
+            run = 0.0
+            d = digit[k]
+        run += term
+        total += term
+        if term < 1e-16 * total:
+            break
+    row[d] += run
+    return total
 
 
 def outside_rates(
@@ -386,6 +409,7 @@ def _beta_binomial_loglik(
 ) -> float:  # pragma: no cover - compiled
     """Σ log BetaBinomial(y | n, p, ρ) without the binomial coefficients (constant in ρ)."""
     s = 1.0 / rho - 1.0
+    lgamma_s = math.lgamma(s)  # the same for every station
     total = 0.0
     for i in range(y.shape[0]):
         a = p[i] * s
@@ -393,7 +417,7 @@ def _beta_binomial_loglik(
         total += (
             math.lgamma(y[i] + a)
             + math.lgamma(n[i] - y[i] + b)
-            + math.lgamma(s)
+            + lgamma_s
             - math.lgamma(n[i] + s)
             - math.lgamma(a)
             - math.lgamma(b)
@@ -558,7 +582,10 @@ def digits(
     # a count above its station's ballots cast (a broken protocol) has no binomial model
     cast = np.maximum(data.cast, data.votes.max(axis=1, initial=0))
     columns = [data.votes[:, j] for j in range(len(names))]
-    models = [_column_model(col, cast, data, second_digit_min) for col in columns]
+    # the candidates' models are independent: idle cores of the battery take some
+    models = run_chunks(
+        [partial(_column_model, col, cast, data, second_digit_min) for col in columns]
+    )
     rows = [
         _row(name, col, model, data.district, resamples, rng, second_digit_min, last_digit_min)
         for name, col, model in zip(names, columns, models, strict=True)
@@ -569,10 +596,7 @@ def digits(
             _row(
                 "all candidates",
                 pooled,
-                (
-                    np.concatenate([m for m, _ in models]),
-                    np.concatenate([shift for _, shift in models]),
-                ),
+                _Laws.pooled(models),
                 np.tile(data.district, len(columns)),
                 resamples,
                 rng,
@@ -637,9 +661,77 @@ def digits(
     )
 
 
+@dataclass(frozen=True)
+class _Laws:
+    """What the tests of :func:`_row` need of a column's second-digit laws (the laws of
+    its counts ≥ the smallest), as sums over the counts: sums add, so the pooled row is
+    the sum of the candidates' and never builds the pooled matrix of laws.
+
+    ``expected``: expected digit counts ``Σ P_i``; ``mean``, ``variance``: the mean and
+    variance of the digit sum; ``outer``: ``Σ P_i P_iᵀ``; ``by_cluster``: expected digit
+    counts per district code; ``shifts``: rows, the shifts of ``expected`` for one
+    standard error of each fitted ρ (:func:`_column_model`)."""
+
+    expected: np.ndarray
+    mean: float
+    variance: float
+    outer: np.ndarray
+    by_cluster: np.ndarray
+    shifts: np.ndarray
+
+    @classmethod
+    def of(cls, model: np.ndarray, clusters: np.ndarray, size: int, shifts: np.ndarray) -> _Laws:
+        """The sums of the laws ``model`` (one row per count) of counts in ``clusters``."""
+        expected, moments, outer, by_cluster = _law_sums(
+            np.asarray(clusters, dtype=np.int64), np.ascontiguousarray(model), size
+        )
+        return cls(expected, moments[0], moments[1], outer, by_cluster, shifts)
+
+    @classmethod
+    def pooled(cls, parts: list[_Laws]) -> _Laws:
+        """The laws of all the parts' counts together."""
+        return cls(
+            expected=np.sum([p.expected for p in parts], axis=0),
+            mean=float(sum(p.mean for p in parts)),
+            variance=float(sum(p.variance for p in parts)),
+            outer=np.sum([p.outer for p in parts], axis=0),
+            by_cluster=np.sum([p.by_cluster for p in parts], axis=0),
+            shifts=np.concatenate([p.shifts for p in parts]),
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _law_sums(
+    codes: np.ndarray, probs: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """:class:`_Laws`' sums in one pass over the rows of ``probs``: expected digit counts,
+    (mean, variance) of the digit sum, ``Σ P_i P_iᵀ`` and expected counts per cluster code.
+
+    Compiled rather than matrix products: numpy hands ``Pᵀ P`` of a tall matrix to BLAS,
+    whose threads spin on every core for a 10 × 10 answer (a third of the test's CPU)."""
+    expected = np.zeros(10)
+    moments = np.zeros(2)
+    outer = np.zeros((10, 10))
+    by_cluster = np.zeros((size, 10))
+    for i in range(codes.shape[0]):
+        mean = 0.0
+        square = 0.0
+        for k in range(10):
+            q = probs[i, k]
+            expected[k] += q
+            by_cluster[codes[i], k] += q
+            mean += k * q
+            square += k * k * q
+            for j in range(10):
+                outer[k, j] += q * probs[i, j]
+        moments[0] += mean
+        moments[1] += square - mean * mean
+    return expected, moments, outer, by_cluster
+
+
 def _column_model(
     counts: np.ndarray, cast: np.ndarray, data: StationArrays, smallest: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> _Laws:
     """One candidate's second-digit model: outside rates, pooled dispersion, exact law;
     and ``(1, 10)``: how far the expected digit counts move for one standard error of the
     fitted ``log ρ`` (the model's own uncertainty, added to the tests' covariance).
@@ -653,8 +745,8 @@ def _column_model(
     rho, se = _fit_dispersion(counts, cast, rates)
     model = second_digit_expected_probabilities(counts, cast, rates, smallest, rho)
     shift = np.zeros((1, 10))
+    kept = np.flatnonzero(np.asarray(counts) >= smallest)
     if rho > 0 and se > 0 and len(model):
-        kept = np.flatnonzero(np.asarray(counts) >= smallest)
         step = max(1, len(kept) // _SLOPE_SAMPLE)
         sub = kept[::step]
         moved = second_digit_expected_probabilities(
@@ -662,7 +754,8 @@ def _column_model(
         )
         slope = (moved.sum(axis=0) - model[::step].sum(axis=0)) / _LOG_STEP
         shift[0] = slope * (len(kept) / len(sub)) * se
-    return model, shift
+    size = int(data.district.max(initial=0)) + 1
+    return _Laws.of(model, data.district[kept], size, shift)
 
 
 def _chi2(freq: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
@@ -673,11 +766,12 @@ def _chi2(freq: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
 
 
 def _cluster_covariance(
-    digit: np.ndarray, probs: np.ndarray, clusters: np.ndarray
+    digit: np.ndarray, clusters: np.ndarray, expected: np.ndarray
 ) -> np.ndarray | None:
     """Cluster-robust (sandwich) covariance of the digit counts:
     ``G/(G − 1) Σ_g S_g S_gᵀ`` with ``S_g`` the observed minus expected digit counts of
-    cluster g (``digit``: the observed second digits; ``probs``: their laws).
+    cluster g (``digit``: the observed second digits, ``clusters`` their cluster codes;
+    ``expected``: expected digit counts per cluster code, :attr:`_Laws.by_cluster`).
 
     Why: the model covariance assumes every count is an independent draw from its
     station's law. Stations of one district share whatever the model gets wrong about
@@ -687,22 +781,19 @@ def _cluster_covariance(
     sums as it is; the tests use the larger of the two (see :func:`_row`). ``None`` with
     fewer than ``_LEAST_CLUSTERS`` districts, too few to estimate it."""
     codes = np.asarray(clusters, dtype=np.int64)
-    size = int(codes.max(initial=0)) + 1
+    size = expected.shape[0]
     used = np.bincount(codes, minlength=size) > 0
     g = int(used.sum())
     if g < _LEAST_CLUSTERS:
         return None
     observed = np.bincount(codes * 10 + digit, minlength=size * 10).reshape(size, 10)
-    expected = np.column_stack(
-        [np.bincount(codes, weights=probs[:, k], minlength=size) for k in range(10)]
-    )
     sums = (observed - expected)[used]
-    return np.asarray(sums.T @ sums * (g / (g - 1)))
+    return np.asarray(np.einsum("gi,gj->ij", sums, sums) * (g / (g - 1)))  # not BLAS (_law_sums)
 
 
 def _wald_chi2(
     freq: np.ndarray,
-    probs: np.ndarray,
+    laws: _Laws,
     cluster_cov: np.ndarray | None = None,
     fit_cov: np.ndarray | None = None,
 ) -> tuple[float, float]:
@@ -714,8 +805,8 @@ def _wald_chi2(
     the two Wald statistics: a test that holds its level when either covariance is right
     (the model's if the counts are independent draws of it, the sandwich if they are not).
     ``fit_cov``, the covariance the fitted ρ adds to the expected counts, is added to both."""
-    expected = probs.sum(axis=0)
-    cov = np.diag(expected) - probs.T @ probs
+    expected = laws.expected
+    cov = np.diag(expected) - laws.outer
     extra = np.zeros((10, 10)) if fit_cov is None else fit_cov
     diff = (freq - expected)[:9]
     try:
@@ -732,19 +823,17 @@ def _wald_chi2(
 def _row(
     name: str,
     counts: np.ndarray,
-    laws: tuple[np.ndarray, np.ndarray],
+    laws: _Laws,
     district: np.ndarray,
     resamples: int,
     rng: np.random.Generator,
     second_min: int,
     last_min: int,
 ) -> DigitRow:
-    """Digit tests of one column; ``laws`` has the second-digit probabilities of its
-    counts ≥ ``second_min``, in order, and the rows of the shifts of their sum for one
-    standard error of each fitted ρ (:func:`_column_model`); ``district`` is each count's
+    """Digit tests of one column; ``laws`` sums the second-digit laws of its counts
+    ≥ ``second_min`` (:class:`_Laws`, :func:`_column_model`); ``district`` is each count's
     district (the clusters of the robust variance)."""
     nan = float("nan")
-    model, shifts = laws
     c = np.asarray(counts, dtype=np.int64)
 
     kept = c >= second_min
@@ -752,21 +841,20 @@ def _row(
     clusters = np.asarray(district)[kept]
     n2 = len(d2)
     f2 = np.bincount(d2, minlength=10).astype(np.float64)
-    expected2 = model.sum(axis=0) / max(n2, 1)
+    expected2 = laws.expected / max(n2, 1)
     if n2 >= _MIN_COUNTS:
         mean = float(d2.mean())
         boot = rng.multinomial(n2, f2 / n2, size=resamples) @ _DIGITS / n2
         lo, hi = np.percentile(boot, [2.5, 97.5])
         interval = (float(lo), float(hi))
-        mu = model @ _DIGITS
-        var = float((model @ _DIGITS**2 - mu**2).sum())
-        expected_mean = float(mu.sum() / n2)
-        cluster_cov = _cluster_covariance(d2, model, clusters)
+        expected_mean = laws.mean / n2
+        cluster_cov = _cluster_covariance(d2, clusters, laws.by_cluster)
         cluster_var = 0.0 if cluster_cov is None else float(_DIGITS @ cluster_cov @ _DIGITS)
-        fit_cov = shifts.T @ shifts
+        fit_cov = laws.shifts.T @ laws.shifts
         fit_var = float(_DIGITS @ fit_cov @ _DIGITS)
-        mean_p = _normal_p(float(d2.sum() - mu.sum()), max(var, cluster_var) + fit_var)
-        chi2_2, p_2 = _wald_chi2(f2, model, cluster_cov, fit_cov)
+        variance = max(laws.variance, cluster_var) + fit_var
+        mean_p = _normal_p(float(d2.sum() - laws.mean), variance)
+        chi2_2, p_2 = _wald_chi2(f2, laws, cluster_cov, fit_cov)
         z = (mean - _BENFORD_MEAN) / (_BENFORD_SD / np.sqrt(n2))
         benford_mean_p = float(2 * stats.norm.sf(abs(z)))
         benford_chi2, benford_p = _chi2(f2, BENFORD_SECOND_DIGIT)

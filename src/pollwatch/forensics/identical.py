@@ -54,6 +54,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from pollwatch.forensics._kernels import uniform_below
 from pollwatch.forensics.data import StationArrays
 from pollwatch.forensics.params import check_int, check_number, check_seed
 from pollwatch.forensics.result import MethodResult
@@ -149,6 +150,26 @@ class IdenticalResult(MethodResult):
 
 
 def _identical_pairs(region: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """All pairs (i < j) of one region with equal key rows, via one lexicographic sort of
+    the rows whose hash another row of the region shares (equal rows have equal hashes, so
+    no pair is lost, and the sort of many columns runs on a few rows, not all)."""
+    shared = _hash_shared(region, key)
+    pairs = _sorted_pairs(region[shared], key[shared])
+    return np.asarray(np.flatnonzero(shared)[pairs])
+
+
+def _hash_shared(region: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether another row of the same region has the same 64-bit hash of (region, key)."""
+    with np.errstate(over="ignore"):
+        h = region.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        for column in key.T:
+            h = (h ^ column.astype(np.uint64)) * np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+    _, inverse, sizes = np.unique(h, return_inverse=True, return_counts=True)
+    return np.asarray(sizes[inverse.ravel()] > 1)
+
+
+def _sorted_pairs(region: np.ndarray, key: np.ndarray) -> np.ndarray:
     """All pairs (i < j) of one region with equal key rows, via one lexicographic sort."""
     order = np.lexsort((*key.T[::-1], region))
     rows = np.column_stack([region, key])[order]
@@ -257,9 +278,9 @@ def _same_district_chance(region: np.ndarray, district: np.ndarray) -> np.ndarra
     """q_r: chance that two distinct random stations of region r share a district."""
     n_regions = int(region.max()) + 1
     per_region = np.bincount(region, minlength=n_regions).astype(np.float64)
-    _, inverse, sizes = np.unique(
-        np.column_stack([region, district]), axis=0, return_inverse=True, return_counts=True
-    )
+    # one integer per (region, district), in the same order as the pairs (a 1-D sort)
+    key = region.astype(np.int64) * (int(district.max()) + 1) + district
+    _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
     first = np.zeros(len(sizes), dtype=np.int64)
     first[inverse.ravel()] = region
     same = np.bincount(first, weights=sizes * (sizes - 1.0), minlength=n_regions)
@@ -278,7 +299,7 @@ def _shuffle_counts(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Within-district pair counts when the involved stations draw district labels without
     replacement from their region's labels (a partial Fisher–Yates per region)."""
-    np.random.seed(seed)
+    state = np.uint64(seed)
     m = involved_region.shape[0]
     drawn = np.empty(m, dtype=np.int64)
     used = np.zeros(offsets.shape[0], dtype=np.int64)
@@ -290,7 +311,8 @@ def _shuffle_counts(
             g = involved_region[i]
             lo = offsets[g] + used[g]
             hi = offsets[g + 1]
-            pick = lo + np.random.randint(0, hi - lo)
+            step, state = uniform_below(hi - lo, state)
+            pick = lo + step
             tmp = work[lo]
             work[lo] = work[pick]
             work[pick] = tmp

@@ -161,34 +161,29 @@ NATIONAL = "(all stations)"
 
 
 @numba.njit(cache=True, nogil=True)
-def _smoothed(oth: np.ndarray) -> np.ndarray:
-    """The others' curve averaged over ±2 bins (a spike at one whole percentage cannot
-    pose as a peak)."""
+def _smooth(oth: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out``: the others' curve averaged over ±2 bins (a spike at one whole percentage
+    cannot pose as a peak)."""
     n = oth.shape[0]
-    out = np.empty(n)
     for c in range(n):
         lo = max(0, c - 2)
         hi = min(n, c + 3)
-        out[c] = oth[lo:hi].sum() / (hi - lo)
+        acc = 0.0
+        for b in range(lo, hi):
+            acc += oth[b]
+        out[c] = acc / (hi - lo)
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def _smoothed_mode(oth: np.ndarray) -> int:
-    """Mode of the others' curve smoothed over ±2 bins (the first bin on ties)."""
-    return int(np.argmax(_smoothed(oth)))
-
-
-@numba.njit(cache=True, nogil=True)
-def _first_peak(oth: np.ndarray) -> int:
-    """The lowest-turnout peak of the smoothed others' curve: the first local maximum at
-    least ``PEAK_HEIGHT`` of the curve's highest value (lower bumps are the sparse tail).
+def _first_peak(s: np.ndarray) -> int:
+    """The lowest-turnout peak of the smoothed others' curve ``s``: the first local maximum
+    at least ``PEAK_HEIGHT`` of the curve's highest value (lower bumps are the sparse tail).
 
     Where stuffing moved so many stations that the others' curve has a second, higher
     peak at high turnout (Russia 2024: 62 % and 82 %), Shpilkin's clean reference is the
     first one; the global mode would take the stuffed one.
     """
-    s = _smoothed(oth)
     n = s.shape[0]
     floor = PEAK_HEIGHT * s.max()
     for c in range(n):
@@ -200,9 +195,10 @@ def _first_peak(oth: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantile(weights: np.ndarray, q: float) -> float:
-    """Weighted quantile of turnout in bin units, linear within bins."""
-    target = q * weights.sum()
+def _quantile(weights: np.ndarray, q: float, total: float) -> float:
+    """Weighted quantile of turnout in bin units, linear within bins (``total``: the sum
+    of ``weights``)."""
+    target = q * total
     acc = 0.0
     for b in range(weights.shape[0]):
         w = weights[b]
@@ -221,12 +217,22 @@ def _group_estimate(
     Returns (anomalous votes, reference turnout, ρ); ρ is NaN (and the excess 0) when the
     reference region holds no votes for the others.
     """
+    s = _smooth(oth, np.empty(oth.shape[0]))
+    return _estimate(lead, oth, reference, s, int(np.argmax(s)), oth.sum())
+
+
+@numba.njit(cache=True, nogil=True)
+def _estimate(
+    lead: np.ndarray, oth: np.ndarray, reference: int, s: np.ndarray, mode: int, total: float
+) -> tuple[float, float, float]:
+    """:func:`_group_estimate` given the smoothed others' curve ``s``, its mode and the
+    others' total (shared by the references, so the bootstrap computes them once)."""
     n = lead.shape[0]
     num = 0.0
     den = 0.0
     if reference == 2:  # core: others-weighted median ± IQR/1.349 (σ of a normal law)
-        med = _quantile(oth, 0.5)
-        half = max((_quantile(oth, 0.75) - _quantile(oth, 0.25)) / 1.349, 0.5)
+        med = _quantile(oth, 0.5, total)
+        half = max((_quantile(oth, 0.75, total) - _quantile(oth, 0.25, total)) / 1.349, 0.5)
         lo = med - half
         hi = med + half
         for b in range(n):
@@ -236,7 +242,6 @@ def _group_estimate(
                 den += overlap * oth[b]
         first = math.ceil(hi - 1e-9)
     elif reference == 3:  # trend: ρ(t) over the peak region, read at the low-turnout edge
-        mode = _smoothed_mode(oth)
         for b in range(mode + 1):
             num += lead[b]
             den += oth[b]
@@ -254,7 +259,7 @@ def _group_estimate(
                 sxy += dx * (lead[b] - num / den * oth[b])
                 sxx += dx * dx * oth[b]
         slope = sxy / sxx if sxx > 0.0 else 0.0
-        edge = _quantile(oth, TREND_QUANTILE)
+        edge = _quantile(oth, TREND_QUANTILE, total)
         rho = num / den + slope * (edge - mean_x)
         first = min(int(edge), n - 1)
         excess = 0.0
@@ -262,7 +267,8 @@ def _group_estimate(
             excess += lead[b] - rho * oth[b]
         return excess, first / n, rho
     else:  # peak (0), band (1) or first peak (4), around a peak of the others' curve
-        mode = _first_peak(oth) if reference == FIRST_PEAK else _smoothed_mode(oth)
+        if reference == FIRST_PEAK:
+            mode = _first_peak(s)
         lo_bin = max(0, mode - 2) if reference == 1 else 0
         hi_bin = min(n, mode + 3) if reference == 1 else mode + 1
         for b in range(lo_bin, hi_bin):
@@ -298,7 +304,7 @@ def _bootstrap_kernel(
     of sums from the bivariate normal with the exact bootstrap mean (ΣL, ΣO) and covariance
     (ΣL², ΣLO; ΣLO, ΣO²); stations of sparser cells get their own weights.
     """
-    state = np.array([seed], dtype=np.uint64)
+    state = np.uint64(seed)
     n_cells = n_groups * N_BINS
     count = np.zeros(n_cells, dtype=np.int64)
     s_l = np.zeros(n_cells)
@@ -320,34 +326,35 @@ def _bootstrap_kernel(
     for c in range(n_cells):
         a_lo[c] = q_lo[c] / a_ll[c] if a_ll[c] > 0.0 else 0.0
         a_oo[c] = math.sqrt(max(q_oo[c] - a_lo[c] * a_lo[c], 0.0))
-    sparse = np.empty(cell.shape[0], dtype=np.int64)
-    n_sparse = 0
-    for i in range(cell.shape[0]):
-        if count[cell[i]] < dense:
-            sparse[n_sparse] = i
-            n_sparse += 1
+    dense_cells = np.flatnonzero(count >= dense)
+    sparse = np.flatnonzero(count[cell] < dense)
+    sparse = sparse[np.argsort(cell[sparse], kind="mergesort")]  # a cell's stations together
+    sparse_cell = cell[sparse]
+    sparse_l = leader[sparse]
+    sparse_o = others[sparse]
     out = np.zeros((resamples, codes.shape[0]))
     lead = np.zeros(n_cells)
     oth = np.zeros(n_cells)
+    smooth = np.empty(N_BINS)
     for r in range(resamples):
-        for c in range(n_cells):
-            lead[c] = 0.0
-            oth[c] = 0.0
-            if count[c] >= dense:
-                z1, z2 = normal_pair(state)
-                lead[c] = max(s_l[c] + a_ll[c] * z1, 0.0)
-                oth[c] = max(s_o[c] + a_lo[c] * z1 + a_oo[c] * z2, 0.0)
-        for t in range(n_sparse):
-            i = sparse[t]
-            w = poisson_one(state)
-            if w > 0:
-                lead[cell[i]] += w * leader[i]
-                oth[cell[i]] += w * others[i]
+        lead[:] = 0.0
+        oth[:] = 0.0
+        for c in dense_cells:
+            z1, z2, state = normal_pair(state)
+            lead[c] = max(s_l[c] + a_ll[c] * z1, 0.0)
+            oth[c] = max(s_o[c] + a_lo[c] * z1 + a_oo[c] * z2, 0.0)
+        for t in range(sparse.shape[0]):
+            w, state = poisson_one(state)  # adding 0 for w = 0 beats a branch
+            lead[sparse_cell[t]] += w * sparse_l[t]
+            oth[sparse_cell[t]] += w * sparse_o[t]
         for g in range(n_groups):
             row_l = lead[g * N_BINS : (g + 1) * N_BINS]
             row_o = oth[g * N_BINS : (g + 1) * N_BINS]
+            _smooth(row_o, smooth)
+            mode = int(np.argmax(smooth))
+            total = row_o.sum()
             for k in range(codes.shape[0]):
-                out[r, k] += _group_estimate(row_l, row_o, codes[k])[0]
+                out[r, k] += _estimate(row_l, row_o, codes[k], smooth, mode, total)[0]
     return out
 
 
