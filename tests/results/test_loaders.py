@@ -271,3 +271,24 @@ def test_detect_format() -> None:
     assert detect_format(["region", "tik", "uik", "Число избирателей"]) == "ru-cik"
     assert detect_format(["Reg.Voters", "V.Votes"]) == "uganda"
     assert detect_format(["station", "registered"]) == "mapped"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a,b\n1,  x\n2, "  y"\n',  # spaces before a quote: pandas reads the quoted y
+        'a;b\n1;" q"\n2; z \n',  # a quoted value starting with a space keeps it
+        'a,b\n"  lead",2\n" , ",3\n',
+        'a,b\n1,  x\n"q, r",2\n"say ""hi"" ",3\n',  # nothing ambiguous: Arrow reads it
+    ],
+)
+def test_csv_values_are_read_as_pandas_reads_them(tmp_path: Path, text: str) -> None:
+    """Arrow's fast reader and pandas' reader give the same values, quoted spaces included
+    (Arrow kept the quotes of ``a, "b"`` and trimmed the space of ``" b"``)."""
+    p = tmp_path / "t.csv"
+    p.write_text(text, encoding="utf-8")
+    sep = ";" if ";" in text.split("\n", 1)[0] else ","
+    want = pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    got = tables.read_table(p)
+    assert got.columns.tolist() == want.columns.tolist()
+    assert got.astype(str).values.tolist() == want.values.tolist()

@@ -38,6 +38,8 @@ def _read_csv_arrow(data: bytes, encoding: str, sep: str) -> pd.DataFrame | None
     if encoding == "utf-8-sig":
         data = data.removeprefix(b"\xef\xbb\xbf")
         encoding = "utf8"
+    if _quote_beside_space(data, sep.encode("ascii")):
+        return None
     try:
         names = _header(data, encoding, sep)
         if "" in names or len(set(names)) != len(names):
@@ -61,6 +63,25 @@ def _read_csv_arrow(data: bytes, encoding: str, sep: str) -> pd.DataFrame | None
         for name, col in zip(table.column_names, table.columns, strict=True)
     }
     return pd.DataFrame(columns, columns=table.column_names)
+
+
+def _quote_beside_space(data: bytes, sep: bytes) -> bool:
+    """Whether a value starts with spaces before its opening quote (``a, "b"``) or with a
+    space inside it (``" b"``). pandas' ``skipinitialspace`` reads the first as the quoted
+    ``b`` and keeps the second's space; Arrow reads the first as the text ``"b"``, quotes
+    included, and its values are trimmed after parsing, which drops the second's. Such a
+    file goes to pandas' reader (no national results file has one; the check looks only
+    at the few spaces beside a quote, not at every byte)."""
+    for needle, quote_at in ((b' "', 1), (b'" ', 0)):
+        i = data.find(needle)
+        while i != -1:
+            j = i + quote_at - 1
+            while j >= 0 and data[j] == 0x20:
+                j -= 1
+            if j < 0 or data[j : j + 1] in (sep, b"\n", b"\r"):
+                return True
+            i = data.find(needle, i + 1)
+    return False
 
 
 def _header(data: bytes, encoding: str, sep: str) -> list[str]:
