@@ -391,3 +391,26 @@ def test_run_chunks_shares_work_with_a_pool_thread_and_never_deadlocks() -> None
 
         with pytest.raises(ValueError, match="chunk failed"):
             run_chunks([partial(chunk, 7), boom, partial(chunk, 8)])
+
+
+def test_stations_without_a_district_are_their_regions_own_group() -> None:
+    """A blank district (a spreadsheet with empty cells) is the region's "no district"
+    group: pandas codes it −1, which merged two regions' groups in the identical-protocol
+    test (a probability of 1.17) and made the digit test's cluster sums fail."""
+    res = synthetic_election(3_000, seed=5, n_regions=6, rounding=0.03).results
+    st = res.stations.copy()
+    st["district"] = st["district"].astype(object)
+    st.loc[st.index % 3 == 0, "district"] = None
+    res = dataclasses.replace(res, stations=st)
+    report = run_battery(res, resamples=50, seed=1, methods=["identical_protocols", "digits"])
+    data = report.arrays
+    assert data.district.min() >= 0
+    for r in np.unique(data.region):  # districts stay unique across regions
+        others = data.district[data.region != r]
+        assert not np.isin(data.district[data.region == r], others).any()
+    for name in ("identical_protocols", "digits"):
+        assert report.results[name].applicable, report.results[name].note
+    from pollwatch.forensics.identical import _same_district_chance
+
+    chances = _same_district_chance(data.region, data.district)
+    assert ((chances >= 0) & (chances <= 1)).all()

@@ -171,3 +171,13 @@ def test_identical_pairs_are_every_pair_of_equal_rows() -> None:
         for j in np.flatnonzero((rows[i + 1 :] == rows[i]).all(axis=1)) + i + 1
     }
     assert pairs == {(int(i), int(j)) for i, j in expected}
+
+
+def test_same_district_chance_keeps_every_region_apart() -> None:
+    """q_r for two stations of region r sharing a district, whatever the codes (a −1 for a
+    missing district took the previous region's last district as its own)."""
+    from pollwatch.forensics.identical import _same_district_chance
+
+    region = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    district = np.array([0, 0, 2, 2, -1, -1, 1, 1])
+    assert _same_district_chance(region, district).tolist() == pytest.approx([1 / 3, 1 / 3])

@@ -148,7 +148,9 @@ class StationArrays:
 def _codes(labels: Any, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
     if labels is None:
         return np.zeros(n, dtype=np.int64), ("all",)
-    codes, uniques = pd.factorize(pd.Series(labels).astype(str), sort=False)
+    # a missing label is the empty one, a code like any other: factorize gives it −1, which
+    # the methods would take for the last group (or reject, as np.bincount does)
+    codes, uniques = pd.factorize(pd.Series(labels).astype(str).fillna(""), sort=False)
     return codes.astype(np.int64), tuple(str(u) for u in uniques)
 
 
@@ -170,7 +172,10 @@ def station_arrays(
     name = results.leader(leader)
     votes = results.votes().to_numpy(dtype=np.int64)
     reg_codes, reg_names = _codes(st["region"], len(st))
-    dis_codes, dis_names = _codes(st["region"] + " / " + st["district"], len(st))
+    # a station without a district gets its region's "no district" group, not one shared
+    # by every region (districts are unique across regions)
+    district = st["region"].fillna("") + " / " + st["district"].fillna("")
+    dis_codes, dis_names = _codes(district, len(st))
     arrays = StationArrays(
         registered=st["registered"].to_numpy(dtype=np.int64),
         issued=results.ballots_issued(),

@@ -279,7 +279,8 @@ def _same_district_chance(region: np.ndarray, district: np.ndarray) -> np.ndarra
     n_regions = int(region.max()) + 1
     per_region = np.bincount(region, minlength=n_regions).astype(np.float64)
     # one integer per (region, district), in the same order as the pairs (a 1-D sort)
-    key = region.astype(np.int64) * (int(district.max()) + 1) + district
+    low = int(district.min())  # codes start at 0 from the loaders; shifted, any codes do
+    key = region.astype(np.int64) * (int(district.max()) - low + 1) + (district - low)
     _, inverse, sizes = np.unique(key, return_inverse=True, return_counts=True)
     first = np.zeros(len(sizes), dtype=np.int64)
     first[inverse.ravel()] = region
