@@ -263,3 +263,29 @@ def test_one_command_part_keeps_its_name(capsys: pytest.CaptureFixture[str]) -> 
     --help`), as the whole app does."""
     assert main(["serve", "--help"]) == 0
     assert "Usage: pollwatch serve" in capsys.readouterr().out
+
+
+def test_a_failing_command_leaves_no_import_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The method modules are imported in a thread while the file loads; a command that
+    stops before the methods run (here an unknown leader) waits for that thread, so the
+    interpreter never shuts down under a half-done import. The imports are made slow here
+    (as on a cold machine), so a command that did not wait would return before them."""
+    import time
+    from types import SimpleNamespace
+
+    import pollwatch.forensics.battery as battery
+
+    done: list[str] = []
+
+    def slow_import(name: str) -> None:
+        time.sleep(0.05)  # stands for a slow import, not a wait for a condition
+        done.append(name)
+
+    monkeypatch.setattr(battery, "importlib", SimpleNamespace(import_module=slow_import))
+    csv = _write_csv(tmp_path / "e.csv")
+    code = main(["forensics", str(csv), "--leader", "Nobody", *FAST])
+    assert code != 0
+    assert "Nobody" in capsys.readouterr().err
+    assert len(done) >= 8  # every method module, the rankings and the summary

@@ -11,9 +11,8 @@ when those data cannot be found or fetched. Library errors propagate to
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +28,7 @@ from pollwatch.forensics.battery import (
     run_battery,
 )
 from pollwatch.forensics.battery import Progress as ProgressFn
-from pollwatch.results import FORMATS, ElectionResults
+from pollwatch.results import FORMATS
 
 __all__ = [
     "ColumnMapping",
@@ -122,21 +121,22 @@ def write_outputs(
     return written
 
 
-def _load_while_importing(load: Callable[[], ElectionResults]) -> ElectionResults:
-    """``load()``, while another thread imports what the battery will need.
+@contextmanager
+def _importing_methods() -> Iterator[None]:
+    """Import what the battery will need in another thread while the ``with`` block runs.
 
     Loading a national file and importing the method modules each take about a second
     of CPU on Russia 2024, and the file's reading mostly runs outside the GIL, so on two
     cores the two overlap (:func:`import_methods_in_background`). The battery does not
-    wait for the imports; a command stopped by a bad file does, so that no import is
-    left running.
+    wait for the imports (Python's import lock does), and the block waits for the thread
+    when it ends, however it ends (a bad file, a bad ``--leader``, Ctrl-C), so no import
+    is left running while the interpreter shuts down; after a battery it has long finished.
     """
     imports = import_methods_in_background()
     try:
-        return load()
-    except BaseException:
+        yield
+    finally:
         imports.join()
-        raise
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -230,13 +230,13 @@ def forensics(
 
     from pollwatch.results import load_results
 
-    results = _load_while_importing(
-        partial(load_results, file, format=format, mapping=mapping, strict=strict)
-    )
-    with _progress("forensics") as progress:
-        rep = run_battery(
-            results, leader=leader, resamples=resamples, seed=seed, jobs=jobs, progress=progress
-        )
+    with _importing_methods():
+        results = load_results(file, format=format, mapping=mapping, strict=strict)
+        with _progress("forensics") as progress:
+            rep = run_battery(
+                results, leader=leader, resamples=resamples, seed=seed, jobs=jobs,
+                progress=progress,
+            )  # fmt: skip
     _echo_summary(rep, lang)
     for path in write_outputs(
         rep, html=report, json_path=json_out, plots=plots, lang=lang, plot_format=plot_format
@@ -296,7 +296,8 @@ def demo(
         except PollwatchError as exc:
             reason = str(exc)
     if path is not None:
-        results = _load_while_importing(partial(load_results, path))
+        with _importing_methods():
+            results = load_results(path)
         stem = "russia-2024"
     else:
         from pollwatch.forensics.synthetic import synthetic_election
