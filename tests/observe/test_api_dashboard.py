@@ -361,9 +361,13 @@ def test_events_deliver_new_reports_and_resume_from_last_event_id(live: Live) ->
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         started = time.monotonic()
-        threading.Thread(target=later, daemon=True).start()
+        sender = threading.Thread(target=later, daemon=True)
+        sender.start()
         events = _read_events(response, 1, time.monotonic() + 8)
     assert time.monotonic() - started < 8  # one 1-s poll, with slack for a loaded machine
+    # the stream can deliver the report before the sender has read its own answer
+    sender.join(timeout=10)
+    assert not sender.is_alive()
     (event,) = [e for e in events if e["event"] == "report"]
     data = json.loads(event["data"])
     assert data["seq"] == sent["ledger"]["seq"] == int(event["id"])
