@@ -1050,7 +1050,7 @@ def _resample_within_regions(st: _Stations, rng: np.random.Generator) -> np.ndar
 
 _BOOT_CHUNK = 5
 """Bootstrap replicates per task of :func:`~pollwatch.forensics.workers.run_chunks`: a
-replicate is about 30 evaluations of the model (some 40 ms on Russia 2024), so a chunk is
+replicate is about 30 evaluations of the model (some 15 ms on Russia 2024), so a chunk is
 long enough to be worth a thread and short enough that the last one leaves no core idle
 for long."""
 
