@@ -321,3 +321,17 @@ def test_compiled_simulation_matches_the_model_in_plain_numpy(alpha: float) -> N
     got, _ = _simulate_kernel(sizes, *blob, z, params, bins)
     want = _model_in_numpy(sizes, z, blob, params, bins)
     assert np.abs(got - want).max() <= 1e-12
+
+
+def test_interval_covers_heavy_stuffing_the_plain_blobs_absorb() -> None:
+    """With a fifth of the stations stuffed, the stuffed stations pull the regional blobs
+    and the fit finds little stuffing (its own interval covered the truth in 0 of these 6
+    elections); the interval also spans the fit on cross-conditioned blobs, which covers
+    it (5 of 6 when measured), while honest elections keep intervals that include 0
+    (``test_clean_heterogeneous_election_is_not_called_fraud``)."""
+    covered = 0
+    for seed in range(6):
+        e = synthetic_election(12_000, seed=500 + seed, incremental=0.2)
+        lo, hi = klimek(e.arrays(), resamples=12, seed=seed).f_i_interval
+        covered += lo <= e.truth.f_i <= hi
+    assert covered >= 4

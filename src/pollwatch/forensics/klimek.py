@@ -45,7 +45,12 @@ stations with replacement within each region, recomputes the regional blobs and 
 fingerprint, draws fresh simulation noise and refits the corrections, ``θ``, ``f_i`` and
 ``f_e`` (``α`` held at its fitted value; the search starts from the full fit). Percentile
 intervals of the replicates therefore carry sampling noise, the regional estimates, the
-``θ``–``f_i`` trade-off and Monte Carlo noise — not model error. (Refitting each replicate
+``θ``–``f_i`` trade-off and Monte Carlo noise — not model error. The regional recipe's
+interval also spans the same fit and bootstrap on *cross-conditioned* blobs (each
+coordinate's blob from the region's stations below the median of the other; see
+:func:`_blobs`): the plain blobs are pulled by stuffed stations, the cross-conditioned ones
+are noisier, and where the two disagree the interval says so. The point estimate stays the
+plain fit's. (Refitting each replicate
 by two Gauss–Newton steps instead of 30 Nelder–Mead evaluations halved Klimek's CPU on
 Russia 2024, but on 120 honest synthetic elections the f_i interval then excluded 0 in 8,
 against 2 with this search: not kept.)
@@ -63,12 +68,15 @@ back as 0.035–0.042 (Klimek's extreme stations are spread lower than the gener
 U(0.95, 1), so the fit needs a few more); injected ``f_i = 0.2`` comes back as 0–0.23 (mean
 0.06): **incremental fraud is underestimated** because the regional medians and flanks
 already carry part of the stuffing and the global corrections trade off against ``f_i``.
-The intervals do not cover that bias, nor model error. How often the regional recipe's
-intervals cover the truth, over 10 elections per scenario (``bench/klimek_coverage.py``,
-2026-12-05): clean f_i 10/10, f_e 10/10; injected f_i 0.05, 0.10, 0.20 (with f_e 0.005)
-covered 6, 4, 1 of 10 (mean estimates 0.034, 0.067, 0.062), f_e 0.005 10/10 in each; f_e
-0.03 in 0 of 10 (over-estimated by 0.009, intervals 0.007 wide) — bias, which a wider
-bootstrap would not remove. A parametric bootstrap calibration (simulate elections from the
+The bootstrap interval alone does not cover that bias: over 10 elections per scenario
+(``bench/klimek_coverage.py``, 2026-12-05) it covered injected f_i 0.05, 0.10, 0.20 (with
+f_e 0.005) in 6, 4, 1 of 10 (mean estimates 0.034, 0.067, 0.062). Spanning the
+cross-conditioned fit too, the interval covers them in 10, 9 and 6 of 10 (mean width 0.21
+against 0.08–0.12), clean elections' intervals still all include 0 (a union can only
+widen), and an interval excludes 0 less often under fraud (f_i 0.05: 7 of 10 against 9).
+f_e 0.005 is covered 10/10 in each; f_e 0.03 in 1 of 10 (over-estimated by 0.009,
+intervals 0.010 wide) — a bias of the model's extreme shape, which a wider interval would
+not remove. A parametric bootstrap calibration (simulate elections from the
 fitted model at the real sizes and regions, refit them with the blobs recomputed, centre a
 basic interval on the refits' errors) does not remove it either: at the estimate the
 model's own refits are almost unbiased (mean error −0.01 to −0.04 in f_i), while the same
@@ -99,6 +107,7 @@ An Introduction to the Bootstrap, ch. 13 (percentile intervals).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,7 +199,8 @@ class KlimekResult(MethodResult):
         Fitted fractions of stations with incremental and with extreme fraud.
     f_i_interval, f_e_interval:
         95 % percentile intervals from a bootstrap of the whole fit over stations,
-        widened to cover ``seed_spread`` and the estimate itself.
+        widened to cover ``seed_spread``, the estimate itself and (regional recipe) the
+        interval of the fit on cross-conditioned blobs.
     seed_spread:
         ``{"f_i": (low, high), "f_e": (low, high)}``: the answers of the independent fits
         (from each of :data:`_START_WIDTHS`, on its own simulated stations) the estimate was chosen
@@ -401,11 +411,14 @@ def klimek(
             f"only {n} stations with registered voters and ballots cast; the fraud model "
             f"needs at least {_MIN_STATIONS} to fit a fingerprint",
         )  # fmt: skip
-    # both clean models at once: idle threads of the battery's pool take one of them
-    full, other = run_chunks(
+    # the clean models at once (idle threads of the battery's pool take them): the one
+    # asked for, the other recipe, and the regional one on cross-conditioned blobs
+    variants = [(bool(by_region), False), (not by_region, False)]
+    variants += [(True, True)] if by_region else []
+    full, other, *crossed = run_chunks(
         [
-            partial(_fit_variant, data, ok, bins, flag, resamples, seed)
-            for flag in (bool(by_region), not by_region)
+            partial(_fit_variant, data, ok, bins, flag, resamples, seed, cross)
+            for flag, cross in variants
         ]
     )
     if full is None:
@@ -413,6 +426,8 @@ def klimek(
             data.n, excluded, resamples, seed, bins, bool(by_region),
             "turnout or the leader's share does not vary; the clean model cannot be fitted",
         )  # fmt: skip
+    if crossed and crossed[0] is not None:
+        full = _widened(full, crossed[0])
     st, state, final, model, observed = full.st, full.state, full.final, full.model, full.observed
     fit = full.fit
     f_i_lo, f_i_hi, f_e_lo, f_e_hi = full.intervals
@@ -484,11 +499,13 @@ def _fit_variant(
     by_region: bool,
     resamples: int,
     seed: int | None,
+    cross: bool = False,
 ) -> _Variant | None:
-    """Fit one clean model (``None`` when turnout or share does not vary)."""
+    """Fit one clean model (``None`` when turnout or share does not vary); ``cross``:
+    on cross-conditioned blobs (:func:`_blobs`)."""
     st = _stations(data, ok, bins, by_region)
     weight = np.ones(st.n)
-    blobs = _blobs(st, weight)
+    blobs = _blobs(st, weight, cross)
     if not (np.all(blobs.turnout_sd > 0) and np.all(blobs.share_sd > 0)):
         return None
     observed = _histogram_cells(st.cell, weight, bins)
@@ -516,7 +533,7 @@ def _fit_variant(
         min(j[0].f_e for j in judged),
         max(j[0].f_e for j in judged),
     )
-    boot = _bootstrap(st, state, bins, resamples, seed)
+    boot = _bootstrap(st, state, bins, resamples, seed, cross)
     # the interval covers the bootstrap's and every start's answer (see _START_WIDTHS)
     intervals = (
         min(boot[0], spread[0], fit.f_i),
@@ -539,6 +556,15 @@ def _start(
     """One independent fit of the whole model from stuffing width ``theta``."""
     draws = _draw(st, blobs, pool, _SEARCH_POINTS, stream)
     return _fit_election(observed, draws, None, bins, theta)
+
+
+def _widened(variant: _Variant, crossed: _Variant) -> _Variant:
+    """``variant`` with its intervals spanning those of the fit on cross-conditioned blobs
+    (see :func:`_blobs`): two defensible estimates of the clean blobs, one pulled by the
+    stuffed stations, the other noisier; the interval says the model cannot choose."""
+    a, b = variant.intervals, crossed.intervals
+    intervals = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+    return dataclasses.replace(variant, intervals=intervals)
 
 
 def _recipe(variant: _Variant) -> KlimekRecipe:
@@ -688,9 +714,24 @@ def _blob_axis(
     return centre, sd
 
 
-def _blobs(st: _Stations, weight: np.ndarray) -> _Blobs:
-    t, t_sd = _blob_axis(st.logit_turnout, st.registered, weight, st, st.sorted_turnout)
-    s, s_sd = _blob_axis(st.logit_share, st.issued, weight, st, st.sorted_share)
+def _blobs(st: _Stations, weight: np.ndarray, cross: bool = False) -> _Blobs:
+    """Regional clean blobs from the stations' ``weight``.
+
+    ``cross``: each coordinate's blob from the region's stations below its median in the
+    other coordinate. A clean station's turnout and share are independent, so that leaves
+    the clean blob's law as it is, while stuffing, which raises both, is mostly left out
+    (the plain blobs are pulled by the stuffed stations: with f_i = 0.2 injected, a fit
+    on blobs from the truly clean stations found 0.15–0.21 where the plain fit found
+    0.01–0.05). Half the stations make noisier blobs, which a fit can read as fraud, so
+    these serve only to widen the interval (:func:`_widened`)."""
+    turnout_weight = share_weight = weight
+    if cross:
+        median_t = _group_quartiles(st.logit_turnout, weight, st.sorted_turnout, st.starts)[1]
+        median_s = _group_quartiles(st.logit_share, weight, st.sorted_share, st.starts)[1]
+        turnout_weight = weight * (st.logit_share <= median_s[st.region])
+        share_weight = weight * (st.logit_turnout <= median_t[st.region])
+    t, t_sd = _blob_axis(st.logit_turnout, st.registered, turnout_weight, st, st.sorted_turnout)
+    s, s_sd = _blob_axis(st.logit_share, st.issued, share_weight, st, st.sorted_share)
     return _Blobs(turnout=t, turnout_sd=t_sd, share=s, share_sd=s_sd)
 
 
@@ -1061,6 +1102,7 @@ def _bootstrap(
     bins: int,
     resamples: int,
     seed: int | None,
+    cross: bool = False,
 ) -> tuple[float, float, float, float]:
     """95 % percentile intervals of f_i and f_e over bootstrap replicates of the whole fit
     (regional blobs, corrections, ``θ``, ``f_i``, ``f_e``; fresh simulation noise each).
@@ -1071,7 +1113,7 @@ def _bootstrap(
     firsts = range(0, resamples, _BOOT_CHUNK)
     parts = run_chunks(
         [
-            partial(_replicates, st, state, bins, streams[first : first + _BOOT_CHUNK])
+            partial(_replicates, st, state, bins, streams[first : first + _BOOT_CHUNK], cross)
             for first in firsts
         ]
     )
@@ -1087,7 +1129,11 @@ def _bootstrap(
 
 
 def _replicates(
-    st: _Stations, state: _State, bins: int, streams: list[np.random.SeedSequence]
+    st: _Stations,
+    state: _State,
+    bins: int,
+    streams: list[np.random.SeedSequence],
+    cross: bool = False,
 ) -> np.ndarray:
     """``(len(streams), 2)``: f_i and f_e of one bootstrap replicate per stream."""
     out = np.empty((len(streams), 2))
@@ -1095,7 +1141,7 @@ def _replicates(
         rng = np.random.default_rng(stream)
         pick = _resample_within_regions(st, rng)
         weight = np.bincount(pick, minlength=st.n).astype(np.float64)
-        blobs = _blobs(st, weight)
+        blobs = _blobs(st, weight, cross)
         observed = _histogram_cells(st.cell, weight, bins)
         draws = _draw(st, blobs, pick, _SEARCH_POINTS, rng)
         fit = _fit_election(observed, draws, state, bins)
