@@ -195,7 +195,7 @@ candidate (docs/validation.md, "Honest elections")."""
 HONEST_FLAGS: dict[str, int] = {
     "integer_percentages.p_value": 5,
     "shpilkin.interval": 2,
-    "klimek.f_i_interval": 1,
+    "klimek.f_i_interval": 0,
     "klimek.f_e_interval": 0,
     "digits.second_digit_mean_p_value": 8,
     "digits.last_digit_p_value": 6,
