@@ -31,6 +31,7 @@ from pollwatch.forensics.synthetic import synthetic_election
 
 RESAMPLES = 30  # the registry's cap for klimek: what the battery reports
 SEED0 = 70_000
+HOMOGENEOUS = 1e6  # region_concentration: regional means all but equal
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "clean": {},
@@ -39,8 +40,21 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "f_i 0.20, f_e 0.005": {"incremental": 0.20, "extreme": 0.005},
     "extreme f_e 0.03": {"extreme": 0.03},
     "regional machines": {"machine_regions": (3, 8, 14)},
+    "homogeneous clean": {"region_concentration": HOMOGENEOUS},
+    "homogeneous f_i 0.10, f_e 0.005": {
+        "region_concentration": HOMOGENEOUS,
+        "incremental": 0.10,
+        "extreme": 0.005,
+    },
+    "homogeneous f_i 0.20, f_e 0.005": {
+        "region_concentration": HOMOGENEOUS,
+        "incremental": 0.20,
+        "extreme": 0.005,
+    },
 }
-"""Scenarios: 20 regions each; the machines run 3 of them (15 %)."""
+"""Scenarios: 20 regions each; the machines run 3 of them (15 %). The homogeneous ones
+have (almost) no regional differences, the `pnas` recipe's assumption of one national
+blob."""
 
 
 def one(scenario: str, seed: int, n_stations: int) -> dict[str, Any]:

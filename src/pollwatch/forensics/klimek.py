@@ -43,7 +43,8 @@ fingerprint (fractions of stations per bin), as in the paper. Departures:
 Interval: a bootstrap of the whole fit. Each of ``resamples`` replicates resamples the
 stations with replacement within each region, recomputes the regional blobs and the
 fingerprint, draws fresh simulation noise and refits the corrections, ``θ``, ``f_i`` and
-``f_e`` (``α`` held at its fitted value; the search starts from the full fit). Percentile
+``f_e`` (``α`` held at its fitted value; the search starts where the full fit's did, see
+``_BOOT_EVALUATIONS``). Percentile
 intervals of the replicates therefore carry sampling noise, the regional estimates, the
 ``θ``–``f_i`` trade-off and Monte Carlo noise — not model error. The regional recipe's
 interval also spans the same fit and bootstrap on *cross-conditioned* blobs (each
@@ -75,11 +76,12 @@ The bootstrap interval alone does not cover that bias: over 20 elections per sce
 (``bench/klimek_coverage.py``, 2026-12-05/06) it covered injected f_i 0.05, 0.10, 0.20 (with
 f_e 0.005) in 14, 5, 1 of 20 (mean estimates 0.027, 0.053, 0.067), and f_e 0.03 in 1 of
 20 (0.039: the paper's extreme stations spread lower than the generator's U(0.95, 1)).
-Spanning the cross-conditioned fit and the narrow extreme shape, the interval covers f_i
-in 20, 20 and 19 of 20 and f_e 0.03 in 20 of 20 — the nominal rate — at a price: f_i
-intervals 0.17 wide on clean elections (0.08 before) and 0.22–0.32 under stuffing, and an
-interval leaves out 0 less often under fraud (f_i or f_e: 14, 10, 11 of 20 against 17, 16,
-14). Clean elections' intervals still all include 0 (a union only widens; 0 of 120 honest
+Spanning the cross-conditioned fit and the narrow extreme shape, with replicates that
+refit from the neutral start, the interval covers f_i in 20 of 20 at each level (also on
+elections without regional differences) and f_e 0.03 in 20 of 20 — the nominal rate — at a
+price: f_i intervals 0.22 wide on clean elections (0.08 before) and 0.26–0.40 under
+stuffing, and an interval leaves out 0 less often under fraud (f_i or f_e: 14, 10, 9 of 20
+against 17, 16, 14). Clean elections' intervals still all include 0 (0 of 120 honest
 elections flagged). A parametric bootstrap calibration (simulate elections from the
 fitted model at the real sizes and regions, refit them with the blobs recomputed, centre a
 basic interval on the refits' errors) does not remove it either: at the estimate the
@@ -154,8 +156,16 @@ _FINAL_POINTS = 120_000  # simulated stations in the final fit
 _MAX_EVALUATIONS = 250  # Nelder–Mead budget of the full fit
 _REFINE = 80  # ... of the refinement for each stealing exponent
 _STEPS = np.array([0.08, 0.08, 0.15, 0.15, 0.5])  # initial simplex: shifts, log factors, log θ
-_BOOT_STEPS = _STEPS / 3
-_BOOT_EVALUATIONS = 30  # ... of each bootstrap replicate (started from the full fit)
+_REFINE_STEPS = _STEPS / 3  # ... and its initial simplex
+_BOOT_EVALUATIONS = 60
+"""Nelder–Mead budget of each bootstrap replicate, which refits from the full fit's own
+neutral start (no corrections, θ = 0.15) with the fitted stealing exponent. Replicates
+that started from the full fit's answer (a third of the steps, 30 evaluations) stayed near
+it: on 10 synthetic elections without regional differences and f_i = 0.20 injected, their
+f_i spread (sd 0.022) was half the estimate's spread over the elections (0.045), and the
+interval covered the truth in 16 of 20. From the neutral start the replicates' spread is
+0.043 — as with a whole refit from scratch, three times dearer — and the interval covered
+20 of 20 (docs/validation.md). 100 evaluations gave the same spread as 60."""
 _START_WIDTHS = (0.1, 0.25, 0.6)
 """Stuffing widths θ the independent fits of the whole model start from (each also with
 its own simulated stations) behind one answer. On Russia 2024 one fit lands, by the
@@ -1018,14 +1028,15 @@ def _fit_election(
 ) -> _State:
     """The whole fit. From scratch (``start=None``): corrections and ``θ`` without
     stealing, then each stealing exponent is refined from there if it already fits better.
-    A bootstrap replicate starts from the full fit, its exponent held."""
-    if start is not None:
-        return _search(observed, draws, start.q, start.alpha, bins, _BOOT_STEPS, _BOOT_EVALUATIONS)
+    A bootstrap replicate (``start``: the full fit) refits from the same neutral start with
+    the full fit's exponent and a smaller budget (``_BOOT_EVALUATIONS``)."""
     q0 = np.array([0.0, 0.0, 0.0, 0.0, math.log(theta0)])
+    if start is not None:
+        return _search(observed, draws, q0, start.alpha, bins, _STEPS, _BOOT_EVALUATIONS)
     state = _search(observed, draws, q0, None, bins, _STEPS, _MAX_EVALUATIONS)
     for alpha in _ALPHAS[1:]:
         if _fit(_simulate(draws, state.q, alpha, bins), observed).sse < state.sse:
-            refined = _search(observed, draws, state.q, alpha, bins, _BOOT_STEPS, _REFINE)
+            refined = _search(observed, draws, state.q, alpha, bins, _REFINE_STEPS, _REFINE)
             if refined.sse < state.sse:
                 state = refined
     return state
@@ -1127,7 +1138,7 @@ def _resample_within_regions(st: _Stations, rng: np.random.Generator) -> np.ndar
 
 _BOOT_CHUNK = 5
 """Bootstrap replicates per task of :func:`~pollwatch.forensics.workers.run_chunks`: a
-replicate is about 30 evaluations of the model (some 15 ms on Russia 2024), so a chunk is
+replicate is about 60 evaluations of the model (13 ms of CPU on Russia 2024), so a chunk is
 long enough to be worth a thread and short enough that the last one leaves no core idle
 for long."""
 
