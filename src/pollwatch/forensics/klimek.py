@@ -43,8 +43,8 @@ fingerprint (fractions of stations per bin), as in the paper. Departures:
 Interval: a bootstrap of the whole fit. Each of ``resamples`` replicates resamples the
 stations with replacement within each region, recomputes the regional blobs and the
 fingerprint, draws fresh simulation noise and refits the corrections, ``θ``, ``f_i`` and
-``f_e`` (``α`` held at its fitted value; the search starts where the full fit's did, see
-``_BOOT_EVALUATIONS``). Percentile
+``f_e`` (``α`` held at its fitted value; the search starts from the uncorrected blobs at
+``θ`` = 0.15, not from the full fit's answer, see ``_BOOT_EVALUATIONS``). Percentile
 intervals of the replicates therefore carry sampling noise, the regional estimates, the
 ``θ``–``f_i`` trade-off and Monte Carlo noise — not model error. The regional recipe's
 interval also spans the same fit and bootstrap on *cross-conditioned* blobs (each
@@ -54,10 +54,10 @@ are noisier, and where the two disagree the interval says so. Every interval als
 the answers (point fit and each replicate) with a narrow extreme shape,
 ``y = 1 − |N(0, 0.025)|`` (``_NARROW_EXTREME``): the paper's shape is one guess at how
 write-ups look, and the data cannot tell the two apart. The point estimates stay the
-plain fit's with the paper's shape. (Refitting each replicate
-by two Gauss–Newton steps instead of 30 Nelder–Mead evaluations halved Klimek's CPU on
-Russia 2024, but on 120 honest synthetic elections the f_i interval then excluded 0 in 8,
-against 2 with this search: not kept.)
+plain fit's with the paper's shape. (Refitting each replicate by two Gauss–Newton steps,
+instead of the 30 Nelder–Mead evaluations from the full fit's answer then used, halved
+Klimek's CPU on Russia 2024, but on 120 honest synthetic elections the f_i interval then
+excluded 0 in 8, against 2 with the Nelder–Mead search: not kept.)
 
 Least-squares criterion: the model's fingerprints are Monte Carlo estimates, and the plain
 sum of squares rewards any mixture that averages the simulation's noise away (on clean
@@ -158,14 +158,16 @@ _REFINE = 80  # ... of the refinement for each stealing exponent
 _STEPS = np.array([0.08, 0.08, 0.15, 0.15, 0.5])  # initial simplex: shifts, log factors, log θ
 _REFINE_STEPS = _STEPS / 3  # ... and its initial simplex
 _BOOT_EVALUATIONS = 60
-"""Nelder–Mead budget of each bootstrap replicate, which refits from the full fit's own
-neutral start (no corrections, θ = 0.15) with the fitted stealing exponent. Replicates
-that started from the full fit's answer (a third of the steps, 30 evaluations) stayed near
-it: on 10 synthetic elections without regional differences and f_i = 0.20 injected, their
-f_i spread (sd 0.022) was half the estimate's spread over the elections (0.045), and the
-interval covered the truth in 16 of 20. From the neutral start the replicates' spread is
-0.043 — as with a whole refit from scratch, three times dearer — and the interval covered
-20 of 20 (docs/validation.md). 100 evaluations gave the same spread as 60."""
+"""Nelder–Mead budget of each bootstrap replicate, which refits from the uncorrected blobs
+at θ = 0.15 (between the full fit's starts, ``_START_WIDTHS``) with the fitted stealing
+exponent and the full fit's steps. Replicates that started from the full fit's answer (a
+third of the steps, 30 evaluations) stayed near it: on 10 synthetic elections without
+regional differences and f_i = 0.20 injected, their f_i spread within an election (sd
+0.024) was half the estimate's spread over the elections (0.045); over 20 such elections
+the interval covered the truth in 16 of 20 at f_i 0.10 and at 0.20. From the uncorrected
+start the replicates' spread is 0.043 — as with a whole refit from scratch, three times
+dearer — and the interval covered 20 of 20 (docs/validation.md). 100 evaluations gave the
+same spread as 60."""
 _START_WIDTHS = (0.1, 0.25, 0.6)
 """Stuffing widths θ the independent fits of the whole model start from (each also with
 its own simulated stations) behind one answer. On Russia 2024 one fit lands, by the
@@ -1028,8 +1030,9 @@ def _fit_election(
 ) -> _State:
     """The whole fit. From scratch (``start=None``): corrections and ``θ`` without
     stealing, then each stealing exponent is refined from there if it already fits better.
-    A bootstrap replicate (``start``: the full fit) refits from the same neutral start with
-    the full fit's exponent and a smaller budget (``_BOOT_EVALUATIONS``)."""
+    A bootstrap replicate (``start``: the full fit) refits from the uncorrected blobs at
+    ``θ = theta0`` with the full fit's exponent and a smaller budget
+    (``_BOOT_EVALUATIONS``); of the full fit it takes only the exponent."""
     q0 = np.array([0.0, 0.0, 0.0, 0.0, math.log(theta0)])
     if start is not None:
         return _search(observed, draws, q0, start.alpha, bins, _STEPS, _BOOT_EVALUATIONS)
