@@ -63,13 +63,14 @@ def _string_table(node: ast.stmt) -> dict[str, str] | None:
     return table
 
 
-def test_no_other_web_module_keeps_a_copy_of_a_label() -> None:
-    """A module-level table of strings elsewhere in ``web/`` shares no (key, label) pair
-    with a table of ``labels``, nor (keys aside) a whole set of its labels."""
+def test_no_other_web_or_bot_module_keeps_a_copy_of_a_label() -> None:
+    """A module-level table of strings elsewhere in ``web/`` or in the Telegram bot shares
+    no (key, label) pair with a table of ``labels``, nor (keys aside) a whole set of its
+    labels: the bot's reporting flow and its alerts show the pages' labels."""
     pairs = {(k, v) for table in _label_tables().values() for k, v in table.items()}
     label_sets = [set(table.values()) for table in _label_tables().values()]
     copies = []
-    for path in sorted((SRC / "web").glob("*.py")):
+    for path in sorted([*(SRC / "web").glob("*.py"), *(SRC / "bot").glob("*.py")]):
         if path.name == "labels.py":
             continue
         for node in ast.parse(path.read_text("utf-8"), str(path)).body:

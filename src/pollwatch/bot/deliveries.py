@@ -29,8 +29,10 @@ from sqlalchemy import Engine
 from pollwatch.bot.alerts import post_alerts
 from pollwatch.bot.i18n import language_of, translator
 from pollwatch.bot.services import BotServices
+from pollwatch.observe.alerts import ALERT_KINDS
 from pollwatch.store.alerts import election_alerts
 from pollwatch.store.messages import mark_delivery, pending_deliveries, queue_delivery
+from pollwatch.web.labels import NETWORK_LABELS, SEVERITY_LABELS
 
 __all__ = [
     "ALERT_KIND_NAMES",
@@ -119,15 +121,10 @@ async def watch_deliveries(services: BotServices, every: float = DELIVERY_SECOND
         await asyncio.sleep(every)
 
 
-ALERT_KIND_NAMES: dict[str, str] = {
-    "no_opening": "Should have opened, no status yet",
-    "silence": "No report for 60 minutes",
-    "count_gap": "Count window missing",
-    "revoked_sending": "Revoked observer still sending",
-}
+ALERT_KIND_NAMES: dict[str, str] = {kind: NETWORK_LABELS[f"alert_{kind}"] for kind in ALERT_KINDS}
 """The alert kinds' labels: the network pages' own msgids (translated in ``network.po``)."""
 
-SEVERITY_NAMES: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
+SEVERITY_NAMES: dict[str, str] = SEVERITY_LABELS
 """The severities' labels, the network pages' msgids too."""
 
 

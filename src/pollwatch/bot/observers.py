@@ -42,6 +42,7 @@ from pollwatch.store.telegram import (
     observer_reports,
     redeem_link_code,
 )
+from pollwatch.web.labels import CATEGORY_LABELS, STATUS_LABELS
 
 __all__ = ["CODE_PATTERN", "ReportFlow", "handlers"]
 
@@ -242,11 +243,11 @@ async def _ask(bot: Bot, who: Who, draft: dict[str, Any], observer: Observer | N
         ]
     elif step == "category":
         rows = [
-            [(_(reporting.CATEGORY_LABELS[c]), Flow(act="pick", value=str(i)))]
+            [(_(CATEGORY_LABELS[c]), Flow(act="pick", value=str(i)))]
             for i, c in enumerate(INCIDENT_CATEGORIES)
         ]
     elif step == "status":
-        rows = [[(_(reporting.STATUS_LABELS[s]), Flow(act="pick", value=s))] for s in STATUSES]
+        rows = [[(_(STATUS_LABELS[s]), Flow(act="pick", value=s))] for s in STATUSES]
     if step in reporting.OPTIONAL_STEPS or step.startswith("votes:"):
         rows.append([(_("Skip"), Flow(act="skip", value=str(draft["step"])))])
     rows.append([cancel])

@@ -30,13 +30,12 @@ from pollwatch.observe.reports import (
 )
 from pollwatch.store.people import Observer
 from pollwatch.store.reports import PreparedReport, prepare_report
+from pollwatch.web.labels import CATEGORY_LABELS, STATUS_LABELS
 
 __all__ = [
-    "CATEGORY_LABELS",
     "FIELD_LABELS",
     "KIND_LABELS",
     "OPTIONAL_STEPS",
-    "STATUS_LABELS",
     "WINDOWS",
     "apply_value",
     "current_step",
@@ -77,22 +76,6 @@ FIELD_LABELS: Mapping[str, str] = {
     "issued_outside": "Ballots issued outside the premises",
     "valid": "Valid ballots",
     "invalid": "Invalid ballots",
-}
-
-CATEGORY_LABELS: Mapping[str, str] = {
-    "ballot_shortage": "Ballot shortage",
-    "pressure": "Pressure or intimidation",
-    "violence": "Violence",
-    "observer_obstruction": "Observers obstructed",
-    "procedural_violation": "Procedural violation",
-    "other": "Other",
-}
-
-STATUS_LABELS: Mapping[str, str] = {
-    "opened": "Opened",
-    "closed": "Closed",
-    "suspended": "Suspended",
-    "resumed": "Resumed",
 }
 
 assert tuple(CATEGORY_LABELS) == INCIDENT_CATEGORIES and tuple(STATUS_LABELS) == STATUSES

@@ -6,7 +6,9 @@ One place for them, apart from the page routers that show them
 (:mod:`pollwatch.web.dashboard`, :mod:`pollwatch.web.network_pages`; the voter guide's
 incident list, :mod:`pollwatch.web.guide`, shows the same categories): a module that needs
 a label imports it from here, not from a router, and a label written once is translated
-once for every page. The Telegram bot keeps its own tables (its catalogue is its own).
+once for every page. The Telegram bot shows the same labels from here: the categories and
+statuses of its reporting flow (translated in its own catalogue, which holds the same
+msgids) and the alerts it posts to the coordinators' group (translated in ``network``).
 """
 
 from __future__ import annotations
