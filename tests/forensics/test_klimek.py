@@ -356,6 +356,21 @@ def test_interval_covers_stuffing_without_regional_differences() -> None:
     assert covered >= 6
 
 
+def test_small_regions_keep_an_informative_interval() -> None:
+    """With 250 stations a region (5,000 in 20), a third of a region is too few for a blob
+    of its own: the cross-conditioned blobs of small regions borrow from the region's
+    plain blob. When they borrowed from the national figures instead, these 4 clean
+    elections' f_i intervals were 0.48 wide on average (0 to about a half: no answer at
+    all); now 0.23."""
+    widths = []
+    for seed in range(4):
+        e = synthetic_election(5_000, seed=900 + seed)
+        lo, hi = klimek(e.arrays(), resamples=12, seed=seed).f_i_interval
+        assert lo <= e.truth.f_i  # clean: the interval includes 0
+        widths.append(hi - lo)
+    assert float(np.mean(widths)) < 0.35
+
+
 def test_interval_covers_extreme_stations_written_up_near_100_percent() -> None:
     """Extreme fraud as real write-ups look (turnout pushed to within 5 points of 100 %):
     the paper's extreme shape spreads its stations lower and needs more of them (f_e 0.038
