@@ -589,7 +589,7 @@ def _start(
 ) -> _State:
     """One independent fit of the whole model from stuffing width ``theta``."""
     draws = _draw(st, blobs, pool, _SEARCH_POINTS, stream)
-    return _fit_election(observed, draws, None, bins, theta)
+    return _fit_election(observed, draws, bins, theta)
 
 
 def _widened(variant: _Variant, crossed: _Variant) -> _Variant:
@@ -1039,28 +1039,30 @@ def _search(
     return _State(q, alpha, fit.f_i, fit.f_e, fit.sse)
 
 
-def _fit_election(
-    observed: np.ndarray,
-    draws: _Draws,
-    start: _State | None,
-    bins: int,
-    theta0: float = 0.15,
-) -> _State:
-    """The whole fit. From scratch (``start=None``): corrections and ``θ`` without
-    stealing, then each stealing exponent is refined from there if it already fits better.
-    A bootstrap replicate (``start``: the full fit) refits from the uncorrected blobs at
-    ``θ = theta0`` with the full fit's exponent and a smaller budget
-    (``_BOOT_EVALUATIONS``); of the full fit it takes only the exponent."""
-    q0 = np.array([0.0, 0.0, 0.0, 0.0, math.log(theta0)])
-    if start is not None:
-        return _search(observed, draws, q0, start.alpha, bins, _STEPS, _BOOT_EVALUATIONS)
-    state = _search(observed, draws, q0, None, bins, _STEPS, _MAX_EVALUATIONS)
+def _uncorrected(theta: float) -> np.ndarray:
+    """Search start: the blobs as estimated (no shifts, no width factors), stuffing width θ."""
+    return np.array([0.0, 0.0, 0.0, 0.0, math.log(theta)])
+
+
+def _fit_election(observed: np.ndarray, draws: _Draws, bins: int, theta0: float) -> _State:
+    """The whole fit from the uncorrected blobs at ``θ = theta0``: corrections and ``θ``
+    without stealing, then each stealing exponent is refined from there if it already fits
+    better."""
+    state = _search(observed, draws, _uncorrected(theta0), None, bins, _STEPS, _MAX_EVALUATIONS)
     for alpha in _ALPHAS[1:]:
         if _fit(_simulate(draws, state.q, alpha, bins), observed).sse < state.sse:
             refined = _search(observed, draws, state.q, alpha, bins, _REFINE_STEPS, _REFINE)
             if refined.sse < state.sse:
                 state = refined
     return state
+
+
+def _refit(observed: np.ndarray, draws: _Draws, alpha: float | None, bins: int) -> _State:
+    """A bootstrap replicate's fit: from the uncorrected blobs at θ = 0.15 (between the
+    full fit's starts), the full fit's stealing exponent ``alpha`` held, a smaller budget
+    (``_BOOT_EVALUATIONS``)."""
+    q0 = _uncorrected(0.15)
+    return _search(observed, draws, q0, alpha, bins, _STEPS, _BOOT_EVALUATIONS)
 
 
 # --- least squares over (f_i, f_e) ----------------------------------------------------------
@@ -1215,7 +1217,7 @@ def _replicates(
         blobs = _blobs(st, weight, cross)
         observed = _histogram_cells(st.cell, weight, bins)
         draws = _draw(st, blobs, pick, _SEARCH_POINTS, rng)
-        fit = _fit_election(observed, draws, state, bins)
+        fit = _refit(observed, draws, state.alpha, bins)
         narrow = _fit(_simulate(draws, fit.q, fit.alpha, bins, _NARROW_EXTREME), observed)
         out[b] = fit.f_i, fit.f_e, narrow.f_i, narrow.f_e
     return out
